@@ -1,0 +1,283 @@
+/* gates_elementwise.c - gates that work element by element: the lecture's
+ * add, mul, max, copy and sigmoid, and their relatives.
+ *
+ * Each gate is one definition: its forward formula and its local derivative,
+ * side by side, and the sentence that says how it moves the gradient. The
+ * loops around them (dtypes, broadcasting, accumulating into inputs) are
+ * written once, below, and inlined into every gate. Arithmetic is done in
+ * double for both dtypes. */
+#include <math.h>
+
+#include "graph_internal.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+typedef double (*unary_fn)(double x, double p);
+typedef double (*unary_deriv_fn)(double x, double y, double p);
+typedef double (*binary_fn)(double a, double b);
+typedef double (*binary_deriv_fn)(double a, double b, double z);
+
+/* ---- The loops shared by every unary gate ------------------------------- */
+
+INLINE void unary_forward(gg_node *n, unary_fn f)
+{
+    const gg_node *a = n->in[0];
+    double p = n->param.f;
+    if (n->rank == 0 && n->dtype == GG_F64) {
+        n->val.s.d = f(a->val.s.d, p);
+        return;
+    }
+    size_t cnt = gg__numel(n);
+    if (n->dtype == GG_F64) {
+        const double *x = gg__val((gg_node *)a);
+        double *y = gg__val(n);
+        for (size_t i = 0; i < cnt; i++)
+            y[i] = f(x[i], p);
+    } else {
+        const float *x = gg__val((gg_node *)a);
+        float *y = gg__val(n);
+        for (size_t i = 0; i < cnt; i++)
+            y[i] = (float)f(x[i], p);
+    }
+}
+
+INLINE void unary_backward(gg_node *n, unary_deriv_fn d)
+{
+    gg_node *a = n->in[0];
+    if (!gg__needs_grad(a))
+        return;
+    double p = n->param.f;
+    if (n->rank == 0 && n->dtype == GG_F64) {
+        a->grad.d += n->grad.d * d(a->val.s.d, n->val.s.d, p);
+        return;
+    }
+    size_t cnt = gg__numel(n);
+    if (n->dtype == GG_F64) {
+        const double *x = gg__val(a), *y = gg__val(n), *gy = gg__grad(n);
+        double *gx = gg__grad(a);
+        for (size_t i = 0; i < cnt; i++)
+            gx[i] += gy[i] * d(x[i], y[i], p);
+    } else {
+        const float *x = gg__val(a), *y = gg__val(n), *gy = gg__grad(n);
+        float *gx = gg__grad(a);
+        for (size_t i = 0; i < cnt; i++)
+            gx[i] += (float)(gy[i] * d(x[i], y[i], p));
+    }
+}
+
+static double load(const gg_node *n, size_t k)
+{
+    const void *v = gg__val((gg_node *)n);
+    return n->dtype == GG_F64 ? ((const double *)v)[k] : ((const float *)v)[k];
+}
+
+INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
+{
+    return d(load(n->in[0], k), load(n, k), n->param.f);
+}
+
+/* One unary gate: y = FWD (of x and p), dy/dx = DERIV (of x, y and p). */
+#define UNARY_GATE(NAME, RULE, FWD, DERIV)                                           \
+    static double NAME##_f(double x, double p)                                       \
+    {                                                                                \
+        (void)p;                                                                     \
+        return FWD;                                                                  \
+    }                                                                                \
+    static double NAME##_d(double x, double y, double p)                             \
+    {                                                                                \
+        (void)x, (void)y, (void)p;                                                   \
+        return DERIV;                                                                \
+    }                                                                                \
+    static void NAME##_forward(gg_node *n) { unary_forward(n, NAME##_f); }           \
+    static void NAME##_backward(gg_node *n) { unary_backward(n, NAME##_d); }         \
+    static double NAME##_local(const gg_node *n, int i, size_t k)                    \
+    {                                                                                \
+        (void)i;                                                                     \
+        return unary_local(n, k, NAME##_d);                                          \
+    }                                                                                \
+    const gg_gate gg__gate_##NAME = {#NAME, 1, RULE, true, gg__same_shape,           \
+                                     NAME##_forward, NAME##_backward, NAME##_local};
+
+/* ---- The loops shared by every binary gate ------------------------------ */
+
+/* Runs BODY for every output element k, with ia and ib the matching
+ * (broadcast) elements of the inputs. */
+#define BROADCAST_LOOP(p, BODY)                                                      \
+    do {                                                                             \
+        if ((p).flat) {                                                              \
+            size_t total = (p).n[0] * (p).n[1] * (p).n[2] * (p).n[3];                \
+            for (size_t k = 0; k < total; k++) {                                     \
+                size_t ia = k, ib = k;                                               \
+                BODY;                                                                \
+            }                                                                        \
+            break;                                                                   \
+        }                                                                            \
+        size_t k = 0;                                                                \
+        for (size_t i0 = 0; i0 < (p).n[0]; i0++)                                     \
+            for (size_t i1 = 0; i1 < (p).n[1]; i1++)                                 \
+                for (size_t i2 = 0; i2 < (p).n[2]; i2++) {                           \
+                    size_t ba = i0 * (p).sa[0] + i1 * (p).sa[1] + i2 * (p).sa[2];    \
+                    size_t bb = i0 * (p).sb[0] + i1 * (p).sb[1] + i2 * (p).sb[2];    \
+                    for (size_t i3 = 0; i3 < (p).n[3]; i3++, k++) {                  \
+                        size_t ia = ba + i3 * (p).sa[3], ib = bb + i3 * (p).sb[3];   \
+                        BODY;                                                        \
+                    }                                                                \
+                }                                                                    \
+    } while (0)
+
+INLINE void binary_forward(gg_node *z, binary_fn f)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    if (z->rank == 0 && z->dtype == GG_F64) {
+        z->val.s.d = f(a->val.s.d, b->val.s.d);
+        return;
+    }
+    gg_bplan p;
+    gg__bplan(z, &p);
+    if (z->dtype == GG_F64) {
+        const double *A = gg__val(a), *B = gg__val(b);
+        double *Z = gg__val(z);
+        BROADCAST_LOOP(p, Z[k] = f(A[ia], B[ib]));
+    } else {
+        const float *A = gg__val(a), *B = gg__val(b);
+        float *Z = gg__val(z);
+        BROADCAST_LOOP(p, Z[k] = (float)f(A[ia], B[ib]));
+    }
+}
+
+/* Adds upstream * d(out)/d(input which) into that input's gradient; inputs
+ * stretched by broadcasting sum their share over the stretched dimensions. */
+INLINE void binary_accumulate(gg_node *z, int which, binary_deriv_fn d)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    gg_bplan p;
+    gg__bplan(z, &p);
+    if (z->dtype == GG_F64) {
+        const double *A = gg__val(a), *B = gg__val(b), *Z = gg__val(z), *GZ = gg__grad(z);
+        double *G = gg__grad(z->in[which]);
+        if (which == 0)
+            BROADCAST_LOOP(p, G[ia] += GZ[k] * d(A[ia], B[ib], Z[k]));
+        else
+            BROADCAST_LOOP(p, G[ib] += GZ[k] * d(A[ia], B[ib], Z[k]));
+    } else {
+        const float *A = gg__val(a), *B = gg__val(b), *Z = gg__val(z), *GZ = gg__grad(z);
+        float *G = gg__grad(z->in[which]);
+        if (which == 0)
+            BROADCAST_LOOP(p, G[ia] += (float)(GZ[k] * d(A[ia], B[ib], Z[k])));
+        else
+            BROADCAST_LOOP(p, G[ib] += (float)(GZ[k] * d(A[ia], B[ib], Z[k])));
+    }
+}
+
+INLINE void binary_backward(gg_node *z, binary_deriv_fn da, binary_deriv_fn db)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    if (z->rank == 0 && z->dtype == GG_F64) {
+        double x = a->val.s.d, y = b->val.s.d, out = z->val.s.d, up = z->grad.d;
+        double ga = up * da(x, y, out), gb = up * db(x, y, out);
+        if (gg__needs_grad(a))
+            a->grad.d += ga;
+        if (gg__needs_grad(b))
+            b->grad.d += gb;
+        return;
+    }
+    if (gg__needs_grad(a))
+        binary_accumulate(z, 0, da);
+    if (gg__needs_grad(b))
+        binary_accumulate(z, 1, db);
+}
+
+INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da,
+                           binary_deriv_fn db)
+{
+    double a = load(z->in[0], gg__bcast_index(z, 0, k));
+    double b = load(z->in[1], gg__bcast_index(z, 1, k));
+    return (i == 0 ? da : db)(a, b, load(z, k));
+}
+
+/* One binary gate: z = FWD (of a and b); dz/da = DA, dz/db = DB (of a, b, z). */
+#define BINARY_GATE(NAME, RULE, FWD, DA, DB)                                         \
+    static double NAME##_f(double a, double b) { return FWD; }                       \
+    static double NAME##_da(double a, double b, double z)                            \
+    {                                                                                \
+        (void)a, (void)b, (void)z;                                                   \
+        return DA;                                                                   \
+    }                                                                                \
+    static double NAME##_db(double a, double b, double z)                            \
+    {                                                                                \
+        (void)a, (void)b, (void)z;                                                   \
+        return DB;                                                                   \
+    }                                                                                \
+    static void NAME##_forward(gg_node *n) { binary_forward(n, NAME##_f); }          \
+    static void NAME##_backward(gg_node *n) { binary_backward(n, NAME##_da, NAME##_db); } \
+    static double NAME##_local(const gg_node *n, int i, size_t k)                    \
+    {                                                                                \
+        return binary_local(n, i, k, NAME##_da, NAME##_db);                          \
+    }                                                                                \
+    const gg_gate gg__gate_##NAME = {#NAME, 2, RULE, true, gg__broadcast_shape,      \
+                                     NAME##_forward, NAME##_backward, NAME##_local};
+
+/* ---- The gates ------------------------------------------------------------ */
+
+BINARY_GATE(add, "distributor: both inputs receive the upstream gradient unchanged",
+            a + b, 1.0, 1.0)
+BINARY_GATE(sub, "distributor with a sign: a receives the upstream gradient, b its negative",
+            a - b, 1.0, -1.0)
+BINARY_GATE(mul, "swap multiplier: each input receives the upstream gradient times the other input",
+            a * b, b, a)
+BINARY_GATE(div, "a receives upstream / b, b receives -upstream * a / b^2",
+            a / b, 1.0 / b, -a / (b * b))
+BINARY_GATE(max, "router: the larger input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
+            a >= b ? a : b, a >= b ? 1.0 : 0.0, a >= b ? 0.0 : 1.0)
+BINARY_GATE(min, "router: the smaller input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
+            a <= b ? a : b, a <= b ? 1.0 : 0.0, a <= b ? 0.0 : 1.0)
+
+UNARY_GATE(copy, "adder: the input receives the sum of the upstream gradients of every use",
+           x, 1.0)
+UNARY_GATE(neg, "flips the sign of the upstream gradient", -x, -1.0)
+UNARY_GATE(sigmoid, "from its own output: dx = y * (1 - y) * upstream",
+           x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)), y * (1.0 - y))
+UNARY_GATE(tanh, "from its own output: dx = (1 - y^2) * upstream", tanh(x), 1.0 - y * y)
+UNARY_GATE(exp, "from its own output: dx = y * upstream", exp(x), y)
+UNARY_GATE(log, "dx = upstream / x", log(x), 1.0 / x)
+UNARY_GATE(relu, "switch: passes the upstream gradient where x > 0, blocks it elsewhere",
+           x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0)
+UNARY_GATE(leaky_relu, "passes the upstream gradient where x > 0, scales it by the slope elsewhere",
+           x > 0 ? x : p * x, x > 0 ? 1.0 : p)
+UNARY_GATE(elu, "passes the upstream gradient where x > 0, elsewhere dx = (y + alpha) * upstream",
+           x > 0 ? x : p * expm1(x), x > 0 ? 1.0 : y + p)
+UNARY_GATE(abs, "passes the upstream gradient with the sign of x (0 at x = 0)",
+           fabs(x), x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0))
+UNARY_GATE(pow, "dx = p * x^(p-1) * upstream", pow(x, p), p * pow(x, p - 1.0))
+
+/* ---- Constructors ----------------------------------------------------------- */
+
+gg_node *gg_add(gg_graph *g, gg_node *a, gg_node *b) { return gg__record(g, GG_GATE_add, a, b, 0, NULL); }
+gg_node *gg_sub(gg_graph *g, gg_node *a, gg_node *b) { return gg__record(g, GG_GATE_sub, a, b, 0, NULL); }
+gg_node *gg_mul(gg_graph *g, gg_node *a, gg_node *b) { return gg__record(g, GG_GATE_mul, a, b, 0, NULL); }
+gg_node *gg_div(gg_graph *g, gg_node *a, gg_node *b) { return gg__record(g, GG_GATE_div, a, b, 0, NULL); }
+gg_node *gg_max(gg_graph *g, gg_node *a, gg_node *b) { return gg__record(g, GG_GATE_max, a, b, 0, NULL); }
+gg_node *gg_min(gg_graph *g, gg_node *a, gg_node *b) { return gg__record(g, GG_GATE_min, a, b, 0, NULL); }
+gg_node *gg_copy(gg_graph *g, gg_node *a) { return gg__record(g, GG_GATE_copy, a, NULL, 0, NULL); }
+gg_node *gg_neg(gg_graph *g, gg_node *a) { return gg__record(g, GG_GATE_neg, a, NULL, 0, NULL); }
+gg_node *gg_sigmoid(gg_graph *g, gg_node *a) { return gg__record(g, GG_GATE_sigmoid, a, NULL, 0, NULL); }
+gg_node *gg_tanh(gg_graph *g, gg_node *a) { return gg__record(g, GG_GATE_tanh, a, NULL, 0, NULL); }
+gg_node *gg_exp(gg_graph *g, gg_node *a) { return gg__record(g, GG_GATE_exp, a, NULL, 0, NULL); }
+gg_node *gg_log(gg_graph *g, gg_node *a) { return gg__record(g, GG_GATE_log, a, NULL, 0, NULL); }
+gg_node *gg_relu(gg_graph *g, gg_node *a) { return gg__record(g, GG_GATE_relu, a, NULL, 0, NULL); }
+gg_node *gg_abs(gg_graph *g, gg_node *a) { return gg__record(g, GG_GATE_abs, a, NULL, 0, NULL); }
+
+gg_node *gg_leaky_relu(gg_graph *g, gg_node *a, double slope)
+{
+    return gg__record(g, GG_GATE_leaky_relu, a, NULL, slope, NULL);
+}
+
+gg_node *gg_elu(gg_graph *g, gg_node *a, double alpha)
+{
+    return gg__record(g, GG_GATE_elu, a, NULL, alpha, NULL);
+}
+
+gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent)
+{
+    return gg__record(g, GG_GATE_pow, a, NULL, exponent, NULL);
+}

@@ -1,0 +1,342 @@
+/* graph.c - the graph: node storage, recording, topological order and the
+ * forward / backward drivers. The gates themselves live in gates_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "graph_internal.h"
+
+gg_graph *gg_graph_new(void)
+{
+    return gg__calloc(1, sizeof(gg_graph));
+}
+
+void gg__free_labels(gg_graph *g);
+
+void gg_graph_free(gg_graph *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->nchunks; i++)
+        gg__free(g->chunks[i]);
+    gg__free(g->chunks);
+    gg__free(g->order);
+    gg__free_labels(g);
+    gg__arena_free_all(g);
+    gg__free(g);
+}
+
+size_t gg_node_count(const gg_graph *g) { return g ? g->count : 0; }
+
+gg_node *gg_node_at(const gg_graph *g, size_t id)
+{
+    if (!g || id >= g->count)
+        return NULL;
+    return &g->chunks[id >> GG_CHUNK_SHIFT][id & (GG_CHUNK_SIZE - 1)];
+}
+
+bool gg__owns(const gg_graph *g, const gg_node *n)
+{
+    return gg_node_at(g, n->id) == n;
+}
+
+/* A fresh, zeroed node slot at the end of g, or NULL. The node only counts
+ * (is visible) once gg__commit_node is called, so a failure half-way through
+ * building one leaves the graph as it was. */
+static gg_node *next_slot(gg_graph *g)
+{
+    if (g->count >= UINT32_MAX)
+        return gg__fail(g, "graph is full: %zu nodes", g->count);
+    size_t chunk = g->count >> GG_CHUNK_SHIFT;
+    if (chunk == g->nchunks) {
+        if (g->nchunks == g->chunk_cap) {
+            size_t cap = g->chunk_cap ? 2 * g->chunk_cap : 16;
+            gg_node **c = gg__realloc(g->chunks, cap * sizeof *c);
+            if (!c)
+                return gg__fail(g, "out of memory growing the node table");
+            g->chunks = c;
+            g->chunk_cap = cap;
+        }
+        gg_node *nodes = gg__malloc(GG_CHUNK_SIZE * sizeof(gg_node));
+        if (!nodes)
+            return gg__fail(g, "out of memory allocating nodes");
+        g->chunks[g->nchunks++] = nodes;
+    }
+    gg_node *n = &g->chunks[chunk][g->count & (GG_CHUNK_SIZE - 1)];
+    memset(n, 0, sizeof *n);
+    n->id = (uint32_t)g->count;
+    return n;
+}
+
+/* Gives n its shape, and for tensors a descriptor and buffers from the arena. */
+static bool attach_storage(gg_graph *g, gg_node *n, const gg__shape *shape)
+{
+    n->rank = (uint8_t)shape->rank;
+    if (shape->rank == 0)
+        return true;
+    size_t numel = 1, esize = gg_dtype_size(n->dtype);
+    for (int i = 0; i < shape->rank; i++) {
+        if (shape->dims[i] < 1 || (size_t)shape->dims[i] > SIZE_MAX / esize / numel) {
+            char buf[96];
+            gg__fail(g, "%s: shape %s is invalid (every dimension must be >= 1 and the size must fit in memory)",
+                     gg__gates[n->gate]->name, gg__dims_str(shape->rank, shape->dims, buf, sizeof buf));
+            return false;
+        }
+        numel *= (size_t)shape->dims[i];
+    }
+    gg__tensor *t = gg__arena_alloc(g, sizeof *t);
+    void *data = t ? gg__arena_alloc(g, numel * esize) : NULL;
+    void *grad = (data && (n->flags & GG_NEEDS_GRAD)) ? gg__arena_alloc(g, numel * esize) : NULL;
+    if (!data || ((n->flags & GG_NEEDS_GRAD) && !grad)) {
+        gg__fail(g, "%s: out of memory for a tensor of %zu elements", gg__gates[n->gate]->name, numel);
+        return false;
+    }
+    memcpy(t->dims, shape->dims, sizeof t->dims);
+    t->numel = numel;
+    t->data = data;
+    t->grad = grad;
+    if (grad)
+        memset(grad, 0, numel * esize);
+    n->val.t = t;
+    return true;
+}
+
+static bool check_operands(gg_graph *g, const gg_gate *gate, gg_node *a, gg_node *b)
+{
+    gg_node *in[2] = {a, b};
+    for (int i = 0; i < gate->arity; i++)
+        if (!gg__owns(g, in[i])) {
+            gg__fail(g, "%s: input %d (node %u) belongs to another graph", gate->name, i + 1, in[i]->id);
+            return false;
+        }
+    if (gate->arity == 2 && a->dtype != b->dtype) {
+        char sa[64], sb[64];
+        gg__fail(g, "%s: %s %s and %s %s: dtypes differ (convert explicitly)", gate->name,
+                 gg_dtype_name(a->dtype), gg_shape_str(a, sa, sizeof sa),
+                 gg_dtype_name(b->dtype), gg_shape_str(b, sb, sizeof sb));
+        return false;
+    }
+    return true;
+}
+
+static int run_hook(gg_graph *g, gg_node *n, gg_hook_phase phase)
+{
+    return g->hook ? g->hook(g, n, phase, g->hook_ctx) : 0;
+}
+
+gg_node *gg__record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double param,
+                    const gg__shape *want)
+{
+    const gg_gate *gate = gg__gates[gate_id];
+    if (!g || !a || (gate->arity == 2 && !b))
+        return NULL;
+    if (!check_operands(g, gate, a, b))
+        return NULL;
+    gg_node *n = next_slot(g);
+    if (!n)
+        return NULL;
+    n->gate = (uint8_t)gate_id;
+    n->in[0] = a;
+    n->in[1] = gate->arity == 2 ? b : NULL;
+    n->dtype = a->dtype;
+    n->param.f = param;
+    if ((a->flags | (n->in[1] ? n->in[1]->flags : 0)) & GG_NEEDS_GRAD)
+        n->flags |= GG_NEEDS_GRAD;
+
+    bool scalar_fast = gate->elementwise && a->rank == 0 && (!n->in[1] || n->in[1]->rank == 0);
+    if (!scalar_fast) {
+        gg__shape shape = want ? *want : (gg__shape){0};
+        if (!gate->shape(g, n, &shape) || !attach_storage(g, n, &shape))
+            return NULL;
+    }
+    g->count++;
+    gate->forward(n);
+    run_hook(g, n, GG_HOOK_FORWARD);
+    return n;
+}
+
+/* Leaves are recorded here too, so that every node is made in one place. */
+gg_node *gg__record_leaf(gg_graph *g, gg_dtype dtype, const gg__shape *shape, bool variable)
+{
+    if (!g)
+        return NULL;
+    if ((unsigned)dtype > GG_F64)
+        return gg__fail(g, "leaf: unknown dtype %d", (int)dtype);
+    if (shape->rank < 0 || shape->rank > GG_MAX_DIMS)
+        return gg__fail(g, "leaf: rank %d is out of range 0..%d", shape->rank, GG_MAX_DIMS);
+    gg_node *n = next_slot(g);
+    if (!n)
+        return NULL;
+    n->gate = GG_GATE_leaf;
+    n->dtype = (uint8_t)dtype;
+    n->flags = variable ? GG_NEEDS_GRAD : 0;
+    if (!attach_storage(g, n, shape))
+        return NULL;
+    g->count++;
+    return n;
+}
+
+/* Marks root's ancestors, walking ids downwards: every input has a smaller
+ * id than its consumer, so one descending sweep reaches them all, with no
+ * recursion and no stack. */
+static size_t mark_ancestors(gg_graph *g, gg_node *root)
+{
+    size_t marked = 1;
+    root->flags |= GG_MARK;
+    for (size_t id = root->id + 1; id-- > 0;) {
+        gg_node *n = gg_node_at(g, id);
+        if (!(n->flags & GG_MARK))
+            continue;
+        for (int i = 0; i < 2 && n->in[i]; i++)
+            if (!(n->in[i]->flags & GG_MARK)) {
+                n->in[i]->flags |= GG_MARK;
+                marked++;
+            }
+    }
+    return marked;
+}
+
+gg_node **gg__order(gg_graph *g, const gg_node *root, size_t *len)
+{
+    if (g->order_root != root) {
+        size_t marked = mark_ancestors(g, (gg_node *)root);
+        if (marked > g->order_cap) {
+            gg_node **o = gg__realloc(g->order, marked * sizeof *o);
+            if (!o) {
+                for (size_t id = 0; id <= root->id; id++)
+                    gg_node_at(g, id)->flags &= (uint8_t)~GG_MARK;
+                return gg__fail(g, "out of memory for the topological order of %zu nodes", marked);
+            }
+            g->order = o;
+            g->order_cap = marked;
+        }
+        size_t k = 0;
+        for (size_t id = 0; id <= root->id; id++) {
+            gg_node *n = gg_node_at(g, id);
+            if (n->flags & GG_MARK) {
+                n->flags &= (uint8_t)~GG_MARK;
+                g->order[k++] = n;
+            }
+        }
+        g->order_len = k;
+        g->order_root = root;
+    }
+    *len = g->order_len;
+    return g->order;
+}
+
+static bool check_root(gg_graph *g, gg_node *root, const char *op)
+{
+    if (!root) {
+        gg__fail(g, "%s: root is NULL (an earlier op failed: %s)", op,
+                 g->has_error ? g->error : "no message");
+        return false;
+    }
+    if (!gg__owns(g, root)) {
+        gg__fail(g, "%s: root (node %u) belongs to another graph", op, root->id);
+        return false;
+    }
+    return true;
+}
+
+int gg_forward(gg_graph *g, gg_node *root)
+{
+    if (!g)
+        return -1;
+    if (!check_root(g, root, "forward"))
+        return -1;
+    size_t len;
+    gg_node **order = gg__order(g, root, &len);
+    if (!order)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        gg_node *n = order[i];
+        if (n->gate == GG_GATE_leaf)
+            continue;
+        gg__gates[n->gate]->forward(n);
+        if (g->hook && run_hook(g, n, GG_HOOK_FORWARD))
+            return -1;
+    }
+    return 0;
+}
+
+static void zero_node_grad(gg_node *n)
+{
+    if (!(n->flags & GG_NEEDS_GRAD))
+        return;
+    if (n->rank)
+        memset(n->val.t->grad, 0, n->val.t->numel * gg_dtype_size(n->dtype));
+    else
+        n->grad.d = 0;
+}
+
+void gg_zero_grad(gg_graph *g)
+{
+    for (size_t id = 0; g && id < g->count; id++)
+        zero_node_grad(gg_node_at(g, id));
+}
+
+static void add_seed(gg_node *root, const void *seed)
+{
+    size_t n = gg__numel(root);
+    void *grad = gg__grad(root);
+    if (root->dtype == GG_F64)
+        for (size_t i = 0; i < n; i++)
+            ((double *)grad)[i] += seed ? ((const double *)seed)[i] : 1.0;
+    else
+        for (size_t i = 0; i < n; i++)
+            ((float *)grad)[i] += seed ? ((const float *)seed)[i] : 1.0f;
+}
+
+static int backward_from(gg_graph *g, gg_node *root, const void *seed)
+{
+    size_t len;
+    gg_node **order = gg__order(g, root, &len);
+    if (!order)
+        return -1;
+    if (!(root->flags & GG_NEEDS_GRAD))
+        return 0; /* nothing upstream wants a gradient */
+    for (size_t i = 0; i < len; i++)
+        if (order[i]->gate != GG_GATE_leaf)
+            zero_node_grad(order[i]);
+    add_seed(root, seed);
+    for (size_t i = len; i-- > 0;) {
+        gg_node *n = order[i];
+        if (n->gate == GG_GATE_leaf || !(n->flags & GG_NEEDS_GRAD))
+            continue;
+        if (g->hook && run_hook(g, n, GG_HOOK_BACKWARD_BEGIN))
+            return -1;
+        gg__gates[n->gate]->backward(n);
+        if (g->hook && run_hook(g, n, GG_HOOK_BACKWARD_END))
+            return -1;
+    }
+    return 0;
+}
+
+int gg_backward(gg_graph *g, gg_node *root)
+{
+    if (!g)
+        return -1;
+    if (!check_root(g, root, "backward"))
+        return -1;
+    if (gg__numel(root) != 1) {
+        char buf[64];
+        gg__fail(g, "backward: root (node %u) has shape %s, not a single element; "
+                 "pass the upstream gradient with gg_backward_seed",
+                 root->id, gg_shape_str(root, buf, sizeof buf));
+        return -1;
+    }
+    return backward_from(g, root, NULL);
+}
+
+int gg_backward_seed(gg_graph *g, gg_node *root, const void *seed)
+{
+    if (!g)
+        return -1;
+    if (!check_root(g, root, "backward"))
+        return -1;
+    if (!seed) {
+        gg__fail(g, "backward: seed gradient is NULL");
+        return -1;
+    }
+    return backward_from(g, root, seed);
+}
