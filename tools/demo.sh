@@ -1,0 +1,9 @@
+#!/bin/sh
+# The main job: builds gategrad and runs the lecture's circuit example.
+set -eu
+cd "$(dirname "$0")/.."
+sh tools/setup.sh --demo
+[ -f build/build.ninja ] || meson setup build >/dev/null
+meson compile -C build >/dev/null
+echo "== The lecture circuit f = (x + y) * z =="
+./build/examples/circuit
