@@ -1,22 +1,237 @@
-/* kernels/gemm.c - placeholder reference GEMM (to be replaced by the blocked,
- * dispatched kernels). */
+/* kernels/gemm.c - blocked, packed, threaded GEMM with run-time selection of
+ * the micro-kernel (AVX-512, AVX2+FMA, or portable C). The loop nest lives in
+ * gemm_tmpl.h, instantiated here for float and double. */
 #include "kernels/gemm.h"
 
-#define GEMM_REF(NAME, T)                                                        \
-    void NAME(int transa, int transb, size_t M, size_t N, size_t K, const T *A,  \
-              size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc)      \
-    {                                                                            \
-        for (size_t i = 0; i < M; i++)                                           \
-            for (size_t j = 0; j < N; j++) {                                     \
-                T acc = 0;                                                       \
-                for (size_t k = 0; k < K; k++) {                                 \
-                    T a = transa ? A[k * lda + i] : A[i * lda + k];              \
-                    T b = transb ? B[j * ldb + k] : B[k * ldb + j];              \
-                    acc += a * b;                                                \
-                }                                                                \
-                C[i * ldc + j] = (beta == 0 ? 0 : beta * C[i * ldc + j]) + acc;  \
-            }                                                                    \
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gategrad/threads.h"
+#include "kernels/cpu.h"
+#include "kernels/gemm_impl.h"
+#include "kernels/threads.h"
+
+#define GG_CAT_(a, b) a##b
+#define GG_CAT(a, b) GG_CAT_(a, b)
+
+/* Cache blocking, in bytes so that f32 and f64 use the same footprint:
+ * a kc-deep slice is 384 floats / 192 doubles; the A block is MB rows and
+ * the B block NB columns of it (about 1.4 MB + 0.75 MB for f32). */
+#define KC_BYTES 1536
+#define MB_TARGET 960
+#define NB_TARGET 512
+/* Products under this many multiply-adds run on the calling thread: the
+ * pool hand-off (a few microseconds) would cost more than it saves. */
+#define PAR_MIN_MACS (1u << 20)
+/* Packing cost of one element, in multiply-adds, for choosing the split. */
+#define PACK_COST 8
+
+/* ---- packing workspaces: a free list, so steady state never mallocs ---- */
+
+typedef struct gg_ws {
+    struct gg_ws *next;
+    size_t bytes;
+    void *data; /* 64-byte aligned, bytes long */
+} gg_ws;
+
+static pthread_mutex_t ws_mu = PTHREAD_MUTEX_INITIALIZER;
+static gg_ws *ws_free;
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+
+static void ws_free_all(void)
+{
+    pthread_mutex_lock(&ws_mu);
+    while (ws_free) {
+        gg_ws *w = ws_free;
+        ws_free = w->next;
+        free(w->data);
+        free(w);
+    }
+    pthread_mutex_unlock(&ws_mu);
+}
+
+static void ws_register(void)
+{
+    atexit(ws_free_all);
+}
+
+/* A workspace of at least bytes, or NULL if memory is exhausted. */
+static gg_ws *ws_get(size_t bytes)
+{
+    pthread_once(&ws_once, ws_register);
+    pthread_mutex_lock(&ws_mu);
+    gg_ws *w = ws_free;
+    if (w)
+        ws_free = w->next;
+    pthread_mutex_unlock(&ws_mu);
+    if (w && w->bytes >= bytes)
+        return w;
+    if (!w && !(w = calloc(1, sizeof *w)))
+        return NULL;
+    free(w->data);
+    w->bytes = (bytes + 63) / 64 * 64;
+    w->data = aligned_alloc(64, w->bytes);
+    if (!w->data) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void ws_put(gg_ws *w)
+{
+    pthread_mutex_lock(&ws_mu);
+    w->next = ws_free;
+    ws_free = w;
+    pthread_mutex_unlock(&ws_mu);
+}
+
+static void *ws_data(gg_ws *w) { return w->data; }
+
+/* ---- portable micro-kernels (plain C; compilers vectorize the j loops) ---- */
+
+#define PORT_UKR(NAME, T, MR, NR)                                                  \
+    static void NAME(size_t kc, const T *restrict a, const T *restrict b,          \
+                     T *restrict c, size_t ldc, int accumulate, size_t mr,         \
+                     size_t nr)                                                    \
+    {                                                                              \
+        T acc[MR][NR] = {{0}};                                                     \
+        for (size_t p = 0; p < kc; p++, a += MR, b += NR)                          \
+            for (int i = 0; i < MR; i++)                                           \
+                for (int j = 0; j < NR; j++)                                       \
+                    acc[i][j] += a[i] * b[j];                                      \
+        for (size_t i = 0; i < mr; i++)                                            \
+            for (size_t j = 0; j < nr; j++)                                        \
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j]; \
     }
 
-GEMM_REF(gg__gemm_f32, float)
-GEMM_REF(gg__gemm_f64, double)
+PORT_UKR(ukr_portable_f32, float, 4, 8)
+PORT_UKR(ukr_portable_f64, double, 4, 4)
+
+static const gg__gemm_path path_portable = {
+    "portable", 4, 8, ukr_portable_f32, 4, 4, ukr_portable_f64,
+};
+
+/* ---- path selection ---- */
+
+static _Atomic(const gg__gemm_path *) forced_path;
+
+static const gg__gemm_path *best_path(void)
+{
+#ifdef GG_SIMD_X86
+    if (gg__cpu_has_avx512())
+        return &gg__gemm_path_avx512;
+    if (gg__cpu_has_avx2_fma())
+        return &gg__gemm_path_avx2;
+#endif
+    return &path_portable;
+}
+
+static const gg__gemm_path *current_path(void)
+{
+    const gg__gemm_path *p = atomic_load_explicit(&forced_path, memory_order_relaxed);
+    return p ? p : best_path();
+}
+
+const char *gg__gemm_path_name(void) { return current_path()->name; }
+
+int gg__gemm_force_path(const char *name)
+{
+    const gg__gemm_path *p = NULL;
+    if (!name || strcmp(name, "auto") == 0)
+        p = NULL;
+    else if (strcmp(name, "portable") == 0)
+        p = &path_portable;
+#ifdef GG_SIMD_X86
+    else if (strcmp(name, "avx2") == 0 && gg__cpu_has_avx2_fma())
+        p = &gg__gemm_path_avx2;
+    else if (strcmp(name, "avx512") == 0 && gg__cpu_has_avx512())
+        p = &gg__gemm_path_avx512;
+#endif
+    else
+        return -1;
+    atomic_store(&forced_path, p);
+    return 0;
+}
+
+/* ---- planning ---- */
+
+/* K slice depth: at most kmax, K split evenly (a short last slice wastes a
+ * pass over C), rounded up to a multiple of 8. Depends on K only. */
+static size_t pick_kc(size_t K, size_t kmax)
+{
+    size_t slices = (K + kmax - 1) / kmax;
+    size_t kc = (K + slices - 1) / slices;
+    kc = (kc + 7) / 8 * 8;
+    return kc < kmax ? kc : kmax;
+}
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* Modeled per-thread cost of splitting dim (in blocks of unit) t ways: the
+ * largest share of padded multiply-adds, plus packing, where the operand
+ * that is not split is packed by every thread. */
+static size_t split_cost(size_t dim, size_t unit, size_t other, size_t K,
+                         size_t t, size_t packed_whole, size_t packed_split)
+{
+    size_t share = ceil_div(ceil_div(dim, unit), t) * unit;
+    return share * other * K + PACK_COST * (packed_whole + packed_split / t);
+}
+
+/* Chooses how many threads to ask for and which dimension they split. */
+static int plan_split(size_t M, size_t N, size_t K, size_t mr, size_t nr,
+                      int *split_n, size_t *unit, size_t *units)
+{
+    size_t t = 1;
+    if ((double)M * (double)N * (double)K >= PAR_MIN_MACS)
+        t = (size_t)gg_num_threads();
+    size_t cost_n = split_cost(N, nr, M, K, t, M * K, K * N);
+    size_t cost_m = split_cost(M, mr, N, K, t, K * N, M * K);
+    *split_n = cost_n <= cost_m;
+    *unit = *split_n ? nr : mr;
+    *units = ceil_div(*split_n ? N : M, *unit);
+    if (t > *units)
+        t = *units;
+    return (int)t;
+}
+
+/* ---- the two instantiations ---- */
+
+static void gg_scatter_f32(const float *src, size_t n, size_t stride,
+                           float *restrict dst)
+{
+    for (size_t p = 0; p < n; p++)
+        dst[p * stride] = src[p];
+}
+
+static void gg_scatter_f64(const double *src, size_t n, size_t stride,
+                           double *restrict dst)
+{
+    for (size_t p = 0; p < n; p++)
+        dst[p * stride] = src[p];
+}
+
+#define GT float
+#define GS f32
+#define GMR mr32
+#define GNR nr32
+#define GUKR ukr32
+#define GUKR_T gg__ukr_f32
+#include "kernels/gemm_tmpl.h"
+#undef GT
+#undef GS
+#undef GMR
+#undef GNR
+#undef GUKR
+#undef GUKR_T
+
+#define GT double
+#define GS f64
+#define GMR mr64
+#define GNR nr64
+#define GUKR ukr64
+#define GUKR_T gg__ukr_f64
+#include "kernels/gemm_tmpl.h"

@@ -1,0 +1,51 @@
+/* kernels/gemm_impl.h - what the GEMM driver (gemm.c) and its SIMD
+ * micro-kernels (gemm_avx2.c, gemm_avx512.c) share (internal).
+ *
+ * The driver packs op(A) into MR-row micro-panels (kc x MR, k-major) and
+ * op(B) into NR-column micro-panels (kc x NR, k-major), both zero-padded to
+ * full width and 64-byte aligned, then calls the path's micro-kernel on each
+ * MR x NR tile of C. */
+#ifndef GG_KERNELS_GEMM_IMPL_H
+#define GG_KERNELS_GEMM_IMPL_H
+
+#include <stddef.h>
+
+/* Micro-kernel contract: T[i][j] = sum over p = 0, 1, .., kc-1 (in that
+ * order, accumulating from zero) of a[p*MR + i] * b[p*NR + j]; then for
+ * i < mr, j < nr: C[i*ldc + j] = accumulate ? C[i*ldc + j] + T[i][j]
+ * : T[i][j] (C's old value is never read when accumulate is 0). kc >= 1,
+ * 1 <= mr <= MR, 1 <= nr <= NR. The arithmetic done for an element must not
+ * depend on mr, nr or the tile's position (bit-identical threading). */
+typedef void (*gg__ukr_f32)(size_t kc, const float *a, const float *b,
+                            float *c, size_t ldc, int accumulate,
+                            size_t mr, size_t nr);
+typedef void (*gg__ukr_f64)(size_t kc, const double *a, const double *b,
+                            double *c, size_t ldc, int accumulate,
+                            size_t mr, size_t nr);
+
+/* A kernel path: its register-block shapes and micro-kernels per dtype. */
+typedef struct gg__gemm_path {
+    const char *name;
+    size_t mr32, nr32;
+    gg__ukr_f32 ukr32;
+    size_t mr64, nr64;
+    gg__ukr_f64 ukr64;
+} gg__gemm_path;
+
+#ifdef GG_SIMD_X86
+extern const gg__gemm_path gg__gemm_path_avx2;
+extern const gg__gemm_path gg__gemm_path_avx512;
+#endif
+
+/* Name of the path gg__gemm_f32/f64 use now ("avx512", "avx2" or
+ * "portable"). Static string. */
+const char *gg__gemm_path_name(void);
+
+/* For tests and benchmarks only: makes every later GEMM use the named path
+ * ("avx512", "avx2", "portable"), or the best the CPU supports again when
+ * name is NULL or "auto". Returns 0, or -1 (nothing changed) if the path
+ * is unknown, not compiled in, or unsupported by this CPU. Not meant to be
+ * called while other threads run GEMMs. */
+int gg__gemm_force_path(const char *name);
+
+#endif

@@ -1,0 +1,191 @@
+/* kernels/gemm_tmpl.h - the blocked GEMM driver, written once for both
+ * element types: gemm.c includes it with GT (the type), GS (the name
+ * suffix), GMR/GNR/GUKR (the path's fields for that type) defined.
+ *
+ * Loop nest (GotoBLAS/BLIS, transposed so that the vector dimension is N,
+ * the contiguous one in row-major C):
+ *   ic over M in MB rows        A block:    MB x kc, packed (L2/L3)
+ *     pc over K in kc           (one K slice: the only reduction split)
+ *       jc over N in NB cols    B block:    kc x NB, packed (L2)
+ *         ir over MR rows       A panel:    MR x kc stays in L1
+ *           jr over NR cols     B panel:    streamed from L2
+ *             micro-kernel on an MR x NR tile of C
+ * kc depends on K alone, so every element of C sees the same sequence of
+ * operations whatever M/N range a thread gets: threading is bit-exact. */
+
+#define FN(name) GG_CAT(name, GS)
+
+typedef struct FN(job_) {
+    int transa, transb, beta1;
+    size_t M, N, K, lda, ldb, ldc;
+    const GT *A, *B;
+    GT *C;
+    size_t mr, nr, kc;
+    GUKR_T ukr;
+    int split_n;       /* threads split N (else M) */
+    size_t unit, units; /* split granularity and count of units */
+} FN(job_);
+
+/* Unblocked fallback, used only if a workspace cannot be allocated. */
+static void FN(naive_)(const FN(job_) *jb, size_t m0, size_t m1, size_t n0,
+                       size_t n1)
+{
+    for (size_t i = m0; i < m1; i++)
+        for (size_t j = n0; j < n1; j++) {
+            GT acc = 0;
+            for (size_t p = 0; p < jb->K; p++) {
+                GT a = jb->transa ? jb->A[p * jb->lda + i] : jb->A[i * jb->lda + p];
+                GT b = jb->transb ? jb->B[j * jb->ldb + p] : jb->B[p * jb->ldb + j];
+                acc += a * b;
+            }
+            GT *c = &jb->C[i * jb->ldc + j];
+            *c = jb->beta1 ? *c + acc : acc;
+        }
+}
+
+/* Packs mb x kb of op(A) (A points at its top-left element) into MR-row
+ * micro-panels: dst[panel][p*MR + i], rows past mb zeroed. */
+static void FN(pack_a_)(int ta, const GT *A, size_t lda, size_t mb, size_t kb,
+                        size_t MR, GT *restrict dst)
+{
+    for (size_t ir = 0; ir < mb; ir += MR, dst += MR * kb) {
+        size_t m = mb - ir < MR ? mb - ir : MR;
+        if (ta) { /* op(A) row i is a column of A: MR values contiguous per p */
+            for (size_t p = 0; p < kb; p++) {
+                const GT *src = A + p * lda + ir;
+                for (size_t i = 0; i < m; i++)
+                    dst[p * MR + i] = src[i];
+                for (size_t i = m; i < MR; i++)
+                    dst[p * MR + i] = 0;
+            }
+        } else {
+            for (size_t i = 0; i < m; i++)
+                GG_CAT(gg_scatter_, GS)(A + (ir + i) * lda, kb, MR, dst + i);
+            for (size_t i = m; i < MR; i++)
+                for (size_t p = 0; p < kb; p++)
+                    dst[p * MR + i] = 0;
+        }
+    }
+}
+
+/* Packs kb x nb of op(B) (B points at its top-left element) into NR-column
+ * micro-panels: dst[panel][p*NR + j], columns past nb zeroed. */
+static void FN(pack_b_)(int tb, const GT *B, size_t ldb, size_t kb, size_t nb,
+                        size_t NR, GT *restrict dst)
+{
+    for (size_t jr = 0; jr < nb; jr += NR, dst += NR * kb) {
+        size_t n = nb - jr < NR ? nb - jr : NR;
+        if (!tb) {
+            for (size_t p = 0; p < kb; p++) {
+                const GT *src = B + p * ldb + jr;
+                for (size_t j = 0; j < n; j++)
+                    dst[p * NR + j] = src[j];
+                for (size_t j = n; j < NR; j++)
+                    dst[p * NR + j] = 0;
+            }
+        } else { /* op(B) column j is a row of B */
+            for (size_t j = 0; j < n; j++)
+                GG_CAT(gg_scatter_, GS)(B + (jr + j) * ldb, kb, NR, dst + j);
+            for (size_t j = n; j < NR; j++)
+                for (size_t p = 0; p < kb; p++)
+                    dst[p * NR + j] = 0;
+        }
+    }
+}
+
+/* Block sizes in rows/columns for this job's register block. */
+static size_t FN(mb_)(const FN(job_) *jb) { return (MB_TARGET + jb->mr - 1) / jb->mr * jb->mr; }
+static size_t FN(nb_)(const FN(job_) *jb) { return (NB_TARGET + jb->nr - 1) / jb->nr * jb->nr; }
+
+/* Workspace bytes: one A block and one B block (both full-width padded). */
+static size_t FN(ws_bytes_)(const FN(job_) *jb)
+{
+    size_t kmax = KC_BYTES / sizeof(GT);
+    return (FN(mb_)(jb) + FN(nb_)(jb)) * kmax * sizeof(GT);
+}
+
+/* The blocked product on rows [m0, m1) x columns [n0, n1) of C. */
+static void FN(blocked_)(const FN(job_) *jb, size_t m0, size_t m1, size_t n0,
+                         size_t n1, GT *ws)
+{
+    const size_t MR = jb->mr, NR = jb->nr, MB = FN(mb_)(jb), NB = FN(nb_)(jb);
+    GT *Ap = ws, *Bp = ws + MB * (KC_BYTES / sizeof(GT));
+    for (size_t ic = m0; ic < m1; ic += MB) {
+        size_t mb = m1 - ic < MB ? m1 - ic : MB;
+        for (size_t pc = 0; pc < jb->K; pc += jb->kc) {
+            size_t kb = jb->K - pc < jb->kc ? jb->K - pc : jb->kc;
+            int acc = jb->beta1 || pc > 0;
+            FN(pack_a_)(jb->transa,
+                        jb->transa ? jb->A + pc * jb->lda + ic : jb->A + ic * jb->lda + pc,
+                        jb->lda, mb, kb, MR, Ap);
+            for (size_t jc = n0; jc < n1; jc += NB) {
+                size_t nb = n1 - jc < NB ? n1 - jc : NB;
+                FN(pack_b_)(jb->transb,
+                            jb->transb ? jb->B + jc * jb->ldb + pc : jb->B + pc * jb->ldb + jc,
+                            jb->ldb, kb, nb, NR, Bp);
+                for (size_t ir = 0; ir < mb; ir += MR)
+                    for (size_t jr = 0; jr < nb; jr += NR)
+                        jb->ukr(kb, Ap + ir * kb, Bp + jr * kb,
+                                jb->C + (ic + ir) * jb->ldc + jc + jr, jb->ldc, acc,
+                                mb - ir < MR ? mb - ir : MR, nb - jr < NR ? nb - jr : NR);
+            }
+        }
+    }
+}
+
+/* Thread tid's share: a contiguous run of whole units of M or N. */
+static void FN(task_)(void *arg, int tid, int nthreads)
+{
+    const FN(job_) *jb = arg;
+    size_t dim = jb->split_n ? jb->N : jb->M;
+    size_t lo = jb->units * (size_t)tid / (size_t)nthreads * jb->unit;
+    size_t hi = jb->units * (size_t)(tid + 1) / (size_t)nthreads * jb->unit;
+    if (hi > dim)
+        hi = dim;
+    if (lo >= hi)
+        return;
+    size_t m0 = jb->split_n ? 0 : lo, m1 = jb->split_n ? jb->M : hi;
+    size_t n0 = jb->split_n ? lo : 0, n1 = jb->split_n ? hi : jb->N;
+    gg_ws *ws = ws_get(FN(ws_bytes_)(jb));
+    if (!ws) {
+        FN(naive_)(jb, m0, m1, n0, n1);
+        return;
+    }
+    FN(blocked_)(jb, m0, m1, n0, n1, ws_data(ws));
+    ws_put(ws);
+}
+
+/* C = beta*C (beta not 0 or 1 is handled by scaling first) for K == 0, and
+ * the general-beta pre-scaling. */
+static void FN(scale_c_)(size_t M, size_t N, GT beta, GT *C, size_t ldc)
+{
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++)
+            C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+}
+
+void FN(gg__gemm_)(int transa, int transb, size_t M, size_t N, size_t K,
+                   const GT *A, size_t lda, const GT *B, size_t ldb, GT beta,
+                   GT *C, size_t ldc)
+{
+    if (M == 0 || N == 0)
+        return;
+    if (K == 0 || (beta != 0 && beta != 1)) {
+        FN(scale_c_)(M, N, beta, C, ldc);
+        if (K == 0)
+            return;
+        beta = 1;
+    }
+    const gg__gemm_path *path = current_path();
+    FN(job_) jb = {
+        .transa = transa != 0, .transb = transb != 0, .beta1 = beta != 0,
+        .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+        .A = A, .B = B, .C = C,
+        .mr = path->GMR, .nr = path->GNR, .ukr = path->GUKR,
+        .kc = pick_kc(K, KC_BYTES / sizeof(GT)),
+    };
+    int want = plan_split(M, N, K, jb.mr, jb.nr, &jb.split_n, &jb.unit, &jb.units);
+    gg__parallel_run(FN(task_), &jb, want);
+}
+
+#undef FN
