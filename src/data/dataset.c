@@ -1,0 +1,179 @@
+/* dataset.c - the gg_dataset container, splits, batches and one-hot. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/data_internal.h"
+
+int gg__data_err(char *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, GG_ERRLEN, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int gg__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+void gg_dataset_free(gg_dataset *d)
+{
+    if (!d)
+        return;
+    free(d->x);
+    free(d->y);
+    memset(d, 0, sizeof *d);
+}
+
+int gg__dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes)
+{
+    memset(d, 0, sizeof *d);
+    size_t nx, xbytes, ybytes;
+    if (gg__mul_size(n, dim, &nx) || gg__mul_size(nx, sizeof(float), &xbytes)
+        || gg__mul_size(n, sizeof(int32_t), &ybytes))
+        return -1;
+    if (n > 0) {
+        d->x = xbytes ? malloc(xbytes) : NULL;
+        d->y = malloc(ybytes);
+        if ((xbytes && !d->x) || !d->y) {
+            gg_dataset_free(d);
+            return -1;
+        }
+    }
+    d->n = n;
+    d->dim = dim;
+    d->classes = classes;
+    return 0;
+}
+
+/* Copies samples idx[0..m) of src into dst (already allocated). */
+static void gather(const gg_dataset *src, const uint32_t *idx, size_t m,
+                   float *x, int32_t *y)
+{
+    for (size_t i = 0; i < m; i++) {
+        if (x)
+            memcpy(x + i * src->dim, src->x + (size_t)idx[i] * src->dim,
+                   src->dim * sizeof(float));
+        if (y)
+            y[i] = src->y[idx[i]];
+    }
+}
+
+uint32_t *gg__identity_perm(size_t n)
+{
+    uint32_t *p = malloc((n ? n : 1) * sizeof *p);
+    if (p)
+        for (size_t i = 0; i < n; i++)
+            p[i] = (uint32_t)i;
+    return p;
+}
+
+int gg_dataset_split(const gg_dataset *src, double fraction, uint64_t seed,
+                     gg_dataset *a, gg_dataset *b, char *err)
+{
+    if (a)
+        memset(a, 0, sizeof *a);
+    if (b)
+        memset(b, 0, sizeof *b);
+    if (!src || !a || !b || a == b)
+        return gg__data_err(err, "gg_dataset_split: NULL or aliased argument");
+    if (!(fraction >= 0.0 && fraction <= 1.0))
+        return gg__data_err(err, "gg_dataset_split: fraction %g is not in [0, 1]",
+                            fraction);
+    if (src->n > UINT32_MAX)
+        return gg__data_err(err, "gg_dataset_split: %zu samples, more than 2^32-1",
+                            src->n);
+    size_t na = (size_t)llround(fraction * (double)src->n);
+    uint32_t *perm = gg__identity_perm(src->n);
+    if (!perm || gg__dataset_alloc(a, na, src->dim, src->classes)
+        || gg__dataset_alloc(b, src->n - na, src->dim, src->classes)) {
+        free(perm);
+        gg_dataset_free(a);
+        return gg__data_err(err, "gg_dataset_split: out of memory for %zu samples",
+                            src->n);
+    }
+    gg_rng r;
+    gg_rng_seed(&r, seed);
+    gg_rng_shuffle(&r, perm, src->n);
+    gather(src, perm, na, a->x, a->y);
+    gather(src, perm + na, src->n - na, b->x, b->y);
+    free(perm);
+    return 0;
+}
+
+int gg_batcher_init(gg_batcher *b, const gg_dataset *data, size_t batch,
+                    int shuffle, uint64_t seed, char *err)
+{
+    if (!b)
+        return gg__data_err(err, "gg_batcher_init: NULL batcher");
+    memset(b, 0, sizeof *b);
+    if (!data || data->n == 0 || batch == 0)
+        return gg__data_err(err, "gg_batcher_init: empty data set or batch size 0");
+    if (data->n > UINT32_MAX)
+        return gg__data_err(err, "gg_batcher_init: %zu samples, more than 2^32-1",
+                            data->n);
+    b->perm = gg__identity_perm(data->n);
+    if (!b->perm)
+        return gg__data_err(err, "gg_batcher_init: out of memory for %zu samples",
+                            data->n);
+    b->data = data;
+    b->batch = batch;
+    b->shuffle = shuffle;
+    gg_rng_seed(&b->rng, seed);
+    if (shuffle)
+        gg_rng_shuffle(&b->rng, b->perm, data->n);
+    return 0;
+}
+
+size_t gg_batcher_next(gg_batcher *b, float *x_out, int32_t *y_out)
+{
+    size_t n = b->data->n;
+    if (b->pos >= n) {
+        b->pos = 0;
+        b->epoch++;
+        if (b->shuffle)
+            gg_rng_shuffle(&b->rng, b->perm, n);
+        return 0;
+    }
+    size_t m = n - b->pos < b->batch ? n - b->pos : b->batch;
+    gather(b->data, b->perm + b->pos, m, x_out, y_out);
+    b->pos += m;
+    return m;
+}
+
+void gg_batcher_free(gg_batcher *b)
+{
+    if (!b)
+        return;
+    free(b->perm);
+    memset(b, 0, sizeof *b);
+}
+
+int gg_one_hot(const int32_t *y, size_t m, size_t classes, float *out,
+               char *err)
+{
+    size_t total;
+    if (gg__mul_size(m, classes, &total))
+        return gg__data_err(err, "gg_one_hot: %zu x %zu overflows", m, classes);
+    if (total)
+        memset(out, 0, total * sizeof *out);
+    for (size_t i = 0; i < m; i++) {
+        if (y[i] < 0 || (size_t)y[i] >= classes) {
+            memset(out, 0, total * sizeof *out);
+            return gg__data_err(err, "gg_one_hot: label %d at index %zu is not in [0, %zu)",
+                                (int)y[i], i, classes);
+        }
+        out[i * classes + (size_t)y[i]] = 1.0f;
+    }
+    return 0;
+}

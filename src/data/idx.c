@@ -1,0 +1,363 @@
+/* idx.c - IDX (MNIST format) readers, raw or gzip-compressed.
+ *
+ * Every size in an IDX header is untrusted. A raw file's header is checked
+ * against the file's real size before anything is allocated; a gzip file's
+ * size says nothing about its content, so its payload is read in chunks into
+ * a buffer that grows only as data actually arrives. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "data/data_internal.h"
+
+#define IDX_UBYTE 0x08
+#define CHUNK ((size_t)1 << 16)
+/* First allocation for a gzip payload, in elements; doubled as data comes. */
+#define GZ_FIRST_ELEMS ((size_t)1 << 20)
+
+typedef struct idx_file {
+    const char *path;
+    unsigned min_dims, max_dims; /* what the caller accepts */
+    gzFile gz;
+    off_t file_size;
+    unsigned ndims;
+    uint32_t dims[255];
+    size_t count; /* payload bytes = product of dims */
+} idx_file;
+
+/* Converts len payload bytes to 4-byte elements at dst. */
+typedef void (*idx_convert)(const uint8_t *src, size_t len, void *dst);
+
+/* Reads exactly len bytes; on a short read reports why, naming `what`. */
+static int read_exact(idx_file *f, void *buf, size_t len, const char *what,
+                      char *err)
+{
+    int got = gzread(f->gz, buf, (unsigned)len);
+    if (got >= 0 && (size_t)got == len)
+        return 0;
+    int errnum = Z_OK;
+    const char *msg = gzerror(f->gz, &errnum);
+    if (errnum == Z_OK || errnum == Z_BUF_ERROR)
+        return gg__data_err(err, "%s: truncated: file ends inside the %s",
+                            f->path, what);
+    return gg__data_err(err, "%s: corrupt data in the %s (%s)", f->path, what,
+                        errnum == Z_ERRNO ? "read error" : msg);
+}
+
+/* Multiplies the dimensions into f->count, rejecting 0 and overflow. */
+static int header_count(idx_file *f, char *err)
+{
+    size_t count = 1;
+    for (unsigned i = 0; i < f->ndims; i++) {
+        if (f->dims[i] == 0)
+            return gg__data_err(err, "%s: dimension %u is 0", f->path, i);
+        if (gg__mul_size(count, f->dims[i], &count))
+            return gg__data_err(err, "%s: dimensions overflow size_t", f->path);
+    }
+    f->count = count;
+    return 0;
+}
+
+/* Checks the claimed payload size against what the file can hold. */
+static int check_payload_size(idx_file *f, char *err)
+{
+    if (!gzdirect(f->gz)) {
+        if (f->count > GG_IDX_GZ_MAX_BYTES)
+            return gg__data_err(err, "%s: header claims %zu payload bytes, over "
+                                "the %zu-byte limit for gzip files",
+                                f->path, f->count, GG_IDX_GZ_MAX_BYTES);
+        return 0;
+    }
+    uintmax_t avail = (uintmax_t)f->file_size - (4u + 4u * f->ndims);
+    if ((uintmax_t)f->count > avail)
+        return gg__data_err(err, "%s: truncated: header claims %zu payload "
+                            "bytes, file holds %ju", f->path, f->count, avail);
+    if ((uintmax_t)f->count < avail)
+        return gg__data_err(err, "%s: trailing garbage: %ju bytes after the "
+                            "payload", f->path, avail - f->count);
+    return 0;
+}
+
+static int read_header(idx_file *f, char *err)
+{
+    uint8_t magic[4], raw[4 * 255];
+    if (read_exact(f, magic, 4, "header", err))
+        return -1;
+    if (magic[0] != 0 || magic[1] != 0)
+        return gg__data_err(err, "%s: bad magic number %02x %02x %02x %02x "
+                            "(not an IDX file)", f->path, magic[0], magic[1],
+                            magic[2], magic[3]);
+    if (magic[2] != IDX_UBYTE)
+        return gg__data_err(err, "%s: unsupported IDX type 0x%02x (only 0x08, "
+                            "unsigned byte, is read)", f->path, magic[2]);
+    f->ndims = magic[3];
+    if (f->ndims < f->min_dims || f->ndims > f->max_dims)
+        return gg__data_err(err, "%s: %u dimensions, expected %s", f->path,
+                            f->ndims, f->min_dims == f->max_dims
+                                          ? "1 (a label file)"
+                                          : "2 or more (an image file)");
+    if (read_exact(f, raw, 4u * f->ndims, "header", err))
+        return -1;
+    for (unsigned i = 0; i < f->ndims; i++)
+        f->dims[i] = (uint32_t)raw[4 * i] << 24 | (uint32_t)raw[4 * i + 1] << 16
+                     | (uint32_t)raw[4 * i + 2] << 8 | raw[4 * i + 3];
+    if (header_count(f, err))
+        return -1;
+    return check_payload_size(f, err);
+}
+
+/* Opens path (raw or gzip) and reads and validates its header. */
+static int idx_open(idx_file *f, const char *path, unsigned min_dims,
+                    unsigned max_dims, char *err)
+{
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    f->min_dims = min_dims;
+    f->max_dims = max_dims;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return gg__data_err(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return gg__data_err(err, "%s: not a regular file", path);
+    }
+    f->file_size = st.st_size;
+    f->gz = gzdopen(fd, "rb");
+    if (!f->gz) {
+        close(fd);
+        return gg__data_err(err, "%s: out of memory opening the file", path);
+    }
+    gzbuffer(f->gz, 1u << 17);
+    if (read_header(f, err)) {
+        gzclose(f->gz);
+        return -1;
+    }
+    return 0;
+}
+
+/* Grows *buf (4-byte elements) to hold at least `need`, at most `max`. */
+static int grow(void **buf, size_t *cap, size_t need, size_t max)
+{
+    if (need <= *cap)
+        return 0;
+    size_t cap2 = *cap ? *cap : GZ_FIRST_ELEMS;
+    while (cap2 < need)
+        cap2 = cap2 > max / 2 ? max : cap2 * 2;
+    if (cap2 > max)
+        cap2 = max;
+    void *p = realloc(*buf, cap2 * 4);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = cap2;
+    return 0;
+}
+
+/* Reads the payload, converting it to f->count 4-byte elements, then checks
+ * that nothing follows it (the extra read also makes zlib verify the gzip
+ * CRC, which it does only on reaching the stream's end). */
+static int read_payload(idx_file *f, idx_convert convert, void **out,
+                        char *err)
+{
+    uint8_t chunk[CHUNK];
+    size_t cap = 0, done = 0;
+    void *buf = NULL;
+    if (gzdirect(f->gz))
+        cap = f->count; /* raw: the size check already vouched for it */
+    if (cap && !(buf = malloc(cap * 4)))
+        return gg__data_err(err, "%s: out of memory for %zu values", f->path, cap);
+    while (done < f->count) {
+        size_t len = f->count - done < CHUNK ? f->count - done : CHUNK;
+        if (read_exact(f, chunk, len, "payload", err))
+            goto fail;
+        if (grow(&buf, &cap, done + len, f->count)) {
+            gg__data_err(err, "%s: out of memory for %zu values", f->path, f->count);
+            goto fail;
+        }
+        convert(chunk, len, (char *)buf + done * 4);
+        done += len;
+    }
+    int extra = gzread(f->gz, chunk, 1);
+    if (extra != 0) {
+        if (extra > 0)
+            gg__data_err(err, "%s: trailing garbage after the payload", f->path);
+        else
+            read_exact(f, chunk, 1, "gzip trailer", err);
+        goto fail;
+    }
+    *out = buf;
+    return 0;
+fail:
+    free(buf);
+    return -1;
+}
+
+/* Opens path, whose dimension count must be in [min_dims, max_dims], and
+ * reads its payload. */
+static int idx_read(const char *path, unsigned min_dims, unsigned max_dims,
+                    idx_convert convert, idx_file *f, void **out, char *err)
+{
+    *out = NULL;
+    if (!path)
+        return gg__data_err(err, "(null): no path given");
+    if (idx_open(f, path, min_dims, max_dims, err))
+        return -1;
+    int rc = read_payload(f, convert, out, err);
+    if (gzclose(f->gz) != Z_OK && rc == 0) {
+        free(*out);
+        *out = NULL;
+        rc = gg__data_err(err, "%s: error closing the file", path);
+    }
+    return rc;
+}
+
+static void bytes_to_unit_floats(const uint8_t *src, size_t len, void *dst)
+{
+    float *x = dst;
+    for (size_t i = 0; i < len; i++)
+        x[i] = (float)src[i] / 255.0f;
+}
+
+static void bytes_to_int32(const uint8_t *src, size_t len, void *dst)
+{
+    int32_t *y = dst;
+    for (size_t i = 0; i < len; i++)
+        y[i] = src[i];
+}
+
+int gg_idx_load_images(const char *path, float **x, size_t *n, size_t *dim,
+                       char *err)
+{
+    *x = NULL;
+    *n = *dim = 0;
+    idx_file f;
+    void *buf;
+    if (idx_read(path, 2, 255, bytes_to_unit_floats, &f, &buf, err))
+        return -1;
+    *x = buf;
+    *n = f.dims[0];
+    *dim = f.count / f.dims[0];
+    return 0;
+}
+
+int gg_idx_load_labels(const char *path, size_t classes, int32_t **y,
+                       size_t *n, char *err)
+{
+    *y = NULL;
+    *n = 0;
+    if (classes < 1 || classes > GG_DATA_MAX_CLASSES)
+        return gg__data_err(err, "%s: class count %zu is not in [1, %d]",
+                            path ? path : "(null)", classes, GG_DATA_MAX_CLASSES);
+    idx_file f;
+    void *buf;
+    if (idx_read(path, 1, 1, bytes_to_int32, &f, &buf, err))
+        return -1;
+    int32_t *labels = buf;
+    for (size_t i = 0; i < f.count; i++) {
+        if ((size_t)labels[i] >= classes) {
+            gg__data_err(err, "%s: label %d of sample %zu is out of range "
+                         "[0, %zu)", path, (int)labels[i], i, classes);
+            free(labels);
+            return -1;
+        }
+    }
+    *y = labels;
+    *n = f.count;
+    return 0;
+}
+
+int gg_idx_load_pair(const char *images_path, const char *labels_path,
+                     size_t classes, gg_dataset *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    gg_dataset d = {0};
+    size_t nlabels;
+    if (gg_idx_load_images(images_path, &d.x, &d.n, &d.dim, err))
+        return -1;
+    if (gg_idx_load_labels(labels_path, classes, &d.y, &nlabels, err)) {
+        gg_dataset_free(&d);
+        return -1;
+    }
+    if (nlabels != d.n) {
+        gg__data_err(err, "%s: %zu labels but %zu images in %s", labels_path,
+                     nlabels, d.n, images_path);
+        gg_dataset_free(&d);
+        return -1;
+    }
+    d.classes = classes;
+    *out = d;
+    return 0;
+}
+
+/* Returns a malloc'ed "dir/name" or "dir/name.gz", whichever is a file
+ * (the uncompressed one first), or NULL with err set. */
+static char *find_mnist_file(const char *dir, const char *name, char *err)
+{
+    size_t len = strlen(dir) + strlen(name) + 5;
+    char *path = malloc(len);
+    if (!path) {
+        gg__data_err(err, "%s: out of memory", dir);
+        return NULL;
+    }
+    struct stat st;
+    for (int gz = 0; gz < 2; gz++) {
+        snprintf(path, len, "%s/%s%s", dir, name, gz ? ".gz" : "");
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            return path;
+    }
+    free(path);
+    gg__data_err(err, "%s: neither %s nor %s.gz found", dir, name, name);
+    return NULL;
+}
+
+/* Loads one half of MNIST ("train" or "t10k") from dir into out. */
+static int mnist_half(const char *dir, const char *prefix, gg_dataset *out,
+                      char *err)
+{
+    char images[32], labels[32];
+    snprintf(images, sizeof images, "%s-images-idx3-ubyte", prefix);
+    snprintf(labels, sizeof labels, "%s-labels-idx1-ubyte", prefix);
+    char *ipath = find_mnist_file(dir, images, err);
+    char *lpath = ipath ? find_mnist_file(dir, labels, err) : NULL;
+    int rc = -1;
+    if (lpath)
+        rc = gg_idx_load_pair(ipath, lpath, 10, out, err);
+    free(ipath);
+    free(lpath);
+    return rc;
+}
+
+int gg_mnist_load(const char *dir, gg_dataset *train, gg_dataset *test,
+                  char *err)
+{
+    gg_dataset tr = {0}, te = {0};
+    if (train)
+        memset(train, 0, sizeof *train);
+    if (test)
+        memset(test, 0, sizeof *test);
+    if (!dir)
+        return gg__data_err(err, "gg_mnist_load: no directory given");
+    if ((train && mnist_half(dir, "train", &tr, err))
+        || (test && mnist_half(dir, "t10k", &te, err)))
+        goto fail;
+    if (train && test && tr.dim != te.dim) {
+        gg__data_err(err, "%s: train images have %zu pixels, test images %zu",
+                     dir, tr.dim, te.dim);
+        goto fail;
+    }
+    if (train)
+        *train = tr;
+    if (test)
+        *test = te;
+    return 0;
+fail:
+    gg_dataset_free(&tr);
+    gg_dataset_free(&te);
+    return -1;
+}
