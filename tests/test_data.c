@@ -34,13 +34,18 @@ static const char *fixture_path(const char *name)
     return p;
 }
 
-static const char *write_raw(const char *name, const void *data, size_t len)
+static void write_raw_at(const char *path, const void *data, size_t len)
 {
-    const char *path = fixture_path(name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
+}
+
+static const char *write_raw(const char *name, const void *data, size_t len)
+{
+    const char *path = fixture_path(name);
+    write_raw_at(path, data, len);
     return path;
 }
 
@@ -252,6 +257,49 @@ static void idx_gzip_truncated_and_crc(void **state)
     const char *crc = write_raw("crc.gz", gz, gzlen);
     expect_error(gg_idx_load_labels(crc, 10, &y, &n, err), err, crc, "corrupt");
     assert_null(y);
+}
+
+/* Every proper prefix of a raw or gzip label file fails as truncated or
+ * corrupt; every single-byte flip of the gzip file fails cleanly or (in the
+ * gzip header's free fields) still yields in-range labels. */
+static void idx_prefixes_and_flips(void **state)
+{
+    (void)state;
+    uint8_t buf[256], gz[512], payload[100];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i % 10);
+    const uint32_t dims[1] = {100};
+    size_t len = idx_image(buf, 0, 1, dims, payload, sizeof payload);
+    size_t gzlen = slurp(write_gz("full.gz", buf, len), gz, sizeof gz);
+    const char *raw = fixture_path("prefix");
+    const char *gzp = fixture_path("prefix.gz");
+    char err[GG_ERRLEN];
+    int32_t *y;
+    size_t n;
+    for (size_t cut = 0; cut < len; cut++) {
+        write_raw_at(raw, buf, cut);
+        expect_error(gg_idx_load_labels(raw, 10, &y, &n, err), err, raw,
+                     "truncated");
+    }
+    for (size_t cut = 0; cut < gzlen; cut++) {
+        write_raw_at(gzp, gz, cut);
+        assert_int_not_equal(gg_idx_load_labels(gzp, 10, &y, &n, err), 0);
+        assert_non_null(strstr(err, gzp));
+    }
+    for (size_t at = 0; at < gzlen; at++) {
+        gz[at] ^= 0x10;
+        write_raw_at(gzp, gz, gzlen);
+        gz[at] ^= 0x10;
+        err[0] = '\0';
+        if (gg_idx_load_labels(gzp, 10, &y, &n, err) != 0) {
+            assert_non_null(strstr(err, gzp));
+            continue;
+        }
+        assert_int_equal(n, 100);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(y[i], payload[i]);
+        free(y);
+    }
 }
 
 static void idx_label_range_and_count(void **state)
@@ -645,6 +693,7 @@ int main(void)
         cmocka_unit_test(idx_corrupt_headers),
         cmocka_unit_test(idx_bad_magic_empty_missing),
         cmocka_unit_test(idx_gzip_truncated_and_crc),
+        cmocka_unit_test(idx_prefixes_and_flips),
         cmocka_unit_test(idx_label_range_and_count),
         cmocka_unit_test(mnist_directory),
         cmocka_unit_test(fashion_mnist),

@@ -88,7 +88,8 @@ int gg_mnist_load(const char *dir, gg_dataset *train, gg_dataset *test,
  * The first line is taken as a header and skipped when one of its fields is
  * text that is not a number. Spaces and tabs around fields, CRLF line ends, a UTF-8 byte
  * order mark and empty lines at the end are accepted; quoting is not.
- * out->classes = largest label + 1. Errors name the file, line and column:
+ * out->classes = largest label + 1. Errors name the file, line and column
+ * (both counted from 1):
  * ragged rows, empty or non-numeric fields, NaN or infinite values (or ones
  * outside float's range), bad labels, an empty file, a file with no data
  * rows, a label column out of range, fewer than 2 columns. */

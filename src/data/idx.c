@@ -46,7 +46,7 @@ static int read_exact(idx_file *f, void *buf, size_t len, const char *what,
         return gg__data_err(err, "%s: truncated: file ends inside the %s",
                             f->path, what);
     return gg__data_err(err, "%s: corrupt data in the %s (%s)", f->path, what,
-                        errnum == Z_ERRNO ? "read error" : msg);
+                        errnum == Z_ERRNO ? strerror(errno) : msg);
 }
 
 /* Multiplies the dimensions into f->count, rejecting 0 and overflow. */
