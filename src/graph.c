@@ -227,8 +227,9 @@ gg_node **gg__order(gg_graph *g, const gg_node *root, size_t *len)
 static bool check_root(gg_graph *g, gg_node *root, const char *op)
 {
     if (!root) {
-        gg__fail(g, "%s: root is NULL (an earlier op failed: %s)", op,
-                 g->has_error ? g->error : "no message");
+        char earlier[GG_ERRLEN]; /* gg__fail overwrites g->error */
+        snprintf(earlier, sizeof earlier, "%s", g->has_error ? g->error : "no message");
+        gg__fail(g, "%s: root is NULL (an earlier op failed: %s)", op, earlier);
         return false;
     }
     if (!gg__owns(g, root)) {

@@ -1,0 +1,215 @@
+/* test_graph.c - the graph itself: re-running, accumulation, the cached
+ * order, deep chains, labels, leaves and constants. */
+#include "testutil.h"
+
+#include "gategrad.h"
+
+/* f = sigmoid(x*y + max(x, z)) * tanh(z), with x used three times. */
+static gg_node *build_f(gg_graph *g, gg_node *x, gg_node *y, gg_node *z)
+{
+    gg_node *s = gg_sigmoid(g, gg_add(g, gg_mul(g, x, y), gg_max(g, x, z)));
+    return gg_mul(g, gg_mul(g, s, gg_tanh(g, z)), x);
+}
+
+static void rerun_equals_fresh_build(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_scalar(g, 0.3), *y = gg_scalar(g, -1.2), *z = gg_scalar(g, 0.7);
+    gg_node *f = build_f(g, x, y, z);
+    const double pts[][3] = {{1.5, 0.2, -0.4}, {-0.3, 2.0, 0.1}, {0.3, -1.2, 0.7}};
+    size_t nodes = gg_node_count(g);
+    for (int p = 0; p < 3; p++) {
+        gg_set_value(g, x, pts[p][0]);
+        gg_set_value(g, y, pts[p][1]);
+        gg_set_value(g, z, pts[p][2]);
+        assert_int_equal(gg_forward(g, f), 0);
+        gg_zero_grad(g);
+        assert_int_equal(gg_backward(g, f), 0);
+
+        gg_graph *h = gg_graph_new();
+        gg_node *x2 = gg_scalar(h, pts[p][0]), *y2 = gg_scalar(h, pts[p][1]), *z2 = gg_scalar(h, pts[p][2]);
+        gg_node *f2 = build_f(h, x2, y2, z2);
+        assert_int_equal(gg_backward(h, f2), 0);
+        assert_true(gg_value(f) == gg_value(f2)); /* bit for bit */
+        assert_true(gg_grad(x) == gg_grad(x2));
+        assert_true(gg_grad(y) == gg_grad(y2));
+        assert_true(gg_grad(z) == gg_grad(z2));
+        gg_graph_free(h);
+    }
+    assert_int_equal(gg_node_count(g), nodes); /* re-running records nothing */
+    gg_graph_free(g);
+}
+
+static void backward_twice_accumulates_leaves_only(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_scalar(g, 2), *y = gg_scalar(g, 3);
+    gg_node *q = gg_mul(g, x, y), *f = gg_add(g, q, q);
+    assert_int_equal(gg_backward(g, f), 0);
+    assert_int_equal(gg_backward(g, f), 0);
+    assert_true(gg_grad(x) == 12); /* 2 * (2y), accumulated */
+    assert_true(gg_grad(y) == 8);
+    assert_true(gg_grad(q) == 2);  /* intermediate: this pass only, never 4 */
+    gg_zero_grad(g);
+    assert_true(gg_grad(x) == 0 && gg_grad(q) == 0);
+    assert_int_equal(gg_backward(g, f), 0);
+    assert_true(gg_grad(x) == 6);
+    gg_graph_free(g);
+}
+
+/* Backward from a different root reuses nothing stale from the first. */
+static void switching_roots(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_scalar(g, 2);
+    gg_node *a = gg_mul(g, x, x), *b = gg_exp(g, a), *c = gg_add(g, a, x);
+    assert_int_equal(gg_backward(g, b), 0);
+    assert_true(fabs(gg_grad(x) - exp(4) * 4) < 1e-9);
+    gg_zero_grad(g);
+    assert_int_equal(gg_backward(g, c), 0);
+    assert_true(gg_grad(x) == 5);
+    assert_true(gg_grad(b) == 0);
+    gg_zero_grad(g);
+    assert_int_equal(gg_backward(g, b), 0);
+    assert_true(fabs(gg_grad(x) - exp(4) * 4) < 1e-9);
+    gg_graph_free(g);
+}
+
+/* 10 million nodes, one chain: the order is built and walked without
+ * recursion, under the default 8 MiB stack. */
+static void ten_million_chain(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_scalar(g, 1.0), *one = gg_constant(g, GG_F64, 1e-7), *n = x;
+    for (int i = 0; i < 10000000 - 2; i++)
+        n = gg_add(g, n, one);
+    assert_non_null(n);
+    assert_int_equal(gg_node_count(g), 10000000);
+    assert_int_equal(gg_backward(g, n), 0);
+    assert_true(fabs(gg_value(n) - (1.0 + 0.99999998)) < 1e-6);
+    assert_true(gg_grad(x) == 1.0);
+    assert_int_equal(gg_forward(g, n), 0);
+    gg_graph_free(g);
+}
+
+static void node_pointers_stay_put(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *first = gg_scalar(g, 42);
+    for (int i = 0; i < 100000; i++)
+        gg_scalar(g, i);
+    assert_ptr_equal(gg_node_at(g, 0), first);
+    assert_true(gg_value(first) == 42);
+    assert_true(gg_value(gg_node_at(g, 99999)) == 99998);
+    assert_null(gg_node_at(g, 100001));
+    gg_graph_free(g);
+}
+
+static void constants_and_inputs(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *c = gg_constant(g, GG_F64, 3);
+    gg_node *in = gg_input(g, GG_F64, 1, (int64_t[]){2}, (double[]){1, 2});
+    gg_node *w = gg_tensor(g, GG_F64, 1, (int64_t[]){2}, (double[]){0.5, -1});
+    gg_node *only_const = gg_mul(g, c, in);
+    assert_false(gg_requires_grad(only_const));
+    assert_null(gg_grad_data(in));
+    assert_null(gg_grad_data(only_const));
+    gg_node *f = gg_sum(g, gg_mul(g, only_const, w));
+    assert_true(gg_requires_grad(f));
+    assert_int_equal(gg_backward(g, f), 0);
+    assert_true(gg_grad_at(w, 0) == 3 && gg_grad_at(w, 1) == 6);
+    assert_true(gg_grad_at(in, 0) == 0);
+    /* backward from a root that needs no gradient succeeds and does nothing */
+    assert_int_equal(gg_backward(g, gg_sum(g, only_const)), 0);
+    gg_graph_free(g);
+}
+
+static void set_data_and_reforward_tensors(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_input(g, GG_F32, 2, (int64_t[]){2, 2}, (float[]){1, 2, 3, 4});
+    gg_node *w = gg_tensor(g, GG_F32, 2, (int64_t[]){2, 1}, (float[]){1, -1});
+    gg_node *loss = gg_mean(g, gg_relu(g, gg_matmul(g, x, w)));
+    assert_true(gg_value(loss) == 0);
+    assert_int_equal(gg_set_data(g, x, (float[]){4, 3, 2, 1}), 0);
+    assert_int_equal(gg_forward(g, loss), 0);
+    assert_true(gg_value(loss) == 1.0);
+    assert_int_equal(gg_backward(g, loss), 0);
+    assert_true(gg_grad_at(w, 0) == 3 && gg_grad_at(w, 1) == 2);
+    gg_graph_free(g);
+}
+
+static void backward_seed_for_tensor_roots(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, (double[]){1, 2, 3});
+    gg_node *y = gg_mul(g, x, x);
+    assert_int_equal(gg_backward_seed(g, y, (double[]){1, 10, 100}), 0);
+    assert_true(gg_grad_at(x, 0) == 2 && gg_grad_at(x, 1) == 40 && gg_grad_at(x, 2) == 600);
+    gg_graph_free(g);
+}
+
+static void labels(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *w1 = gg_scalar(g, 1), *w2 = gg_scalar(g, 2);
+    assert_int_equal(gg_set_label(g, w1, "w1"), 0);
+    assert_int_equal(gg_set_label(g, w2, "fc1.weight"), 0);
+    assert_ptr_equal(gg_find(g, "w1"), w1);
+    assert_ptr_equal(gg_find(g, "fc1.weight"), w2);
+    assert_string_equal(gg_label(g, w1), "w1");
+    assert_null(gg_find(g, "w3"));
+    assert_int_not_equal(gg_set_label(g, w2, "w1"), 0);
+    assert_contains(gg_error(g), "already names node 0");
+    assert_int_equal(gg_set_label(g, w1, "renamed"), 0);
+    assert_null(gg_find(g, "w1"));
+    assert_ptr_equal(gg_find(g, "renamed"), w1);
+    assert_string_equal(gg_label(g, w1), "renamed");
+    assert_null(gg_label(g, gg_add(g, w1, w2)));
+    gg_graph_free(g);
+}
+
+static void shape_queries(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *t = gg_tensor(g, GG_F32, 3, (int64_t[]){2, 3, 4}, NULL);
+    char buf[32];
+    assert_string_equal(gg_shape_str(t, buf, sizeof buf), "[2,3,4]");
+    assert_int_equal(gg_numel(t), 24);
+    assert_string_equal(gg_shape_str(gg_scalar(g, 1), buf, sizeof buf), "[]");
+    assert_string_equal(gg_shape_str(t, buf, 5), "[2,3");
+    gg_node *in[2];
+    gg_node *s = gg_add(g, t, t);
+    assert_int_equal(gg_inputs(s, in), 2);
+    assert_ptr_equal(in[0], t);
+    assert_true(gg_is_leaf(t) && !gg_is_leaf(s));
+    gg_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rerun_equals_fresh_build),
+        cmocka_unit_test(backward_twice_accumulates_leaves_only),
+        cmocka_unit_test(switching_roots),
+        cmocka_unit_test(ten_million_chain),
+        cmocka_unit_test(node_pointers_stay_put),
+        cmocka_unit_test(constants_and_inputs),
+        cmocka_unit_test(set_data_and_reforward_tensors),
+        cmocka_unit_test(backward_seed_for_tensor_roots),
+        cmocka_unit_test(labels),
+        cmocka_unit_test(shape_queries),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
