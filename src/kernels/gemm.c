@@ -112,7 +112,7 @@ PORT_UKR(ukr_portable_f32, float, 4, 8)
 PORT_UKR(ukr_portable_f64, double, 4, 4)
 
 static const gg__gemm_path path_portable = {
-    "portable", 4, 8, ukr_portable_f32, 4, 4, ukr_portable_f64,
+    "portable", 4, 8, ukr_portable_f32, 4, 4, ukr_portable_f64, 0, 0, NULL, NULL, NULL,
 };
 
 /* ---- path selection ---- */
@@ -220,6 +220,18 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
 #define GNR nr32
 #define GUKR ukr32
 #define GUKR_T gg__ukr_f32
+#define GPACK_T gg__pack_f32
+#define GPACK_AN(path) (path)->pack_an32
+#define GPACK_BT(path) (path)->pack_bt32
+/* Narrow products (N within the narrow kernel's NR) use that kernel. */
+#define GNARROW(path, jb)                                   \
+    do {                                                    \
+        if ((path)->ukr32n && (jb)->N <= (path)->nr32n) {   \
+            (jb)->mr = (path)->mr32n;                       \
+            (jb)->nr = (path)->nr32n;                       \
+            (jb)->ukr = (path)->ukr32n;                     \
+        }                                                   \
+    } while (0)
 #include "kernels/gemm_tmpl.h"
 #undef GT
 #undef GS
@@ -227,11 +239,21 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
 #undef GNR
 #undef GUKR
 #undef GUKR_T
+#undef GPACK_T
+#undef GPACK_AN
+#undef GPACK_BT
+#undef GNARROW
 
+/* No f64 packers or narrow kernel: f64 is not a throughput target. */
+typedef void (*gg__pack_f64)(const double *, size_t, size_t, size_t, size_t, double *);
 #define GT double
 #define GS f64
 #define GMR mr64
 #define GNR nr64
 #define GUKR ukr64
 #define GUKR_T gg__ukr_f64
+#define GPACK_T gg__pack_f64
+#define GPACK_AN(path) NULL
+#define GPACK_BT(path) NULL
+#define GNARROW(path, jb) (void)0
 #include "kernels/gemm_tmpl.h"

@@ -54,6 +54,99 @@
 AVX512_UKR(ukr_f32, float, __m512, 16, __mmask16, ps)
 AVX512_UKR(ukr_f64, double, __m512d, 8, __mmask8, pd)
 
+
+/* ---- narrow kernel: 16 x 16 floats, one vector per row ---- */
+
+#define MRN 16
+
+TGT static void ukr_f32_narrow(size_t kc, const float *restrict a, const float *restrict b,
+                               float *restrict c, size_t ldc, int accumulate, size_t mr,
+                               size_t nr)
+{
+    __m512 acc[MRN];
+    for (int i = 0; i < MRN; i++)
+        acc[i] = _mm512_setzero_ps();
+    for (size_t p = 0; p < kc; p++, a += MRN, b += 16) {
+        __m512 bv = _mm512_loadu_ps(b);
+        for (int i = 0; i < MRN; i++)
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), bv, acc[i]);
+    }
+    __mmask16 m = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1);
+    for (int i = 0; i < MRN; i++) {
+        if ((size_t)i >= mr)
+            break;
+        float *ci = c + i * ldc;
+        if (accumulate)
+            acc[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m, ci), acc[i]);
+        _mm512_mask_storeu_ps(ci, m, acc[i]);
+    }
+}
+
+/* ---- packing by 16 x 16 register transposes ---- */
+
+/* In-register transpose of r[0..15] (rows) into columns. */
+TGT static void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++) {
+            t[8 * h + k] = _mm512_shuffle_f32x4(r[8 * h + k], r[8 * h + k + 4], 0x88);
+            t[8 * h + k + 4] = _mm512_shuffle_f32x4(r[8 * h + k], r[8 * h + k + 4], 0xdd);
+        }
+    for (int k = 0; k < 8; k++) {
+        r[k] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0x88);
+        r[k + 8] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0xdd);
+    }
+}
+
+/* dst[c*ldd + r] = src[r*lds + c] for r < 16 (0 for r >= rows), c < cols,
+ * storing the lanes of smask in each dst row. rows, cols <= 16. */
+TGT static void transpose_block(const float *src, size_t lds, size_t rows, size_t cols,
+                                float *dst, size_t ldd, __mmask16 smask)
+{
+    __m512 r[16];
+    __mmask16 lm = (__mmask16)(cols >= 16 ? 0xFFFFu : (1u << cols) - 1);
+    for (int i = 0; i < 16; i++)
+        r[i] = (size_t)i < rows ? _mm512_maskz_loadu_ps(lm, src + i * lds)
+                                : _mm512_setzero_ps();
+    transpose16(r);
+    for (int c = 0; c < 16; c++) {
+        if ((size_t)c >= cols)
+            break;
+        _mm512_mask_storeu_ps(dst + c * ldd, smask, r[c]);
+    }
+}
+
+/* Packs rows x kb of a row-major matrix, transposed, into panels of width
+ * rows-of-panel (mr <= 16 for A, nr = 16k for B^T): see gg__pack_f32. */
+TGT static void pack_transposed(const float *src, size_t ld, size_t rows, size_t kb,
+                                size_t width, float *restrict dst)
+{
+    for (size_t r0 = 0; r0 < rows; r0 += width, dst += width * kb) {
+        for (size_t g = 0; g < width; g += 16) { /* 16-row groups of the panel */
+            size_t left = rows - r0 > g ? rows - r0 - g : 0;
+            size_t n = left < 16 ? left : 16;
+            size_t w = width - g < 16 ? width - g : 16;
+            __mmask16 sm = (__mmask16)(w >= 16 ? 0xFFFFu : (1u << w) - 1);
+            const float *s0 = n ? src + (r0 + g) * ld : src;
+            for (size_t p = 0; p < kb; p += 16)
+                transpose_block(s0 + p, ld, n, kb - p < 16 ? kb - p : 16,
+                                dst + p * width + g, width, sm);
+        }
+    }
+}
+
 const gg__gemm_path gg__gemm_path_avx512 = {
     "avx512", MR, 32, ukr_f32, MR, 16, ukr_f64,
+    MRN, 16, ukr_f32_narrow, pack_transposed, pack_transposed,
 };

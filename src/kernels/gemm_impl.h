@@ -23,13 +23,26 @@ typedef void (*gg__ukr_f64)(size_t kc, const double *a, const double *b,
                             double *c, size_t ldc, int accumulate,
                             size_t mr, size_t nr);
 
-/* A kernel path: its register-block shapes and micro-kernels per dtype. */
+/* Optional fast packers for the two transposing cases (f32 only; NULL =
+ * the driver's portable loops). pack_an: op(A) = A (rows of A become
+ * columns of the panel): dst[panel][p*mr + i] = A[(panel*mr + i)*lda + p].
+ * pack_bt: op(B) = B^T: dst[panel][p*nr + j] = B[(panel*nr + j)*ldb + p].
+ * Both zero-fill past mb / nb. mr <= 16; nr a multiple of 16. */
+typedef void (*gg__pack_f32)(const float *src, size_t ld, size_t rows, size_t kb,
+                             size_t width, float *dst);
+
+/* A kernel path: its register-block shapes and micro-kernels per dtype.
+ * The *n fields are an optional second f32 kernel for narrow products
+ * (N <= nr32n), where the main kernel's NR would mostly compute padding. */
 typedef struct gg__gemm_path {
     const char *name;
     size_t mr32, nr32;
     gg__ukr_f32 ukr32;
     size_t mr64, nr64;
     gg__ukr_f64 ukr64;
+    size_t mr32n, nr32n;
+    gg__ukr_f32 ukr32n;
+    gg__pack_f32 pack_an32, pack_bt32;
 } gg__gemm_path;
 
 #ifdef GG_SIMD_X86
