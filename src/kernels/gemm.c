@@ -221,8 +221,8 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
 #define GUKR ukr32
 #define GUKR_T gg__ukr_f32
 #define GPACK_T gg__pack_f32
-#define GPACK_AN(path) (path)->pack_an32
-#define GPACK_BT(path) (path)->pack_bt32
+#define GPACK_TRANS(path) (path)->pack_trans32
+#define GPACK_COPY(path) (path)->pack_copy32
 /* Narrow products (N within the narrow kernel's NR) use that kernel. */
 #define GNARROW(path, jb)                                   \
     do {                                                    \
@@ -240,8 +240,8 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
 #undef GUKR
 #undef GUKR_T
 #undef GPACK_T
-#undef GPACK_AN
-#undef GPACK_BT
+#undef GPACK_TRANS
+#undef GPACK_COPY
 #undef GNARROW
 
 /* No f64 packers or narrow kernel: f64 is not a throughput target. */
@@ -253,7 +253,7 @@ typedef void (*gg__pack_f64)(const double *, size_t, size_t, size_t, size_t, dou
 #define GUKR ukr64
 #define GUKR_T gg__ukr_f64
 #define GPACK_T gg__pack_f64
-#define GPACK_AN(path) NULL
-#define GPACK_BT(path) NULL
+#define GPACK_TRANS(path) NULL
+#define GPACK_COPY(path) NULL
 #define GNARROW(path, jb) (void)0
 #include "kernels/gemm_tmpl.h"

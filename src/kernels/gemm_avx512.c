@@ -146,7 +146,25 @@ TGT static void pack_transposed(const float *src, size_t ld, size_t rows, size_t
     }
 }
 
+/* Copies kb rows of `rows` contiguous floats into panels of width floats
+ * per k, zero-filled: see gg__pack_f32. */
+TGT static void pack_copy(const float *src, size_t ld, size_t rows, size_t kb,
+                          size_t width, float *restrict dst)
+{
+    for (size_t r0 = 0; r0 < rows; r0 += width, dst += width * kb)
+        for (size_t g = 0; g < width; g += 16) {
+            size_t left = rows - r0 > g ? rows - r0 - g : 0;
+            size_t w = width - g < 16 ? width - g : 16;
+            __mmask16 lm = (__mmask16)(left >= 16 ? 0xFFFFu : (1u << left) - 1);
+            __mmask16 sm = (__mmask16)(w >= 16 ? 0xFFFFu : (1u << w) - 1);
+            const float *s = left ? src + r0 + g : src;
+            for (size_t p = 0; p < kb; p++)
+                _mm512_mask_storeu_ps(dst + p * width + g, sm,
+                                      _mm512_maskz_loadu_ps(lm, s + p * ld));
+        }
+}
+
 const gg__gemm_path gg__gemm_path_avx512 = {
     "avx512", MR, 32, ukr_f32, MR, 16, ukr_f64,
-    MRN, 16, ukr_f32_narrow, pack_transposed, pack_transposed,
+    MRN, 16, ukr_f32_narrow, pack_transposed, pack_copy,
 };

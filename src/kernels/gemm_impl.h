@@ -23,11 +23,13 @@ typedef void (*gg__ukr_f64)(size_t kc, const double *a, const double *b,
                             double *c, size_t ldc, int accumulate,
                             size_t mr, size_t nr);
 
-/* Optional fast packers for the two transposing cases (f32 only; NULL =
- * the driver's portable loops). pack_an: op(A) = A (rows of A become
- * columns of the panel): dst[panel][p*mr + i] = A[(panel*mr + i)*lda + p].
- * pack_bt: op(B) = B^T: dst[panel][p*nr + j] = B[(panel*nr + j)*ldb + p].
- * Both zero-fill past mb / nb. mr <= 16; nr a multiple of 16. */
+/* Optional fast packers (f32 only; NULL = the driver's portable loops).
+ * "Transposing" ones (op(A) = A, op(B) = B^T) read `rows` rows of src and
+ * make each a column of a panel: dst[panel][p*width + i] =
+ * src[(panel*width + i)*ld + p]. "Copying" ones (op(A) = A^T, op(B) = B)
+ * read kb rows of `rows` contiguous values: dst[panel][p*width + i] =
+ * src[p*ld + panel*width + i]. Both zero-fill the panel past `rows`.
+ * width <= 16 or a multiple of 16. */
 typedef void (*gg__pack_f32)(const float *src, size_t ld, size_t rows, size_t kb,
                              size_t width, float *dst);
 
@@ -42,7 +44,7 @@ typedef struct gg__gemm_path {
     gg__ukr_f64 ukr64;
     size_t mr32n, nr32n;
     gg__ukr_f32 ukr32n;
-    gg__pack_f32 pack_an32, pack_bt32;
+    gg__pack_f32 pack_trans32, pack_copy32;
 } gg__gemm_path;
 
 #ifdef GG_SIMD_X86

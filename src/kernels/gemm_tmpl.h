@@ -22,7 +22,7 @@ typedef struct FN(job_) {
     GT *C;
     size_t mr, nr, kc;
     GUKR_T ukr;
-    GPACK_T pack_an, pack_bt; /* optional fast transposing packers */
+    GPACK_T pack_trans, pack_copy; /* optional fast packers */
     int split_n;       /* threads split N (else M) */
     size_t unit, units; /* split granularity and count of units */
 } FN(job_);
@@ -116,16 +116,20 @@ static void FN(blocked_)(const FN(job_) *jb, size_t m0, size_t m1, size_t n0,
         for (size_t pc = 0; pc < jb->K; pc += jb->kc) {
             size_t kb = jb->K - pc < jb->kc ? jb->K - pc : jb->kc;
             int acc = jb->beta1 || pc > 0;
-            if (!jb->transa && jb->pack_an)
-                jb->pack_an(jb->A + ic * jb->lda + pc, jb->lda, mb, kb, MR, Ap);
+            if (!jb->transa && jb->pack_trans)
+                jb->pack_trans(jb->A + ic * jb->lda + pc, jb->lda, mb, kb, MR, Ap);
+            else if (jb->transa && jb->pack_copy)
+                jb->pack_copy(jb->A + pc * jb->lda + ic, jb->lda, mb, kb, MR, Ap);
             else
                 FN(pack_a_)(jb->transa,
                             jb->transa ? jb->A + pc * jb->lda + ic : jb->A + ic * jb->lda + pc,
                             jb->lda, mb, kb, MR, Ap);
             for (size_t jc = n0; jc < n1; jc += NB) {
                 size_t nb = n1 - jc < NB ? n1 - jc : NB;
-                if (jb->transb && jb->pack_bt)
-                    jb->pack_bt(jb->B + jc * jb->ldb + pc, jb->ldb, nb, kb, NR, Bp);
+                if (jb->transb && jb->pack_trans)
+                    jb->pack_trans(jb->B + jc * jb->ldb + pc, jb->ldb, nb, kb, NR, Bp);
+                else if (!jb->transb && jb->pack_copy)
+                    jb->pack_copy(jb->B + pc * jb->ldb + jc, jb->ldb, nb, kb, NR, Bp);
                 else
                     FN(pack_b_)(jb->transb,
                                 jb->transb ? jb->B + jc * jb->ldb + pc : jb->B + pc * jb->ldb + jc,
@@ -189,7 +193,7 @@ void FN(gg__gemm_)(int transa, int transb, size_t M, size_t N, size_t K,
         .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
         .A = A, .B = B, .C = C,
         .mr = path->GMR, .nr = path->GNR, .ukr = path->GUKR,
-        .pack_an = GPACK_AN(path), .pack_bt = GPACK_BT(path),
+        .pack_trans = GPACK_TRANS(path), .pack_copy = GPACK_COPY(path),
         .kc = pick_kc(K, KC_BYTES / sizeof(GT)),
     };
     GNARROW(path, &jb);
