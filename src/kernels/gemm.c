@@ -26,6 +26,9 @@
 /* Products under this many multiply-adds run on the calling thread: the
  * pool hand-off (a few microseconds) would cost more than it saves. */
 #define PAR_MIN_MACS (1u << 20)
+/* Chunks per thread when threaded: more balance a delayed thread's share
+ * (other processes on the cores), fewer repack the shared operand less. */
+#define CHUNKS_PER_THREAD 2
 /* Packing cost of one element, in multiply-adds, for choosing the split. */
 #define PACK_COST 8
 
@@ -171,30 +174,34 @@ static size_t pick_kc(size_t K, size_t kmax)
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
-/* Modeled per-thread cost of splitting dim (in blocks of unit) t ways: the
- * largest share of padded multiply-adds, plus packing, where the operand
- * that is not split is packed by every thread. */
-static size_t split_cost(size_t dim, size_t unit, size_t other, size_t K,
-                         size_t t, size_t packed_whole, size_t packed_split)
+/* Modeled per-thread cost of dealing dim (in blocks of unit) out in
+ * `chunks` chunks to t threads: the largest share of padded multiply-adds,
+ * plus packing, where the operand that is not split is packed once per
+ * chunk. */
+static size_t split_cost(size_t dim, size_t unit, size_t other, size_t K, size_t t,
+                         size_t chunks, size_t packed_whole, size_t packed_split)
 {
     size_t share = ceil_div(ceil_div(dim, unit), t) * unit;
-    return share * other * K + PACK_COST * (packed_whole + packed_split / t);
+    return share * other * K + PACK_COST * (packed_whole * chunks / t + packed_split / t);
 }
 
-/* Chooses how many threads to ask for and which dimension they split. */
-static int plan_split(size_t M, size_t N, size_t K, size_t mr, size_t nr,
-                      int *split_n, size_t *unit, size_t *units)
+/* Chooses how many threads to ask for, which dimension they split, and in
+ * how many chunks. */
+static int plan_split(size_t M, size_t N, size_t K, size_t mr, size_t nr, int *split_n,
+                      size_t *unit, size_t *units, size_t *chunks)
 {
     size_t t = 1;
     if ((double)M * (double)N * (double)K >= PAR_MIN_MACS)
         t = (size_t)gg_num_threads();
-    size_t cost_n = split_cost(N, nr, M, K, t, M * K, K * N);
-    size_t cost_m = split_cost(M, mr, N, K, t, K * N, M * K);
+    size_t ch = t > 1 ? t * CHUNKS_PER_THREAD : 1;
+    size_t cost_n = split_cost(N, nr, M, K, t, ch, M * K, K * N);
+    size_t cost_m = split_cost(M, mr, N, K, t, ch, K * N, M * K);
     *split_n = cost_n <= cost_m;
     *unit = *split_n ? nr : mr;
     *units = ceil_div(*split_n ? N : M, *unit);
     if (t > *units)
         t = *units;
+    *chunks = ch < *units ? ch : *units;
     return (int)t;
 }
 

@@ -25,9 +25,12 @@ typedef struct FN(job_) {
     GPACK_T pack_trans, pack_copy; /* optional fast packers */
     int split_n;       /* threads split N (else M) */
     size_t unit, units; /* split granularity and count of units */
+    size_t chunks;      /* units are dealt out in this many chunks */
+    atomic_size_t next; /* next chunk to claim */
 } FN(job_);
 
-/* Unblocked fallback, used only if a workspace cannot be allocated. */
+/* Unblocked fallback, used only if a workspace cannot be allocated (so its
+ * results may differ in the last bits from the blocked path's). */
 static void FN(naive_)(const FN(job_) *jb, size_t m0, size_t m1, size_t n0,
                        size_t n1)
 {
@@ -144,26 +147,43 @@ static void FN(blocked_)(const FN(job_) *jb, size_t m0, size_t m1, size_t n0,
     }
 }
 
-/* Thread tid's share: a contiguous run of whole units of M or N. */
-static void FN(task_)(void *arg, int tid, int nthreads)
+/* One chunk: a contiguous run of whole units of M or N. */
+static void FN(chunk_)(const FN(job_) *jb, size_t c, GT *ws)
 {
-    const FN(job_) *jb = arg;
     size_t dim = jb->split_n ? jb->N : jb->M;
-    size_t lo = jb->units * (size_t)tid / (size_t)nthreads * jb->unit;
-    size_t hi = jb->units * (size_t)(tid + 1) / (size_t)nthreads * jb->unit;
+    size_t lo = jb->units * c / jb->chunks * jb->unit;
+    size_t hi = jb->units * (c + 1) / jb->chunks * jb->unit;
     if (hi > dim)
         hi = dim;
     if (lo >= hi)
         return;
     size_t m0 = jb->split_n ? 0 : lo, m1 = jb->split_n ? jb->M : hi;
     size_t n0 = jb->split_n ? lo : 0, n1 = jb->split_n ? hi : jb->N;
-    gg_ws *ws = ws_get(FN(ws_bytes_)(jb));
-    if (!ws) {
+    if (ws)
+        FN(blocked_)(jb, m0, m1, n0, n1, ws);
+    else
         FN(naive_)(jb, m0, m1, n0, n1);
-        return;
+}
+
+/* A thread's part of the job: chunks claimed first come, first served, so a
+ * thread that the OS delays (a busy machine) takes fewer. Which thread
+ * computes a chunk never changes its arithmetic. */
+static void FN(task_)(void *arg, int tid, int nthreads)
+{
+    (void)tid;
+    (void)nthreads;
+    FN(job_) *jb = arg;
+    gg_ws *ws = NULL;
+    for (;;) {
+        size_t c = atomic_fetch_add_explicit(&jb->next, 1, memory_order_relaxed);
+        if (c >= jb->chunks)
+            break;
+        if (!ws)
+            ws = ws_get(FN(ws_bytes_)(jb));
+        FN(chunk_)(jb, c, ws ? ws_data(ws) : NULL);
     }
-    FN(blocked_)(jb, m0, m1, n0, n1, ws_data(ws));
-    ws_put(ws);
+    if (ws)
+        ws_put(ws);
 }
 
 /* C = beta*C (beta not 0 or 1 is handled by scaling first) for K == 0, and
@@ -197,7 +217,9 @@ void FN(gg__gemm_)(int transa, int transb, size_t M, size_t N, size_t K,
         .kc = pick_kc(K, KC_BYTES / sizeof(GT)),
     };
     GNARROW(path, &jb);
-    int want = plan_split(M, N, K, jb.mr, jb.nr, &jb.split_n, &jb.unit, &jb.units);
+    int want = plan_split(M, N, K, jb.mr, jb.nr, &jb.split_n, &jb.unit, &jb.units,
+                          &jb.chunks);
+    atomic_init(&jb.next, 0);
     gg__parallel_run(FN(task_), &jb, want);
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -55,11 +56,12 @@ static long now_ns(void)
     return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
+/* Between polls: yield the core, so that a thread we wait for can run on
+ * it when the machine has fewer free cores than threads (returns at once
+ * when nothing else is runnable). */
 static void cpu_relax(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    sched_yield();
 }
 
 /* Waits until gen differs from seen or stop is set; returns the new gen. */
@@ -70,7 +72,7 @@ static unsigned wait_new_gen(unsigned seen)
         unsigned g = atomic_load_explicit(&pool.gen, memory_order_acquire);
         if (g != seen || atomic_load(&pool.stop))
             return g;
-        if ((i & 63) == 63 && now_ns() > deadline)
+        if ((i & 7) == 7 && now_ns() > deadline)
             break;
         cpu_relax();
     }
@@ -110,7 +112,7 @@ static void wait_done(void)
     for (int i = 0;; i++) {
         if (atomic_load_explicit(&pool.remaining, memory_order_acquire) == 0)
             return;
-        if ((i & 63) == 63 && now_ns() > deadline)
+        if ((i & 7) == 7 && now_ns() > deadline)
             break;
         cpu_relax();
     }
