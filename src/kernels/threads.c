@@ -141,9 +141,26 @@ static void pool_stop_locked(void)
     atomic_store(&pool.gen, 0);
 }
 
+/* A forked child has none of the workers: forget them (and any lock state
+ * copied from the parent) so that its first job starts a fresh pool. */
+static void reset_in_child(void)
+{
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pthread_mutex_init(&owner_mu, NULL);
+    free(pool.tids);
+    pool.tids = NULL;
+    pool.nworkers = 0;
+    pool.sized_for = -1;
+    atomic_store(&pool.stop, 0);
+    atomic_store(&pool.gen, 0);
+}
+
 static void register_atexit(void)
 {
     atexit(gg__threads_shutdown);
+    pthread_atfork(NULL, NULL, reset_in_child);
 }
 
 /* Starts n workers (fewer if the OS refuses); caller holds owner_mu. Workers
