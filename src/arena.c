@@ -63,3 +63,11 @@ void gg__arena_free_all(gg_graph *g)
     }
     g->arena = NULL;
 }
+
+size_t gg__arena_bytes(const gg_graph *g)
+{
+    size_t total = 0;
+    for (const gg_arena_block *b = g->arena; b; b = b->next)
+        total += sizeof *b + b->cap;
+    return total;
+}

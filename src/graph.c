@@ -27,16 +27,19 @@ void gg_graph_free(gg_graph *g)
 
 size_t gg_node_count(const gg_graph *g) { return g ? g->count : 0; }
 
+size_t gg_graph_bytes(const gg_graph *g)
+{
+    if (!g)
+        return 0;
+    return sizeof *g + g->chunk_cap * sizeof *g->chunks + g->nchunks * GG_CHUNK_SIZE * sizeof(gg_node) +
+           g->order_cap * sizeof *g->order + gg__arena_bytes(g);
+}
+
 gg_node *gg_node_at(const gg_graph *g, size_t id)
 {
     if (!g || id >= g->count)
         return NULL;
-    return &g->chunks[id >> GG_CHUNK_SHIFT][id & (GG_CHUNK_SIZE - 1)];
-}
-
-bool gg__owns(const gg_graph *g, const gg_node *n)
-{
-    return gg_node_at(g, n->id) == n;
+    return gg__node(g, id);
 }
 
 /* A fresh, zeroed node slot at the end of g, or NULL. The node only counts
@@ -118,10 +121,22 @@ static bool check_operands(gg_graph *g, const gg_gate *gate, gg_node *a, gg_node
     return true;
 }
 
-static int run_hook(gg_graph *g, gg_node *n, gg_hook_phase phase)
+/* Observers of each gate run: the teaching hook and the anomaly check.
+ * Non-zero stops the pass. */
+static int observe(gg_graph *g, gg_node *n, gg_hook_phase phase)
 {
-    return g->hook ? g->hook(g, n, phase, g->hook_ctx) : 0;
+    if (g->hook && g->hook(g, n, phase, g->hook_ctx))
+        return -1;
+    if (g->detect_anomaly) {
+        if (phase == GG_HOOK_FORWARD && !gg__anomaly_forward(g, n))
+            return -1;
+        if (phase == GG_HOOK_BACKWARD_END && !gg__anomaly_backward(g, n))
+            return -1;
+    }
+    return 0;
 }
+
+static bool observed(const gg_graph *g) { return g->hook || g->detect_anomaly; }
 
 gg_node *gg__record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double param,
                     const gg__shape *want)
@@ -150,7 +165,8 @@ gg_node *gg__record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double par
     }
     g->count++;
     gate->forward(n);
-    run_hook(g, n, GG_HOOK_FORWARD);
+    if (observed(g) && observe(g, n, GG_HOOK_FORWARD))
+        return NULL;
     return n;
 }
 
@@ -175,49 +191,39 @@ gg_node *gg__record_leaf(gg_graph *g, gg_dtype dtype, const gg__shape *shape, bo
     return n;
 }
 
-/* Marks root's ancestors, walking ids downwards: every input has a smaller
- * id than its consumer, so one descending sweep reaches them all, with no
- * recursion and no stack. */
-static size_t mark_ancestors(gg_graph *g, gg_node *root)
+/* One descending sweep from root: every input has a smaller id than its
+ * consumer, so a node's mark is final when the sweep reaches it. No
+ * recursion, no stack, one pass. */
+static size_t sweep_ancestors(gg_graph *g, gg_node *root, gg_node **order)
 {
-    size_t marked = 1;
+    size_t k = 0;
     root->flags |= GG_MARK;
     for (size_t id = root->id + 1; id-- > 0;) {
-        gg_node *n = gg_node_at(g, id);
+        gg_node *n = gg__node(g, id);
         if (!(n->flags & GG_MARK))
             continue;
-        for (int i = 0; i < 2 && n->in[i]; i++)
-            if (!(n->in[i]->flags & GG_MARK)) {
-                n->in[i]->flags |= GG_MARK;
-                marked++;
-            }
+        n->flags &= (uint8_t)~GG_MARK;
+        order[k++] = n;
+        if (n->in[0])
+            n->in[0]->flags |= GG_MARK;
+        if (n->in[1])
+            n->in[1]->flags |= GG_MARK;
     }
-    return marked;
+    return k;
 }
 
 gg_node **gg__order(gg_graph *g, const gg_node *root, size_t *len)
 {
     if (g->order_root != root) {
-        size_t marked = mark_ancestors(g, (gg_node *)root);
-        if (marked > g->order_cap) {
-            gg_node **o = gg__realloc(g->order, marked * sizeof *o);
-            if (!o) {
-                for (size_t id = 0; id <= root->id; id++)
-                    gg_node_at(g, id)->flags &= (uint8_t)~GG_MARK;
-                return gg__fail(g, "out of memory for the topological order of %zu nodes", marked);
-            }
+        size_t cap = (size_t)root->id + 1;
+        if (cap > g->order_cap) {
+            gg_node **o = gg__realloc(g->order, cap * sizeof *o);
+            if (!o)
+                return gg__fail(g, "out of memory for the topological order of %zu nodes", cap);
             g->order = o;
-            g->order_cap = marked;
+            g->order_cap = cap;
         }
-        size_t k = 0;
-        for (size_t id = 0; id <= root->id; id++) {
-            gg_node *n = gg_node_at(g, id);
-            if (n->flags & GG_MARK) {
-                n->flags &= (uint8_t)~GG_MARK;
-                g->order[k++] = n;
-            }
-        }
-        g->order_len = k;
+        g->order_len = sweep_ancestors(g, (gg_node *)root, g->order);
         g->order_root = root;
     }
     *len = g->order_len;
@@ -249,12 +255,12 @@ int gg_forward(gg_graph *g, gg_node *root)
     gg_node **order = gg__order(g, root, &len);
     if (!order)
         return -1;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = len; i-- > 0;) {
         gg_node *n = order[i];
         if (n->gate == GG_GATE_leaf)
             continue;
         gg__gates[n->gate]->forward(n);
-        if (g->hook && run_hook(g, n, GG_HOOK_FORWARD))
+        if (observed(g) && observe(g, n, GG_HOOK_FORWARD))
             return -1;
     }
     return 0;
@@ -273,7 +279,7 @@ static void zero_node_grad(gg_node *n)
 void gg_zero_grad(gg_graph *g)
 {
     for (size_t id = 0; g && id < g->count; id++)
-        zero_node_grad(gg_node_at(g, id));
+        zero_node_grad(gg__node(g, id));
 }
 
 static void add_seed(gg_node *root, const void *seed)
@@ -300,14 +306,14 @@ static int backward_from(gg_graph *g, gg_node *root, const void *seed)
         if (order[i]->gate != GG_GATE_leaf)
             zero_node_grad(order[i]);
     add_seed(root, seed);
-    for (size_t i = len; i-- > 0;) {
+    for (size_t i = 0; i < len; i++) {
         gg_node *n = order[i];
         if (n->gate == GG_GATE_leaf || !(n->flags & GG_NEEDS_GRAD))
             continue;
-        if (g->hook && run_hook(g, n, GG_HOOK_BACKWARD_BEGIN))
+        if (observed(g) && observe(g, n, GG_HOOK_BACKWARD_BEGIN))
             return -1;
         gg__gates[n->gate]->backward(n);
-        if (g->hook && run_hook(g, n, GG_HOOK_BACKWARD_END))
+        if (observed(g) && observe(g, n, GG_HOOK_BACKWARD_END))
             return -1;
     }
     return 0;

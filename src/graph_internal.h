@@ -79,6 +79,7 @@ struct gg_graph {
 
     gg_hook_fn hook;
     void *hook_ctx;
+    bool detect_anomaly;
 
     bool has_error;
     char error[GG_ERRLEN];
@@ -96,9 +97,18 @@ void *gg__fail(gg_graph *g, const char *fmt, ...)
  * before the graph is. */
 void *gg__arena_alloc(gg_graph *g, size_t size);
 void gg__arena_free_all(gg_graph *g);
+size_t gg__arena_bytes(const gg_graph *g);
+
+static inline gg_node *gg__node(const gg_graph *g, size_t id)
+{
+    return &g->chunks[id >> GG_CHUNK_SHIFT][id & (GG_CHUNK_SIZE - 1)];
+}
 
 /* True when n is a node of g. */
-bool gg__owns(const gg_graph *g, const gg_node *n);
+static inline bool gg__owns(const gg_graph *g, const gg_node *n)
+{
+    return n->id < g->count && gg__node(g, n->id) == n;
+}
 
 /* Creates a node of gate `gate` over inputs a (and b) and computes its value.
  * Handles every check shared by all gates (NULL inputs, foreign nodes, dtype
@@ -108,8 +118,9 @@ bool gg__owns(const gg_graph *g, const gg_node *n);
 gg_node *gg__record(gg_graph *g, int gate, gg_node *a, gg_node *b, double param,
                     const gg__shape *want);
 
-/* The cached topological order for root (building it if needed): root's
- * ancestors in ascending id order. Returns NULL with an error on failure. */
+/* The cached topological order for root (building it if needed): root and
+ * its ancestors in DESCENDING id order (root first), the order backward
+ * walks; forward walks it from the end. NULL with an error on failure. */
 gg_node **gg__order(gg_graph *g, const gg_node *root, size_t *len);
 
 /* Element access independent of rank. */
@@ -135,6 +146,11 @@ static inline bool gg__needs_grad(const gg_node *n)
 {
     return n->flags & GG_NEEDS_GRAD;
 }
+
+/* NaN/Inf checks after a gate ran (gg_detect_anomaly); false with the
+ * error recorded when n's value / its inputs' gradients hold one. */
+bool gg__anomaly_forward(gg_graph *g, const gg_node *n);
+bool gg__anomaly_backward(gg_graph *g, const gg_node *n);
 
 /* "[3,4]" into buf. */
 const char *gg__dims_str(int rank, const int64_t *dims, char *buf, size_t size);

@@ -9,7 +9,7 @@ sh tools/setup.sh --ci
 run_suite() {
     dir=$1; shift
     [ -f "$dir/build.ninja" ] || meson setup "$dir" -Dwerror=true "$@" >/dev/null
-    meson compile -C "$dir" >/dev/null
+    meson compile -C "$dir" >"$dir/compile.log" 2>&1 || { cat "$dir/compile.log"; return 1; }
     meson test -C "$dir" --print-errorlogs --num-processes 2
 }
 

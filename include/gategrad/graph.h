@@ -57,6 +57,9 @@ void gg_graph_free(gg_graph *g);
 /* Number of nodes recorded in g so far. Node ids run from 0 to this - 1. */
 size_t gg_node_count(const gg_graph *g);
 
+/* Heap bytes g holds: node storage, tensor buffers, the cached order. */
+size_t gg_graph_bytes(const gg_graph *g);
+
 /* The node with the given id, or NULL if there is none. */
 gg_node *gg_node_at(const gg_graph *g, size_t id);
 
@@ -155,6 +158,16 @@ int gg_backward_seed(gg_graph *g, gg_node *root, const void *seed);
 
 /* Sets every gradient in g (leaves included) to zero. */
 void gg_zero_grad(gg_graph *g);
+
+/* Turns NaN/Inf detection on (on != 0) or off. When on, every gate's output
+ * is checked after its forward and every input gradient after its backward;
+ * the first NaN or Inf stops the pass: the op that recorded the node returns
+ * NULL, gg_forward / gg_backward return non-zero, and gg_error names the
+ * gate that produced it, its label, and its inputs' values, e.g.
+ * "anomaly: forward of node 2 'y' (log) produced -inf in its value
+ * (element 0); inputs: node 1 'x' (leaf) = 0". Off by default; when off it
+ * costs one branch per gate. Returns 0 (-1 if g is NULL). */
+int gg_detect_anomaly(gg_graph *g, int on);
 
 /* ---- Reading and writing nodes ------------------------------------------ */
 

@@ -1,0 +1,96 @@
+/* anomaly.c - optional NaN/Inf detection after every gate, naming the first
+ * gate that produced one, like PyTorch's detect_anomaly. */
+#include <math.h>
+#include <stdio.h>
+
+#include "graph_internal.h"
+
+int gg_detect_anomaly(gg_graph *g, int on)
+{
+    if (!g)
+        return -1;
+    g->detect_anomaly = on != 0;
+    return 0;
+}
+
+/* Index of the first NaN or Inf among n elements of buf, or -1. */
+static long first_bad(gg_dtype dtype, const void *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = dtype == GG_F64 ? ((const double *)buf)[i] : ((const float *)buf)[i];
+        if (!isfinite(v))
+            return (long)i;
+    }
+    return -1;
+}
+
+static double elem(gg_dtype dtype, const void *buf, size_t i)
+{
+    return dtype == GG_F64 ? ((const double *)buf)[i] : ((const float *)buf)[i];
+}
+
+/* "node 3 'x' (log)" */
+static void describe(const gg_graph *g, const gg_node *n, char *buf, size_t size)
+{
+    const char *label = gg_label(g, n);
+    snprintf(buf, size, "node %u%s%s%s (%s)", n->id, label ? " '" : "", label ? label : "",
+             label ? "'" : "", gg__gates[n->gate]->name);
+}
+
+/* "x = 0" for scalars, "x: [3,4] first -1.5" for tensors, for each input. */
+static void describe_inputs(const gg_graph *g, const gg_node *n, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 2 && n->in[i] && used < size; i++) {
+        const gg_node *in = n->in[i];
+        char who[96], shape[64];
+        describe(g, in, who, sizeof who);
+        const void *v = gg__val((gg_node *)in);
+        long bad = first_bad((gg_dtype)in->dtype, v, gg__numel(in));
+        int w;
+        if (in->rank == 0)
+            w = snprintf(buf + used, size - used, "%s%s = %.17g", i ? ", " : "", who, elem((gg_dtype)in->dtype, v, 0));
+        else
+            w = snprintf(buf + used, size - used, "%s%s %s, element %ld = %.17g", i ? ", " : "", who,
+                         gg_shape_str(in, shape, sizeof shape), bad < 0 ? 0 : bad,
+                         elem((gg_dtype)in->dtype, v, bad < 0 ? 0 : (size_t)bad));
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static bool report(gg_graph *g, const gg_node *n, const char *phase, const char *what, double v, long at)
+{
+    char who[96], inputs[GG_ERRLEN];
+    describe(g, n, who, sizeof who);
+    describe_inputs(g, n, inputs, sizeof inputs);
+    gg__fail(g, "anomaly: %s of %s produced %g in %s (element %ld); inputs: %s", phase, who, v, what, at,
+             inputs);
+    return false;
+}
+
+bool gg__anomaly_forward(gg_graph *g, const gg_node *n)
+{
+    const void *v = gg__val((gg_node *)n);
+    long bad = first_bad((gg_dtype)n->dtype, v, gg__numel(n));
+    return bad < 0 || report(g, n, "forward", "its value", elem((gg_dtype)n->dtype, v, (size_t)bad), bad);
+}
+
+bool gg__anomaly_backward(gg_graph *g, const gg_node *n)
+{
+    for (int i = 0; i < 2 && n->in[i]; i++) {
+        const gg_node *in = n->in[i];
+        if (!gg__needs_grad(in))
+            continue;
+        const void *gr = gg__grad((gg_node *)in);
+        long bad = first_bad((gg_dtype)in->dtype, gr, gg__numel(in));
+        if (bad >= 0) {
+            char what[64];
+            snprintf(what, sizeof what, "the gradient of input %d (node %u)", i + 1, in->id);
+            return report(g, n, "backward", what, elem((gg_dtype)in->dtype, gr, (size_t)bad), bad);
+        }
+    }
+    return true;
+}
