@@ -108,40 +108,63 @@ static size_t FN(ws_bytes_)(const FN(job_) *jb)
     return (FN(mb_)(jb) + FN(nb_)(jb)) * kmax * sizeof(GT);
 }
 
-/* The blocked product on rows [m0, m1) x columns [n0, n1) of C. */
+/* Packs op(A)[ic .. ic+mb, pc .. pc+kb) into MR-row panels at Ap. */
+static void FN(pack_a_block_)(const FN(job_) *jb, size_t ic, size_t pc, size_t mb,
+                              size_t kb, GT *Ap)
+{
+    if (!jb->transa && jb->pack_trans)
+        jb->pack_trans(jb->A + ic * jb->lda + pc, jb->lda, mb, kb, jb->mr, Ap);
+    else if (jb->transa && jb->pack_copy)
+        jb->pack_copy(jb->A + pc * jb->lda + ic, jb->lda, mb, kb, jb->mr, Ap);
+    else
+        FN(pack_a_)(jb->transa,
+                    jb->transa ? jb->A + pc * jb->lda + ic : jb->A + ic * jb->lda + pc,
+                    jb->lda, mb, kb, jb->mr, Ap);
+}
+
+/* Packs op(B)[pc .. pc+kb, jc .. jc+nb) into NR-column panels at Bp. */
+static void FN(pack_b_block_)(const FN(job_) *jb, size_t pc, size_t jc, size_t kb,
+                              size_t nb, GT *Bp)
+{
+    if (jb->transb && jb->pack_trans)
+        jb->pack_trans(jb->B + jc * jb->ldb + pc, jb->ldb, nb, kb, jb->nr, Bp);
+    else if (!jb->transb && jb->pack_copy)
+        jb->pack_copy(jb->B + pc * jb->ldb + jc, jb->ldb, nb, kb, jb->nr, Bp);
+    else
+        FN(pack_b_)(jb->transb,
+                    jb->transb ? jb->B + jc * jb->ldb + pc : jb->B + pc * jb->ldb + jc,
+                    jb->ldb, kb, nb, jb->nr, Bp);
+}
+
+/* Micro-kernel over every tile of a packed mb x nb block, C at its corner:
+ * one A panel (L1) against each B panel in turn (L2). */
+static void FN(macro_kernel_)(const FN(job_) *jb, const GT *Ap, const GT *Bp, GT *C,
+                              size_t mb, size_t nb, size_t kb, int acc)
+{
+    const size_t MR = jb->mr, NR = jb->nr;
+    for (size_t ir = 0; ir < mb; ir += MR)
+        for (size_t jr = 0; jr < nb; jr += NR)
+            jb->ukr(kb, Ap + ir * kb, Bp + jr * kb, C + ir * jb->ldc + jr, jb->ldc, acc,
+                    mb - ir < MR ? mb - ir : MR, nb - jr < NR ? nb - jr : NR);
+}
+
+/* The blocked product on rows [m0, m1) x columns [n0, n1) of C. The first
+ * K slice stores (beta = 0) or adds (beta = 1); later slices add. */
 static void FN(blocked_)(const FN(job_) *jb, size_t m0, size_t m1, size_t n0,
                          size_t n1, GT *ws)
 {
-    const size_t MR = jb->mr, NR = jb->nr, MB = FN(mb_)(jb), NB = FN(nb_)(jb);
+    const size_t MB = FN(mb_)(jb), NB = FN(nb_)(jb);
     GT *Ap = ws, *Bp = ws + MB * (KC_BYTES / sizeof(GT));
     for (size_t ic = m0; ic < m1; ic += MB) {
         size_t mb = m1 - ic < MB ? m1 - ic : MB;
         for (size_t pc = 0; pc < jb->K; pc += jb->kc) {
             size_t kb = jb->K - pc < jb->kc ? jb->K - pc : jb->kc;
-            int acc = jb->beta1 || pc > 0;
-            if (!jb->transa && jb->pack_trans)
-                jb->pack_trans(jb->A + ic * jb->lda + pc, jb->lda, mb, kb, MR, Ap);
-            else if (jb->transa && jb->pack_copy)
-                jb->pack_copy(jb->A + pc * jb->lda + ic, jb->lda, mb, kb, MR, Ap);
-            else
-                FN(pack_a_)(jb->transa,
-                            jb->transa ? jb->A + pc * jb->lda + ic : jb->A + ic * jb->lda + pc,
-                            jb->lda, mb, kb, MR, Ap);
+            FN(pack_a_block_)(jb, ic, pc, mb, kb, Ap);
             for (size_t jc = n0; jc < n1; jc += NB) {
                 size_t nb = n1 - jc < NB ? n1 - jc : NB;
-                if (jb->transb && jb->pack_trans)
-                    jb->pack_trans(jb->B + jc * jb->ldb + pc, jb->ldb, nb, kb, NR, Bp);
-                else if (!jb->transb && jb->pack_copy)
-                    jb->pack_copy(jb->B + pc * jb->ldb + jc, jb->ldb, nb, kb, NR, Bp);
-                else
-                    FN(pack_b_)(jb->transb,
-                                jb->transb ? jb->B + jc * jb->ldb + pc : jb->B + pc * jb->ldb + jc,
-                                jb->ldb, kb, nb, NR, Bp);
-                for (size_t ir = 0; ir < mb; ir += MR)
-                    for (size_t jr = 0; jr < nb; jr += NR)
-                        jb->ukr(kb, Ap + ir * kb, Bp + jr * kb,
-                                jb->C + (ic + ir) * jb->ldc + jc + jr, jb->ldc, acc,
-                                mb - ir < MR ? mb - ir : MR, nb - jr < NR ? nb - jr : NR);
+                FN(pack_b_block_)(jb, pc, jc, kb, nb, Bp);
+                FN(macro_kernel_)(jb, Ap, Bp, jb->C + ic * jb->ldc + jc, mb, nb, kb,
+                                  jb->beta1 || pc > 0);
             }
         }
     }
