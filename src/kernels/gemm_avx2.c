@@ -9,6 +9,9 @@
 #include <immintrin.h>
 
 #define TGT __attribute__((target("avx2,fma")))
+/* Fully unrolled loops keep the accumulator arrays in registers (clang
+ * does not unroll these on its own and would spill them to the stack). */
+#define UNROLL _Pragma("GCC unroll 16")
 #define MR 6
 
 #define AVX2_UKR(NAME, T, V, W, SFX)                                                  \
@@ -17,20 +20,20 @@
                          size_t nr)                                                   \
     {                                                                                 \
         V c0[MR], c1[MR];                                                             \
-        for (int i = 0; i < MR; i++) {                                                \
+        UNROLL for (int i = 0; i < MR; i++) {                                         \
             c0[i] = _mm256_setzero_##SFX();                                           \
             c1[i] = _mm256_setzero_##SFX();                                           \
         }                                                                             \
         for (size_t p = 0; p < kc; p++, a += MR, b += 2 * W) {                        \
             V b0 = _mm256_loadu_##SFX(b), b1 = _mm256_loadu_##SFX(b + W);             \
-            for (int i = 0; i < MR; i++) {                                            \
+            UNROLL for (int i = 0; i < MR; i++) {                                     \
                 V ai = _mm256_set1_##SFX(a[i]);                                       \
                 c0[i] = _mm256_fmadd_##SFX(ai, b0, c0[i]);                            \
                 c1[i] = _mm256_fmadd_##SFX(ai, b1, c1[i]);                            \
             }                                                                         \
         }                                                                             \
         if (mr == MR && nr == 2 * W) {                                                \
-            for (int i = 0; i < MR; i++) {                                            \
+            UNROLL for (int i = 0; i < MR; i++) {                                     \
                 T *ci = c + i * ldc;                                                  \
                 if (accumulate) {                                                     \
                     c0[i] = _mm256_add_##SFX(_mm256_loadu_##SFX(ci), c0[i]);          \
@@ -42,7 +45,7 @@
             return;                                                                   \
         }                                                                             \
         T t[MR][2 * W];                                                               \
-        for (int i = 0; i < MR; i++) {                                                \
+        UNROLL for (int i = 0; i < MR; i++) {                                         \
             _mm256_storeu_##SFX(t[i], c0[i]);                                         \
             _mm256_storeu_##SFX(t[i] + W, c1[i]);                                     \
         }                                                                             \

@@ -11,6 +11,9 @@
 #include <immintrin.h>
 
 #define TGT __attribute__((target("avx512f,avx2,fma")))
+/* Fully unrolled loops keep the accumulator arrays in registers (clang
+ * does not unroll these on its own and would spill them to the stack). */
+#define UNROLL _Pragma("GCC unroll 16")
 #define MR 12
 
 /* NAME: function; T: element; V: vector type; W: elements per vector;
@@ -21,7 +24,7 @@
                          size_t nr)                                                   \
     {                                                                                 \
         V c0[MR], c1[MR];                                                             \
-        for (int i = 0; i < MR; i++) {                                                \
+        UNROLL for (int i = 0; i < MR; i++) {                                         \
             c0[i] = _mm512_setzero_##SFX();                                           \
             c1[i] = _mm512_setzero_##SFX();                                           \
             _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);                   \
@@ -29,7 +32,7 @@
         }                                                                             \
         for (size_t p = 0; p < kc; p++, a += MR, b += 2 * W) {                        \
             V b0 = _mm512_loadu_##SFX(b), b1 = _mm512_loadu_##SFX(b + W);             \
-            for (int i = 0; i < MR; i++) {                                            \
+            UNROLL for (int i = 0; i < MR; i++) {                                     \
                 V ai = _mm512_set1_##SFX(a[i]);                                       \
                 c0[i] = _mm512_fmadd_##SFX(ai, b0, c0[i]);                            \
                 c1[i] = _mm512_fmadd_##SFX(ai, b1, c1[i]);                            \
@@ -38,7 +41,7 @@
         /* Full-width masks unless the tile is cut by the right edge of C. */         \
         MASK_T m0 = (MASK_T)(nr >= W ? ~0u : (1u << nr) - 1);                          \
         MASK_T m1 = (MASK_T)(nr >= 2 * W ? ~0u : nr > W ? (1u << (nr - W)) - 1 : 0);   \
-        for (int i = 0; i < MR; i++) {                                                \
+        UNROLL for (int i = 0; i < MR; i++) {                                         \
             if ((size_t)i >= mr)                                                      \
                 break;                                                                \
             T *ci = c + i * ldc;                                                      \
@@ -64,15 +67,15 @@ TGT static void ukr_f32_narrow(size_t kc, const float *restrict a, const float *
                                size_t nr)
 {
     __m512 acc[MRN];
-    for (int i = 0; i < MRN; i++)
+    UNROLL for (int i = 0; i < MRN; i++)
         acc[i] = _mm512_setzero_ps();
     for (size_t p = 0; p < kc; p++, a += MRN, b += 16) {
         __m512 bv = _mm512_loadu_ps(b);
-        for (int i = 0; i < MRN; i++)
+        UNROLL for (int i = 0; i < MRN; i++)
             acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), bv, acc[i]);
     }
     __mmask16 m = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1);
-    for (int i = 0; i < MRN; i++) {
+    UNROLL for (int i = 0; i < MRN; i++) {
         if ((size_t)i >= mr)
             break;
         float *ci = c + i * ldc;
