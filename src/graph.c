@@ -278,8 +278,11 @@ static void zero_node_grad(gg_node *n)
 
 void gg_zero_grad(gg_graph *g)
 {
-    for (size_t id = 0; g && id < g->count; id++)
+    if (!g)
+        return;
+    for (size_t id = 0; id < g->count; id++)
         zero_node_grad(gg__node(g, id));
+    g->grads_dirty = false;
 }
 
 static void add_seed(gg_node *root, const void *seed)
@@ -294,28 +297,72 @@ static void add_seed(gg_node *root, const void *seed)
             ((float *)grad)[i] += seed ? ((const float *)seed)[i] : 1.0f;
 }
 
+/* Runs n's gate backward between its observers; non-zero stops the pass. */
+static int backward_gate(gg_graph *g, gg_node *n)
+{
+    if (n->gate == GG_GATE_leaf || !(n->flags & GG_NEEDS_GRAD))
+        return 0;
+    if (observed(g) && observe(g, n, GG_HOOK_BACKWARD_BEGIN))
+        return -1;
+    gg__gates[n->gate]->backward(n);
+    if (observed(g) && observe(g, n, GG_HOOK_BACKWARD_END))
+        return -1;
+    return 0;
+}
+
+/* Intermediate gradients are cleared before a pass only when an earlier
+ * pass may have left something in them: freshly recorded nodes start at 0. */
+static void clear_intermediate_grads(gg_graph *g, gg_node *root)
+{
+    if (!g->grads_dirty)
+        return;
+    if (g->order_root == root) {
+        for (size_t i = 0; i < g->order_len; i++)
+            if (g->order[i]->gate != GG_GATE_leaf)
+                zero_node_grad(g->order[i]);
+        return;
+    }
+    for (size_t id = 0; id <= root->id; id++) {
+        gg_node *n = gg__node(g, id);
+        if (n->gate != GG_GATE_leaf)
+            zero_node_grad(n);
+    }
+}
+
+/* Backward with no cached order: the descending mark sweep of gg__order
+ * fused with the gates, so a graph built once and differentiated once
+ * needs no order array (no allocation, one pass over the nodes). */
+static int backward_sweep(gg_graph *g, gg_node *root)
+{
+    int rc = 0;
+    root->flags |= GG_MARK;
+    for (size_t id = root->id + 1; id-- > 0;) {
+        gg_node *n = gg__node(g, id);
+        if (!(n->flags & GG_MARK))
+            continue;
+        n->flags &= (uint8_t)~GG_MARK;
+        if (n->in[0])
+            n->in[0]->flags |= GG_MARK;
+        if (n->in[1])
+            n->in[1]->flags |= GG_MARK;
+        if (rc == 0)
+            rc = backward_gate(g, n); /* after a failure, only clear marks */
+    }
+    return rc;
+}
+
 static int backward_from(gg_graph *g, gg_node *root, const void *seed)
 {
-    size_t len;
-    gg_node **order = gg__order(g, root, &len);
-    if (!order)
-        return -1;
     if (!(root->flags & GG_NEEDS_GRAD))
         return 0; /* nothing upstream wants a gradient */
-    for (size_t i = 0; i < len; i++)
-        if (order[i]->gate != GG_GATE_leaf)
-            zero_node_grad(order[i]);
+    clear_intermediate_grads(g, root);
+    g->grads_dirty = true;
     add_seed(root, seed);
-    for (size_t i = 0; i < len; i++) {
-        gg_node *n = order[i];
-        if (n->gate == GG_GATE_leaf || !(n->flags & GG_NEEDS_GRAD))
-            continue;
-        if (observed(g) && observe(g, n, GG_HOOK_BACKWARD_BEGIN))
+    if (g->order_root != root)
+        return backward_sweep(g, root);
+    for (size_t i = 0; i < g->order_len; i++)
+        if (backward_gate(g, g->order[i]))
             return -1;
-        gg__gates[n->gate]->backward(n);
-        if (observed(g) && observe(g, n, GG_HOOK_BACKWARD_END))
-            return -1;
-    }
     return 0;
 }
 

@@ -80,6 +80,7 @@ struct gg_graph {
     gg_hook_fn hook;
     void *hook_ctx;
     bool detect_anomaly;
+    bool grads_dirty; /* a backward pass ran since the last gg_zero_grad */
 
     bool has_error;
     char error[GG_ERRLEN];

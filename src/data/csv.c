@@ -101,12 +101,12 @@ static int first_line(csv_reader *r, char *line, size_t n)
     if (r->label_arg < -1 || (r->label_arg >= 0 && (size_t)r->label_arg >= n))
         return csv_err(r, 0, "label column %d out of range (%zu columns, "
                        "-1 = last)", r->label_arg, n);
-    r->fields = malloc(n * sizeof *r->fields);
+    r->fields = gg__malloc(n * sizeof *r->fields);
     if (!r->fields)
         return csv_err(r, 0, "out of memory");
     r->ncols = n;
     r->label_col = r->label_arg < 0 ? n - 1 : (size_t)r->label_arg;
-    char *copy = strdup(line);
+    char *copy = gg__strdup(line);
     if (!copy)
         return csv_err(r, 0, "out of memory");
     split(copy, r->fields);
@@ -114,7 +114,7 @@ static int first_line(csv_reader *r, char *line, size_t n)
     int header = 0;
     for (size_t i = 0; i < n && !header; i++)
         header = *r->fields[i] && parse_number(r->fields[i], &v) != 0;
-    free(copy);
+    gg__free(copy);
     return header;
 }
 
@@ -130,11 +130,11 @@ static int reserve_row(csv_reader *r)
         || gg__mul_size(nx, sizeof(float), &xbytes)
         || gg__mul_size(cap, sizeof(int32_t), &ybytes))
         return -1;
-    float *x = realloc(r->d.x, xbytes);
+    float *x = gg__realloc(r->d.x, xbytes);
     if (!x)
         return -1;
     r->d.x = x;
-    int32_t *y = realloc(r->d.y, ybytes);
+    int32_t *y = gg__realloc(r->d.y, ybytes);
     if (!y)
         return -1;
     r->d.y = y;
@@ -230,7 +230,7 @@ static int csv_read_lines(csv_reader *r, FILE *fp)
         r->line++;
         rc = csv_line(r, line, (size_t)len);
     }
-    free(line);
+    gg__free(line);
     if (rc == 0 && ferror(fp))
         rc = gg__data_err(r->err, "%s: read error: %s", r->path, strerror(errno));
     return rc;
@@ -252,7 +252,7 @@ int gg_csv_load(const char *path, int label_column, gg_dataset *out,
         rc = gg__data_err(err, "%s: empty file", path);
     else if (rc == 0 && r.d.n == 0)
         rc = gg__data_err(err, "%s: no data rows after the header", path);
-    free(r.fields);
+    gg__free(r.fields);
     if (rc) {
         gg_dataset_free(&r.d);
         return -1;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "gategrad/data.h"
 
 #if defined(__GNUC__)

@@ -30,8 +30,8 @@ void gg_dataset_free(gg_dataset *d)
 {
     if (!d)
         return;
-    free(d->x);
-    free(d->y);
+    gg__free(d->x);
+    gg__free(d->y);
     memset(d, 0, sizeof *d);
 }
 
@@ -43,8 +43,8 @@ int gg__dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes)
         || gg__mul_size(n, sizeof(int32_t), &ybytes))
         return -1;
     if (n > 0) {
-        d->x = xbytes ? malloc(xbytes) : NULL;
-        d->y = malloc(ybytes);
+        d->x = xbytes ? gg__malloc(xbytes) : NULL;
+        d->y = gg__malloc(ybytes);
         if ((xbytes && !d->x) || !d->y) {
             gg_dataset_free(d);
             return -1;
@@ -71,7 +71,7 @@ static void gather(const gg_dataset *src, const uint32_t *idx, size_t m,
 
 uint32_t *gg__identity_perm(size_t n)
 {
-    uint32_t *p = malloc((n ? n : 1) * sizeof *p);
+    uint32_t *p = gg__malloc((n ? n : 1) * sizeof *p);
     if (p)
         for (size_t i = 0; i < n; i++)
             p[i] = (uint32_t)i;
@@ -97,7 +97,7 @@ int gg_dataset_split(const gg_dataset *src, double fraction, uint64_t seed,
     uint32_t *perm = gg__identity_perm(src->n);
     if (!perm || gg__dataset_alloc(a, na, src->dim, src->classes)
         || gg__dataset_alloc(b, src->n - na, src->dim, src->classes)) {
-        free(perm);
+        gg__free(perm);
         gg_dataset_free(a);
         return gg__data_err(err, "gg_dataset_split: out of memory for %zu samples",
                             src->n);
@@ -107,7 +107,7 @@ int gg_dataset_split(const gg_dataset *src, double fraction, uint64_t seed,
     gg_rng_shuffle(&r, perm, src->n);
     gather(src, perm, na, a->x, a->y);
     gather(src, perm + na, src->n - na, b->x, b->y);
-    free(perm);
+    gg__free(perm);
     return 0;
 }
 
@@ -155,7 +155,7 @@ void gg_batcher_free(gg_batcher *b)
 {
     if (!b)
         return;
-    free(b->perm);
+    gg__free(b->perm);
     memset(b, 0, sizeof *b);
 }
 

@@ -151,7 +151,7 @@ static int grow(void **buf, size_t *cap, size_t need, size_t max)
         cap2 = cap2 > max / 2 ? max : cap2 * 2;
     if (cap2 > max)
         cap2 = max;
-    void *p = realloc(*buf, cap2 * 4);
+    void *p = gg__realloc(*buf, cap2 * 4);
     if (!p)
         return -1;
     *buf = p;
@@ -170,7 +170,7 @@ static int read_payload(idx_file *f, idx_convert convert, void **out,
     void *buf = NULL;
     if (gzdirect(f->gz))
         cap = f->count; /* raw: the size check already vouched for it */
-    if (cap && !(buf = malloc(cap * 4)))
+    if (cap && !(buf = gg__malloc(cap * 4)))
         return gg__data_err(err, "%s: out of memory for %zu values", f->path, cap);
     while (done < f->count) {
         size_t len = f->count - done < CHUNK ? f->count - done : CHUNK;
@@ -194,7 +194,7 @@ static int read_payload(idx_file *f, idx_convert convert, void **out,
     *out = buf;
     return 0;
 fail:
-    free(buf);
+    gg__free(buf);
     return -1;
 }
 
@@ -210,7 +210,7 @@ static int idx_read(const char *path, unsigned min_dims, unsigned max_dims,
         return -1;
     int rc = read_payload(f, convert, out, err);
     if (gzclose(f->gz) != Z_OK && rc == 0) {
-        free(*out);
+        gg__free(*out);
         *out = NULL;
         rc = gg__data_err(err, "%s: error closing the file", path);
     }
@@ -263,7 +263,7 @@ int gg_idx_load_labels(const char *path, size_t classes, int32_t **y,
         if ((size_t)labels[i] >= classes) {
             gg__data_err(err, "%s: label %d of sample %zu is out of range "
                          "[0, %zu)", path, (int)labels[i], i, classes);
-            free(labels);
+            gg__free(labels);
             return -1;
         }
     }
@@ -300,7 +300,7 @@ int gg_idx_load_pair(const char *images_path, const char *labels_path,
 static char *find_mnist_file(const char *dir, const char *name, char *err)
 {
     size_t len = strlen(dir) + strlen(name) + 5;
-    char *path = malloc(len);
+    char *path = gg__malloc(len);
     if (!path) {
         gg__data_err(err, "%s: out of memory", dir);
         return NULL;
@@ -311,7 +311,7 @@ static char *find_mnist_file(const char *dir, const char *name, char *err)
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
             return path;
     }
-    free(path);
+    gg__free(path);
     gg__data_err(err, "%s: neither %s nor %s.gz found", dir, name, name);
     return NULL;
 }
@@ -328,8 +328,8 @@ static int mnist_half(const char *dir, const char *prefix, gg_dataset *out,
     int rc = -1;
     if (lpath)
         rc = gg_idx_load_pair(ipath, lpath, 10, out, err);
-    free(ipath);
-    free(lpath);
+    gg__free(ipath);
+    gg__free(lpath);
     return rc;
 }
 

@@ -120,13 +120,13 @@ int gg_playground(const char *name, size_t n, double noise, uint64_t seed,
         return gg__data_err(err, "gg_playground: noise %g is not in [0, 1]", noise);
     uint32_t *perm = gg__identity_perm(n);
     if (!perm || gg__dataset_alloc(out, n, 2, 2)) {
-        free(perm);
+        gg__free(perm);
         return gg__data_err(err, "gg_playground: out of memory for %zu points", n);
     }
     gg_rng r;
     gg_rng_seed(&r, seed);
     gg_rng_shuffle(&r, perm, n);
     generate(generators[g].gen, &r, noise, perm, out);
-    free(perm);
+    gg__free(perm);
     return 0;
 }
