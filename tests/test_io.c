@@ -264,7 +264,7 @@ static void metadata_and_names_round_trip(void **state)
     assert_string_equal(info.name, odd);
     assert_string_equal(info.dtype, "F32");
     assert_int_equal(info.loadable, 1);
-    assert_int_equal(info.gg_dtype, GG_F32);
+    assert_int_equal(info.gg_type, GG_F32);
     assert_int_equal(info.rank, 1);
     assert_int_equal(info.dims[0], 2);
     assert_int_equal(info.begin, 0);

@@ -98,7 +98,7 @@ typedef struct gg_safetensors_info {
     const char *name;
     const char *dtype;    /* as in the file: "F32", "BF16", ... */
     int loadable;         /* 1 if dtype is F32 or F64 ... */
-    gg_dtype gg_dtype;    /* ... and then this is GG_F32 or GG_F64 */
+    gg_dtype gg_type;     /* ... and then this is GG_F32 or GG_F64 */
     size_t rank;          /* may exceed GG_MAX_DIMS (such tensors cannot be loaded) */
     const int64_t *dims;  /* rank sizes */
     uint64_t begin, end;  /* byte range in the data section */

@@ -1,6 +1,7 @@
 /* safetensors.c - validating a safetensors header into a handle, and the
  * handle's accessors. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,11 +68,17 @@ void gg__st_format_shape(char *buf, size_t cap, const int64_t *dims, size_t rank
         memcpy(buf + cap - 4, "...", 4);
 }
 
-static int bad(const gg_safetensors *f, char *err, const char *name, const char *fmt,
-               const char *a, const char *b)
+/* Reports a problem, about tensor name when it is not NULL; returns -1. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static int bad(const gg_safetensors *f, char *err, const char *name, const char *fmt, ...)
 {
     char msg[GG_ERRLEN];
-    snprintf(msg, sizeof msg, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     if (name)
         gg__ioerr(err, f->where, "tensor '%s': %s", name, msg);
     else
@@ -86,26 +93,24 @@ static int read_shape(gg_safetensors *f, const gg__json *j, size_t node, gg__st_
 {
     const gg__json_node *shape = &j->nodes[node];
     if (shape->type != GG__JSON_ARRAY)
-        return bad(f, err, e->name, "\"shape\" is not an array", NULL, NULL);
+        return bad(f, err, e->name, "\"shape\" is not an array");
     uint64_t numel = 1;
     size_t k = 0;
     for (size_t c = node + 1; k < shape->count; c = j->nodes[c].next, k++) {
         uint64_t d;
         const char *why = gg__json_uint(&j->nodes[c], INT64_MAX, &d);
-        if (why) {
-            gg__ioerr(err, f->where, "tensor '%s': shape[%zu] %s", e->name, k, why);
-            return -1;
-        }
+        if (why)
+            return bad(f, err, e->name, "shape[%zu] %s", k, why);
         f->dims[e->dim0 + k] = (int64_t)d;
         if (d > 0 && numel > UINT64_MAX / d)
-            return bad(f, err, e->name, "shape overflows (too many elements)", NULL, NULL);
+            return bad(f, err, e->name, "shape overflows (too many elements)");
         numel *= d;
     }
     e->rank = shape->count;
     if (numel > UINT64_MAX / e->bits)
-        return bad(f, err, e->name, "shape overflows (too many bytes)", NULL, NULL);
+        return bad(f, err, e->name, "shape overflows (too many bytes)");
     if (numel * e->bits % 8 != 0)
-        return bad(f, err, e->name, "%s elements do not fill whole bytes", e->dtype, NULL);
+        return bad(f, err, e->name, "%s elements do not fill whole bytes", e->dtype);
     *bytes = numel * e->bits / 8;
     return 0;
 }
@@ -115,18 +120,15 @@ static int read_offsets(gg_safetensors *f, const gg__json *j, size_t node,
 {
     const gg__json_node *off = &j->nodes[node];
     if (off->type != GG__JSON_ARRAY || off->count != 2)
-        return bad(f, err, e->name, "\"data_offsets\" is not an array of 2 integers",
-                   NULL, NULL);
+        return bad(f, err, e->name, "\"data_offsets\" is not an array of 2 integers");
     uint64_t v[2];
     for (size_t k = 0, c = node + 1; k < 2; k++, c = j->nodes[c].next) {
         const char *why = gg__json_uint(&j->nodes[c], UINT64_MAX, &v[k]);
-        if (why) {
-            gg__ioerr(err, f->where, "tensor '%s': data_offsets[%zu] %s", e->name, k, why);
-            return -1;
-        }
+        if (why)
+            return bad(f, err, e->name, "data_offsets[%zu] %s", k, why);
     }
     if (v[1] < v[0])
-        return bad(f, err, e->name, "data_offsets end before begin", NULL, NULL);
+        return bad(f, err, e->name, "data_offsets end before begin");
     e->begin = v[0];
     e->end = v[1];
     return 0;
@@ -136,7 +138,7 @@ static int read_dtype(gg_safetensors *f, const gg__json_node *n, gg__st_entry *e
                       char *err)
 {
     if (n->type != GG__JSON_STRING)
-        return bad(f, err, e->name, "\"dtype\" is not a string", NULL, NULL);
+        return bad(f, err, e->name, "\"dtype\" is not a string");
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++) {
         if (strcmp(n->str, dtypes[i].name) == 0) {
             e->dtype = dtypes[i].name;
@@ -144,7 +146,7 @@ static int read_dtype(gg_safetensors *f, const gg__json_node *n, gg__st_entry *e
             return 0;
         }
     }
-    return bad(f, err, e->name, "unknown dtype \"%s\"", n->str, NULL);
+    return bad(f, err, e->name, "unknown dtype \"%s\"", n->str);
 }
 
 /* Finds the three members of a tensor entry (each exactly once, no others). */
@@ -153,7 +155,7 @@ static int entry_members(gg_safetensors *f, const gg__json *j, size_t node,
 {
     static const char *const keys[3] = {"dtype", "shape", "data_offsets"};
     if (j->nodes[node].type != GG__JSON_OBJECT)
-        return bad(f, err, name, "not a JSON object", NULL, NULL);
+        return bad(f, err, name, "not a JSON object");
     found[0] = found[1] = found[2] = 0;
     size_t c = node + 1;
     for (size_t m = 0; m < j->nodes[node].count; m++, c = j->nodes[c].next) {
@@ -161,14 +163,14 @@ static int entry_members(gg_safetensors *f, const gg__json *j, size_t node,
         while (k < 3 && strcmp(j->nodes[c].key, keys[k]) != 0)
             k++;
         if (k == 3)
-            return bad(f, err, name, "unknown key \"%s\"", j->nodes[c].key, NULL);
+            return bad(f, err, name, "unknown key \"%s\"", j->nodes[c].key);
         if (found[k])
-            return bad(f, err, name, "duplicate key \"%s\"", keys[k], NULL);
+            return bad(f, err, name, "duplicate key \"%s\"", keys[k]);
         found[k] = c;
     }
     for (size_t k = 0; k < 3; k++)
         if (!found[k])
-            return bad(f, err, name, "missing \"%s\"", keys[k], NULL);
+            return bad(f, err, name, "missing \"%s\"", keys[k]);
     return 0;
 }
 
@@ -176,7 +178,7 @@ static int read_entry(gg_safetensors *f, const gg__json *j, size_t node,
                       gg__st_entry *e, size_t *ndims, char *err)
 {
     size_t m[3];
-    uint64_t bytes;
+    uint64_t bytes = 0;
     char shape[64];
     e->name = j->nodes[node].key;
     e->dim0 = *ndims;
@@ -186,11 +188,9 @@ static int read_entry(gg_safetensors *f, const gg__json *j, size_t node,
     *ndims += e->rank;
     if (e->end - e->begin != bytes) {
         gg__st_format_shape(shape, sizeof shape, f->dims + e->dim0, e->rank);
-        gg__ioerr(err, f->where,
-                  "tensor '%s': data_offsets span %llu bytes, but %s %s needs %llu",
-                  e->name, (unsigned long long)(e->end - e->begin), e->dtype, shape,
-                  (unsigned long long)bytes);
-        return -1;
+        return bad(f, err, e->name, "data_offsets span %llu bytes, but %s %s needs %llu",
+                   (unsigned long long)(e->end - e->begin), e->dtype, shape,
+                   (unsigned long long)bytes);
     }
     return 0;
 }
@@ -204,24 +204,24 @@ static int read_metadata(gg_safetensors *f, const gg__json *j, size_t node, char
 {
     const gg__json_node *obj = &j->nodes[node];
     if (f->meta)
-        return bad(f, err, NULL, "duplicate \"__metadata__\"", NULL, NULL);
+        return bad(f, err, NULL, "duplicate \"__metadata__\"");
     if (obj->type != GG__JSON_OBJECT)
-        return bad(f, err, NULL, "\"__metadata__\" is not an object", NULL, NULL);
+        return bad(f, err, NULL, "\"__metadata__\" is not an object");
     f->meta = calloc(obj->count + 1, sizeof *f->meta);
     if (!f->meta)
-        return bad(f, err, NULL, "out of memory", NULL, NULL);
+        return bad(f, err, NULL, "out of memory");
     size_t c = node + 1;
     for (size_t k = 0; k < obj->count; k++, c = j->nodes[c].next) {
         if (j->nodes[c].type != GG__JSON_STRING)
             return bad(f, err, NULL, "\"__metadata__\" value of '%s' is not a string",
-                       j->nodes[c].key, NULL);
+                       j->nodes[c].key);
         f->meta[k] = (gg__st_meta){j->nodes[c].key, j->nodes[c].str};
     }
     f->nmeta = obj->count;
     qsort(f->meta, f->nmeta, sizeof *f->meta, cmp_meta);
     for (size_t k = 1; k < f->nmeta; k++)
         if (strcmp(f->meta[k - 1].key, f->meta[k].key) == 0)
-            return bad(f, err, NULL, "duplicate metadata key '%s'", f->meta[k].key, NULL);
+            return bad(f, err, NULL, "duplicate metadata key '%s'", f->meta[k].key);
     return 0;
 }
 
@@ -247,28 +247,22 @@ static int check_tiling(gg_safetensors *f, const gg__st_entry **order, char *err
     qsort(order, f->nt, sizeof *order, cmp_offsets);
     uint64_t at = 0;
     for (size_t i = 0; i < f->nt; i++) {
-        if (order[i]->begin > at) {
-            gg__ioerr(err, f->where, "gap in the data section: bytes %llu..%llu before "
-                      "tensor '%s' belong to no tensor", (unsigned long long)at,
-                      (unsigned long long)order[i]->begin, order[i]->name);
-            return -1;
-        }
+        if (order[i]->begin > at)
+            return bad(f, err, NULL, "gap in the data section: bytes %llu..%llu before "
+                       "tensor '%s' belong to no tensor", (unsigned long long)at,
+                       (unsigned long long)order[i]->begin, order[i]->name);
         if (order[i]->begin < at)
             return bad(f, err, NULL, "tensors '%s' and '%s' overlap in the data section",
                        order[i - 1]->name, order[i]->name);
         at = order[i]->end;
     }
-    if (at > f->data_len) {
-        gg__ioerr(err, f->where, "tensor data ends at byte %llu, past the end of the "
-                  "data section (%llu bytes)", (unsigned long long)at,
-                  (unsigned long long)f->data_len);
-        return -1;
-    }
-    if (at < f->data_len) {
-        gg__ioerr(err, f->where, "data section has %llu trailing bytes that belong to "
-                  "no tensor", (unsigned long long)(f->data_len - at));
-        return -1;
-    }
+    if (at > f->data_len)
+        return bad(f, err, NULL, "tensor data ends at byte %llu, past the end of the "
+                   "data section (%llu bytes)", (unsigned long long)at,
+                   (unsigned long long)f->data_len);
+    if (at < f->data_len)
+        return bad(f, err, NULL, "data section has %llu trailing bytes that belong to "
+                   "no tensor", (unsigned long long)(f->data_len - at));
     return 0;
 }
 
@@ -277,10 +271,10 @@ static int check_names_and_tiling(gg_safetensors *f, char *err)
     qsort(f->t, f->nt, sizeof *f->t, cmp_name);
     for (size_t i = 1; i < f->nt; i++)
         if (strcmp(f->t[i - 1].name, f->t[i].name) == 0)
-            return bad(f, err, NULL, "duplicate tensor name '%s'", f->t[i].name, NULL);
+            return bad(f, err, NULL, "duplicate tensor name '%s'", f->t[i].name);
     const gg__st_entry **order = malloc((f->nt + 1) * sizeof *order);
     if (!order)
-        return bad(f, err, NULL, "out of memory", NULL, NULL);
+        return bad(f, err, NULL, "out of memory");
     int rc = check_tiling(f, order, err);
     free(order);
     return rc;
@@ -290,12 +284,12 @@ static int build_index(gg_safetensors *f, const gg__json *j, char *err)
 {
     const gg__json_node *root = &j->nodes[0];
     if (root->type != GG__JSON_OBJECT)
-        return bad(f, err, NULL, "header is not a JSON object", NULL, NULL);
+        return bad(f, err, NULL, "header is not a JSON object");
     /* No tensor has more dims than the header has nodes. */
     f->t = calloc(root->count + 1, sizeof *f->t);
     f->dims = malloc(j->n * sizeof *f->dims);
     if (!f->t || !f->dims)
-        return bad(f, err, NULL, "out of memory", NULL, NULL);
+        return bad(f, err, NULL, "out of memory");
     size_t ndims = 0, c = 1;
     for (size_t k = 0; k < root->count; k++, c = j->nodes[c].next) {
         if (strcmp(j->nodes[c].key, "__metadata__") == 0) {
@@ -314,10 +308,8 @@ static int read_header(gg_safetensors *f, const char *text, size_t len, char *er
     gg__json j;
     size_t at;
     const char *why = gg__json_parse(text, len, HEADER_MAX_DEPTH, &j, &at);
-    if (why) {
-        gg__ioerr(err, f->where, "bad JSON in header at byte %zu: %s", at, why);
-        return -1;
-    }
+    if (why)
+        return bad(f, err, NULL, "bad JSON in header at byte %zu: %s", at, why);
     int rc = build_index(f, &j, err);
     f->text = j.text;
     j.text = NULL;
@@ -330,16 +322,12 @@ static int header_length(gg_safetensors *f, const unsigned char *le, uint64_t si
                          uint64_t *len, char *err)
 {
     gg__le_load(len, le, 8);
-    if (*len > GG_SAFETENSORS_MAX_HEADER) {
-        gg__ioerr(err, f->where, "header length %llu exceeds the limit of %u bytes",
-                  (unsigned long long)*len, GG_SAFETENSORS_MAX_HEADER);
-        return -1;
-    }
-    if (*len > size - 8) {
-        gg__ioerr(err, f->where, "header length %llu runs past the end of the file "
-                  "(%llu bytes)", (unsigned long long)*len, (unsigned long long)size);
-        return -1;
-    }
+    if (*len > GG_SAFETENSORS_MAX_HEADER)
+        return bad(f, err, NULL, "header length %llu exceeds the limit of %u bytes",
+                   (unsigned long long)*len, GG_SAFETENSORS_MAX_HEADER);
+    if (*len > size - 8)
+        return bad(f, err, NULL, "header length %llu runs past the end of the file "
+                   "(%llu bytes)", (unsigned long long)*len, (unsigned long long)size);
     f->data_start = 8 + *len;
     f->data_len = size - f->data_start;
     return 0;
@@ -378,11 +366,8 @@ int gg_safetensors_parse(const void *buf, size_t len, gg_safetensors **out, char
         return -1;
     gg_safetensors *f = *out;
     f->mem = buf;
-    if (len < 8) {
-        gg__ioerr(err, f->where, "file too short for a header (%zu bytes)", len);
-        return fail_handle(out);
-    }
-    if (header_length(f, f->mem, len, &n, err)
+    if ((len < 8 && bad(f, err, NULL, "file too short for a header (%zu bytes)", len))
+        || header_length(f, f->mem, len, &n, err)
         || read_header(f, (const char *)f->mem + 8, (size_t)n, err))
         return fail_handle(out);
     return 0;
@@ -393,43 +378,32 @@ static int load_header_text(gg_safetensors *f, char **text, uint64_t *len, char 
 {
     struct stat st;
     unsigned char le[8];
-    if (fstat(fileno(f->fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        gg__ioerr(err, f->where, "not a regular file");
-        return -1;
-    }
-    if (st.st_size < 8 || fread(le, 1, 8, f->fp) != 8) {
-        gg__ioerr(err, f->where, "file too short for a header (%lld bytes)",
-                  (long long)st.st_size);
-        return -1;
-    }
+    if (fstat(fileno(f->fp), &st) != 0 || !S_ISREG(st.st_mode))
+        return bad(f, err, NULL, "not a regular file");
+    if (st.st_size < 8 || fread(le, 1, 8, f->fp) != 8)
+        return bad(f, err, NULL, "file too short for a header (%lld bytes)",
+                   (long long)st.st_size);
     if (header_length(f, le, (uint64_t)st.st_size, len, err))
         return -1;
     *text = malloc(*len + 1);
-    if (!*text) {
-        gg__ioerr(err, f->where, "out of memory");
-        return -1;
-    }
-    if (fread(*text, 1, (size_t)*len, f->fp) != *len) {
-        gg__ioerr(err, f->where, "cannot read the header: %s",
-                  ferror(f->fp) ? strerror(errno) : "unexpected end of file");
-        return -1;
-    }
+    if (!*text)
+        return bad(f, err, NULL, "out of memory");
+    if (fread(*text, 1, (size_t)*len, f->fp) != *len)
+        return bad(f, err, NULL, "cannot read the header: %s",
+                   ferror(f->fp) ? strerror(errno) : "unexpected end of file");
     return 0;
 }
 
 int gg_safetensors_open(const char *path, gg_safetensors **out, char *err)
 {
     char *text = NULL;
-    uint64_t len;
+    uint64_t len = 0;
     if (start(path, out, err))
         return -1;
     gg_safetensors *f = *out;
     f->fp = fopen(path, "rb");
-    if (!f->fp) {
-        gg__ioerr(err, path, "cannot open: %s", strerror(errno));
-        return fail_handle(out);
-    }
-    int rc = load_header_text(f, &text, &len, err);
+    int rc = f->fp ? load_header_text(f, &text, &len, err)
+                   : bad(f, err, NULL, "cannot open: %s", strerror(errno));
     if (rc == 0)
         rc = read_header(f, text, (size_t)len, err);
     free(text);
@@ -466,7 +440,7 @@ int gg_safetensors_tensor(const gg_safetensors *f, size_t i, gg_safetensors_info
     for (gg_dtype d = GG_F32; d <= GG_F64; d++)
         if (strcmp(e->dtype, gg__st_dtype_name(d)) == 0) {
             out->loadable = 1;
-            out->gg_dtype = d;
+            out->gg_type = d;
         }
     return 0;
 }
