@@ -23,6 +23,7 @@
  * Modules:
  *   gategrad/graph.h  graphs, nodes, gates, forward/backward, gradcheck
  *   gategrad/rng.h    the seeded generator behind every random choice
+ *   gategrad/teach.h  traces, chain-rule explanations, Graphviz pictures
  */
 #ifndef GATEGRAD_H
 #define GATEGRAD_H
@@ -30,5 +31,6 @@
 #include "gategrad/base.h"
 #include "gategrad/graph.h"
 #include "gategrad/rng.h"
+#include "gategrad/teach.h"
 
 #endif

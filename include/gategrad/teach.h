@@ -1,0 +1,98 @@
+/* gategrad/teach.h - teaching views of a graph: gate-level traces, the
+ * chain rule written out path by path, and Graphviz pictures.
+ *
+ * The lecture's circuit f = (x + y) * z, traced while it is built and run:
+ *
+ *     gg_graph *g = gg_graph_new();
+ *     gg_tracer *t = gg_trace_file(g, stdout, NULL);   // trace from here on
+ *     gg_node *x = gg_scalar(g, -2), *y = gg_scalar(g, 5), *z = gg_scalar(g, -4);
+ *     gg_set_label(g, x, "x"); ...                      // labels name nodes in traces
+ *     gg_node *f = gg_mul(g, gg_add(g, x, y), z);       // prints two forward lines
+ *     gg_backward(g, f);                                // prints two backward lines
+ *     gg_trace_end(t);                                  // before gg_graph_free
+ *     gg_explain(g, f, x, stdout, NULL);                // df/dx, path by path
+ *     gg_dot(g, f, stdout, NULL);                       // a picture, for dot -Tsvg
+ *
+ * A forward line shows one gate evaluation: node, gate, inputs with their
+ * values, output. A backward line shows one gate passing the gradient on:
+ * the upstream gradient, what the gate does with it in the lecture's words
+ * with the numbers (add distributes, mul swaps, max routes, ...), and the
+ * gradient each input then holds. When a value used by k > 1 gates has
+ * received all k contributions, one more line shows their sum term by term
+ * (the copy gate, "gradient adder").
+ *
+ * Nodes are named by their label (gg_set_label) or, without one, "n<id>".
+ * Numbers print with up to 8 significant digits (%.8g); explain prints its
+ * factors with 8 decimals (%.8f), as the slides do. Tensors print as shape
+ * and a summary (the first elements, min, max, norm) unless full values are
+ * asked for.
+ *
+ * Errors: nothing here exits or aborts. Functions return NULL or non-zero
+ * and record a message in the graph, read with gg_error(g). */
+#ifndef GATEGRAD_TEACH_H
+#define GATEGRAD_TEACH_H
+
+#include <stdio.h>
+
+#include "gategrad/graph.h"
+
+/* ---- Options shared by traces and pictures --------------------------------- */
+
+typedef struct gg_view_opts {
+    int full_values; /* non-zero: print every tensor element, not a summary */
+    int max_elems;   /* elements a summary shows; 0 means 4 */
+} gg_view_opts;
+
+/* ---- Traces ------------------------------------------------------------------ */
+
+typedef struct gg_tracer gg_tracer;
+
+/* Receives one trace line at a time, without a newline. line is valid only
+ * during the call. */
+typedef void (*gg_trace_fn)(const char *line, void *ctx);
+
+/* Starts tracing g to out: from now on every gate evaluation (at record time
+ * and in gg_forward) and every gate's backward step prints one line.
+ * opts may be NULL (summaries of 4 elements). The tracer uses the graph's
+ * hook slot, so only one tracer (or other hook) can be attached at a time.
+ * Returns the tracer, owned by the caller: end it with gg_trace_end before
+ * freeing g. NULL with a message in gg_error(g) when out is NULL, the hook
+ * slot is taken, or memory runs out. out is not closed. */
+gg_tracer *gg_trace_file(gg_graph *g, FILE *out, const gg_view_opts *opts);
+
+/* Like gg_trace_file, but every line goes to fn(line, ctx). */
+gg_tracer *gg_trace_callback(gg_graph *g, gg_trace_fn fn, void *ctx, const gg_view_opts *opts);
+
+/* Stops tracing and frees t (NULL is ignored). The graph must still exist. */
+void gg_trace_end(gg_tracer *t);
+
+/* ---- Explain: the chain rule, path by path ----------------------------------- */
+
+typedef struct gg_explain_opts {
+    size_t max_paths;   /* paths written out; 0 means 16. The rest are counted */
+    size_t max_factors; /* factors shown per path; 0 means 64. The rest are elided */
+} gg_explain_opts;
+
+/* Writes d root / d leaf as the slides do: every path from root down to
+ * leaf as a product of local derivatives (names, then numbers, then the
+ * product), the same product grouped at labelled nodes when the path has
+ * any (dE/do1 * do1/dz3 * dz3/dw5), then the sum over all paths. Beyond
+ * max_paths the paths are counted, not printed, and the sum still covers
+ * every one. Reads current values only: gradients in g are left alone.
+ * root and every node on a path must be rank 0 (scalars) made by elementwise
+ * gates. Returns 0, or non-zero with a message in gg_error(g) (leaf not an
+ * ancestor of root, tensor nodes, NULL arguments, out of memory). */
+int gg_explain(gg_graph *g, gg_node *root, gg_node *leaf, FILE *out,
+               const gg_explain_opts *opts);
+
+/* ---- Pictures -------------------------------------------------------------- */
+
+/* Writes the part of g that root depends on (all of g when root is NULL) to
+ * out as a Graphviz DOT digraph, in the style of micrograd's draw_dot: one
+ * record per value with its name, value and gradient, one ellipse per gate
+ * feeding it, edges in data-flow order (left to right), constants greyed.
+ * Tensors show their shape and a summary. Render with `dot -Tsvg`.
+ * Returns 0, or non-zero with a message in gg_error(g). */
+int gg_dot(gg_graph *g, gg_node *root, FILE *out, const gg_view_opts *opts);
+
+#endif

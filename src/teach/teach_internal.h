@@ -1,0 +1,53 @@
+/* teach_internal.h - what trace.c, explain.c and dot.c share: a growing
+ * string, number formatting, node names and tensor summaries. */
+#ifndef GG_TEACH_INTERNAL_H
+#define GG_TEACH_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "gategrad/teach.h"
+#include "graph_internal.h"
+
+/* A string that grows as it is written; oom sticks once an allocation fails
+ * (the text is then truncated, never overrun). */
+typedef struct gg_sb {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} gg_sb;
+
+void gg__sb_printf(gg_sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gg__sb_clear(gg_sb *sb);
+void gg__sb_free(gg_sb *sb);
+static inline const char *gg__sb_str(const gg_sb *sb) { return sb->buf ? sb->buf : ""; }
+
+/* v with up to 8 significant digits ("%.8g"), -0 as 0. */
+void gg__sb_num(gg_sb *sb, double v);
+
+/* n's label, or "n<id>". */
+void gg__sb_name(gg_sb *sb, const gg_graph *g, const gg_node *n);
+
+/* n's value (grad false) or gradient (grad true): a scalar as a number, a
+ * tensor as its shape and a summary, or every element when opts ask. */
+void gg__sb_values(gg_sb *sb, const gg_node *n, bool grad, const gg_view_opts *opts);
+
+/* An unlabelled constant leaf: shown by its value, as it has no name. */
+bool gg__plain_constant(const gg_graph *g, const gg_node *n);
+
+/* n's name, or its value for a plain constant. */
+void gg__sb_symbol(gg_sb *sb, const gg_graph *g, const gg_node *n, const gg_view_opts *opts);
+
+/* "gate(x, y[, param])" for a computed node; with values, "gate(x = -2,
+ * y = 5)" (a plain constant shows its value either way). */
+void gg__sb_call(gg_sb *sb, const gg_graph *g, const gg_node *n, bool values,
+                 const gg_view_opts *opts);
+
+/* Marks root and its ancestors: a calloc'd array of root->id + 1 flags
+ * (free with gg__free), or NULL when memory runs out. One descending sweep
+ * over ids, as inputs always have smaller ids than their consumers. */
+uint8_t *gg__ancestors(const gg_graph *g, const gg_node *root);
+
+/* True when g holds n (a node pointer from this graph). */
+bool gg__teach_owns(const gg_graph *g, const gg_node *n);
+
+#endif

@@ -1,0 +1,398 @@
+/* trace.c - gate-level traces through the graph's hook: one line per gate
+ * evaluated, one per gate's backward step in the lecture's words, and the
+ * sum a value used several times receives (the copy gate, gradient adder).
+ *
+ * How much a gate gave each input is measured, not recomputed: the input's
+ * gradient is read before (BACKWARD_BEGIN) and after (BACKWARD_END). */
+#include <string.h>
+
+#include "teach_internal.h"
+
+struct gg_tracer {
+    gg_graph *g;
+    gg_trace_fn fn;
+    void *ctx;
+    gg_view_opts opts;
+    gg_sb line;
+    /* The backward pass in progress, set up at its first gate. */
+    size_t gates_left; /* gates still to run backward; 0 between passes */
+    size_t nids;       /* length of the per-node-id arrays below */
+    uint32_t *uses;    /* gates of this pass that pass gradient into the node */
+    uint32_t *seen;    /* how many of them have done so */
+    size_t *first;     /* where the node's contributions start in terms */
+    double *terms;     /* each contribution (first element) ... */
+    uint32_t *from;    /* ... and the gate that made it */
+    double before[2];  /* the gate's inputs' gradients at BACKWARD_BEGIN */
+};
+
+static void emit(gg_tracer *t)
+{
+    t->fn(t->line.oom ? "(trace: out of memory formatting this line)" : gg__sb_str(&t->line),
+          t->ctx);
+    gg__sb_clear(&t->line);
+    t->line.oom = false;
+}
+
+/* The inputs a gate passes gradient to, each counted once (x * x has one). */
+static int grad_inputs(const gg_node *n, const gg_node **in)
+{
+    int k = 0;
+    for (int i = 0; i < gg__gates[n->gate]->arity; i++)
+        if (gg__needs_grad(n->in[i]) && (i == 0 || n->in[1] != n->in[0]))
+            in[k++] = n->in[i];
+    return k;
+}
+
+static void forward_line(gg_tracer *t, const gg_node *n)
+{
+    gg_sb *sb = &t->line;
+    gg__sb_printf(sb, "forward  ");
+    gg__sb_name(sb, t->g, n);
+    gg__sb_printf(sb, " = ");
+    gg__sb_call(sb, t->g, n, true, &t->opts);
+    gg__sb_printf(sb, " = ");
+    gg__sb_values(sb, n, false, &t->opts);
+    emit(t);
+}
+
+/* ---- Setting up a backward pass ---------------------------------------------- */
+
+static void *grow(void *p, size_t count, size_t size)
+{
+    return count ? gg__realloc(p, count * size) : p;
+}
+
+static bool alloc_ids(gg_tracer *t, size_t nids)
+{
+    uint32_t *u = grow(t->uses, nids, sizeof *u);
+    if (u)
+        t->uses = u;
+    uint32_t *s = grow(t->seen, nids, sizeof *s);
+    if (s)
+        t->seen = s;
+    size_t *f = grow(t->first, nids + 1, sizeof *f);
+    if (f)
+        t->first = f;
+    return u && s && f;
+}
+
+/* Counts, for every node of the pass from root, the gates that will pass
+ * gradient into it, and makes room for one term per such edge. */
+static bool begin_pass(gg_tracer *t, const gg_node *root)
+{
+    size_t nids = root->id + 1;
+    uint8_t *mark = gg__ancestors(t->g, root);
+    if (!mark || !alloc_ids(t, nids)) {
+        gg__free(mark);
+        return false;
+    }
+    memset(t->uses, 0, nids * sizeof *t->uses);
+    memset(t->seen, 0, nids * sizeof *t->seen);
+    t->gates_left = 0;
+    for (size_t id = 0; id < nids; id++) {
+        const gg_node *n = gg_node_at(t->g, id), *in[2];
+        if (!mark[id] || n->gate == GG_GATE_leaf || !gg__needs_grad(n))
+            continue;
+        t->gates_left++;
+        for (int k = grad_inputs(n, in); k-- > 0;)
+            t->uses[in[k]->id]++;
+    }
+    gg__free(mark);
+    size_t edges = 0;
+    for (size_t id = 0; id < nids; id++) {
+        t->first[id] = edges;
+        edges += t->uses[id];
+    }
+    double *terms = grow(t->terms, edges, sizeof *terms);
+    if (terms)
+        t->terms = terms;
+    uint32_t *from = grow(t->from, edges, sizeof *from);
+    if (from)
+        t->from = from;
+    t->nids = nids;
+    return terms && from;
+}
+
+/* ---- One gate's backward step ------------------------------------------------ */
+
+static void num(gg_sb *sb, double v) { gg__sb_num(sb, v); }
+
+/* A number that a power follows: negative ones in parentheses. */
+static void base(gg_sb *sb, double v)
+{
+    gg__sb_printf(sb, v < 0 ? "(" : "");
+    num(sb, v);
+    gg__sb_printf(sb, v < 0 ? ")" : "");
+}
+
+/* "how = numbers" for the gradient input i receives: the local derivative
+ * written the way the slides write it, with the current values. Returns
+ * false when the text already ends in the result. */
+static bool formula(gg_tracer *t, const gg_node *n, int i, double up)
+{
+    gg_sb *sb = &t->line;
+    const gg_node *a = n->in[0], *b = n->in[1];
+    double x = gg_value(n->in[i]), y = gg_value(n), local = gg__gates[n->gate]->local(n, i, 0);
+    switch (n->gate) {
+    case GG_GATE_add:
+    case GG_GATE_copy:
+        gg__sb_printf(sb, "upstream");
+        return true;
+    case GG_GATE_sub:
+    case GG_GATE_neg:
+        gg__sb_printf(sb, local < 0 ? "-upstream" : "upstream");
+        return true;
+    case GG_GATE_max:
+    case GG_GATE_min:
+        if (local == 0) {
+            gg__sb_printf(sb, "0 (routed to the other input)");
+            return false;
+        }
+        gg__sb_printf(sb, "upstream (");
+        num(sb, x);
+        if (n->gate == GG_GATE_max)
+            gg__sb_printf(sb, i == 0 ? " >= " : " > ");
+        else
+            gg__sb_printf(sb, i == 0 ? " <= " : " < ");
+        num(sb, gg_value(n->in[1 - i]));
+        gg__sb_printf(sb, ")");
+        return true;
+    case GG_GATE_mul:
+        gg__sb_symbol(sb, t->g, n->in[1 - i], &t->opts);
+        gg__sb_printf(sb, " * upstream = ");
+        num(sb, gg_value(n->in[1 - i]));
+        break;
+    case GG_GATE_div:
+        if (i == 0) {
+            gg__sb_printf(sb, "upstream / ");
+            gg__sb_symbol(sb, t->g, b, &t->opts);
+            gg__sb_printf(sb, " = 1 / ");
+            num(sb, gg_value(b));
+        } else {
+            gg__sb_printf(sb, "-upstream * ");
+            gg__sb_symbol(sb, t->g, a, &t->opts);
+            gg__sb_printf(sb, " / ");
+            gg__sb_symbol(sb, t->g, b, &t->opts);
+            gg__sb_printf(sb, "^2 = -");
+            base(sb, gg_value(a));
+            gg__sb_printf(sb, " / ");
+            base(sb, gg_value(b));
+            gg__sb_printf(sb, "^2");
+        }
+        break;
+    case GG_GATE_sigmoid:
+        gg__sb_printf(sb, "y * (1 - y) * upstream = ");
+        num(sb, y);
+        gg__sb_printf(sb, " * (1 - ");
+        num(sb, y);
+        gg__sb_printf(sb, ")");
+        break;
+    case GG_GATE_tanh:
+        gg__sb_printf(sb, "(1 - y^2) * upstream = (1 - ");
+        base(sb, y);
+        gg__sb_printf(sb, "^2)");
+        break;
+    case GG_GATE_exp:
+        gg__sb_printf(sb, "y * upstream = ");
+        num(sb, y);
+        break;
+    case GG_GATE_log:
+        gg__sb_printf(sb, "upstream / x = 1 / ");
+        num(sb, x);
+        break;
+    case GG_GATE_pow:
+        gg__sb_printf(sb, "p * x^(p - 1) * upstream = ");
+        num(sb, n->param.f);
+        gg__sb_printf(sb, " * ");
+        base(sb, x);
+        gg__sb_printf(sb, "^");
+        base(sb, n->param.f - 1);
+        break;
+    default:
+        gg__sb_printf(sb, "local * upstream = ");
+        num(sb, local);
+        break;
+    }
+    gg__sb_printf(sb, " * ");
+    num(sb, up);
+    return true;
+}
+
+/* Scalars through a gate with a local derivative: every number shown. */
+static void scalar_step(gg_tracer *t, const gg_node *n)
+{
+    gg_sb *sb = &t->line;
+    double up = gg_grad(n);
+    const char *sep = "";
+    for (int i = 0; i < gg__gates[n->gate]->arity; i++) {
+        const gg_node *in = n->in[i];
+        if (!gg__needs_grad(in))
+            continue;
+        gg__sb_printf(sb, "%sd", sep);
+        gg__sb_name(sb, t->g, in);
+        gg__sb_printf(sb, " = ");
+        if (formula(t, n, i, up)) {
+            gg__sb_printf(sb, " = ");
+            num(sb, up * gg__gates[n->gate]->local(n, i, 0));
+        }
+        sep = ", ";
+    }
+}
+
+static bool all_scalar(const gg_node *n)
+{
+    bool ok = n->rank == 0 && gg__gates[n->gate]->local;
+    for (int i = 0; ok && i < gg__gates[n->gate]->arity; i++)
+        ok = n->in[i]->rank == 0;
+    return ok;
+}
+
+static void backward_line(gg_tracer *t, const gg_node *n)
+{
+    gg_sb *sb = &t->line;
+    const gg_gate *gate = gg__gates[n->gate];
+    gg__sb_printf(sb, "backward ");
+    gg__sb_name(sb, t->g, n);
+    gg__sb_printf(sb, " = ");
+    gg__sb_call(sb, t->g, n, false, &t->opts);
+    gg__sb_printf(sb, ": upstream ");
+    gg__sb_values(sb, n, true, &t->opts);
+    gg__sb_printf(sb, "; %s gate, %s", gate->name, gate->rule);
+    if (all_scalar(n)) {
+        gg__sb_printf(sb, ": ");
+        scalar_step(t, n);
+    }
+    const gg_node *in[2];
+    int k = grad_inputs(n, in);
+    for (int i = 0; i < k; i++) {
+        gg__sb_printf(sb, i ? ", " : "; now ");
+        gg__sb_name(sb, t->g, in[i]);
+        gg__sb_printf(sb, ".grad = ");
+        gg__sb_values(sb, in[i], true, &t->opts);
+    }
+    emit(t);
+}
+
+/* ---- Fan-out: a value used k times adds up k gradients ------------------------- */
+
+static void fanout_line(gg_tracer *t, const gg_node *in)
+{
+    gg_sb *sb = &t->line;
+    uint32_t k = t->uses[in->id];
+    gg__sb_printf(sb, "backward ");
+    gg__sb_name(sb, t->g, in);
+    gg__sb_printf(sb, " is used by %u gates: copy gate, gradient adder: d", (unsigned)k);
+    gg__sb_name(sb, t->g, in);
+    gg__sb_printf(sb, " = ");
+    if (in->rank) {
+        gg__sb_printf(sb, "the sum of %u contributions = ", (unsigned)k);
+        gg__sb_values(sb, in, true, &t->opts);
+        emit(t);
+        return;
+    }
+    double sum = 0;
+    for (uint32_t j = 0; j < k; j++) {
+        size_t at = t->first[in->id] + j;
+        gg__sb_printf(sb, j ? " + " : "");
+        num(sb, t->terms[at]);
+        gg__sb_printf(sb, " (from ");
+        gg__sb_name(sb, t->g, gg_node_at(t->g, t->from[at]));
+        gg__sb_printf(sb, ")");
+        sum += t->terms[at];
+    }
+    gg__sb_printf(sb, " = ");
+    num(sb, sum);
+    emit(t);
+}
+
+/* Records what the gate gave each input, and shows the sum of every input
+ * that has now received all of its contributions. */
+static void record_terms(gg_tracer *t, const gg_node *n)
+{
+    const gg_node *in[2];
+    int k = grad_inputs(n, in);
+    for (int i = 0; i < k; i++) {
+        size_t at = t->first[in[i]->id] + t->seen[in[i]->id]++;
+        t->terms[at] = gg_grad(in[i]) - t->before[i];
+        t->from[at] = n->id;
+    }
+    for (int i = 0; i < k; i++)
+        if (t->uses[in[i]->id] > 1 && t->seen[in[i]->id] == t->uses[in[i]->id])
+            fanout_line(t, in[i]);
+}
+
+static int hook(gg_graph *g, gg_node *n, gg_hook_phase phase, void *ctx)
+{
+    gg_tracer *t = ctx;
+    const gg_node *in[2];
+    switch (phase) {
+    case GG_HOOK_FORWARD:
+        forward_line(t, n);
+        return 0;
+    case GG_HOOK_BACKWARD_BEGIN:
+        if (t->gates_left == 0 && !begin_pass(t, n)) { /* the root runs first */
+            gg__fail(g, "trace: out of memory setting up the backward trace");
+            return -1;
+        }
+        for (int k = grad_inputs(n, in); k-- > 0;)
+            t->before[k] = gg_grad(in[k]);
+        return 0;
+    case GG_HOOK_BACKWARD_END:
+        backward_line(t, n);
+        record_terms(t, n);
+        t->gates_left--;
+        return 0;
+    }
+    return 0;
+}
+
+/* ---- Attaching and detaching ---------------------------------------------------- */
+
+gg_tracer *gg_trace_callback(gg_graph *g, gg_trace_fn fn, void *ctx, const gg_view_opts *opts)
+{
+    if (!g)
+        return NULL;
+    if (!fn)
+        return gg__fail(g, "trace: no output (the FILE or callback is NULL)");
+    if (g->hook)
+        return gg__fail(g, "trace: the graph's hook is already in use (end the other tracer first)");
+    gg_tracer *t = gg__calloc(1, sizeof *t);
+    if (!t)
+        return gg__fail(g, "trace: out of memory");
+    *t = (gg_tracer){.g = g, .fn = fn, .ctx = ctx};
+    if (opts)
+        t->opts = *opts;
+    g->hook = hook;
+    g->hook_ctx = t;
+    return t;
+}
+
+static void to_file(const char *line, void *ctx)
+{
+    fputs(line, ctx);
+    fputc('\n', ctx);
+}
+
+gg_tracer *gg_trace_file(gg_graph *g, FILE *out, const gg_view_opts *opts)
+{
+    if (g && !out)
+        return gg__fail(g, "trace: no output (the FILE or callback is NULL)");
+    return gg_trace_callback(g, to_file, out, opts);
+}
+
+void gg_trace_end(gg_tracer *t)
+{
+    if (!t)
+        return;
+    if (t->g->hook_ctx == t) {
+        t->g->hook = NULL;
+        t->g->hook_ctx = NULL;
+    }
+    gg__sb_free(&t->line);
+    gg__free(t->uses);
+    gg__free(t->seen);
+    gg__free(t->first);
+    gg__free(t->terms);
+    gg__free(t->from);
+    gg__free(t);
+}
