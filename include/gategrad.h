@@ -24,6 +24,7 @@
  *   gategrad/graph.h  graphs, nodes, gates, forward/backward, gradcheck
  *   gategrad/rng.h    the seeded generator behind every random choice
  *   gategrad/teach.h  traces, chain-rule explanations, Graphviz pictures
+ *   gategrad/nn.h     MLPs as graphs: layers, losses, optimizers, training
  */
 #ifndef GATEGRAD_H
 #define GATEGRAD_H
@@ -32,5 +33,6 @@
 #include "gategrad/graph.h"
 #include "gategrad/rng.h"
 #include "gategrad/teach.h"
+#include "gategrad/nn.h"
 
 #endif

@@ -60,7 +60,8 @@ size_t gg__bcast_index(const gg_node *z, int i, size_t k);
     X(leaf) X(add) X(sub) X(mul) X(div) X(max) X(min) X(copy) X(neg)           \
     X(sigmoid) X(tanh) X(exp) X(log) X(relu) X(leaky_relu) X(elu) X(abs)       \
     X(pow) X(matmul) X(sum) X(mean) X(sum_axis) X(mean_axis) X(reshape)        \
-    X(transpose) X(softmax) X(log_softmax)
+    X(transpose) X(softmax) X(log_softmax)                                     \
+    X(softmax_cross_entropy) X(bce_with_logits) X(step)
 
 #define GG_GATE_ENUM(name) GG_GATE_##name,
 enum { GG_GATES(GG_GATE_ENUM) GG_GATE_COUNT };

@@ -1,0 +1,350 @@
+/* gategrad/nn.h - multi-layer perceptrons as graphs: layers, losses,
+ * optimizers, training, checkpoints.
+ *
+ * Everything here sits on top of the graph engine (gategrad/graph.h) and
+ * uses its public operations: a linear layer is a matmul gate plus a
+ * broadcast add gate, an activation is a gate, an MLP is a graph built once
+ * over a batch-shaped input leaf and re-run for every mini-batch (gg_set_data,
+ * gg_forward, gg_backward, an optimizer step) without allocating.
+ *
+ *     gg_mlp_spec spec;
+ *     gg_mlp_spec_parse("784-256-128-10:relu", &spec, err);
+ *     gg_graph *g = gg_graph_new();
+ *     gg_node *x = gg_input(g, GG_F32, 2, (int64_t[]){128, 784}, NULL);
+ *     gg_node *y = gg_input(g, GG_F32, 1, (int64_t[]){128}, NULL);
+ *     gg_mlp *m = gg_mlp_new(g, x, &spec, 42, err);       // fc1.weight, fc1.bias, ...
+ *     gg_node *loss = gg_softmax_cross_entropy(g, gg_mlp_output(m), y);
+ *     // per batch: gg_set_data(g, x, ...), gg_set_data(g, y, ...),
+ *     //            gg_forward(g, loss), gg_optimizer_zero_grad(opt),
+ *     //            gg_backward(g, loss), gg_optimizer_step(opt)
+ *
+ * gg_classifier wraps exactly that loop for labelled data sets (gg_dataset,
+ * gategrad/data.h) with evaluation, early stopping and checkpoints.
+ *
+ * Errors: nothing here exits, aborts or prints unless asked to (gg_summary).
+ * Functions that make nodes return NULL and leave the message in gg_error(g);
+ * the others return NULL or non-zero and write a one-line message into err,
+ * a caller buffer of GG_ERRLEN bytes (err may be NULL).
+ *
+ * Randomness: initial weights, dropout masks and batch order all come from
+ * gg_rng (gategrad/rng.h) seeded by the caller, and only its integer and
+ * uniform outputs are used, so the same seed gives the same numbers on every
+ * machine; the matrix products are bit-identical for any thread count
+ * (gategrad/threads.h), so a training run repeats exactly. */
+#ifndef GATEGRAD_NN_H
+#define GATEGRAD_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gategrad/base.h"
+#include "gategrad/data.h"
+#include "gategrad/graph.h"
+
+/* ---- Losses -------------------------------------------------------------
+ * Each returns a rank-0 node (the mean over the batch unless said otherwise)
+ * of the inputs' dtype, or NULL with a message in gg_error(g). */
+
+/* Softmax cross-entropy with integer labels, fused and stable:
+ *     loss = mean over rows r of  logsumexp(logits[r, :]) - logits[r, label[r]]
+ * logits is [B, C]; labels is a [B] node of the same dtype holding class
+ * indices as numbers (0.0, 1.0, ... C-1), usually a gg_input refilled per
+ * batch. A negative label marks a row to ignore (padding): it adds nothing to
+ * the loss or the gradient, and the mean is over the other rows (0 when every
+ * row is ignored). A label >= C or not a whole number makes the loss NaN.
+ * Backward: d logits = (softmax - onehot(label)) / rows counted. Labels get
+ * no gradient. */
+gg_node *gg_softmax_cross_entropy(gg_graph *g, gg_node *logits, gg_node *labels);
+
+/* Binary cross-entropy on logits, stable for any logit:
+ *     loss = mean of  max(x, 0) - x * t + log(1 + e^-|x|)
+ * targets has logits' shape, values in [0, 1]. Backward: dx = (sigmoid(x)
+ * - t) / N, dt = -x / N. */
+gg_node *gg_bce_with_logits(gg_graph *g, gg_node *logits, gg_node *targets);
+
+/* Mean squared error, mean of (pred - target)^2 (targets broadcast), and the
+ * lecture's half sum of squares, E = 1/2 * sum of (target - pred)^2, both
+ * composed of sub, mul, sum/mean gates. */
+gg_node *gg_mse_loss(gg_graph *g, gg_node *pred, gg_node *target);
+gg_node *gg_half_sse_loss(gg_graph *g, gg_node *pred, gg_node *target);
+
+/* The step (Heaviside) activation of the perceptron: 1 where a > 0, else 0.
+ * Its gradient is 0 everywhere it is defined, so nothing trains through it:
+ * that is why backprop needs a smooth activation. */
+gg_node *gg_step(gg_graph *g, gg_node *a);
+
+/* Fraction of the first m rows of logits [rows, C] (row-major, f32) whose
+ * largest entry (first on ties) is at the label's index. 0 when m is 0. */
+double gg_accuracy_f32(const float *logits, const int32_t *labels, size_t m, size_t classes);
+
+/* ---- Models: multi-layer perceptrons ------------------------------------ */
+
+#define GG_MLP_MAX_LAYERS 16
+
+typedef enum gg_activation {
+    GG_ACT_LINEAR,     /* identity: no gate */
+    GG_ACT_RELU,
+    GG_ACT_SIGMOID,
+    GG_ACT_TANH,
+    GG_ACT_LEAKY_RELU, /* slope 0.01 */
+    GG_ACT_ELU,        /* alpha 1 */
+    GG_ACT_STEP,       /* perceptrons; not trainable */
+} gg_activation;
+
+/* Initial weights, drawn uniformly so that they are the same on every
+ * machine (biases start at 0):
+ *   Xavier/Glorot: U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+ *   He:            U(-a, a), a = sqrt(6 / fan_in)
+ * AUTO picks He for relu, leaky_relu and elu hidden layers, else Xavier. */
+typedef enum gg_init { GG_INIT_AUTO, GG_INIT_XAVIER, GG_INIT_HE } gg_init;
+
+/* The shape of an MLP. Layer i (1-based, "fci") maps sizes[i-1] features to
+ * sizes[i]; hidden layers use `hidden`, the last one `output`. */
+typedef struct gg_mlp_spec {
+    int nlayers;                          /* weight layers, 1..GG_MLP_MAX_LAYERS */
+    int64_t sizes[GG_MLP_MAX_LAYERS + 1]; /* nlayers + 1 widths, each >= 1 */
+    gg_activation hidden;                 /* default relu */
+    gg_activation output;                 /* default linear (logits) */
+    double dropout;                       /* after each hidden activation, in [0, 1) */
+    int bias;                             /* 1 (default): every layer has a bias */
+    gg_init init;
+} gg_mlp_spec;
+
+/* Parses a spec string: widths joined by '-', then ':'-separated options:
+ *     784-256-128-10:relu             hidden relu, linear output
+ *     2-2-2:sigmoid:out=sigmoid:nobias
+ *     784-512-10:relu:dropout=0.2:init=he
+ * Options: an activation name (linear, relu, sigmoid, tanh, leaky_relu, elu,
+ * step) for the hidden layers, out=ACTIVATION, dropout=P, nobias,
+ * init=xavier|he|auto. Fills *spec; on error writes a message naming the
+ * offending part. */
+int gg_mlp_spec_parse(const char *text, gg_mlp_spec *spec, char *err);
+
+/* Writes the canonical spec string (gg_mlp_spec_parse reads it back to the
+ * same spec) into buf and returns buf. */
+const char *gg_mlp_spec_format(const gg_mlp_spec *spec, char *buf, size_t size);
+
+/* Name of an activation ("relu"); "?" for an unknown value. */
+const char *gg_activation_name(gg_activation act);
+
+typedef struct gg_mlp gg_mlp;
+
+/* Builds the MLP in g over the input x, a [B, sizes[0]] node (normally a
+ * constant gg_input leaf refilled per batch): for each layer
+ *     fcI.weight [in, out], fcI.bias [out]  (variable leaves, labelled)
+ *     h = act(h . weight + bias)            (matmul, broadcast add, act gates)
+ *     h = h * mask                          (dropout, when enabled)
+ * Parameters are initialized from seed (see gg_init) in layer order,
+ * weights row-major; gg_find(g, "fc1.weight") finds them by name. Dropout
+ * masks are constant leaves "fcI.dropout" of h's shape that the model fills
+ * (gg_mlp_set_training, gg_mlp_resample). The model is created in eval mode.
+ * Returns a handle (free with gg_mlp_free; g keeps owning the nodes and must
+ * outlive it), or NULL with a message in err (bad spec, x's shape, graph
+ * errors, memory). */
+gg_mlp *gg_mlp_new(gg_graph *g, gg_node *x, const gg_mlp_spec *spec, uint64_t seed,
+                   char *err);
+
+/* Frees the handle, not the graph or its nodes. NULL is ignored. */
+void gg_mlp_free(gg_mlp *m);
+
+/* The output node [B, sizes[nlayers]], the graph, and the spec. */
+gg_node *gg_mlp_output(const gg_mlp *m);
+gg_graph *gg_mlp_graph(const gg_mlp *m);
+const gg_mlp_spec *gg_mlp_get_spec(const gg_mlp *m);
+
+/* The parameter leaves in order (fc1.weight, fc1.bias, fc2.weight, ...);
+ * *n receives their count. Owned by m. */
+gg_node *const *gg_mlp_params(const gg_mlp *m, size_t *n);
+
+/* Total number of trainable numbers (weights and biases). */
+size_t gg_mlp_param_count(const gg_mlp *m);
+
+/* Train mode draws a fresh dropout mask at every gg_mlp_resample (each kept
+ * unit scaled by 1 / (1 - p), "inverted dropout"); eval mode sets every mask
+ * to 1, so the network is deterministic. Neither allocates. */
+void gg_mlp_set_training(gg_mlp *m, int training);
+void gg_mlp_resample(gg_mlp *m);
+
+/* Prints a Keras-like table to out: one row per layer (name, type, output
+ * shape, parameter count), then the totals. Returns 0, or -1 on an output
+ * error. Example for 6-9-4:linear:
+ *     Layer (type)          Output Shape       Param #
+ *     fc1 (Dense)           (None, 9)          63
+ *     fc2 (Dense)           (None, 4)          40
+ *     Total params: 103 ... */
+int gg_summary(const gg_mlp *m, FILE *out);
+
+/* ---- Checkpoints (safetensors, gategrad/io.h) ----------------------------
+ * A checkpoint holds every parameter under its label (fc1.weight [in, out]:
+ * the input-by-output layout of x . W; PyTorch's nn.Linear keeps the
+ * transpose) in the model's dtype, and in its "__metadata__" the key
+ * "gategrad.spec" with the canonical spec string plus the caller's pairs. */
+
+/* Saves m's parameters atomically to path (an existing file is replaced only
+ * once the new one is complete). meta_kv: NULL or a NULL-terminated list of
+ * extra "key", "value" strings. */
+int gg_mlp_save(const gg_mlp *m, const char *path, const char *const *meta_kv, char *err);
+
+/* Loads parameters from path into m. Every parameter must be in the file
+ * with the same dtype and shape, and the file must hold nothing else; the
+ * message names the tensor and the mismatch. On error m's values may be
+ * partly overwritten. */
+int gg_mlp_load(gg_mlp *m, const char *path, char *err);
+
+/* Reads the spec stored in a checkpoint's metadata. */
+int gg_mlp_read_spec(const char *path, gg_mlp_spec *spec, char *err);
+
+/* ---- Optimizers ------------------------------------------------------------
+ * For each parameter w with gradient g (after g += weight_decay * w, L2):
+ *   sgd:      w -= lr * g
+ *   momentum: v = momentum * v + g;            w -= lr * v
+ *   nesterov: v = momentum * v + g;            w -= lr * (g + momentum * v)
+ *   adagrad:  s += g^2;                        w -= lr * g / (sqrt(s) + eps)
+ *   rmsprop:  s = rho * s + (1 - rho) * g^2;   w -= lr * g / (sqrt(s) + eps)
+ *   adam:     m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+ *             w -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+ * State is kept in double and allocated once; arithmetic is in double and
+ * rounded to the parameter's dtype. */
+
+typedef enum gg_opt_kind {
+    GG_OPT_SGD, GG_OPT_MOMENTUM, GG_OPT_NESTEROV, GG_OPT_ADAGRAD, GG_OPT_RMSPROP, GG_OPT_ADAM
+} gg_opt_kind;
+
+typedef struct gg_opt_config {
+    gg_opt_kind kind;
+    double lr;
+    double momentum;     /* momentum, nesterov */
+    double rho;          /* rmsprop */
+    double beta1, beta2; /* adam */
+    double eps;          /* adagrad, rmsprop, adam */
+    double weight_decay; /* L2 added to every gradient */
+} gg_opt_config;
+
+/* Usual settings for kind: lr 0.01 (adam 0.001), momentum 0.9, rho 0.9,
+ * betas 0.9 / 0.999, eps 1e-8 (adagrad 1e-10), no weight decay. */
+gg_opt_config gg_opt_defaults(gg_opt_kind kind);
+
+/* "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam" and back.
+ * gg_opt_parse returns non-zero for an unknown name. */
+const char *gg_opt_name(gg_opt_kind kind);
+int gg_opt_parse(const char *name, gg_opt_kind *kind);
+
+typedef struct gg_optimizer gg_optimizer;
+
+/* An optimizer over the variable leaves params[0..n) (borrowed; they must
+ * outlive it). NULL with a message on a bad config or parameter, or no
+ * memory. */
+gg_optimizer *gg_optimizer_new(const gg_opt_config *cfg, gg_node *const *params, size_t n,
+                               char *err);
+
+/* One update of every parameter from its current gradient. */
+void gg_optimizer_step(gg_optimizer *o);
+
+/* Zeroes the parameters' gradients (cheaper than gg_zero_grad on the graph). */
+void gg_optimizer_zero_grad(gg_optimizer *o);
+
+/* Sets / reads the learning rate used by the next steps (schedules). */
+void gg_optimizer_set_lr(gg_optimizer *o, double lr);
+double gg_optimizer_lr(const gg_optimizer *o);
+
+/* Frees o and its state. NULL is ignored. */
+void gg_optimizer_free(gg_optimizer *o);
+
+/* ---- Learning-rate schedules ---------------------------------------------- */
+
+typedef enum gg_sched_kind { GG_SCHED_CONSTANT, GG_SCHED_STEP, GG_SCHED_COSINE } gg_sched_kind;
+
+typedef struct gg_schedule {
+    gg_sched_kind kind;
+    size_t step_size; /* STEP: multiply by gamma every step_size units of t */
+    double gamma;
+    double min_factor; /* COSINE: the final lr is base_lr * min_factor */
+} gg_schedule;
+
+/* The learning rate at t of total (any unit: steps or epochs):
+ *   constant: base
+ *   step:     base * gamma^floor(t / step_size)
+ *   cosine:   base * (f + (1 - f) * (1 + cos(pi * t / total)) / 2), f = min_factor */
+double gg_schedule_lr(const gg_schedule *s, double base_lr, size_t t, size_t total);
+
+/* ---- Classifiers: an MLP trained on a gg_dataset -------------------------
+ * The graph is built once in f32 over a [batch, dim] input leaf and a [batch]
+ * label leaf, with softmax cross-entropy on the MLP's output. Training walks
+ * the data in shuffled mini-batches; the last short batch of an epoch is
+ * padded with ignored rows (label -1), so every sample counts once per epoch
+ * and the gradient is the mean over real rows. Evaluation walks the data in
+ * order in chunks of batch, padded the same way. After the first step no
+ * step allocates. */
+
+typedef struct gg_classifier gg_classifier;
+
+/* A new classifier for spec (its first width is the data's dim, its last
+ * the number of classes), batch >= 1, weights from seed. */
+gg_classifier *gg_classifier_new(const gg_mlp_spec *spec, size_t batch, uint64_t seed,
+                                 char *err);
+void gg_classifier_free(gg_classifier *c);
+gg_mlp *gg_classifier_model(const gg_classifier *c);
+
+/* Mean loss and accuracy on d (either output may be NULL). When confusion is
+ * not NULL it receives classes * classes counts, [true][predicted]. */
+int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, double *accuracy,
+                           size_t *confusion, char *err);
+
+/* Class probabilities (softmax of the outputs) of n samples x[n * dim] into
+ * probs[n * classes]. */
+int gg_classifier_predict(gg_classifier *c, const float *x, size_t n, float *probs, char *err);
+
+typedef struct gg_fit_config {
+    size_t epochs;
+    gg_opt_config opt;
+    gg_schedule schedule; /* evaluated per step over epochs * steps per epoch */
+    size_t patience;      /* early stopping: stop after this many epochs without a
+                             lower validation loss and restore the best weights;
+                             0 = off */
+    uint64_t seed;        /* batch order (dropout masks follow the model's seed) */
+} gg_fit_config;
+
+typedef struct gg_epoch_stats {
+    size_t epoch;      /* 1-based */
+    double train_loss; /* mean over the epoch's batches */
+    double val_loss, val_accuracy; /* NaN without validation data */
+    double lr;         /* at the end of the epoch */
+    double seconds;    /* training time of the epoch (validation excluded) */
+} gg_epoch_stats;
+
+typedef struct gg_fit_callbacks {
+    /* After every batch: samples done in this epoch out of total. May be NULL. */
+    void (*batch)(void *ctx, size_t done, size_t total);
+    /* After every epoch. May be NULL. */
+    void (*epoch)(void *ctx, const gg_epoch_stats *s);
+    void *ctx;
+} gg_fit_callbacks;
+
+typedef struct gg_fit_result {
+    size_t epochs;        /* epochs run */
+    size_t best_epoch;    /* lowest validation loss (0 without validation) */
+    double train_seconds; /* sum of the epochs' training time */
+} gg_fit_result;
+
+/* Trains c on train, validating on val (NULL or empty: no validation, no
+ * early stopping). cb and res may be NULL. */
+int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_dataset *val,
+                      const gg_fit_config *cfg, const gg_fit_callbacks *cb, gg_fit_result *res,
+                      char *err);
+
+/* ---- Data sets by name -------------------------------------------------------
+ * Loads the data set name means into train and test:
+ *   "fashion-mnist"  the IDX files in $GG_FASHION_MNIST_DIR, else
+ *                    /usr/share/datasets/fashion-mnist (Debian package
+ *                    dataset-fashion-mnist); its own train/test split
+ *   "xor", "circle", "gauss", "spiral"  1000 TensorFlow Playground points
+ *                    for training and 500 for testing, generated from seed
+ *   a directory      MNIST-format IDX files (gg_mnist_load)
+ *   FILE.csv         gg_csv_load (label in the last column), shuffled with
+ *                    seed and split 80% / 20%
+ * On error both are left empty and err holds the loader's message. */
+int gg_load_named_dataset(const char *name, uint64_t seed, gg_dataset *train, gg_dataset *test,
+                          char *err);
+
+#endif

@@ -1,0 +1,290 @@
+/* classifier.c - an MLP with softmax cross-entropy, trained on a gg_dataset.
+ * The graph is built once; a training step is set_data, forward, zero_grad,
+ * backward, optimizer step, none of which allocates. */
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "gategrad/nn.h"
+#include "nn/nn_internal.h"
+
+struct gg_classifier {
+    gg_graph *g;
+    gg_mlp *mlp;
+    gg_node *x;      /* [batch, dim] f32 input leaf */
+    gg_node *y;      /* [batch] labels as f32, -1 for padding rows */
+    gg_node *loss;   /* softmax cross-entropy of the MLP's output */
+    gg_node *probs;  /* softmax of the output, for predictions */
+    size_t batch, dim, classes;
+    int32_t *labels; /* batch labels as the batcher writes them */
+};
+
+gg_classifier *gg_classifier_new(const gg_mlp_spec *spec, size_t batch, uint64_t seed, char *err)
+{
+    if (!spec || batch < 1 || batch > (1u << 24) || spec->nlayers < 1) {
+        gg__nn_err(err, "classifier: need a spec and a batch size in 1..16777216");
+        return NULL;
+    }
+    gg_classifier *c = gg__calloc(1, sizeof *c);
+    if (!c || !(c->g = gg_graph_new()) || !(c->labels = gg__malloc(batch * sizeof *c->labels))) {
+        gg_classifier_free(c);
+        gg__nn_err(err, "classifier: out of memory");
+        return NULL;
+    }
+    c->batch = batch;
+    c->dim = (size_t)spec->sizes[0];
+    c->classes = (size_t)spec->sizes[spec->nlayers];
+    c->x = gg_input(c->g, GG_F32, 2, (int64_t[]){(int64_t)batch, (int64_t)c->dim}, NULL);
+    c->y = gg_input(c->g, GG_F32, 1, (int64_t[]){(int64_t)batch}, NULL);
+    c->mlp = c->x && c->y ? gg_mlp_new(c->g, c->x, spec, seed, err) : NULL;
+    if (c->mlp) {
+        c->loss = gg_softmax_cross_entropy(c->g, gg_mlp_output(c->mlp), c->y);
+        c->probs = gg_softmax(c->g, gg_mlp_output(c->mlp));
+        if (!c->loss || !c->probs)
+            gg__nn_err(err, "classifier: %s", gg_error(c->g));
+    } else if (!c->x || !c->y) {
+        gg__nn_err(err, "classifier: %s", gg_error(c->g));
+    }
+    if (!c->loss || !c->probs) {
+        gg_classifier_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void gg_classifier_free(gg_classifier *c)
+{
+    if (!c)
+        return;
+    if (c->mlp)
+        gg_mlp_free(c->mlp);
+    gg_graph_free(c->g);
+    gg__free(c->labels);
+    gg__free(c);
+}
+
+gg_mlp *gg_classifier_model(const gg_classifier *c) { return c->mlp; }
+
+/* Writes c->labels (first m real, the rest -1) into the label leaf. */
+static void set_labels(gg_classifier *c, size_t m)
+{
+    float *y = gg_data(c->y);
+    for (size_t i = 0; i < c->batch; i++)
+        y[i] = i < m ? (float)c->labels[i] : -1.0f;
+}
+
+/* Loads rows [start, start + m) of x (and labels, if any) into the leaves. */
+static size_t load_chunk(gg_classifier *c, const float *x, const int32_t *labels, size_t n, size_t start)
+{
+    size_t m = n - start < c->batch ? n - start : c->batch;
+    memcpy(gg_data(c->x), x + start * c->dim, m * c->dim * sizeof *x);
+    for (size_t i = 0; i < m; i++)
+        c->labels[i] = labels ? labels[start + i] : 0;
+    set_labels(c, m);
+    return m;
+}
+
+static int check_data(const gg_classifier *c, const gg_dataset *d, char *err)
+{
+    if (d->dim != c->dim || d->classes > c->classes) {
+        gg__nn_err(err, "classifier: data has %zu features and %zu classes, the model expects %zu and %zu",
+                   d->dim, d->classes, c->dim, c->classes);
+        return -1;
+    }
+    return 0;
+}
+
+static int run(gg_classifier *c, gg_node *root, char *err)
+{
+    if (gg_forward(c->g, root) == 0)
+        return 0;
+    gg__nn_err(err, "classifier: %s", gg_error(c->g));
+    return -1;
+}
+
+int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, double *accuracy,
+                           size_t *confusion, char *err)
+{
+    if (check_data(c, d, err))
+        return -1;
+    gg_mlp_set_training(c->mlp, 0);
+    if (confusion)
+        memset(confusion, 0, c->classes * c->classes * sizeof *confusion);
+    double total = 0;
+    size_t right = 0;
+    const float *out = gg_data(gg_mlp_output(c->mlp));
+    for (size_t start = 0; start < d->n; start += c->batch) {
+        size_t m = load_chunk(c, d->x, d->y, d->n, start);
+        if (run(c, c->loss, err))
+            return -1;
+        total += gg_value(c->loss) * (double)m;
+        for (size_t i = 0; i < m; i++) {
+            size_t guess = gg__argmax_f32(out + i * c->classes, c->classes);
+            right += guess == (size_t)c->labels[i];
+            if (confusion)
+                confusion[(size_t)c->labels[i] * c->classes + guess]++;
+        }
+    }
+    if (loss)
+        *loss = d->n ? total / (double)d->n : NAN;
+    if (accuracy)
+        *accuracy = d->n ? (double)right / (double)d->n : NAN;
+    return 0;
+}
+
+int gg_classifier_predict(gg_classifier *c, const float *x, size_t n, float *probs, char *err)
+{
+    gg_mlp_set_training(c->mlp, 0);
+    for (size_t start = 0; start < n; start += c->batch) {
+        size_t m = load_chunk(c, x, NULL, n, start);
+        if (run(c, c->probs, err))
+            return -1;
+        memcpy(probs + start * c->classes, gg_data(c->probs), m * c->classes * sizeof *probs);
+    }
+    return 0;
+}
+
+/* ---- Training -------------------------------------------------------------- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct fit_state {
+    gg_classifier *c;
+    const gg_fit_config *cfg;
+    const gg_fit_callbacks *cb;
+    gg_optimizer *opt;
+    gg_batcher batcher;
+    size_t step, total_steps;
+    float *best; /* the parameters at the best validation loss, or NULL */
+} fit_state;
+
+static int train_step(fit_state *s, size_t m, double *loss, char *err)
+{
+    gg_classifier *c = s->c;
+    set_labels(c, m);
+    gg_mlp_resample(c->mlp);
+    gg_optimizer_set_lr(s->opt, gg_schedule_lr(&s->cfg->schedule, s->cfg->opt.lr, s->step++, s->total_steps));
+    if (run(c, c->loss, err))
+        return -1;
+    gg_optimizer_zero_grad(s->opt);
+    if (gg_backward(c->g, c->loss)) {
+        gg__nn_err(err, "classifier: %s", gg_error(c->g));
+        return -1;
+    }
+    gg_optimizer_step(s->opt);
+    *loss = gg_value(c->loss);
+    return 0;
+}
+
+static int train_epoch(fit_state *s, gg_epoch_stats *st, char *err)
+{
+    gg_classifier *c = s->c;
+    size_t m, done = 0, n = s->batcher.data->n;
+    double total = 0, t0 = now();
+    gg_mlp_set_training(c->mlp, 1);
+    while ((m = gg_batcher_next(&s->batcher, gg_data(c->x), c->labels)) > 0) {
+        double loss;
+        if (train_step(s, m, &loss, err))
+            return -1;
+        if (!isfinite(loss)) {
+            gg__nn_err(err, "training diverged: the loss is %g at epoch %zu (try a smaller --lr)", loss, st->epoch);
+            return -1;
+        }
+        total += loss * (double)m;
+        done += m;
+        if (s->cb && s->cb->batch)
+            s->cb->batch(s->cb->ctx, done, n);
+    }
+    st->train_loss = total / (double)n;
+    st->seconds = now() - t0;
+    st->lr = gg_optimizer_lr(s->opt);
+    return 0;
+}
+
+/* Copies the parameters into buf (save) or back out of it. */
+static void snapshot(gg_mlp *m, float *buf, bool save)
+{
+    size_t n;
+    gg_node *const *p = gg_mlp_params(m, &n);
+    for (size_t i = 0; i < n; i++) {
+        size_t bytes = gg_numel(p[i]) * sizeof(float);
+        if (save)
+            memcpy(buf, gg_data(p[i]), bytes);
+        else
+            memcpy(gg_data(p[i]), buf, bytes);
+        buf += gg_numel(p[i]);
+    }
+}
+
+static int fit_loop(fit_state *s, const gg_dataset *val, gg_fit_result *res, char *err)
+{
+    double best_loss = INFINITY;
+    size_t since_best = 0;
+    bool has_val = val && val->n > 0;
+    for (size_t e = 1; e <= s->cfg->epochs; e++) {
+        gg_epoch_stats st = {.epoch = e, .val_loss = NAN, .val_accuracy = NAN};
+        if (train_epoch(s, &st, err))
+            return -1;
+        res->epochs = e;
+        res->train_seconds += st.seconds;
+        if (has_val && gg_classifier_evaluate(s->c, val, &st.val_loss, &st.val_accuracy, NULL, err))
+            return -1;
+        if (s->cb && s->cb->epoch)
+            s->cb->epoch(s->cb->ctx, &st);
+        if (!has_val)
+            continue;
+        if (st.val_loss < best_loss) {
+            best_loss = st.val_loss;
+            res->best_epoch = e;
+            since_best = 0;
+            if (s->best)
+                snapshot(s->c->mlp, s->best, true);
+        } else if (s->best && ++since_best >= s->cfg->patience) {
+            break;
+        }
+    }
+    if (s->best && res->best_epoch)
+        snapshot(s->c->mlp, s->best, false);
+    return 0;
+}
+
+int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_dataset *val,
+                      const gg_fit_config *cfg, const gg_fit_callbacks *cb, gg_fit_result *res, char *err)
+{
+    gg_fit_result local = {0};
+    res = res ? res : &local;
+    *res = (gg_fit_result){0};
+    if (!c || !train || !cfg) {
+        gg__nn_err(err, "fit: NULL argument");
+        return -1;
+    }
+    if (check_data(c, train, err) || (val && val->n && check_data(c, val, err)))
+        return -1;
+    size_t nparams;
+    gg_node *const *params = gg_mlp_params(c->mlp, &nparams);
+    fit_state s = {.c = c, .cfg = cfg, .cb = cb};
+    s.total_steps = cfg->epochs * ((train->n + c->batch - 1) / c->batch);
+    int rc = -1;
+    if (!(s.opt = gg_optimizer_new(&cfg->opt, params, nparams, err)))
+        return -1;
+    if (gg_batcher_init(&s.batcher, train, c->batch, 1, cfg->seed, err))
+        goto out;
+    if (cfg->patience && val && val->n &&
+        !(s.best = gg__malloc(gg_mlp_param_count(c->mlp) * sizeof *s.best))) {
+        gg__nn_err(err, "fit: out of memory for the best weights");
+        goto out;
+    }
+    rc = fit_loop(&s, val, res, err);
+out:
+    gg__free(s.best);
+    gg_batcher_free(&s.batcher);
+    gg_optimizer_free(s.opt);
+    return rc;
+}

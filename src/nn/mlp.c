@@ -1,0 +1,383 @@
+/* mlp.c - multi-layer perceptrons built from gates: specs, construction,
+ * initialization, dropout masks and the Keras-like summary. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "gategrad/nn.h"
+#include "gategrad/rng.h"
+#include "nn/nn_internal.h"
+
+struct gg_mlp {
+    gg_graph *g;
+    gg_mlp_spec spec;
+    gg_node *out;
+    gg_node *params[2 * GG_MLP_MAX_LAYERS]; /* fc1.weight, fc1.bias, ... */
+    size_t nparams;
+    gg_node *masks[GG_MLP_MAX_LAYERS]; /* one per hidden layer when dropout > 0 */
+    size_t nmasks;
+    gg_rng mask_rng;
+    int training;
+};
+
+void gg__nn_err(char *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, GG_ERRLEN, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- Specs -------------------------------------------------------------- */
+
+static const char *const act_names[] = {"linear", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "step"};
+static const char *const init_names[] = {"auto", "xavier", "he"};
+#define COUNT(a) (sizeof(a) / sizeof *(a))
+
+const char *gg_activation_name(gg_activation act)
+{
+    return (unsigned)act < COUNT(act_names) ? act_names[act] : "?";
+}
+
+static int lookup(const char *const *names, size_t n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(names[i]) == len && !strncmp(names[i], s, len))
+            return (int)i;
+    return -1;
+}
+
+static int parse_sizes(const char *s, size_t len, gg_mlp_spec *spec, char *err)
+{
+    const char *p = s, *end = s + len;
+    int count = 0;
+    while (p < end) {
+        char *stop;
+        errno = 0;
+        long long v = strtoll(p, &stop, 10);
+        if (stop == p || (stop < end && *stop != '-') || errno || v < 1 || v > (1LL << 24)) {
+            gg__nn_err(err, "model spec: '%.*s': widths must be whole numbers in 1..16777216 joined by '-'",
+                       (int)len, s);
+            return -1;
+        }
+        if (count > GG_MLP_MAX_LAYERS) {
+            gg__nn_err(err, "model spec: '%.*s': more than %d layers", (int)len, s, GG_MLP_MAX_LAYERS);
+            return -1;
+        }
+        spec->sizes[count++] = v;
+        p = stop < end ? stop + 1 : stop;
+    }
+    if (count < 2) {
+        gg__nn_err(err, "model spec: '%.*s': needs at least an input and an output width (e.g. 2-1)",
+                   (int)len, s);
+        return -1;
+    }
+    spec->nlayers = count - 1;
+    return 0;
+}
+
+static int parse_option(const char *s, size_t len, gg_mlp_spec *spec, char *err)
+{
+    int k;
+    if ((k = lookup(act_names, COUNT(act_names), s, len)) >= 0) {
+        spec->hidden = (gg_activation)k;
+        return 0;
+    }
+    if (len == 6 && !strncmp(s, "nobias", 6)) {
+        spec->bias = 0;
+        return 0;
+    }
+    if (len > 4 && !strncmp(s, "out=", 4) && (k = lookup(act_names, COUNT(act_names), s + 4, len - 4)) >= 0) {
+        spec->output = (gg_activation)k;
+        return 0;
+    }
+    if (len > 5 && !strncmp(s, "init=", 5) && (k = lookup(init_names, COUNT(init_names), s + 5, len - 5)) >= 0) {
+        spec->init = (gg_init)k;
+        return 0;
+    }
+    if (len > 8 && !strncmp(s, "dropout=", 8)) {
+        char *stop;
+        double p = strtod(s + 8, &stop);
+        if (stop == s + len && p >= 0 && p < 1) {
+            spec->dropout = p;
+            return 0;
+        }
+    }
+    gg__nn_err(err, "model spec: unknown or bad option '%.*s' (expected an activation: linear, relu, "
+               "sigmoid, tanh, leaky_relu, elu, step; out=ACT, dropout=P in [0,1), nobias, init=xavier|he|auto)",
+               (int)len, s);
+    return -1;
+}
+
+int gg_mlp_spec_parse(const char *text, gg_mlp_spec *spec, char *err)
+{
+    gg_mlp_spec s = {.hidden = GG_ACT_RELU, .output = GG_ACT_LINEAR, .bias = 1, .init = GG_INIT_AUTO};
+    if (!text || !spec) {
+        gg__nn_err(err, "model spec: NULL argument");
+        return -1;
+    }
+    const char *colon = strchr(text, ':');
+    size_t len = colon ? (size_t)(colon - text) : strlen(text);
+    if (parse_sizes(text, len, &s, err))
+        return -1;
+    while (colon) {
+        const char *opt = colon + 1;
+        colon = strchr(opt, ':');
+        len = colon ? (size_t)(colon - opt) : strlen(opt);
+        if (parse_option(opt, len, &s, err))
+            return -1;
+    }
+    *spec = s;
+    return 0;
+}
+
+const char *gg_mlp_spec_format(const gg_mlp_spec *spec, char *buf, size_t size)
+{
+    size_t k = 0;
+    buf[0] = 0;
+#define APPEND(...) (k += (size_t)snprintf(buf + (k < size ? k : size), k < size ? size - k : 0, __VA_ARGS__))
+    for (int i = 0; i <= spec->nlayers; i++)
+        APPEND("%s%lld", i ? "-" : "", (long long)spec->sizes[i]);
+    APPEND(":%s", gg_activation_name(spec->hidden));
+    if (spec->output != GG_ACT_LINEAR)
+        APPEND(":out=%s", gg_activation_name(spec->output));
+    if (spec->dropout > 0)
+        APPEND(":dropout=%.15g", spec->dropout);
+    if (!spec->bias)
+        APPEND(":nobias");
+    if (spec->init != GG_INIT_AUTO)
+        APPEND(":init=%s", init_names[spec->init]);
+#undef APPEND
+    return buf;
+}
+
+static int check_spec(const gg_mlp_spec *s, char *err)
+{
+    bool ok = s->nlayers >= 1 && s->nlayers <= GG_MLP_MAX_LAYERS && s->dropout >= 0 && s->dropout < 1 &&
+              (unsigned)s->hidden < COUNT(act_names) && (unsigned)s->output < COUNT(act_names) &&
+              (unsigned)s->init < COUNT(init_names);
+    for (int i = 0; ok && i <= s->nlayers; i++)
+        ok = s->sizes[i] >= 1;
+    if (!ok)
+        gg__nn_err(err, "mlp: invalid spec (layers 1..%d, widths >= 1, dropout in [0,1), known activations)",
+                   GG_MLP_MAX_LAYERS);
+    return ok ? 0 : -1;
+}
+
+/* ---- Construction ------------------------------------------------------------ */
+
+static gg_node *activate(gg_graph *g, gg_node *h, gg_activation act)
+{
+    switch (act) {
+    case GG_ACT_RELU: return gg_relu(g, h);
+    case GG_ACT_SIGMOID: return gg_sigmoid(g, h);
+    case GG_ACT_TANH: return gg_tanh(g, h);
+    case GG_ACT_LEAKY_RELU: return gg_leaky_relu(g, h, 0.01);
+    case GG_ACT_ELU: return gg_elu(g, h, 1.0);
+    case GG_ACT_STEP: return gg_step(g, h);
+    case GG_ACT_LINEAR: break;
+    }
+    return h;
+}
+
+static double init_bound(const gg_mlp_spec *s, int64_t fan_in, int64_t fan_out)
+{
+    gg_init kind = s->init;
+    if (kind == GG_INIT_AUTO)
+        kind = (s->hidden == GG_ACT_RELU || s->hidden == GG_ACT_LEAKY_RELU || s->hidden == GG_ACT_ELU)
+                   ? GG_INIT_HE : GG_INIT_XAVIER;
+    return kind == GG_INIT_HE ? sqrt(6.0 / (double)fan_in) : sqrt(6.0 / (double)(fan_in + fan_out));
+}
+
+static void fill(gg_node *n, gg_rng *rng, double bound)
+{
+    void *p = gg_data(n);
+    for (size_t i = 0, cnt = gg_numel(n); i < cnt; i++) {
+        double v = rng ? bound * (2 * gg_rng_uniform(rng) - 1) : bound;
+        if (gg_node_dtype(n) == GG_F64)
+            ((double *)p)[i] = v;
+        else
+            ((float *)p)[i] = (float)v;
+    }
+}
+
+/* A labelled leaf "fcI.what": a variable parameter, or a constant mask. */
+static gg_node *named_leaf(gg_mlp *m, gg_dtype dt, int rank, const int64_t *dims, int layer,
+                           const char *what, bool variable)
+{
+    char name[48];
+    snprintf(name, sizeof name, "fc%d.%s", layer, what);
+    gg_node *n = variable ? gg_tensor(m->g, dt, rank, dims, NULL) : gg_input(m->g, dt, rank, dims, NULL);
+    if (n && gg_set_label(m->g, n, name))
+        return NULL;
+    return n;
+}
+
+static gg_node *add_layer(gg_mlp *m, gg_node *h, int i, int64_t batch, gg_rng *rng)
+{
+    const gg_mlp_spec *s = &m->spec;
+    gg_dtype dt = gg_node_dtype(h);
+    int64_t in = s->sizes[i - 1], out = s->sizes[i];
+    gg_node *w = named_leaf(m, dt, 2, (int64_t[]){in, out}, i, "weight", true);
+    if (!w)
+        return NULL;
+    fill(w, rng, init_bound(s, in, out));
+    m->params[m->nparams++] = w;
+    h = gg_matmul(m->g, h, w);
+    if (s->bias) {
+        gg_node *b = named_leaf(m, dt, 1, &out, i, "bias", true);
+        if (!b)
+            return NULL;
+        m->params[m->nparams++] = b;
+        h = gg_add(m->g, h, b);
+    }
+    bool last = i == s->nlayers;
+    h = activate(m->g, h, last ? s->output : s->hidden);
+    if (!last && s->dropout > 0 && h) {
+        gg_node *mask = named_leaf(m, dt, 2, (int64_t[]){batch, out}, i, "dropout", false);
+        if (!mask)
+            return NULL;
+        fill(mask, NULL, 1.0);
+        m->masks[m->nmasks++] = mask;
+        h = gg_mul(m->g, h, mask);
+    }
+    return h;
+}
+
+gg_mlp *gg_mlp_new(gg_graph *g, gg_node *x, const gg_mlp_spec *spec, uint64_t seed, char *err)
+{
+    if (!g || !x || !spec) {
+        gg__nn_err(err, "mlp: NULL %s", !g ? "graph" : !x ? "input" : "spec");
+        return NULL;
+    }
+    if (check_spec(spec, err))
+        return NULL;
+    int64_t dims[GG_MAX_DIMS];
+    char buf[64];
+    if (gg_shape(x, dims) != 2 || dims[1] != spec->sizes[0]) {
+        gg__nn_err(err, "mlp: input has shape %s, expected [batch,%lld]", gg_shape_str(x, buf, sizeof buf),
+                   (long long)spec->sizes[0]);
+        return NULL;
+    }
+    gg_mlp *m = gg__calloc(1, sizeof *m);
+    if (!m) {
+        gg__nn_err(err, "mlp: out of memory");
+        return NULL;
+    }
+    m->g = g;
+    m->spec = *spec;
+    gg_rng rng;
+    gg_rng_seed(&rng, seed);
+    gg_rng_seed(&m->mask_rng, seed ^ 0x9e3779b97f4a7c15u);
+    gg_node *h = x;
+    for (int i = 1; h && i <= spec->nlayers; i++)
+        h = add_layer(m, h, i, dims[0], &rng);
+    if (!h) {
+        gg__nn_err(err, "mlp: %s", gg_error(g) ? gg_error(g) : "building the graph failed");
+        gg__free(m);
+        return NULL;
+    }
+    m->out = h;
+    return m;
+}
+
+void gg_mlp_free(gg_mlp *m) { gg__free(m); }
+gg_node *gg_mlp_output(const gg_mlp *m) { return m->out; }
+gg_graph *gg_mlp_graph(const gg_mlp *m) { return m->g; }
+const gg_mlp_spec *gg_mlp_get_spec(const gg_mlp *m) { return &m->spec; }
+
+gg_node *const *gg_mlp_params(const gg_mlp *m, size_t *n)
+{
+    *n = m->nparams;
+    return m->params;
+}
+
+size_t gg_mlp_param_count(const gg_mlp *m)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < m->nparams; i++)
+        total += gg_numel(m->params[i]);
+    return total;
+}
+
+void gg_mlp_set_training(gg_mlp *m, int training)
+{
+    m->training = training;
+    if (!training)
+        for (size_t i = 0; i < m->nmasks; i++)
+            fill(m->masks[i], NULL, 1.0);
+}
+
+void gg_mlp_resample(gg_mlp *m)
+{
+    if (!m->training)
+        return;
+    double keep = 1 - m->spec.dropout, scale = 1 / keep;
+    for (size_t i = 0; i < m->nmasks; i++) {
+        gg_node *mask = m->masks[i];
+        void *p = gg_data(mask);
+        for (size_t k = 0, cnt = gg_numel(mask); k < cnt; k++) {
+            double v = gg_rng_uniform(&m->mask_rng) < keep ? scale : 0.0;
+            if (gg_node_dtype(mask) == GG_F64)
+                ((double *)p)[k] = v;
+            else
+                ((float *)p)[k] = (float)v;
+        }
+    }
+}
+
+/* ---- Summary ------------------------------------------------------------------- */
+
+/* n with thousands separators, as Keras prints totals. */
+static const char *grouped(size_t n, char *buf, size_t size)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%zu", n);
+    size_t k = 0;
+    for (int i = 0; i < len && k + 2 < size; i++) {
+        if (i && (len - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = digits[i];
+    }
+    buf[k] = 0;
+    return buf;
+}
+
+static int summary_row(FILE *out, const char *name, const char *type, int64_t width, size_t params)
+{
+    char layer[64], shape[40];
+    snprintf(layer, sizeof layer, "%s (%s)", name, type);
+    snprintf(shape, sizeof shape, "(None, %lld)", (long long)width);
+    return fprintf(out, " %-27s %-25s %zu\n", layer, shape, params) < 0;
+}
+
+int gg_summary(const gg_mlp *m, FILE *out)
+{
+    static const char rule[] = "_________________________________________________________________";
+    static const char dbl[] = "=================================================================";
+    char spec[256], n1[32];
+    int bad = fprintf(out, "Model: \"%s\"\n%s\n %-27s %-25s %s\n%s\n",
+                      gg_mlp_spec_format(&m->spec, spec, sizeof spec), rule, "Layer (type)",
+                      "Output Shape", "Param #", dbl) < 0;
+    for (int i = 1; i <= m->spec.nlayers; i++) {
+        int64_t in = m->spec.sizes[i - 1], w = m->spec.sizes[i];
+        char name[32];
+        snprintf(name, sizeof name, "fc%d", i);
+        bad |= summary_row(out, name, "Dense", w, (size_t)(in * w + (m->spec.bias ? w : 0)));
+        if (i < m->spec.nlayers && m->spec.dropout > 0) {
+            snprintf(name, sizeof name, "fc%d.dropout", i);
+            bad |= summary_row(out, name, "Dropout", w, 0);
+        }
+    }
+    size_t total = gg_mlp_param_count(m);
+    grouped(total, n1, sizeof n1);
+    bad |= fprintf(out, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n", dbl,
+                   n1, n1, rule) < 0;
+    return bad ? -1 : 0;
+}

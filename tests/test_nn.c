@@ -1,0 +1,548 @@
+/* test_nn.c - models as graphs: specs, construction and initialization,
+ * the summary counts of seed 004, every loss against hand values and by
+ * gradcheck, the lecture's steps of sections 6-8 through the MLP and
+ * optimizer API, dropout, and checkpoints. */
+#define _GNU_SOURCE /* open_memstream */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "gategrad.h"
+#include "gategrad/io.h"
+#include "io/atomic_file.h"
+
+#define TOL 1e-9
+
+static gg_mlp_spec parse(const char *text)
+{
+    gg_mlp_spec s;
+    char err[GG_ERRLEN];
+    if (gg_mlp_spec_parse(text, &s, err))
+        fail_msg("%s", err);
+    return s;
+}
+
+/* A model over a [batch, in] f64 input leaf. */
+static gg_mlp *model(gg_graph *g, const char *spec, int64_t batch, uint64_t seed, gg_node **x)
+{
+    gg_mlp_spec s = parse(spec);
+    char err[GG_ERRLEN];
+    *x = gg_input(g, GG_F64, 2, (int64_t[]){batch, s.sizes[0]}, NULL);
+    gg_mlp *m = gg_mlp_new(g, *x, &s, seed, err);
+    if (!m)
+        fail_msg("%s", err);
+    return m;
+}
+
+static void set(gg_graph *g, const char *label, const double *v)
+{
+    gg_node *n = gg_find(g, label);
+    assert_non_null(n);
+    assert_int_equal(gg_set_data(g, n, v), 0);
+}
+
+/* ---- Specs ------------------------------------------------------------------- */
+
+static void spec_round_trip(void **state)
+{
+    (void)state;
+    gg_mlp_spec s = parse("784-256-128-10:relu");
+    assert_int_equal(s.nlayers, 3);
+    assert_int_equal(s.sizes[1], 256);
+    assert_int_equal(s.hidden, GG_ACT_RELU);
+    assert_int_equal(s.output, GG_ACT_LINEAR);
+    assert_int_equal(s.bias, 1);
+    char buf[256];
+    const char *texts[] = {"784-256-128-10:relu", "2-2-2:sigmoid:out=sigmoid:nobias",
+                           "784-512-10:tanh:dropout=0.25:init=he", "3-1:step"};
+    for (size_t i = 0; i < 4; i++) {
+        gg_mlp_spec a = parse(texts[i]);
+        assert_string_equal(gg_mlp_spec_format(&a, buf, sizeof buf), texts[i]);
+    }
+    assert_near(parse("4-3-2:elu:dropout=0.25").dropout, 0.25, 0);
+}
+
+static void spec_errors(void **state)
+{
+    (void)state;
+    gg_mlp_spec s;
+    char err[GG_ERRLEN];
+    assert_int_not_equal(gg_mlp_spec_parse("784", &s, err), 0);
+    assert_contains(err, "at least an input and an output");
+    assert_int_not_equal(gg_mlp_spec_parse("784-x-10", &s, err), 0);
+    assert_contains(err, "'784-x-10'");
+    assert_int_not_equal(gg_mlp_spec_parse("784-0-10", &s, err), 0);
+    assert_int_not_equal(gg_mlp_spec_parse("4-2:swish", &s, err), 0);
+    assert_contains(err, "'swish'");
+    assert_int_not_equal(gg_mlp_spec_parse("4-2:relu:dropout=1", &s, err), 0);
+    assert_contains(err, "'dropout=1'");
+    assert_int_not_equal(gg_mlp_spec_parse("1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", &s, err), 0);
+    assert_contains(err, "more than 16 layers");
+
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_input(g, GG_F64, 2, (int64_t[]){4, 5}, NULL);
+    s = parse("6-9-4");
+    assert_null(gg_mlp_new(g, x, &s, 1, err));
+    assert_contains(err, "input has shape [4,5], expected [batch,6]");
+    gg_graph_free(g);
+}
+
+/* ---- Construction, initialization, summary ------------------------------------- */
+
+static char *summary_text(const char *spec)
+{
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *m = model(g, spec, 1, 1, &x);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(gg_summary(m, f), 0);
+    fclose(f);
+    gg_mlp_free(m);
+    gg_graph_free(g);
+    return text;
+}
+
+/* Seed 004: Dense 6->9->4 has 63 + 40 = 103 parameters, 8->9->9->9->4 has 301. */
+static void summary_counts(void **state)
+{
+    (void)state;
+    char *a = summary_text("6-9-4:linear");
+    assert_contains(a, " fc1 (Dense)                 (None, 9)                 63\n");
+    assert_contains(a, " fc2 (Dense)                 (None, 4)                 40\n");
+    assert_contains(a, "Total params: 103\nTrainable params: 103\nNon-trainable params: 0\n");
+    free(a);
+    char *b = summary_text("8-9-9-9-4:linear");
+    assert_contains(b, "(None, 9)                 81\n");
+    assert_contains(b, "fc3 (Dense)                 (None, 9)                 90\n");
+    assert_contains(b, "Total params: 301\n");
+    free(b);
+    char *c = summary_text("784-256-128-10:relu:dropout=0.2");
+    assert_contains(c, " fc1.dropout (Dropout)       (None, 256)               0\n");
+    assert_contains(c, "Total params: 235,146\n");
+    free(c);
+}
+
+static void build_names_and_counts(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *m = model(g, "6-9-4:linear", 3, 1, &x);
+    size_t n;
+    gg_node *const *p = gg_mlp_params(m, &n);
+    assert_int_equal(n, 4);
+    assert_ptr_equal(p[0], gg_find(g, "fc1.weight"));
+    assert_ptr_equal(p[1], gg_find(g, "fc1.bias"));
+    assert_ptr_equal(p[3], gg_find(g, "fc2.bias"));
+    int64_t d[GG_MAX_DIMS];
+    assert_int_equal(gg_shape(p[0], d), 2);
+    assert_int_equal(d[0], 6);
+    assert_int_equal(d[1], 9);
+    assert_int_equal(gg_shape(gg_mlp_output(m), d), 2);
+    assert_int_equal(d[0], 3);
+    assert_int_equal(d[1], 4);
+    assert_int_equal(gg_mlp_param_count(m), 103);
+    assert_near(gg_value_at(p[1], 4), 0, 0); /* biases start at 0 */
+    gg_mlp_free(m);
+    gg_graph_free(g);
+}
+
+/* Same seed, same weights; Xavier and He bounds; the first weights of seed
+ * 42 pinned, so any change to the documented initialization shows. */
+static void init_is_seeded(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x1, *x2, *x3;
+    gg_mlp *a = model(g, "20-30-5:tanh", 1, 42, &x1);
+    gg_graph *g2 = gg_graph_new();
+    gg_mlp *b = model(g2, "20-30-5:tanh", 1, 42, &x2);
+    gg_graph *g3 = gg_graph_new();
+    gg_mlp *c = model(g3, "20-30-5:relu", 1, 43, &x3);
+    gg_node *wa = gg_find(g, "fc1.weight"), *wb = gg_find(g2, "fc1.weight"), *wc = gg_find(g3, "fc1.weight");
+    assert_memory_equal(gg_data(wa), gg_data(wb), 600 * sizeof(double));
+    double xavier = sqrt(6.0 / 50), he = sqrt(6.0 / 20), max_a = 0, max_c = 0;
+    for (size_t i = 0; i < 600; i++) {
+        max_a = fmax(max_a, fabs(gg_value_at(wa, i)));
+        max_c = fmax(max_c, fabs(gg_value_at(wc, i)));
+    }
+    assert_true(max_a <= xavier && max_a > 0.9 * xavier);
+    assert_true(max_c <= he && max_c > 0.9 * he && max_c > xavier);
+    gg_rng r;
+    gg_rng_seed(&r, 42);
+    assert_near(gg_value_at(wa, 0), xavier * (2 * gg_rng_uniform(&r) - 1), 0);
+    assert_near(gg_value_at(wa, 1), xavier * (2 * gg_rng_uniform(&r) - 1), 0);
+    gg_mlp_free(a), gg_mlp_free(b), gg_mlp_free(c);
+    gg_graph_free(g), gg_graph_free(g2), gg_graph_free(g3);
+}
+
+static void dropout_modes(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *m = model(g, "4-1000-1:relu:dropout=0.25", 2, 7, &x);
+    gg_node *mask = gg_find(g, "fc1.dropout");
+    assert_non_null(mask);
+    assert_false(gg_requires_grad(mask));
+    gg_mlp_resample(m); /* eval mode: no effect */
+    for (size_t i = 0; i < 2000; i++)
+        assert_near(gg_value_at(mask, i), 1, 0);
+    gg_mlp_set_training(m, 1);
+    gg_mlp_resample(m);
+    size_t zeros = 0;
+    for (size_t i = 0; i < 2000; i++) {
+        double v = gg_value_at(mask, i);
+        assert_true(v == 0 || fabs(v - 1 / 0.75) < 1e-12);
+        zeros += v == 0;
+    }
+    assert_true(zeros > 400 && zeros < 600);
+    gg_mlp_set_training(m, 0);
+    assert_near(gg_value_at(mask, 17), 1, 0);
+    gg_mlp_free(m);
+    gg_graph_free(g);
+}
+
+/* ---- Losses ---------------------------------------------------------------------- */
+
+static void softmax_ce_values_and_gradient(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    double lv[] = {1, 2, 3, 0, 0, 0, 5, -5, 0.5}, yv[] = {2, 0, -1};
+    gg_node *logits = gg_tensor(g, GG_F64, 2, (int64_t[]){3, 3}, lv);
+    gg_node *y = gg_input(g, GG_F64, 1, (int64_t[]){3}, yv);
+    gg_node *loss = gg_softmax_cross_entropy(g, logits, y);
+    /* Row 3 is ignored (label -1): the mean is over rows 1 and 2. */
+    assert_near(gg_value(loss), 0.753109126556245, TOL);
+    assert_int_equal(gg_backward(g, loss), 0);
+    double e = exp(1) + exp(2) + exp(3);
+    assert_near(gg_grad_at(logits, 0), exp(1) / e / 2, TOL);
+    assert_near(gg_grad_at(logits, 2), (exp(3) / e - 1) / 2, TOL);
+    assert_near(gg_grad_at(logits, 3), (1.0 / 3 - 1) / 2, TOL);
+    assert_near(gg_grad_at(logits, 7), 0, 0);
+    gg_gradcheck_result r;
+    assert_int_equal(gg_gradcheck(g, loss, NULL, 0, 1e-6, 1e-6, &r), 0);
+
+    /* Stable for huge logits; a label >= C makes the loss NaN. */
+    double big[] = {1000, -1000, 0, 0, 0, 0, 0, 0, 0};
+    gg_set_data(g, logits, big);
+    gg_set_data(g, y, (double[]){1, 0, 0});
+    assert_int_equal(gg_forward(g, loss), 0);
+    assert_near(gg_value(loss), (2000 + log(3) + log(3)) / 3, 1e-9);
+    gg_set_data(g, y, (double[]){3, 0, 0});
+    gg_forward(g, loss);
+    assert_true(isnan(gg_value(loss)));
+
+    gg_node *bad = gg_softmax_cross_entropy(g, logits, logits);
+    assert_null(bad);
+    assert_contains(gg_error(g), "softmax_cross_entropy: logits [3,3] and labels [3,3]");
+    gg_graph_free(g);
+}
+
+static void bce_values_and_gradient(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, (double[]){-3, 0.5, 2});
+    gg_node *t = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, (double[]){0, 1, 1});
+    gg_node *loss = gg_bce_with_logits(g, x, t);
+    assert_near(gg_value(loss), 0.21653078226560707, TOL);
+    assert_int_equal(gg_backward(g, loss), 0);
+    assert_near(gg_grad_at(x, 1), (1 / (1 + exp(-0.5)) - 1) / 3, TOL);
+    assert_near(gg_grad_at(t, 2), -2.0 / 3, TOL);
+    assert_int_equal(gg_gradcheck(g, loss, NULL, 0, 1e-6, 1e-6, NULL), 0);
+    gg_set_data(g, x, (double[]){800, -800, 0});
+    gg_forward(g, loss);
+    assert_near(gg_value(loss), (800 + 800 + log(2)) / 3, 1e-9); /* t = 0 at +800, t = 1 at -800 */
+    gg_graph_free(g);
+}
+
+static void squared_losses(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *p = gg_tensor(g, GG_F64, 2, (int64_t[]){2, 2}, (double[]){1, 2, 3, 4});
+    gg_node *t = gg_input(g, GG_F64, 2, (int64_t[]){2, 2}, (double[]){0, 2, 5, 5});
+    gg_node *mse = gg_mse_loss(g, p, t), *half = gg_half_sse_loss(g, p, t);
+    assert_near(gg_value(mse), (1 + 0 + 4 + 1) / 4.0, TOL);
+    assert_near(gg_value(half), 3, TOL);
+    assert_int_equal(gg_backward(g, half), 0);
+    assert_near(gg_grad_at(p, 2), -2, TOL);
+    assert_int_equal(gg_gradcheck(g, mse, NULL, 0, 1e-6, 1e-6, NULL), 0);
+    assert_int_equal(gg_gradcheck(g, half, NULL, 0, 1e-6, 1e-6, NULL), 0);
+    gg_graph_free(g);
+}
+
+static void accuracy_metric(void **state)
+{
+    (void)state;
+    float logits[] = {0.1f, 0.9f, 0.5f, 0.5f, 2, 1};
+    int32_t labels[] = {1, 1, 0};
+    assert_near(gg_accuracy_f32(logits, labels, 3, 2), 2.0 / 3, 1e-12); /* ties go to the first */
+    assert_near(gg_accuracy_f32(logits, labels, 0, 2), 0, 0);
+}
+
+/* ---- The lecture through the MLP and optimizer API --------------------------------- */
+
+/* §6 (seed 003): 2-2-2 sigmoid network without biases, E = 1/2 sum (t - o)^2,
+ * one SGD step with learning rate 0.5. fcI.weight is [in, out]: row i holds
+ * the weights leaving input i. */
+static void backprop_step_section6(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *m = model(g, "2-2-2:sigmoid:out=sigmoid:nobias", 1, 1, &x);
+    gg_set_data(g, x, (double[]){0.1, 0.2});
+    set(g, "fc1.weight", (double[]){0.3, 0.4, 0.25, 0.35}); /* w1 w3 / w2 w4 */
+    set(g, "fc2.weight", (double[]){0.45, 0.7, 0.4, 0.6});  /* w5 w7 / w6 w8 */
+    gg_node *t = gg_input(g, GG_F64, 2, (int64_t[]){1, 2}, (double[]){0.4, 0.6});
+    gg_node *o = gg_mlp_output(m), *e = gg_half_sse_loss(g, o, t);
+    assert_int_equal(gg_forward(g, e), 0);
+    assert_near(gg_value_at(o, 0), 0.60944600, 1e-8);
+    assert_near(gg_value_at(o, 1), 0.66384491, 1e-8);
+    assert_near(gg_value(e), 0.023971900751730026, 1e-12);
+
+    size_t n;
+    gg_node *const *p = gg_mlp_params(m, &n);
+    gg_opt_config cfg = gg_opt_defaults(GG_OPT_SGD);
+    cfg.lr = 0.5;
+    char err[GG_ERRLEN];
+    gg_optimizer *opt = gg_optimizer_new(&cfg, p, n, err);
+    assert_non_null(opt);
+    gg_optimizer_zero_grad(opt);
+    assert_int_equal(gg_backward(g, e), 0);
+    double dw[] = {0.00080888, 0.00071009, 0.00161775, 0.00142017, 0.02592286, 0.00740844, 0.02629590, 0.00751506};
+    for (int i = 0; i < 4; i++) {
+        assert_near(gg_grad_at(p[0], (size_t)i), dw[i], 5e-9);
+        assert_near(gg_grad_at(p[1], (size_t)i), dw[4 + i], 5e-9);
+    }
+    gg_optimizer_step(opt);
+    double w1[] = {0.29959556, 0.39964496, 0.24919112, 0.34928991};
+    double w2[] = {0.43703857, 0.69629578, 0.38685205, 0.59624247};
+    for (size_t i = 0; i < 4; i++) {
+        assert_near(gg_value_at(p[0], i), w1[i], 5e-9);
+        assert_near(gg_value_at(p[1], i), w2[i], 5e-9);
+    }
+    assert_int_equal(gg_forward(g, e), 0);
+    assert_near(gg_value(e), 0.023236338872291772, 1e-12);
+    gg_optimizer_free(opt);
+    gg_mlp_free(m);
+    gg_graph_free(g);
+}
+
+/* §7 (seed 000): linear 2-2-1, input [2, 3], target 1, learning rate 0.05. */
+static void linear_step_section7(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *m = model(g, "2-2-1:linear:nobias", 1, 1, &x);
+    gg_set_data(g, x, (double[]){2, 3});
+    set(g, "fc1.weight", (double[]){0.11, 0.12, 0.21, 0.08});
+    set(g, "fc2.weight", (double[]){0.14, 0.15});
+    gg_node *t = gg_input(g, GG_F64, 2, (int64_t[]){1, 1}, (double[]){1});
+    gg_node *e = gg_half_sse_loss(g, gg_mlp_output(m), t);
+    assert_int_equal(gg_forward(g, e), 0);
+    assert_near(gg_value(gg_mlp_output(m)), 0.191, TOL);
+    assert_near(gg_value(e), 0.3272405, TOL);
+    size_t n;
+    gg_node *const *p = gg_mlp_params(m, &n);
+    gg_opt_config cfg = gg_opt_defaults(GG_OPT_SGD);
+    cfg.lr = 0.05;
+    gg_optimizer *opt = gg_optimizer_new(&cfg, p, n, NULL);
+    gg_optimizer_zero_grad(opt);
+    assert_int_equal(gg_backward(g, e), 0);
+    gg_optimizer_step(opt);
+    assert_near(gg_value_at(p[1], 0), 0.1743825, TOL);
+    assert_near(gg_value_at(p[1], 1), 0.169416, TOL);
+    assert_near(gg_value_at(p[0], 0), 0.121326, TOL);  /* i1 -> h1 */
+    assert_near(gg_value_at(p[0], 2), 0.226989, TOL);  /* i2 -> h1 */
+    assert_near(gg_value_at(p[0], 1), 0.132135, TOL);  /* i1 -> h2 */
+    assert_near(gg_value_at(p[0], 3), 0.0982025, TOL); /* i2 -> h2 */
+    gg_optimizer_free(opt);
+    gg_mlp_free(m);
+    gg_graph_free(g);
+}
+
+/* §8: step perceptrons for AND, OR, NAND over the four inputs at once, and
+ * the hand-wired 2-2-1 XOR = AND(OR, NAND). */
+static void perceptrons_section8(void **state)
+{
+    (void)state;
+    double inputs[] = {0, 0, 0, 1, 1, 0, 1, 1};
+    struct { double w[2], b; double truth[4]; } gates[] = {
+        {{1, 1}, -1.5, {0, 0, 0, 1}},  /* AND */
+        {{1, 1}, -0.5, {0, 1, 1, 1}},  /* OR */
+        {{-1, -1}, 1.5, {1, 1, 1, 0}}, /* NAND */
+    };
+    for (size_t k = 0; k < 3; k++) {
+        gg_graph *g = gg_graph_new();
+        gg_node *x;
+        gg_mlp *m = model(g, "2-1:linear:out=step", 4, 1, &x);
+        gg_set_data(g, x, inputs);
+        set(g, "fc1.weight", gates[k].w);
+        set(g, "fc1.bias", &gates[k].b);
+        assert_int_equal(gg_forward(g, gg_mlp_output(m)), 0);
+        for (size_t i = 0; i < 4; i++)
+            assert_near(gg_value_at(gg_mlp_output(m), i), gates[k].truth[i], 0);
+        gg_mlp_free(m);
+        gg_graph_free(g);
+    }
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *m = model(g, "2-2-1:step:out=step", 4, 1, &x);
+    gg_set_data(g, x, inputs);
+    set(g, "fc1.weight", (double[]){1, -1, 1, -1}); /* h1 = OR, h2 = NAND */
+    set(g, "fc1.bias", (double[]){-0.5, 1.5});
+    set(g, "fc2.weight", (double[]){1, 1});         /* y = AND(h1, h2) */
+    set(g, "fc2.bias", (double[]){-1.5});
+    gg_node *t = gg_input(g, GG_F64, 2, (int64_t[]){4, 1}, (double[]){0, 1, 1, 0});
+    gg_node *e = gg_half_sse_loss(g, gg_mlp_output(m), t);
+    assert_int_equal(gg_forward(g, e), 0);
+    assert_near(gg_value(e), 0, 0);
+    /* The step passes no gradient: a perceptron cannot learn by backprop. */
+    gg_set_data(g, t, (double[]){1, 0, 0, 1});
+    assert_int_equal(gg_forward(g, e), 0);
+    assert_int_equal(gg_backward(g, e), 0);
+    assert_near(gg_value(e), 2, 0);
+    for (size_t i = 0; i < 4; i++)
+        assert_near(gg_grad_at(gg_find(g, "fc1.weight"), i), 0, 0);
+    assert_string_equal(gg_gate_name(gg_mlp_output(m)), "step");
+    gg_mlp_free(m);
+    gg_graph_free(g);
+}
+
+/* ---- Checkpoints ------------------------------------------------------------------ */
+
+static char tmpdir[64];
+
+static int make_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/gg-nn-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd);
+}
+
+static void checkpoint_round_trip(void **state)
+{
+    (void)state;
+    char path[128], err[GG_ERRLEN];
+    snprintf(path, sizeof path, "%s/a.safetensors", tmpdir);
+    gg_graph *g = gg_graph_new(), *g2 = gg_graph_new();
+    gg_node *x, *x2;
+    gg_mlp *a = model(g, "5-7-3:tanh:dropout=0.5", 2, 11, &x);
+    gg_mlp *b = model(g2, "5-7-3:tanh:dropout=0.5", 2, 12, &x2);
+    const char *meta[] = {"epochs", "3", NULL};
+    assert_int_equal(gg_mlp_save(a, path, meta, err), 0);
+    assert_int_equal(gg_mlp_load(b, path, err), 0);
+    size_t n;
+    gg_node *const *pa = gg_mlp_params(a, &n), *const *pb = gg_mlp_params(b, &n);
+    for (size_t i = 0; i < n; i++)
+        assert_memory_equal(gg_data(pa[i]), gg_data(pb[i]), gg_numel(pa[i]) * sizeof(double));
+    gg_mlp_spec s;
+    assert_int_equal(gg_mlp_read_spec(path, &s, err), 0);
+    char buf[128];
+    assert_string_equal(gg_mlp_spec_format(&s, buf, sizeof buf), "5-7-3:tanh:dropout=0.5");
+    gg_safetensors *f;
+    assert_int_equal(gg_safetensors_open(path, &f, err), 0);
+    assert_string_equal(gg_safetensors_meta(f, "epochs"), "3");
+    assert_int_equal(gg_safetensors_count(f), 4);
+    gg_safetensors_close(f);
+    gg_mlp_free(a), gg_mlp_free(b);
+    gg_graph_free(g), gg_graph_free(g2);
+}
+
+static void checkpoint_mismatch_errors(void **state)
+{
+    (void)state;
+    char path[128], err[GG_ERRLEN];
+    snprintf(path, sizeof path, "%s/b.safetensors", tmpdir);
+    gg_graph *g = gg_graph_new(), *g2 = gg_graph_new(), *g3 = gg_graph_new();
+    gg_node *x;
+    gg_mlp *a = model(g, "6-9-4", 1, 1, &x);
+    gg_mlp *b = model(g2, "6-8-4", 1, 1, &x);
+    gg_mlp *c = model(g3, "6-9-4:relu:nobias", 1, 1, &x);
+    assert_int_equal(gg_mlp_save(a, path, NULL, err), 0);
+    assert_int_not_equal(gg_mlp_load(b, path, err), 0);
+    assert_contains(err, "fc1.weight");
+    assert_contains(err, "expected [6, 8], found [6, 9]");
+    assert_int_not_equal(gg_mlp_load(c, path, err), 0); /* the biases are extra */
+    assert_contains(err, "fc1.bias");
+    gg_mlp_spec s;
+    assert_int_not_equal(gg_mlp_read_spec("/nonexistent/x.safetensors", &s, err), 0);
+    assert_contains(err, "/nonexistent/x.safetensors");
+    gg_tensor_ref t = {.name = "w", .dtype = GG_F32, .rank = 1, .dims = {1}, .data = (float[]){1}};
+    assert_int_equal(gg_safetensors_save(path, &t, 1, NULL, err), 0);
+    assert_int_not_equal(gg_mlp_read_spec(path, &s, err), 0);
+    assert_contains(err, "not a gategrad model checkpoint");
+    gg_mlp_free(a), gg_mlp_free(b), gg_mlp_free(c);
+    gg_graph_free(g), gg_graph_free(g2), gg_graph_free(g3);
+}
+
+/* A save that fails half-way (simulated write error) leaves the previous
+ * checkpoint as it was and no temporary file behind. */
+static void interrupted_save_keeps_old(void **state)
+{
+    (void)state;
+    char path[128], err[GG_ERRLEN];
+    snprintf(path, sizeof path, "%s/c.safetensors", tmpdir);
+    gg_graph *g = gg_graph_new(), *g2 = gg_graph_new();
+    gg_node *x;
+    gg_mlp *a = model(g, "3-4-2", 1, 1, &x);
+    gg_mlp *b = model(g2, "3-4-2", 1, 2, &x);
+    assert_int_equal(gg_mlp_save(a, path, NULL, err), 0);
+    for (long at = 1; at <= 4; at++) {
+        gg__atomic_fail_at = at;
+        assert_int_not_equal(gg_mlp_save(b, path, NULL, err), 0);
+        gg__atomic_fail_at = 0;
+        gg_graph *g3 = gg_graph_new();
+        gg_mlp *c = model(g3, "3-4-2", 1, 3, &x);
+        assert_int_equal(gg_mlp_load(c, path, err), 0);
+        assert_memory_equal(gg_data(gg_find(g3, "fc1.weight")), gg_data(gg_find(g, "fc1.weight")),
+                            12 * sizeof(double));
+        gg_mlp_free(c);
+        gg_graph_free(g3);
+    }
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", tmpdir);
+    assert_int_not_equal(system(cmd), 0);
+    gg_mlp_free(a), gg_mlp_free(b);
+    gg_graph_free(g), gg_graph_free(g2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spec_round_trip),
+        cmocka_unit_test(spec_errors),
+        cmocka_unit_test(summary_counts),
+        cmocka_unit_test(build_names_and_counts),
+        cmocka_unit_test(init_is_seeded),
+        cmocka_unit_test(dropout_modes),
+        cmocka_unit_test(softmax_ce_values_and_gradient),
+        cmocka_unit_test(bce_values_and_gradient),
+        cmocka_unit_test(squared_losses),
+        cmocka_unit_test(accuracy_metric),
+        cmocka_unit_test(backprop_step_section6),
+        cmocka_unit_test(linear_step_section7),
+        cmocka_unit_test(perceptrons_section8),
+        cmocka_unit_test(checkpoint_round_trip),
+        cmocka_unit_test(checkpoint_mismatch_errors),
+        cmocka_unit_test(interrupted_save_keeps_old),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
