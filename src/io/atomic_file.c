@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "io/atomic_file.h"
 #include "io/ioerr.h"
 
@@ -35,7 +36,7 @@ static int create_temp(gg__atomic_file *af)
 {
     int fd = injected_fault() ? -1 : mkstemp(af->tmp);
     if (fd < 0) {
-        free(af->tmp);
+        gg__free(af->tmp);
         af->tmp = NULL;
         return -1;
     }
@@ -54,8 +55,8 @@ int gg__atomic_open(const char *path, gg__atomic_file *af, char *err)
     static const char suffix[] = ".tmp-XXXXXX";
     size_t len = strlen(path);
     af->fp = NULL;
-    af->path = malloc(len + 1);
-    af->tmp = malloc(len + sizeof suffix);
+    af->path = gg__malloc(len + 1);
+    af->tmp = gg__malloc(len + sizeof suffix);
     if (!af->path || !af->tmp) {
         gg__atomic_abort(af);
         gg__ioerr(err, path, "out of memory");
@@ -90,11 +91,11 @@ static int sync_directory(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
-                      : strdup(".");
+                      : gg__strdup(".");
     if (!dir)
         return -1;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    free(dir);
+    gg__free(dir);
     if (fd < 0)
         return -1;
     int rc = injected_fault() ? -1 : fsync(fd);
@@ -133,7 +134,7 @@ int gg__atomic_commit(gg__atomic_file *af, char *err)
         gg__atomic_abort(af);
         return -1;
     }
-    free(af->tmp);
+    gg__free(af->tmp);
     af->tmp = NULL;
     int rc = sync_directory(af->path);
     if (rc != 0)
@@ -149,8 +150,8 @@ void gg__atomic_abort(gg__atomic_file *af)
         fclose(af->fp);
     if (af->tmp)
         unlink(af->tmp);
-    free(af->tmp);
-    free(af->path);
+    gg__free(af->tmp);
+    gg__free(af->path);
     af->fp = NULL;
     af->tmp = NULL;
     af->path = NULL;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "io/json.h"
 
 typedef struct parser {
@@ -49,7 +50,7 @@ static int new_node(parser *p, gg__json_type type, const char *key)
     gg__json *j = p->j;
     if (j->n == j->cap) {
         size_t cap = j->cap ? 2 * j->cap : 64;
-        gg__json_node *nodes = realloc(j->nodes, cap * sizeof *nodes);
+        gg__json_node *nodes = gg__realloc(j->nodes, cap * sizeof *nodes);
         if (!nodes)
             return fail(p, "out of memory");
         j->nodes = nodes;
@@ -313,7 +314,7 @@ const char *gg__json_parse(const char *s, size_t len, int max_depth, gg__json *j
     *j = (gg__json){0};
     /* Every string or number, with its NUL, fits in the bytes of its token
      * plus the byte after it, so len + 1 bytes hold all of them. */
-    j->text = malloc(len + 1);
+    j->text = gg__malloc(len + 1);
     parser p = {.s = (const unsigned char *)s, .len = len, .j = j,
                 .out = j->text, .max_depth = max_depth};
     if (!j->text)
@@ -332,8 +333,8 @@ const char *gg__json_parse(const char *s, size_t len, int max_depth, gg__json *j
 
 void gg__json_free(gg__json *j)
 {
-    free(j->nodes);
-    free(j->text);
+    gg__free(j->nodes);
+    gg__free(j->text);
     *j = (gg__json){0};
 }
 
@@ -405,7 +406,7 @@ void gg__jbuf_put(gg__jbuf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 256;
         while (cap - b->n < n + 1)
             cap *= 2;
-        char *p = realloc(b->p, cap);
+        char *p = gg__realloc(b->p, cap);
         if (!p) {
             b->oom = 1;
             return;
@@ -452,6 +453,6 @@ void gg__jbuf_uint(gg__jbuf *b, uint64_t v)
 
 void gg__jbuf_free(gg__jbuf *b)
 {
-    free(b->p);
+    gg__free(b->p);
     *b = (gg__jbuf){0};
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "io/ioerr.h"
 #include "io/json.h"
 #include "io/safetensors_internal.h"
@@ -207,7 +208,7 @@ static int read_metadata(gg_safetensors *f, const gg__json *j, size_t node, char
         return bad(f, err, NULL, "duplicate \"__metadata__\"");
     if (obj->type != GG__JSON_OBJECT)
         return bad(f, err, NULL, "\"__metadata__\" is not an object");
-    f->meta = calloc(obj->count + 1, sizeof *f->meta);
+    f->meta = gg__calloc(obj->count + 1, sizeof *f->meta);
     if (!f->meta)
         return bad(f, err, NULL, "out of memory");
     size_t c = node + 1;
@@ -272,11 +273,11 @@ static int check_names_and_tiling(gg_safetensors *f, char *err)
     for (size_t i = 1; i < f->nt; i++)
         if (strcmp(f->t[i - 1].name, f->t[i].name) == 0)
             return bad(f, err, NULL, "duplicate tensor name '%s'", f->t[i].name);
-    const gg__st_entry **order = malloc((f->nt + 1) * sizeof *order);
+    const gg__st_entry **order = gg__malloc((f->nt + 1) * sizeof *order);
     if (!order)
         return bad(f, err, NULL, "out of memory");
     int rc = check_tiling(f, order, err);
-    free(order);
+    gg__free(order);
     return rc;
 }
 
@@ -286,8 +287,8 @@ static int build_index(gg_safetensors *f, const gg__json *j, char *err)
     if (root->type != GG__JSON_OBJECT)
         return bad(f, err, NULL, "header is not a JSON object");
     /* No tensor has more dims than the header has nodes. */
-    f->t = calloc(root->count + 1, sizeof *f->t);
-    f->dims = malloc(j->n * sizeof *f->dims);
+    f->t = gg__calloc(root->count + 1, sizeof *f->t);
+    f->dims = gg__malloc(j->n * sizeof *f->dims);
     if (!f->t || !f->dims)
         return bad(f, err, NULL, "out of memory");
     size_t ndims = 0, c = 1;
@@ -335,9 +336,9 @@ static int header_length(gg_safetensors *f, const unsigned char *le, uint64_t si
 
 static gg_safetensors *new_handle(const char *where)
 {
-    gg_safetensors *f = calloc(1, sizeof *f);
-    if (f && !(f->where = strdup(where))) {
-        free(f);
+    gg_safetensors *f = gg__calloc(1, sizeof *f);
+    if (f && !(f->where = gg__strdup(where))) {
+        gg__free(f);
         f = NULL;
     }
     return f;
@@ -385,7 +386,7 @@ static int load_header_text(gg_safetensors *f, char **text, uint64_t *len, char 
                    (long long)st.st_size);
     if (header_length(f, le, (uint64_t)st.st_size, len, err))
         return -1;
-    *text = malloc(*len + 1);
+    *text = gg__malloc(*len + 1);
     if (!*text)
         return bad(f, err, NULL, "out of memory");
     if (fread(*text, 1, (size_t)*len, f->fp) != *len)
@@ -406,7 +407,7 @@ int gg_safetensors_open(const char *path, gg_safetensors **out, char *err)
                    : bad(f, err, NULL, "cannot open: %s", strerror(errno));
     if (rc == 0)
         rc = read_header(f, text, (size_t)len, err);
-    free(text);
+    gg__free(text);
     return rc ? fail_handle(out) : 0;
 }
 
@@ -416,12 +417,12 @@ void gg_safetensors_close(gg_safetensors *f)
         return;
     if (f->fp)
         fclose(f->fp);
-    free(f->where);
-    free(f->text);
-    free(f->t);
-    free(f->meta);
-    free(f->dims);
-    free(f);
+    gg__free(f->where);
+    gg__free(f->text);
+    gg__free(f->t);
+    gg__free(f->meta);
+    gg__free(f->dims);
+    gg__free(f);
 }
 
 size_t gg_safetensors_count(const gg_safetensors *f)

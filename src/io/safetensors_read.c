@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "io/ioerr.h"
 #include "io/safetensors_internal.h"
 
@@ -131,7 +132,7 @@ int gg_safetensors_load(const char *path, gg_tensor_ref *t, size_t n, unsigned f
     gg_safetensors *f;
     if (gg_safetensors_open(path, &f, err))
         return -1;
-    unsigned char *used = calloc(f->nt + 1, 1);
+    unsigned char *used = gg__calloc(f->nt + 1, 1);
     int rc = -1;
     if (!used)
         gg__ioerr(err, path, "out of memory");
@@ -143,7 +144,7 @@ int gg_safetensors_load(const char *path, gg_tensor_ref *t, size_t n, unsigned f
             rc = -1;
         }
     }
-    free(used);
+    gg__free(used);
     gg_safetensors_close(f);
     return rc;
 }

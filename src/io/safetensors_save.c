@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "io/atomic_file.h"
 #include "io/ioerr.h"
 #include "io/json.h"
@@ -170,7 +171,7 @@ int gg_safetensors_save(const char *path, const gg_tensor_ref *t, size_t n,
                         const char *const *meta_kv, char *err)
 {
     gg__jbuf h = {0};
-    save_item *items = malloc((n + 1) * sizeof *items);
+    save_item *items = gg__malloc((n + 1) * sizeof *items);
     int rc = -1;
     if (!items) {
         gg__ioerr(err, path, "out of memory");
@@ -186,6 +187,6 @@ int gg_safetensors_save(const char *path, const gg_tensor_ref *t, size_t n,
             rc = write_file(path, &h, items, n, err);
     }
     gg__jbuf_free(&h);
-    free(items);
+    gg__free(items);
     return rc;
 }
