@@ -5,8 +5,22 @@
  * build) checks that none of them leaks. */
 #include "testutil.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <zlib.h>
+
 #include "fault.h"
 #include "gategrad.h"
+#include "gategrad/data.h"
+#include "gategrad/io.h"
+
+static char dir[64];
+
+static void path_in_dir(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", dir, name);
+}
 
 typedef int (*scenario_fn)(char *err, size_t errlen);
 
@@ -63,6 +77,123 @@ static int build_and_backprop(char *err, size_t errlen)
     return 0;
 }
 
+static int load_idx(char *err, size_t errlen)
+{
+    (void)errlen;
+    gg_dataset train, test;
+    if (gg_mnist_load(dir, &train, &test, err))
+        return -1;
+    gg_dataset_free(&train);
+    gg_dataset_free(&test);
+    return 0;
+}
+
+static int load_csv(char *err, size_t errlen)
+{
+    (void)errlen;
+    char path[128];
+    gg_dataset d;
+    path_in_dir(path, sizeof path, "data.csv");
+    if (gg_csv_load(path, -1, &d, err))
+        return -1;
+    gg_dataset_free(&d);
+    return 0;
+}
+
+static const float weights[6] = {1, 2, 3, 4, 5, 6};
+static const double bias[2] = {0.5, -0.5};
+
+static int save_checkpoint(char *err, size_t errlen)
+{
+    (void)errlen;
+    char path[128];
+    path_in_dir(path, sizeof path, "model.safetensors");
+    gg_tensor_ref t[2] = {
+        {.name = "fc.weight", .dtype = GG_F32, .rank = 2, .dims = {2, 3}, .data = (void *)weights},
+        {.name = "fc.bias", .dtype = GG_F64, .rank = 1, .dims = {2}, .data = (void *)bias},
+    };
+    const char *meta[] = {"gategrad.model", "3-2", NULL};
+    return gg_safetensors_save(path, t, 2, meta, err);
+}
+
+static int load_checkpoint(char *err, size_t errlen)
+{
+    (void)errlen;
+    char path[128];
+    path_in_dir(path, sizeof path, "model.safetensors");
+    float w[6];
+    double b[2];
+    gg_tensor_ref t[2] = {
+        {.name = "fc.weight", .dtype = GG_F32, .rank = 2, .dims = {2, 3}, .data = w},
+        {.name = "fc.bias", .dtype = GG_F64, .rank = 1, .dims = {2}, .data = b},
+    };
+    if (gg_safetensors_load(path, t, 2, 0, err))
+        return -1;
+    return memcmp(w, weights, sizeof w) || memcmp(b, bias, sizeof b);
+}
+
+static void write_file(const char *name, const void *data, size_t size, bool gzip)
+{
+    char path[128];
+    path_in_dir(path, sizeof path, name);
+    if (gzip) {
+        gzFile f = gzopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(gzwrite(f, data, (unsigned)size), (int)size);
+        assert_int_equal(gzclose(f), Z_OK);
+        return;
+    }
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, size, f), size);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Two 2x2 images with labels, as raw and gzip IDX; a small CSV. */
+static int make_fixtures(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/gg-faults-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    const unsigned char images[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 64, 128, 255, 1, 2, 3, 4};
+    const unsigned char labels[] = {0, 0, 8, 1, 0, 0, 0, 2, 3, 9};
+    write_file("train-images-idx3-ubyte.gz", images, sizeof images, true);
+    write_file("train-labels-idx1-ubyte", labels, sizeof labels, false);
+    write_file("t10k-images-idx3-ubyte", images, sizeof images, false);
+    write_file("t10k-labels-idx1-ubyte.gz", labels, sizeof labels, true);
+    const char csv[] = "a,b,label\n1,2,0\n3,4,1\n5,6,2\n";
+    write_file("data.csv", csv, sizeof csv - 1, false);
+    char err[GG_ERRLEN];
+    return save_checkpoint(err, sizeof err);
+}
+
+static int remove_fixtures(void **state)
+{
+    (void)state;
+    const char *names[] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                           "t10k-labels-idx1-ubyte.gz", "data.csv", "model.safetensors"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[128];
+        path_in_dir(path, sizeof path, names[i]);
+        unlink(path);
+    }
+    return rmdir(dir);
+}
+
+static void file_allocation_failures(void **state)
+{
+    (void)state;
+    exhaust("load IDX files (raw and gzip)", load_idx);
+    exhaust("load a CSV file", load_csv);
+    exhaust("load a safetensors checkpoint", load_checkpoint);
+    /* Saving over the checkpoint with each allocation failing leaves the old
+     * file whole: load_checkpoint compares it bit for bit afterwards. */
+    exhaust("save a safetensors checkpoint", save_checkpoint);
+    char err[GG_ERRLEN];
+    assert_int_equal(load_checkpoint(err, sizeof err), 0);
+}
+
 static void core_allocation_failures(void **state)
 {
     (void)state;
@@ -73,6 +204,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(core_allocation_failures),
+        cmocka_unit_test(file_allocation_failures),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_fixtures, remove_fixtures);
 }
