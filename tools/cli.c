@@ -1,5 +1,6 @@
 /* cli.c - argument parsing, graph building and error messages shared by
  * the `gategrad` subcommands. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,8 @@ static int option(int argc, char **argv, int *i, unsigned accepted, const char *
     bool wrt = (accepted & CLI_OPT_WRT) && !strcmp(o, "--wrt");
     bool paths = (accepted & CLI_OPT_MAX_PATHS) && !strcmp(o, "--max-paths");
     if (!wrt && !paths)
-        return usage_error(usage, "unknown option '%s'", o);
+        return usage_error(usage, "unknown option '%.40s' (an expression that starts with -- "
+                                  "goes after a '--' argument)", o);
     if (*i + 1 >= argc)
         return usage_error(usage, "%s needs a value", o);
     const char *v = argv[++*i];
@@ -69,6 +71,16 @@ static int option(int argc, char **argv, int *i, unsigned accepted, const char *
     else if (!parse_count(v, &a->max_paths))
         return usage_error(usage, "--max-paths: '%s' is not a count from 1 to 1000000", v);
     return -1;
+}
+
+/* "--word" or "-h"; "---x" or "--(x)" are expressions. */
+static bool is_option(const char *s)
+{
+    if (!strcmp(s, "-h"))
+        return true;
+    if (strncmp(s, "--", 2) || !isalpha((unsigned char)s[2]))
+        return false;
+    return strspn(s + 2, "abcdefghijklmnopqrstuvwxyz-") == strlen(s + 2);
 }
 
 int cli_parse(int argc, char **argv, unsigned accepted, const char *usage, cli_args *a)
@@ -83,7 +95,7 @@ int cli_parse(int argc, char **argv, unsigned accepted, const char *usage, cli_a
     for (int i = 1; i < argc; i++) {
         if (options && !strcmp(argv[i], "--")) {
             options = false;
-        } else if (options && (!strncmp(argv[i], "--", 2) || !strcmp(argv[i], "-h"))) {
+        } else if (options && is_option(argv[i])) {
             int rc = option(argc, argv, &i, accepted, usage, a);
             if (rc >= 0)
                 return rc;

@@ -22,6 +22,7 @@
 #ifndef GG_TOOLS_EXPR_H
 #define GG_TOOLS_EXPR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <gategrad.h>

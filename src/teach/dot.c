@@ -14,6 +14,14 @@ static void put_escaped(FILE *out, const char *s)
     }
 }
 
+/* One record field: the text built in sb, escaped. */
+static void field(FILE *out, gg_sb *sb, const char *sep)
+{
+    fputs(sep, out);
+    put_escaped(out, gg__sb_str(sb));
+    gg__sb_clear(sb);
+}
+
 static void value_node(FILE *out, gg_sb *sb, const gg_graph *g, const gg_node *n,
                        const gg_view_opts *opts)
 {
@@ -22,17 +30,19 @@ static void value_node(FILE *out, gg_sb *sb, const gg_graph *g, const gg_node *n
             constant ? ", style=filled, fillcolor=\"#eeeeee\"" : "");
     gg__sb_clear(sb);
     gg__sb_symbol(sb, g, n, opts);
+    field(out, sb, "");
     if (gg__plain_constant(g, n)) {
-        gg__sb_printf(sb, " | constant");
+        gg__sb_printf(sb, "constant");
     } else {
-        gg__sb_printf(sb, constant ? " | constant " : " | value ");
+        gg__sb_printf(sb, constant ? "constant " : "value ");
         gg__sb_values(sb, n, false, opts);
     }
+    field(out, sb, " | ");
     if (!constant) {
-        gg__sb_printf(sb, " | grad ");
+        gg__sb_printf(sb, "grad ");
         gg__sb_values(sb, n, true, opts);
+        field(out, sb, " | ");
     }
-    put_escaped(out, gg__sb_str(sb));
     fprintf(out, " }\"];\n");
 }
 

@@ -202,8 +202,19 @@ static void summary(explainer *e, double total)
     gg__sb_printf(sb, "\n");
 }
 
+/* The root does not depend on the leaf (made before it, or off its paths). */
+static int no_path(explainer *e)
+{
+    partial(&e->sb, e, e->root, e->leaf);
+    gg__sb_printf(&e->sb, " = 0: no path leads from the root down to this leaf\n");
+    fputs(gg__sb_str(&e->sb), e->out);
+    return 0;
+}
+
 static int run(explainer *e)
 {
+    if (e->leaf->id > e->root->id)
+        return no_path(e);
     size_t span = e->root->id - e->leaf->id + 1;
     e->reach = gg__calloc(span, sizeof *e->reach);
     e->paths = gg__calloc(span, sizeof *e->paths);
@@ -214,12 +225,8 @@ static int run(explainer *e)
         return -1;
     }
     mark_reach(e);
-    if (!e->reach[slot(e, e->root)]) {
-        partial(&e->sb, e, e->root, e->leaf);
-        gg__sb_printf(&e->sb, " = 0: no path leads from the root down to this leaf\n");
-        fputs(gg__sb_str(&e->sb), e->out);
-        return 0;
-    }
+    if (!e->reach[slot(e, e->root)])
+        return no_path(e);
     if (!sweep(e))
         return -1;
     double total = e->paths[0];
@@ -240,11 +247,6 @@ int gg_explain(gg_graph *g, gg_node *root, gg_node *leaf, FILE *out, const gg_ex
         return -1;
     if (!gg__teach_owns(g, root) || !gg__teach_owns(g, leaf) || !out) {
         gg__fail(g, "explain: root, leaf and output must be non-NULL, the nodes from this graph");
-        return -1;
-    }
-    if (leaf->id > root->id) {
-        gg__fail(g, "explain: n%u was made after the root n%u, so the root cannot depend on it",
-                 leaf->id, root->id);
         return -1;
     }
     explainer e = {.g = g, .root = root, .leaf = leaf, .out = out, .max_paths = 16,

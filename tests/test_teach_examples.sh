@@ -1,0 +1,41 @@
+#!/bin/sh
+# The teaching examples print the lecture's numbers: runs each one from the
+# examples build directory ($1) and looks for them in its output.
+set -u
+dir=$1
+failures=0
+
+check() { # example, text that must appear
+    if ! "$dir/$1" 2>&1 | grep -qF -- "$2"; then
+        echo "FAIL: examples/$1 does not print: $2"
+        failures=$((failures + 1))
+    fi
+}
+
+check circuit "forward  q = add(x = -2, y = 5) = 3"
+check circuit "dq = z * upstream = -4 * 1 = -4, dz = q * upstream = 3 * 1 = 3"
+check circuit "dx = upstream = -4, dy = upstream = -4"
+check circuit "df/dz = 3"
+
+check gates "forward  f = mul(2, s = -10) = -20"
+check gates "dz = upstream (2 >= -1) = 2, dw = 0 (routed to the other input)"
+check gates "f = -20; df/dx = -8, df/dy = 6, df/dz = 2, df/dw = 0"
+check gates "copy gate, gradient adder: dx = 1 (from g) + 4 (from p) = 5"
+
+check neuron "forward  f = sigmoid(dot = 1) = 0.73105858"
+check neuron "ddot = y * (1 - y) * upstream = 0.73105858 * (1 - 0.73105858) * 1 = 0.19661193"
+check neuron "f = 0.7310585786300049"
+check neuron "dx = [0.3932238664829637, -0.58983579972444"
+check neuron "dw = [-0.19661193324148185, -0.3932238664829637, 0.19661193324148185]"
+
+check shopping "price = 220; dapple = 2.2, dapple_count = 110, dtax = 200"
+check shopping "price = 715; dapple = 2.2, dapple_count = 110, dorange = 3.3, dorange_count = 165, dtax = 650"
+check shopping "dtotal = tax * upstream = 1.1 * 1 = 1.1, dtax = total * upstream = 650 * 1 = 650"
+
+check vectorized "= [2,1] {0.22, 0.26}"
+check vectorized "f = 0.116"
+check vectorized "W.grad = [2,2] {0.088, 0.176, 0.104, 0.208}, x.grad = [2,1] {-0.112, 0.636}"
+check vectorized "grad x = [-0.112, 0.636]"
+
+[ "$failures" -eq 0 ] && echo "all example checks passed"
+[ "$failures" -eq 0 ]
