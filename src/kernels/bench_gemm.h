@@ -14,7 +14,9 @@
  * instead of a table. quick != 0 times few repetitions (a couple of seconds
  * in all) and skips 1024^3. Every shape's result is first checked against
  * a double-precision reference. Returns 0, 1 if a result was wrong, or -1
- * if memory ran out. Timings are reported, never judged. */
+ * if memory ran out. Timings are reported, never judged. It may setenv
+ * OPENBLAS_CORETYPE (see bench_gemm.c), so call it while no other thread
+ * reads the environment. */
 int gg__bench_gemm(FILE *out, int quick, int json);
 
 #endif
