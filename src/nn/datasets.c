@@ -11,13 +11,17 @@
 #define PLAYGROUND_TRAIN 1000
 #define PLAYGROUND_TEST 500
 
+static uint64_t split_seed(uint64_t seed) { return seed ^ 0x5bd1e9955bd1e995u; }
+
 static int playground(const char *name, uint64_t seed, gg_dataset *train, gg_dataset *test, char *err)
 {
     gg_dataset all = {0};
     if (gg_playground(name, PLAYGROUND_TRAIN + PLAYGROUND_TEST, 0.0, seed, &all, err))
         return -1;
     double frac = (double)PLAYGROUND_TRAIN / (PLAYGROUND_TRAIN + PLAYGROUND_TEST);
-    int rc = gg_dataset_split(&all, frac, seed, train, test, err);
+    /* A split seeded like the generator undoes its shuffle (the same
+     * permutation, applied inversely): derive another seed. */
+    int rc = gg_dataset_split(&all, frac, split_seed(seed), train, test, err);
     gg_dataset_free(&all);
     return rc;
 }
@@ -27,7 +31,7 @@ static int csv(const char *path, uint64_t seed, gg_dataset *train, gg_dataset *t
     gg_dataset all = {0};
     if (gg_csv_load(path, -1, &all, err))
         return -1;
-    int rc = gg_dataset_split(&all, 0.8, seed, train, test, err);
+    int rc = gg_dataset_split(&all, 0.8, split_seed(seed), train, test, err);
     gg_dataset_free(&all);
     return rc;
 }

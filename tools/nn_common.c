@@ -1,0 +1,95 @@
+/* nn_common.c - option tables and result printing for train and predict. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nn_common.h"
+
+static const nn_opt *find(const nn_opt *opts, const char *name)
+{
+    for (; opts->name; opts++)
+        if (!strcmp(opts->name, name))
+            return opts;
+    return NULL;
+}
+
+static int set_value(const nn_opt *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    if (o->kind == NN_STR) {
+        *(const char **)o->dst = v;
+        return -1;
+    }
+    double d = strtod(v, &end);
+    bool whole = o->kind != NN_SIZE || d == floor(d);
+    if (!*v || *end || errno || !whole || !(d >= o->min && d <= o->max)) {
+        cli_error("--%s: '%s' is not %s in %g..%g", o->name, v,
+                  o->kind == NN_SIZE ? "a whole number" : "a number", o->min, o->max);
+        return CLI_BAD_INPUT;
+    }
+    if (o->kind == NN_SIZE)
+        *(size_t *)o->dst = (size_t)d;
+    else
+        *(double *)o->dst = d;
+    return -1;
+}
+
+int nn_parse(int argc, char **argv, const nn_opt *opts, const char *usage)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+        const nn_opt *o = strncmp(a, "--", 2) ? NULL : find(opts, a + 2);
+        if (!o) {
+            cli_error("%s: unknown %s '%s' (see gategrad %s --help)", argv[0],
+                      a[0] == '-' ? "option" : "argument", a, argv[0]);
+            return CLI_BAD_INPUT;
+        }
+        if (o->seen)
+            *o->seen = true;
+        if (o->kind == NN_FLAG) {
+            *(bool *)o->dst = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            cli_error("%s needs a value", a);
+            return CLI_BAD_INPUT;
+        }
+        int rc = set_value(o, argv[++i]);
+        if (rc >= 0)
+            return rc;
+    }
+    return -1;
+}
+
+int nn_load_data(const char *name, uint64_t seed, gg_dataset *train, gg_dataset *test)
+{
+    char err[GG_ERRLEN];
+    if (gg_load_named_dataset(name, seed, train, test, err) == 0)
+        return CLI_OK;
+    cli_error("%s", err);
+    return CLI_BAD_INPUT;
+}
+
+void nn_print_eval(double loss, double acc, const size_t *confusion, size_t classes)
+{
+    printf("test loss %.4f  test accuracy %.4f\n", loss, acc);
+    if (!confusion || classes > 20)
+        return;
+    printf("confusion matrix (rows: true class, columns: predicted)\n     ");
+    for (size_t j = 0; j < classes; j++)
+        printf(" %6zu", j);
+    for (size_t i = 0; i < classes; i++) {
+        printf("\n%4zu ", i);
+        for (size_t j = 0; j < classes; j++)
+            printf(" %6zu", confusion[i * classes + j]);
+    }
+    printf("\n");
+}
