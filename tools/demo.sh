@@ -7,3 +7,5 @@ sh tools/setup.sh --demo
 meson compile -C build >/dev/null
 echo "== The lecture circuit f = (x + y) * z =="
 ./build/examples/circuit
+echo "== Training an MLP on Fashion-MNIST (784-256-128-10, Adam, 20 epochs) =="
+./build/tools/gategrad train --data fashion-mnist

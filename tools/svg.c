@@ -136,15 +136,13 @@ static int cell_code(const float *p, size_t classes)
 
 static void regions(FILE *f, const float *probs, size_t classes)
 {
-    double cell = SIZE / GRID;
     for (int r = 0; r < GRID; r++)
         for (int c = 0; c < GRID;) {
             int code = cell_code(probs + ((size_t)r * GRID + (size_t)c) * classes, classes), run = 1;
             while (c + run < GRID && cell_code(probs + ((size_t)r * GRID + (size_t)(c + run)) * classes, classes) == code)
                 run++;
-            fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s' fill-opacity='%.2f'/>\n",
-                    c * cell, (GRID - 1 - r) * cell, run * cell + 0.3, cell + 0.3, palette[code / 5],
-                    0.1 + 0.12 * (code % 5));
+            fprintf(f, "<rect x='%d' y='%d' width='%d' height='1' fill='%s' fill-opacity='%.2f'/>\n", c,
+                    GRID - 1 - r, run, palette[code / 5], 0.1 + 0.12 * (code % 5));
             c += run;
         }
 }
@@ -152,8 +150,8 @@ static void regions(FILE *f, const float *probs, size_t classes)
 static void points(FILE *f, const gg_dataset *d, view v)
 {
     for (size_t i = 0; i < d->n; i++) {
-        double x = (d->x[2 * i] - v.xmin) / v.span * SIZE, y = SIZE - (d->x[2 * i + 1] - v.ymin) / v.span * SIZE;
-        fprintf(f, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s' stroke='white' stroke-width='0.8'/>\n", x, y,
+        double x = (d->x[2 * i] - v.xmin) / v.span * GRID, y = GRID - (d->x[2 * i + 1] - v.ymin) / v.span * GRID;
+        fprintf(f, "<circle cx='%.2f' cy='%.2f' r='.4' fill='%s'/>\n", x, y,
                 palette[(size_t)d->y[i] % NPALETTE]);
     }
 }
@@ -185,10 +183,11 @@ int svg_boundary(const char *path, gg_classifier *c, const gg_dataset *d, char *
         free(text);
         goto out;
     }
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%g' height='%g' shape-rendering='crispEdges'>\n",
-            SIZE, SIZE);
+    /* One unit per grid cell; the viewer scales it to SIZE pixels. */
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%g' height='%g' viewBox='0 0 %d %d' "
+               "shape-rendering='crispEdges'>\n", SIZE, SIZE, GRID, GRID);
     regions(f, probs, classes);
-    fprintf(f, "<g shape-rendering='auto'>\n");
+    fprintf(f, "<g shape-rendering='auto' stroke='white' stroke-width='.1'>\n");
     points(f, d, v);
     fprintf(f, "</g>\n</svg>\n");
     rc = commit(path, f, &text, &len, err);
