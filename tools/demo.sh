@@ -1,5 +1,6 @@
 #!/bin/sh
-# The main job: builds gategrad and runs the lecture's circuit example.
+# The main job: builds gategrad and runs the lecture's circuit example,
+# printing its gate-level trace.
 set -eu
 cd "$(dirname "$0")/.."
 sh tools/setup.sh --demo
@@ -7,5 +8,7 @@ sh tools/setup.sh --demo
 meson compile -C build >/dev/null
 echo "== The lecture circuit f = (x + y) * z =="
 ./build/examples/circuit
+echo "== The same circuit from the gategrad command, traced gate by gate =="
+./build/tools/gategrad trace "(x + y) * z" x=-2 y=5 z=-4
 echo "== Training an MLP on Fashion-MNIST (784-256-128-10, Adam, 20 epochs) =="
 ./build/tools/gategrad train --data fashion-mnist
