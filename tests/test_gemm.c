@@ -389,8 +389,8 @@ static void pool_runs_each_tid_once(void **state)
     assert_int_equal(gg_set_num_threads(saved), 0);
 }
 
-/* Valgrind does not emulate MXCSR's FTZ/DAZ (its arithmetic keeps
- * subnormals), so under it only the control bits can be checked. */
+/* Valgrind does not model MXCSR's FTZ/DAZ bits (it reads them back as 0
+ * and keeps subnormals), so under it the test only checks for crashes. */
 static int under_valgrind(void)
 {
     const char *pre = getenv("LD_PRELOAD");
@@ -401,6 +401,12 @@ static void flush_denormals(void **state)
 {
     (void)state;
 #if defined(__x86_64__) || defined(__i386__)
+    if (under_valgrind()) {
+        gg__set_flush_denormals(1);
+        gg__set_flush_denormals(0);
+        print_message("  under valgrind: FTZ/DAZ not checked\n");
+        return;
+    }
     volatile float tiny = 1e-30f, small = 1e-10f;
     gg__set_flush_denormals(1);
     unsigned on_mode = gg__fp_mode_get();
@@ -411,8 +417,7 @@ static void flush_denormals(void **state)
     volatile float kept = tiny * small;
     assert_int_equal(on_mode & 0x8040u, 0x8040u); /* FTZ | DAZ */
     assert_int_equal(off_mode & 0x8040u, 0u);
-    if (!under_valgrind())
-        assert_true(flushed == 0.0f);
+    assert_true(flushed == 0.0f);
     assert_true(kept > 0.0f);
 #else
     gg__set_flush_denormals(1); /* a no-op elsewhere; must not crash */
