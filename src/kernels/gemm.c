@@ -185,6 +185,19 @@ static size_t split_cost(size_t dim, size_t unit, size_t other, size_t K, size_t
     return share * other * K + PACK_COST * (packed_whole * chunks / t + packed_split / t);
 }
 
+/* Chunks per thread: CHUNKS_PER_THREAD, unless repacking the operand that
+ * is not split once more per extra chunk would cost over 1/20 of a chunk's
+ * multiply-adds; then one (a static split, best on a quiet machine). */
+static size_t chunks_for(size_t t, size_t units, size_t macs, size_t packed_whole)
+{
+    if (t <= 1)
+        return 1;
+    size_t ch = t * CHUNKS_PER_THREAD;
+    if (ch > units || PACK_COST * packed_whole * 20 > macs / ch)
+        ch = t;
+    return ch < units ? ch : units;
+}
+
 /* Chooses how many threads to ask for, which dimension they split, and in
  * how many chunks. */
 static int plan_split(size_t M, size_t N, size_t K, size_t mr, size_t nr, int *split_n,
@@ -193,15 +206,14 @@ static int plan_split(size_t M, size_t N, size_t K, size_t mr, size_t nr, int *s
     size_t t = 1;
     if ((double)M * (double)N * (double)K >= PAR_MIN_MACS)
         t = (size_t)gg_num_threads();
-    size_t ch = t > 1 ? t * CHUNKS_PER_THREAD : 1;
-    size_t cost_n = split_cost(N, nr, M, K, t, ch, M * K, K * N);
-    size_t cost_m = split_cost(M, mr, N, K, t, ch, K * N, M * K);
+    size_t cost_n = split_cost(N, nr, M, K, t, t, M * K, K * N);
+    size_t cost_m = split_cost(M, mr, N, K, t, t, K * N, M * K);
     *split_n = cost_n <= cost_m;
     *unit = *split_n ? nr : mr;
     *units = ceil_div(*split_n ? N : M, *unit);
     if (t > *units)
         t = *units;
-    *chunks = ch < *units ? ch : *units;
+    *chunks = chunks_for(t, *units, M * N * K, *split_n ? M * K : K * N);
     return (int)t;
 }
 
