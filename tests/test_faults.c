@@ -14,6 +14,8 @@
 #include "gategrad.h"
 #include "gategrad/data.h"
 #include "gategrad/io.h"
+#include "gategrad/nn.h"
+#include "expr.h"
 
 static char dir[64];
 
@@ -194,6 +196,47 @@ static void file_allocation_failures(void **state)
     assert_int_equal(load_checkpoint(err, sizeof err), 0);
 }
 
+/* The gategrad command's parser: variables, every operator and function. */
+static int parse_expression(char *err, size_t errlen)
+{
+    gg_graph *g = gg_graph_new();
+    expr_vars *vars = NULL;
+    expr_error e = {0};
+    gg_node *root = NULL;
+    if (g && expr_vars_add(&vars, g, "x=0.5", &e) == 0 && expr_vars_add(&vars, g, "y=-2", &e) == 0)
+        root = expr_build(g, "2 * (x*y + max(x, y)) - sigmoid(x)^2 / abs(min(y, 1)) + log(exp(tanh(relu(-x))) + 1)",
+                          vars, &e);
+    int rc = root && gg_backward(g, root) == 0 ? 0 : -1;
+    if (rc)
+        snprintf(err, errlen, "%s", e.message[0] ? e.message : g ? gg_error(g) : "no graph");
+    expr_vars_free(vars);
+    gg_graph_free(g);
+    return rc;
+}
+
+/* Generate a small data set, build an MLP classifier, train it one epoch. */
+static int train_small_mlp(char *err, size_t errlen)
+{
+    (void)errlen;
+    gg_dataset d = {0};
+    gg_mlp_spec spec;
+    if (gg_playground("xor", 40, 0.1, 3, &d, err) || gg_mlp_spec_parse("2-4-2:tanh:dropout=0.1", &spec, err))
+        return -1;
+    gg_classifier *c = gg_classifier_new(&spec, 16, 5, err);
+    gg_fit_config cfg = {.epochs = 1, .opt = gg_opt_defaults(GG_OPT_ADAM), .seed = 1};
+    int rc = c ? gg_classifier_fit(c, &d, NULL, &cfg, NULL, NULL, err) : -1;
+    gg_classifier_free(c);
+    gg_dataset_free(&d);
+    return rc;
+}
+
+static void parse_and_train_allocation_failures(void **state)
+{
+    (void)state;
+    assert_true(exhaust("parse an expression", parse_expression) >= 5);
+    assert_true(exhaust("build and train a small MLP", train_small_mlp) >= 10);
+}
+
 static void core_allocation_failures(void **state)
 {
     (void)state;
@@ -205,6 +248,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(core_allocation_failures),
         cmocka_unit_test(file_allocation_failures),
+        cmocka_unit_test(parse_and_train_allocation_failures),
     };
     return cmocka_run_group_tests(tests, make_fixtures, remove_fixtures);
 }

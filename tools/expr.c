@@ -10,10 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h" /* the library's allocator, so fault injection reaches the parser */
+#include "expr.h"
+
+#undef uthash_malloc
+#undef uthash_free
+#define uthash_malloc(sz) gg__malloc(sz)
+#define uthash_free(ptr, sz) gg__free(ptr)
 #define HASH_NONFATAL_OOM 1
 #include <uthash.h>
-
-#include "expr.h"
 
 /* ---- Errors ---------------------------------------------------------------- */
 
@@ -74,13 +79,13 @@ size_t expr_scan_number(const char *s, bool allow_sign, double *value)
                 n++;
         }
     }
-    char *copy = malloc(n + 1);
+    char *copy = gg__malloc(n + 1);
     if (!copy)
         return 0;
     memcpy(copy, s, n);
     copy[n] = '\0';
     *value = strtod(copy, NULL);
-    free(copy);
+    gg__free(copy);
     return n;
 }
 
@@ -88,7 +93,7 @@ static bool vars_push(expr_vars *v, var_entry *e)
 {
     if (v->count == v->cap) {
         size_t cap = v->cap ? 2 * v->cap : 8;
-        var_entry **list = realloc(v->list, cap * sizeof *list);
+        var_entry **list = gg__realloc(v->list, cap * sizeof *list);
         if (!list)
             return false;
         v->list = list;
@@ -148,11 +153,11 @@ int expr_vars_add(expr_vars **vars, gg_graph *g, const char *arg, expr_error *er
         fail(err, 0, "variable %.*s is given twice", (int)len, arg);
         return -1;
     }
-    if (!*vars && !(*vars = calloc(1, sizeof **vars))) {
+    if (!*vars && !(*vars = gg__calloc(1, sizeof **vars))) {
         fail(err, 0, "out of memory");
         return -1;
     }
-    var_entry *e = calloc(1, sizeof *e);
+    var_entry *e = gg__calloc(1, sizeof *e);
     if (e)
         e->name = strndup(arg, len);
     if (e && e->name)
@@ -161,8 +166,8 @@ int expr_vars_add(expr_vars **vars, gg_graph *g, const char *arg, expr_error *er
         fail(err, 0, "cannot add variable %.*s: %s", (int)len, arg,
              gg_error(g) ? gg_error(g) : "out of memory");
         if (e)
-            free(e->name);
-        free(e);
+            gg__free(e->name);
+        gg__free(e);
         return -1;
     }
     return 0;
@@ -184,11 +189,11 @@ void expr_vars_free(expr_vars *vars)
         return;
     HASH_CLEAR(hh, vars->table);
     for (size_t i = 0; i < vars->count; i++) {
-        free(vars->list[i]->name);
-        free(vars->list[i]);
+        gg__free(vars->list[i]->name);
+        gg__free(vars->list[i]);
     }
-    free(vars->list);
-    free(vars);
+    gg__free(vars->list);
+    gg__free(vars);
 }
 
 /* ---- Functions ------------------------------------------------------------------- */
@@ -247,7 +252,7 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size, parser *ps)
     if (need <= *cap)
         return true;
     size_t cap2 = *cap ? 2 * *cap : 64;
-    void *q = realloc(*p, cap2 * size);
+    void *q = gg__realloc(*p, cap2 * size);
     if (!q) {
         fail(ps->err, 0, "out of memory");
         return false;
@@ -580,7 +585,7 @@ gg_node *expr_build(gg_graph *g, const char *text, const expr_vars *vars, expr_e
     *err = (expr_error){0};
     parser ps = {.g = g, .text = text, .vars = vars, .err = err};
     gg_node *root = parse(&ps);
-    free(ps.ops);
-    free(ps.vals);
+    gg__free(ps.ops);
+    gg__free(ps.vals);
     return root;
 }
