@@ -74,7 +74,7 @@ has "$tmp/out" "dx = upstream = -4, dy = upstream = -4"
 has "$tmp/out" "result   f = -12, df/dx = -4, df/dy = -4, df/dz = 3"
 ok "dz = upstream (2 >= -1) = 2, dw = 0 (routed to the other input)" \
     trace "2 * (x*y + max(z, w))" x=3 y=-4 z=2 w=-1
-ok "x is used by 2 gates: copy gate, gradient adder: dx = 1 (from f) + 4 (from n2) = 5" \
+ok "x #0 is used by 2 gates: copy gate, gradient adder: dx = 1 (from f) + 4 (from n2) = 5" \
     trace "x*y + x" x=3 y=4
 NET="0.5*((0.4 - sigmoid(w5*sigmoid(w1*0.1 + w2*0.2) + w6*sigmoid(w3*0.1 + w4*0.2)))^2 + (0.6 - sigmoid(w7*sigmoid(w1*0.1 + w2*0.2) + w8*sigmoid(w3*0.1 + w4*0.2)))^2)"
 W="w1=0.3 w2=0.25 w3=0.4 w4=0.35 w5=0.45 w6=0.4 w7=0.7 w8=0.6"
@@ -149,7 +149,7 @@ minus=$(awk 'BEGIN { for (i = 0; i < 50001; i++) printf "-"; printf "x" }')
 ok '{"value": -3, "grad": {"x": -1}}' grad --json -- "$minus" x=3
 sum=$(awk 'BEGIN { printf "x"; for (i = 1; i < 50000; i++) printf "+x" }')
 ok '{"value": 150000, "grad": {"x": 50000}}' grad --json "$sum" x=3
-ok "x is used by 49999 gates" trace "$sum" x=3
+ok "x #0 is used by 49999 gates" trace "$sum" x=3
 ok "the sum over its 50000 paths (49984 not shown) = 50000.00000000" explain "$sum" x=3 --wrt x
 ok "digraph" dot "$sum" x=3
 open=$(awk 'BEGIN { for (i = 0; i < 50000; i++) printf "("; printf "x" }')

@@ -97,11 +97,11 @@ static void trace_circuit(void **state)
     traced(g, f, &c, NULL);
     const char *t = capture_text(&c);
     assert_int_equal(c.lines, 4);
-    assert_has(t, "forward  q = add(x = -2, y = 5) = 3\n");
-    assert_has(t, "forward  f = mul(q = 3, z = -4) = -12\n");
-    assert_has(t, "backward f = mul(q, z): upstream 1; mul gate, swap multiplier");
+    assert_has(t, "forward  q #3 = add(x = -2, y = 5) = 3\n");
+    assert_has(t, "forward  f #4 = mul(q = 3, z = -4) = -12\n");
+    assert_has(t, "backward f #4 = mul(q, z): upstream 1; mul gate, swap multiplier");
     assert_has(t, "dq = z * upstream = -4 * 1 = -4, dz = q * upstream = 3 * 1 = 3");
-    assert_has(t, "backward q = add(x, y): upstream -4; add gate, distributor");
+    assert_has(t, "backward q #3 = add(x, y): upstream -4; add gate, distributor");
     assert_has(t, "dx = upstream = -4, dy = upstream = -4; now x.grad = -4, y.grad = -4\n");
     capture_close(&c);
     gg_graph_free(g);
@@ -154,7 +154,7 @@ static void trace_four_gates(void **state)
     capture_open(&c);
     traced(g, f, &c, NULL);
     const char *t = capture_text(&c);
-    assert_has(t, "forward  f = mul(2, s = -10) = -20\n");
+    assert_has(t, "forward  f #8 = mul(2, s = -10) = -20\n");
     assert_has(t, "ds = 2 * upstream = 2 * 1 = 2; now s.grad = 2\n");
     assert_has(t, "max gate, router");
     assert_has(t, "dz = upstream (2 >= -1) = 2, dw = 0 (routed to the other input); now z.grad = 2, w.grad = 0\n");
@@ -175,7 +175,7 @@ static void trace_fan_out_sum(void **state)
     capture_open(&c);
     traced(g, f, &c, NULL);
     const char *t = capture_text(&c);
-    assert_has(t, "backward x is used by 3 gates: copy gate, gradient adder: "
+    assert_has(t, "backward x #0 is used by 3 gates: copy gate, gradient adder: "
                   "dx = 1 (from f) + 1 (from n3) + 4 (from p) = 6\n");
     assert_true(gg_grad(x) == 6);
     capture_close(&c);
@@ -194,7 +194,7 @@ static void trace_square_counts_once(void **state)
     traced(g, f, &c, NULL);
     const char *t = capture_text(&c);
     assert_has(t, "dx = x * upstream = 3 * 1 = 3, dx = x * upstream = 3 * 1 = 3; now x.grad = 7");
-    assert_has(t, "x is used by 2 gates: copy gate, gradient adder: dx = 1 (from f) + 6 (from n1) = 7\n");
+    assert_has(t, "x #0 is used by 2 gates: copy gate, gradient adder: dx = 1 (from f) + 6 (from n1) = 7\n");
     capture_close(&c);
     gg_graph_free(g);
 }
@@ -261,7 +261,7 @@ static void trace_neuron(void **state)
     capture_open(&c);
     traced(g, f, &c, NULL);
     const char *t = capture_text(&c);
-    assert_has(t, "forward  f = sigmoid(dot = 1) = 0.73105858\n");
+    assert_has(t, "forward  f #9 = sigmoid(dot = 1) = 0.73105858\n");
     assert_has(t, "ddot = y * (1 - y) * upstream = 0.73105858 * (1 - 0.73105858) * 1 = 0.19661193");
     assert_has(t, "dx0 = w0 * upstream = 2 * 0.19661193 = 0.39322387");
     assert_has(t, "dx1 = w1 * upstream = -3 * 0.19661193 = -0.5898358");
@@ -286,7 +286,7 @@ static void trace_vectorized(void **state)
     capture_open(&c);
     traced(g, f, &c, NULL);
     const char *t = capture_text(&c);
-    assert_has(t, "forward  q = matmul(W = [2,2] {0.1, 0.5, -0.3, 0.8}, x = [2,1] {0.2, 0.4}) = [2,1] {0.22, 0.26}\n");
+    assert_has(t, "forward  q #2 = matmul(W = [2,2] {0.1, 0.5, -0.3, 0.8}, x = [2,1] {0.2, 0.4}) = [2,1] {0.22, 0.26}\n");
     assert_has(t, "= 0.116\n");
     assert_has(t, "W.grad = [2,2] {0.088, 0.176, 0.104, 0.208}, x.grad = [2,1] {-0.112, 0.636}\n");
     assert_has(t, "now q.grad = [2,1] {0.44, 0.52}\n");
@@ -359,11 +359,11 @@ static void trace_network(void **state)
     capture_open(&c);
     traced(g, n.E, &c, NULL);
     const char *t = capture_text(&c);
-    assert_has(t, "forward  h1 = sigmoid(z1 = 0.08) = 0.51998934\n");
-    assert_has(t, "forward  h2 = sigmoid(z2 = 0.11) = 0.5274723\n");
-    assert_has(t, "forward  o1 = sigmoid(z3 = 0.44498412) = 0.609446\n");
+    assert_has(t, "forward  h1 #18 = sigmoid(z1 = 0.08) = 0.51998934\n");
+    assert_has(t, "forward  h2 #19 = sigmoid(z2 = 0.11) = 0.5274723\n");
+    assert_has(t, "forward  o1 #26 = sigmoid(z3 = 0.44498412) = 0.609446\n");
     assert_has(t, "= 0.023971901\n");
-    assert_has(t, "backward h1 is used by 2 gates: copy gate, gradient adder");
+    assert_has(t, "backward h1 #18 is used by 2 gates: copy gate, gradient adder");
     assert_has(t, "now w5.grad = 0.025922856");
     assert_true(fabs(gg_grad(n.w[5]) - 0.02592286) < 5e-9);
     assert_true(fabs(gg_grad(n.w[1]) - 0.00080888) < 5e-9);
@@ -509,7 +509,7 @@ static void trace_long_sum(void **state)
     capture_open(&c);
     traced(g, a, &c, NULL);
     assert_int_equal(c.lines, 2 * 49999 + 1);
-    assert_has(capture_text(&c), "x is used by 49999 gates");
+    assert_has(capture_text(&c), "x #0 is used by 49999 gates");
     assert_true(gg_grad(x) == 50000);
     capture_close(&c);
     gg_graph_free(g);

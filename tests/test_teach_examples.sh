@@ -12,17 +12,17 @@ check() { # example, text that must appear
     fi
 }
 
-check circuit "forward  q = add(x = -2, y = 5) = 3"
+check circuit "forward  q #3 = add(x = -2, y = 5) = 3"
 check circuit "dq = z * upstream = -4 * 1 = -4, dz = q * upstream = 3 * 1 = 3"
 check circuit "dx = upstream = -4, dy = upstream = -4"
 check circuit "df/dz = 3"
 
-check gates "forward  f = mul(2, s = -10) = -20"
+check gates "forward  f #8 = mul(2, s = -10) = -20"
 check gates "dz = upstream (2 >= -1) = 2, dw = 0 (routed to the other input)"
 check gates "f = -20; df/dx = -8, df/dy = 6, df/dz = 2, df/dw = 0"
 check gates "copy gate, gradient adder: dx = 1 (from g) + 4 (from p) = 5"
 
-check neuron "forward  f = sigmoid(dot = 1) = 0.73105858"
+check neuron "forward  f #9 = sigmoid(dot = 1) = 0.73105858"
 check neuron "ddot = y * (1 - y) * upstream = 0.73105858 * (1 - 0.73105858) * 1 = 0.19661193"
 check neuron "f = 0.7310585786300049"
 check neuron "dx = [0.3932238664829637, -0.58983579972444"

@@ -64,6 +64,13 @@ void gg__sb_name(gg_sb *sb, const gg_graph *g, const gg_node *n)
         gg__sb_printf(sb, "n%u", n->id);
 }
 
+void gg__sb_head(gg_sb *sb, const gg_graph *g, const gg_node *n)
+{
+    gg__sb_name(sb, g, n);
+    if (gg_label(g, n))
+        gg__sb_printf(sb, " #%u", n->id);
+}
+
 static double elem(const gg_node *n, bool grad, size_t k)
 {
     return grad ? gg_grad_at(n, k) : gg_value_at(n, k);

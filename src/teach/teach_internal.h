@@ -26,6 +26,9 @@ void gg__sb_num(gg_sb *sb, double v);
 
 /* n's label, or "n<id>". */
 void gg__sb_name(gg_sb *sb, const gg_graph *g, const gg_node *n);
+/* The subject of a trace line: its name, and its id too when the name is a
+ * label ("q #3"; an unlabelled node's name "n3" already holds it). */
+void gg__sb_head(gg_sb *sb, const gg_graph *g, const gg_node *n);
 
 /* n's value (grad false) or gradient (grad true): a scalar as a number, a
  * tensor as its shape and a summary, or every element when opts ask. */

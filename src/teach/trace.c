@@ -47,7 +47,7 @@ static void forward_line(gg_tracer *t, const gg_node *n)
 {
     gg_sb *sb = &t->line;
     gg__sb_printf(sb, "forward  ");
-    gg__sb_name(sb, t->g, n);
+    gg__sb_head(sb, t->g, n);
     gg__sb_printf(sb, " = ");
     gg__sb_call(sb, t->g, n, true, &t->opts);
     gg__sb_printf(sb, " = ");
@@ -252,7 +252,7 @@ static void backward_line(gg_tracer *t, const gg_node *n)
     gg_sb *sb = &t->line;
     const gg_gate *gate = gg__gates[n->gate];
     gg__sb_printf(sb, "backward ");
-    gg__sb_name(sb, t->g, n);
+    gg__sb_head(sb, t->g, n);
     gg__sb_printf(sb, " = ");
     gg__sb_call(sb, t->g, n, false, &t->opts);
     gg__sb_printf(sb, ": upstream ");
@@ -280,7 +280,7 @@ static void fanout_line(gg_tracer *t, const gg_node *in)
     gg_sb *sb = &t->line;
     uint32_t k = t->uses[in->id];
     gg__sb_printf(sb, "backward ");
-    gg__sb_name(sb, t->g, in);
+    gg__sb_head(sb, t->g, in);
     gg__sb_printf(sb, " is used by %u gates: copy gate, gradient adder: d", (unsigned)k);
     gg__sb_name(sb, t->g, in);
     gg__sb_printf(sb, " = ");
