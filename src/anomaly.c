@@ -24,11 +24,6 @@ static long first_bad(gg_dtype dtype, const void *buf, size_t n)
     return -1;
 }
 
-static double elem(gg_dtype dtype, const void *buf, size_t i)
-{
-    return dtype == GG_F64 ? ((const double *)buf)[i] : ((const float *)buf)[i];
-}
-
 /* "node 3 'x' (log)" */
 static void describe(const gg_graph *g, const gg_node *n, char *buf, size_t size)
 {
@@ -50,11 +45,11 @@ static void describe_inputs(const gg_graph *g, const gg_node *n, char *buf, size
         long bad = first_bad((gg_dtype)in->dtype, v, gg__numel(in));
         int w;
         if (in->rank == 0)
-            w = snprintf(buf + used, size - used, "%s%s = %.17g", i ? ", " : "", who, elem((gg_dtype)in->dtype, v, 0));
+            w = snprintf(buf + used, size - used, "%s%s = %.17g", i ? ", " : "", who, gg__get((gg_dtype)in->dtype, v, 0));
         else
             w = snprintf(buf + used, size - used, "%s%s %s, element %ld = %.17g", i ? ", " : "", who,
                          gg_shape_str(in, shape, sizeof shape), bad < 0 ? 0 : bad,
-                         elem((gg_dtype)in->dtype, v, bad < 0 ? 0 : (size_t)bad));
+                         gg__get((gg_dtype)in->dtype, v, bad < 0 ? 0 : (size_t)bad));
         if (w < 0)
             break;
         used += (size_t)w;
@@ -75,7 +70,7 @@ bool gg__anomaly_forward(gg_graph *g, const gg_node *n)
 {
     const void *v = gg__val((gg_node *)n);
     long bad = first_bad((gg_dtype)n->dtype, v, gg__numel(n));
-    return bad < 0 || report(g, n, "forward", "its value", elem((gg_dtype)n->dtype, v, (size_t)bad), bad);
+    return bad < 0 || report(g, n, "forward", "its value", gg__get((gg_dtype)n->dtype, v, (size_t)bad), bad);
 }
 
 bool gg__anomaly_backward(gg_graph *g, const gg_node *n)
@@ -89,7 +84,7 @@ bool gg__anomaly_backward(gg_graph *g, const gg_node *n)
         if (bad >= 0) {
             char what[64];
             snprintf(what, sizeof what, "the gradient of input %d (node %u)", i + 1, in->id);
-            return report(g, n, "backward", what, elem((gg_dtype)in->dtype, gr, (size_t)bad), bad);
+            return report(g, n, "backward", what, gg__get((gg_dtype)in->dtype, gr, (size_t)bad), bad);
         }
     }
     return true;

@@ -7,26 +7,9 @@
 #include "graph_internal.h"
 #include "kernels/gemm.h"
 
-static double get(const gg_node *n, const void *p, size_t i)
-{
-    return n->dtype == GG_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
-}
-
-static void put(const gg_node *n, void *p, size_t i, double v)
-{
-    if (n->dtype == GG_F64)
-        ((double *)p)[i] = v;
-    else
-        ((float *)p)[i] = (float)v;
-}
-
-static void add_to(const gg_node *n, void *p, size_t i, double v)
-{
-    if (n->dtype == GG_F64)
-        ((double *)p)[i] += v;
-    else
-        ((float *)p)[i] += (float)v;
-}
+static double get(const gg_node *n, const void *p, size_t i) { return gg__get((gg_dtype)n->dtype, p, i); }
+static void put(const gg_node *n, void *p, size_t i, double v) { gg__put((gg_dtype)n->dtype, p, i, v); }
+static void add_to(const gg_node *n, void *p, size_t i, double v) { gg__add((gg_dtype)n->dtype, p, i, v); }
 
 static int64_t dim(const gg_node *n, int i) { return n->val.t->dims[i]; }
 

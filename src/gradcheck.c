@@ -4,23 +4,10 @@
 
 #include "graph_internal.h"
 
-static double read_elem(const gg_node *n, const void *p, size_t i)
-{
-    return n->dtype == GG_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
-}
-
-static void write_elem(const gg_node *n, void *p, size_t i, double v)
-{
-    if (n->dtype == GG_F64)
-        ((double *)p)[i] = v;
-    else
-        ((float *)p)[i] = (float)v;
-}
-
 /* root's value with element i of leaf set to v. */
 static int value_at(gg_graph *g, gg_node *root, gg_node *leaf, size_t i, double v, double *out)
 {
-    write_elem(leaf, gg__val(leaf), i, v);
+    gg__put((gg_dtype)leaf->dtype, gg__val(leaf), i, v);
     if (gg_forward(g, root))
         return -1;
     *out = gg_value(root);
@@ -32,12 +19,12 @@ static int check_leaf(gg_graph *g, gg_node *root, gg_node *leaf, double eps, dou
 {
     size_t cnt = gg__numel(leaf);
     for (size_t i = 0; i < cnt; i++) {
-        double x = read_elem(leaf, gg__val(leaf), i), plus, minus;
+        double x = gg__get((gg_dtype)leaf->dtype, gg__val(leaf), i), plus, minus;
         if (value_at(g, root, leaf, i, x + eps, &plus) || value_at(g, root, leaf, i, x - eps, &minus))
             return -1;
-        write_elem(leaf, gg__val(leaf), i, x);
+        gg__put((gg_dtype)leaf->dtype, gg__val(leaf), i, x);
         double numeric = (plus - minus) / (2 * eps);
-        double analytic = read_elem(leaf, gg__grad(leaf), i);
+        double analytic = gg__get((gg_dtype)leaf->dtype, gg__grad(leaf), i);
         double err = fabs(analytic - numeric);
         r->checked++;
         if (!(err <= tol * (1 + fabs(numeric))))

@@ -191,25 +191,35 @@ gg_node *gg__record_leaf(gg_graph *g, gg_dtype dtype, const gg__shape *shape, bo
     return n;
 }
 
-/* One descending sweep from root: every input has a smaller id than its
- * consumer, so a node's mark is final when the sweep reaches it. No
- * recursion, no stack, one pass. */
-static size_t sweep_ancestors(gg_graph *g, gg_node *root, gg_node **order)
+/* Visits root and its ancestors, each once, in descending id order. Every
+ * input has a smaller id than its consumer, so a node's mark is final when
+ * the sweep reaches it: one pass, no recursion, no stack. Once visit
+ * returns non-zero it is not called again, but the sweep goes on clearing
+ * marks so the graph is left clean. */
+static inline __attribute__((always_inline)) int sweep(gg_graph *g, gg_node *root,
+                                                       int (*visit)(gg_graph *, gg_node *))
 {
-    size_t k = 0;
+    int rc = 0;
     root->flags |= GG_MARK;
     for (size_t id = root->id + 1; id-- > 0;) {
         gg_node *n = gg__node(g, id);
         if (!(n->flags & GG_MARK))
             continue;
         n->flags &= (uint8_t)~GG_MARK;
-        order[k++] = n;
         if (n->in[0])
             n->in[0]->flags |= GG_MARK;
         if (n->in[1])
             n->in[1]->flags |= GG_MARK;
+        if (rc == 0)
+            rc = visit(g, n);
     }
-    return k;
+    return rc;
+}
+
+static int append_to_order(gg_graph *g, gg_node *n)
+{
+    g->order[g->order_len++] = n;
+    return 0;
 }
 
 gg_node **gg__order(gg_graph *g, const gg_node *root, size_t *len)
@@ -223,7 +233,8 @@ gg_node **gg__order(gg_graph *g, const gg_node *root, size_t *len)
             g->order = o;
             g->order_cap = cap;
         }
-        g->order_len = sweep_ancestors(g, (gg_node *)root, g->order);
+        g->order_len = 0;
+        sweep(g, (gg_node *)root, append_to_order);
         g->order_root = root;
     }
     *len = g->order_len;
@@ -329,28 +340,6 @@ static void clear_intermediate_grads(gg_graph *g, gg_node *root)
     }
 }
 
-/* Backward with no cached order: the descending mark sweep of gg__order
- * fused with the gates, so a graph built once and differentiated once
- * needs no order array (no allocation, one pass over the nodes). */
-static int backward_sweep(gg_graph *g, gg_node *root)
-{
-    int rc = 0;
-    root->flags |= GG_MARK;
-    for (size_t id = root->id + 1; id-- > 0;) {
-        gg_node *n = gg__node(g, id);
-        if (!(n->flags & GG_MARK))
-            continue;
-        n->flags &= (uint8_t)~GG_MARK;
-        if (n->in[0])
-            n->in[0]->flags |= GG_MARK;
-        if (n->in[1])
-            n->in[1]->flags |= GG_MARK;
-        if (rc == 0)
-            rc = backward_gate(g, n); /* after a failure, only clear marks */
-    }
-    return rc;
-}
-
 static int backward_from(gg_graph *g, gg_node *root, const void *seed)
 {
     if (!(root->flags & GG_NEEDS_GRAD))
@@ -358,8 +347,8 @@ static int backward_from(gg_graph *g, gg_node *root, const void *seed)
     clear_intermediate_grads(g, root);
     g->grads_dirty = true;
     add_seed(root, seed);
-    if (g->order_root != root)
-        return backward_sweep(g, root);
+    if (g->order_root != root) /* no order cached: none needed, no allocation */
+        return sweep(g, root, backward_gate);
     for (size_t i = 0; i < g->order_len; i++)
         if (backward_gate(g, g->order[i]))
             return -1;

@@ -153,6 +153,26 @@ static inline bool gg__needs_grad(const gg_node *n)
 bool gg__anomaly_forward(gg_graph *g, const gg_node *n);
 bool gg__anomaly_backward(gg_graph *g, const gg_node *n);
 
+/* Element i of a dtype buffer, as double, and back. */
+static inline double gg__get(gg_dtype dtype, const void *p, size_t i)
+{
+    return dtype == GG_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
+}
+static inline void gg__put(gg_dtype dtype, void *p, size_t i, double v)
+{
+    if (dtype == GG_F64)
+        ((double *)p)[i] = v;
+    else
+        ((float *)p)[i] = (float)v;
+}
+static inline void gg__add(gg_dtype dtype, void *p, size_t i, double v)
+{
+    if (dtype == GG_F64)
+        ((double *)p)[i] += v;
+    else
+        ((float *)p)[i] += (float)v;
+}
+
 /* "[3,4]" into buf. */
 const char *gg__dims_str(int rank, const int64_t *dims, char *buf, size_t size);
 

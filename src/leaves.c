@@ -5,13 +5,7 @@
 
 gg_node *gg__record_leaf(gg_graph *g, gg_dtype dtype, const gg__shape *shape, bool variable);
 
-static void store(gg_node *n, size_t i, double v)
-{
-    if (n->dtype == GG_F64)
-        ((double *)gg__val(n))[i] = v;
-    else
-        ((float *)gg__val(n))[i] = (float)v;
-}
+static void store(gg_node *n, size_t i, double v) { gg__put((gg_dtype)n->dtype, gg__val(n), i, v); }
 
 gg_node *gg_scalar(gg_graph *g, double value)
 {
@@ -106,10 +100,7 @@ int gg_set_data(gg_graph *g, gg_node *leaf, const void *data)
     return 0;
 }
 
-static double load(const gg_node *n, const void *p, size_t i)
-{
-    return n->dtype == GG_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
-}
+static double load(const gg_node *n, const void *p, size_t i) { return gg__get((gg_dtype)n->dtype, p, i); }
 
 double gg_value_at(const gg_node *n, size_t i)
 {
