@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Fails with both numbers printed unless |actual - expected| <= tol. */
