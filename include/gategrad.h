@@ -25,6 +25,9 @@
  *   gategrad/rng.h    the seeded generator behind every random choice
  *   gategrad/teach.h  traces, chain-rule explanations, Graphviz pictures
  *   gategrad/nn.h     MLPs as graphs: layers, losses, optimizers, training
+ *   gategrad/data.h   IDX (MNIST), CSV, playground data sets, splits, batches
+ *   gategrad/io.h     safetensors checkpoints, written atomically
+ *   gategrad/threads.h  the thread count of the heavy kernels
  */
 #ifndef GATEGRAD_H
 #define GATEGRAD_H
@@ -34,5 +37,8 @@
 #include "gategrad/rng.h"
 #include "gategrad/teach.h"
 #include "gategrad/nn.h"
+#include "gategrad/data.h"
+#include "gategrad/io.h"
+#include "gategrad/threads.h"
 
 #endif
