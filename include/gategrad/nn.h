@@ -161,7 +161,8 @@ gg_node *const *gg_mlp_params(const gg_mlp *m, size_t *n);
 size_t gg_mlp_param_count(const gg_mlp *m);
 
 /* Train mode draws a fresh dropout mask at every gg_mlp_resample (each kept
- * unit scaled by 1 / (1 - p), "inverted dropout"); eval mode sets every mask
+ * unit scaled by 1 / (1 - p), "inverted dropout"; the keep probability
+ * 1 - p is rounded to a multiple of 2^-16); eval mode sets every mask
  * to 1, so the network is deterministic. Neither allocates. */
 void gg_mlp_set_training(gg_mlp *m, int training);
 void gg_mlp_resample(gg_mlp *m);
@@ -204,8 +205,10 @@ int gg_mlp_read_spec(const char *path, gg_mlp_spec *spec, char *err);
  *   rmsprop:  s = rho * s + (1 - rho) * g^2;   w -= lr * g / (sqrt(s) + eps)
  *   adam:     m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
  *             w -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
- * State is kept in double and allocated once; arithmetic is in double and
- * rounded to the parameter's dtype. */
+ * State is allocated once and kept in the parameter's dtype, and the
+ * arithmetic is done in that dtype (f32 parameters: f32 state, vectorized
+ * loops); large steps are split over the kernel threads, each element
+ * updated the same way whatever the split. */
 
 typedef enum gg_opt_kind {
     GG_OPT_SGD, GG_OPT_MOMENTUM, GG_OPT_NESTEROV, GG_OPT_ADAGRAD, GG_OPT_RMSPROP, GG_OPT_ADAM

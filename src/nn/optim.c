@@ -1,19 +1,55 @@
 /* optim.c - optimizers over parameter leaves and learning-rate schedules.
  * The update rules are written out in gategrad/nn.h. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "gategrad/nn.h"
+#include "gategrad/threads.h"
+#include "kernels/threads.h"
+#include "kernels/vec.h"
 #include "nn/nn_internal.h"
+
+/* One step's constants, hoisted out of the loops. */
+typedef struct opt_coeffs {
+    gg_opt_kind kind;
+    double lr, wd, momentum, rho, beta1, beta2, eps;
+    double adam_step;   /* lr / (1 - beta1^t) */
+    double adam_unbias; /* 1 / sqrt(1 - beta2^t) */
+} opt_coeffs;
+
+#define OPT_CAT2(a, b) a##b
+#define OPT_CAT(a, b) OPT_CAT2(a, b)
+#define OT float
+#define OS f32
+#define OSQRT sqrtf
+#include "nn/optim_tmpl.h"
+#undef OT
+#undef OS
+#undef OSQRT
+#define OT double
+#define OS f64
+#define OSQRT sqrt
+#include "nn/optim_tmpl.h"
+#undef OT
+#undef OS
+#undef OSQRT
+
+/* A parameter, its gradient and its state (in the parameter's dtype). */
+typedef struct opt_slot {
+    size_t numel;
+    bool f64;
+    void *w, *g, *m, *v;
+} opt_slot;
 
 struct gg_optimizer {
     gg_opt_config cfg;
-    gg_node **params;
-    size_t n;
-    double *m, *v; /* per element of all params together: moments / accumulators */
-    size_t total;
-    long t;        /* steps taken (adam's bias correction) */
+    opt_slot *slots;
+    size_t n, total;
+    void *state; /* every slot's m and v, one block */
+    long t;      /* steps taken (adam's bias correction) */
+    opt_coeffs k;
 };
 
 static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"};
@@ -58,6 +94,34 @@ static int check_config(const gg_opt_config *c, char *err)
     return bad ? -1 : 0;
 }
 
+/* Bytes of one state array of a parameter, rounded up to a cache line. */
+static size_t state_bytes(gg_node *p)
+{
+    return (gg_numel(p) * gg_dtype_size(gg_node_dtype(p)) + 63) / 64 * 64;
+}
+
+/* The slots over params, their m and v carved from one zeroed block. */
+static bool make_slots(gg_optimizer *o, gg_node *const *params, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += 2 * state_bytes(params[i]);
+    o->slots = gg__calloc(n ? n : 1, sizeof *o->slots);
+    o->state = gg__aligned_alloc(64, bytes ? bytes : 64);
+    if (!o->slots || !o->state)
+        return false;
+    memset(o->state, 0, bytes);
+    char *at = o->state;
+    for (size_t i = 0; i < n; i++) {
+        gg_node *p = params[i];
+        opt_slot *s = &o->slots[i];
+        *s = (opt_slot){gg_numel(p), gg_node_dtype(p) == GG_F64, gg_data(p), gg_grad_data(p), at,
+                        at + state_bytes(p)};
+        at += 2 * state_bytes(p);
+    }
+    return true;
+}
+
 gg_optimizer *gg_optimizer_new(const gg_opt_config *cfg, gg_node *const *params, size_t n, char *err)
 {
     if (!cfg || (n && !params) || check_config(cfg, err)) {
@@ -74,17 +138,11 @@ gg_optimizer *gg_optimizer_new(const gg_opt_config *cfg, gg_node *const *params,
         total += gg_numel(params[i]);
     }
     gg_optimizer *o = gg__calloc(1, sizeof *o);
-    if (o) {
-        o->params = gg__malloc((n ? n : 1) * sizeof *o->params);
-        o->m = gg__calloc(total ? total : 1, sizeof *o->m);
-        o->v = gg__calloc(total ? total : 1, sizeof *o->v);
-    }
-    if (!o || !o->params || !o->m || !o->v) {
+    if (!o || !make_slots(o, params, n)) {
         gg_optimizer_free(o);
         gg__nn_err(err, "optimizer: out of memory for the state of %zu parameters", total);
         return NULL;
     }
-    memcpy(o->params, params, n * sizeof *params);
     o->cfg = *cfg;
     o->n = n;
     o->total = total;
@@ -95,67 +153,54 @@ void gg_optimizer_free(gg_optimizer *o)
 {
     if (!o)
         return;
-    gg__free(o->params);
-    gg__free(o->m);
-    gg__free(o->v);
+    gg__free(o->slots);
+    gg__free(o->state);
     gg__free(o);
 }
 
 void gg_optimizer_set_lr(gg_optimizer *o, double lr) { o->cfg.lr = lr; }
 double gg_optimizer_lr(const gg_optimizer *o) { return o->cfg.lr; }
 
-/* The change to one element w with gradient g and state m, v. */
-static double delta(const gg_optimizer *o, double w, double g, double *m, double *v, double c1, double c2)
+/* Where part `part` of n elements split `parts` ways starts: whole cache
+ * lines of floats, so that no two threads write the same line. */
+static size_t part_start(size_t n, int part, int parts)
 {
-    const gg_opt_config *c = &o->cfg;
-    g += c->weight_decay * w;
-    switch (c->kind) {
-    case GG_OPT_SGD:
-        return -c->lr * g;
-    case GG_OPT_MOMENTUM:
-        *m = c->momentum * *m + g;
-        return -c->lr * *m;
-    case GG_OPT_NESTEROV:
-        *m = c->momentum * *m + g;
-        return -c->lr * (g + c->momentum * *m);
-    case GG_OPT_ADAGRAD:
-        *v += g * g;
-        return -c->lr * g / (sqrt(*v) + c->eps);
-    case GG_OPT_RMSPROP:
-        *v = c->rho * *v + (1 - c->rho) * g * g;
-        return -c->lr * g / (sqrt(*v) + c->eps);
-    case GG_OPT_ADAM:
-        *m = c->beta1 * *m + (1 - c->beta1) * g;
-        *v = c->beta2 * *v + (1 - c->beta2) * g * g;
-        return -c->lr * (*m / c1) / (sqrt(*v / c2) + c->eps);
-    }
-    return 0;
+    size_t lines = (n + 15) / 16, at = lines * (size_t)part / (size_t)parts * 16;
+    return at < n ? at : n;
 }
+
+/* Every parameter's share `tid` of the step. */
+static void step_task(void *arg, int tid, int nthreads)
+{
+    const gg_optimizer *o = arg;
+    for (size_t i = 0; i < o->n; i++) {
+        const opt_slot *s = &o->slots[i];
+        size_t lo = part_start(s->numel, tid, nthreads), hi = part_start(s->numel, tid + 1, nthreads);
+        if (s->f64)
+            update_f64(&o->k, hi - lo, (double *)s->w + lo, (const double *)s->g + lo, (double *)s->m + lo,
+                       (double *)s->v + lo);
+        else
+            update_f32(&o->k, hi - lo, (float *)s->w + lo, (const float *)s->g + lo, (float *)s->m + lo,
+                       (float *)s->v + lo);
+    }
+}
+
+/* Below this many elements a step is not worth waking the worker threads. */
+#define OPT_PARALLEL_MIN 65536
 
 void gg_optimizer_step(gg_optimizer *o)
 {
+    const gg_opt_config *c = &o->cfg;
     o->t++;
-    double c1 = 1 - pow(o->cfg.beta1, (double)o->t), c2 = 1 - pow(o->cfg.beta2, (double)o->t);
-    size_t k = 0;
-    for (size_t i = 0; i < o->n; i++) {
-        gg_node *p = o->params[i];
-        size_t cnt = gg_numel(p);
-        if (gg_node_dtype(p) == GG_F64) {
-            double *w = gg_data(p), *g = gg_grad_data(p);
-            for (size_t j = 0; j < cnt; j++, k++)
-                w[j] += delta(o, w[j], g[j], &o->m[k], &o->v[k], c1, c2);
-        } else {
-            float *w = gg_data(p), *g = gg_grad_data(p);
-            for (size_t j = 0; j < cnt; j++, k++)
-                w[j] = (float)(w[j] + delta(o, w[j], g[j], &o->m[k], &o->v[k], c1, c2));
-        }
-    }
+    o->k = (opt_coeffs){c->kind, c->lr, c->weight_decay, c->momentum, c->rho, c->beta1, c->beta2, c->eps,
+                        c->lr / (1 - pow(c->beta1, (double)o->t)), 1 / sqrt(1 - pow(c->beta2, (double)o->t))};
+    gg__parallel_run(step_task, o, o->total >= OPT_PARALLEL_MIN ? gg_num_threads() : 1);
 }
 
 void gg_optimizer_zero_grad(gg_optimizer *o)
 {
     for (size_t i = 0; i < o->n; i++)
-        memset(gg_grad_data(o->params[i]), 0, gg_numel(o->params[i]) * gg_dtype_size(gg_node_dtype(o->params[i])));
+        memset(o->slots[i].g, 0, o->slots[i].numel * (o->slots[i].f64 ? sizeof(double) : sizeof(float)));
 }
 
 double gg_schedule_lr(const gg_schedule *s, double base_lr, size_t t, size_t total)
