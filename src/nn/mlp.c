@@ -314,22 +314,32 @@ void gg_mlp_set_training(gg_mlp *m, int training)
             fill(m->masks[i], NULL, 1.0);
 }
 
+/* Fills mask with 1/keep (kept, probability keep) or 0, element by
+ * element. Each decision compares 16 random bits with keep * 2^16, so one
+ * 64-bit draw makes four (keep is rounded to a multiple of 2^-16). */
+static void draw_mask(gg_node *mask, gg_rng *rng, double keep)
+{
+    uint64_t threshold = (uint64_t)(keep * 65536.0 + 0.5), bits = 0;
+    double scale = 1 / keep;
+    bool f64 = gg_node_dtype(mask) == GG_F64;
+    void *p = gg_data(mask);
+    for (size_t k = 0, cnt = gg_numel(mask); k < cnt; k++, bits >>= 16) {
+        if (k % 4 == 0)
+            bits = gg_rng_u64(rng);
+        double v = (bits & 0xffff) < threshold ? scale : 0.0;
+        if (f64)
+            ((double *)p)[k] = v;
+        else
+            ((float *)p)[k] = (float)v;
+    }
+}
+
 void gg_mlp_resample(gg_mlp *m)
 {
     if (!m->training)
         return;
-    double keep = 1 - m->spec.dropout, scale = 1 / keep;
-    for (size_t i = 0; i < m->nmasks; i++) {
-        gg_node *mask = m->masks[i];
-        void *p = gg_data(mask);
-        for (size_t k = 0, cnt = gg_numel(mask); k < cnt; k++) {
-            double v = gg_rng_uniform(&m->mask_rng) < keep ? scale : 0.0;
-            if (gg_node_dtype(mask) == GG_F64)
-                ((double *)p)[k] = v;
-            else
-                ((float *)p)[k] = (float)v;
-        }
-    }
+    for (size_t i = 0; i < m->nmasks; i++)
+        draw_mask(m->masks[i], &m->mask_rng, 1 - m->spec.dropout);
 }
 
 /* ---- Summary ------------------------------------------------------------------- */
