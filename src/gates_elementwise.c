@@ -19,26 +19,38 @@ typedef double (*binary_deriv_fn)(double a, double b, double z);
 
 /* ---- The loops shared by every unary gate ------------------------------- */
 
+/* The tensor loops, once per element type. restrict: a gate's output and
+ * gradient buffers never overlap its inputs' (the arena gives each node its
+ * own), which lets these loops vectorize. */
+#define UNARY_LOOPS(T)                                                               \
+    INLINE void unary_forward_##T(size_t cnt, const T *restrict x, T *restrict y,    \
+                                  double p, unary_fn f)                              \
+    {                                                                                \
+        for (size_t i = 0; i < cnt; i++)                                             \
+            y[i] = (T)f(x[i], p);                                                    \
+    }                                                                                \
+    INLINE void unary_backward_##T(size_t cnt, const T *restrict x, const T *restrict y, \
+                                   const T *restrict gy, T *restrict gx, double p,   \
+                                   unary_deriv_fn d)                                 \
+    {                                                                                \
+        for (size_t i = 0; i < cnt; i++)                                             \
+            gx[i] += (T)(gy[i] * d(x[i], y[i], p));                                  \
+    }
+UNARY_LOOPS(float)
+UNARY_LOOPS(double)
+
 INLINE void unary_forward(gg_node *n, unary_fn f)
 {
-    const gg_node *a = n->in[0];
+    gg_node *a = n->in[0];
     double p = n->param.f;
     if (n->rank == 0 && n->dtype == GG_F64) {
         n->val.s.d = f(a->val.s.d, p);
         return;
     }
-    size_t cnt = gg__numel(n);
-    if (n->dtype == GG_F64) {
-        const double *x = gg__val((gg_node *)a);
-        double *y = gg__val(n);
-        for (size_t i = 0; i < cnt; i++)
-            y[i] = f(x[i], p);
-    } else {
-        const float *x = gg__val((gg_node *)a);
-        float *y = gg__val(n);
-        for (size_t i = 0; i < cnt; i++)
-            y[i] = (float)f(x[i], p);
-    }
+    if (n->dtype == GG_F64)
+        unary_forward_double(gg__numel(n), gg__val(a), gg__val(n), p, f);
+    else
+        unary_forward_float(gg__numel(n), gg__val(a), gg__val(n), p, f);
 }
 
 INLINE void unary_backward(gg_node *n, unary_deriv_fn d)
@@ -51,18 +63,10 @@ INLINE void unary_backward(gg_node *n, unary_deriv_fn d)
         a->grad.d += n->grad.d * d(a->val.s.d, n->val.s.d, p);
         return;
     }
-    size_t cnt = gg__numel(n);
-    if (n->dtype == GG_F64) {
-        const double *x = gg__val(a), *y = gg__val(n), *gy = gg__grad(n);
-        double *gx = gg__grad(a);
-        for (size_t i = 0; i < cnt; i++)
-            gx[i] += gy[i] * d(x[i], y[i], p);
-    } else {
-        const float *x = gg__val(a), *y = gg__val(n), *gy = gg__grad(n);
-        float *gx = gg__grad(a);
-        for (size_t i = 0; i < cnt; i++)
-            gx[i] += (float)(gy[i] * d(x[i], y[i], p));
-    }
+    if (n->dtype == GG_F64)
+        unary_backward_double(gg__numel(n), gg__val(a), gg__val(n), gg__grad(n), gg__grad(a), p, d);
+    else
+        unary_backward_float(gg__numel(n), gg__val(a), gg__val(n), gg__grad(n), gg__grad(a), p, d);
 }
 
 static double load(const gg_node *n, size_t k)
@@ -100,8 +104,19 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
 
 /* ---- The loops shared by every binary gate ------------------------------ */
 
+/* The innermost loop of BROADCAST_LOOP with strides SA, SB; constant ones
+ * let it vectorize. */
+#define INNER_LOOP(p, SA, SB, BODY)                                                  \
+    for (size_t i3 = 0; i3 < (p).n[3]; i3++) {                                       \
+        size_t k = k0 + i3, ia = ba + i3 * (SA), ib = bb + i3 * (SB);                \
+        BODY;                                                                        \
+    }
+
 /* Runs BODY for every output element k, with ia and ib the matching
- * (broadcast) elements of the inputs. */
+ * (broadcast) elements of the inputs. The innermost dimension is
+ * contiguous in both inputs (1, 1) or broadcast from one (1, 0 / 0, 1) in
+ * nearly every use (a bias row added to a batch, a scale), so those cases
+ * get loops of their own. */
 #define BROADCAST_LOOP(p, BODY)                                                      \
     do {                                                                             \
         if ((p).flat) {                                                              \
@@ -112,18 +127,45 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
             }                                                                        \
             break;                                                                   \
         }                                                                            \
-        size_t k = 0;                                                                \
+        size_t k0 = 0, sa3 = (p).sa[3], sb3 = (p).sb[3];                             \
         for (size_t i0 = 0; i0 < (p).n[0]; i0++)                                     \
             for (size_t i1 = 0; i1 < (p).n[1]; i1++)                                 \
-                for (size_t i2 = 0; i2 < (p).n[2]; i2++) {                           \
+                for (size_t i2 = 0; i2 < (p).n[2]; i2++, k0 += (p).n[3]) {           \
                     size_t ba = i0 * (p).sa[0] + i1 * (p).sa[1] + i2 * (p).sa[2];    \
                     size_t bb = i0 * (p).sb[0] + i1 * (p).sb[1] + i2 * (p).sb[2];    \
-                    for (size_t i3 = 0; i3 < (p).n[3]; i3++, k++) {                  \
-                        size_t ia = ba + i3 * (p).sa[3], ib = bb + i3 * (p).sb[3];   \
-                        BODY;                                                        \
-                    }                                                                \
+                    if (sa3 == 1 && sb3 == 1)                                        \
+                        INNER_LOOP(p, 1, 1, BODY)                                    \
+                    else if (sa3 == 1 && sb3 == 0)                                   \
+                        INNER_LOOP(p, 1, 0, BODY)                                    \
+                    else if (sa3 == 0 && sb3 == 1)                                   \
+                        INNER_LOOP(p, 0, 1, BODY)                                    \
+                    else                                                             \
+                        INNER_LOOP(p, sa3, sb3, BODY)                                \
                 }                                                                    \
     } while (0)
+
+/* The tensor loops, once per element type (restrict: see UNARY_LOOPS).
+ * Backward adds upstream * d(out)/d(input which) into that input's
+ * gradient; an input stretched by broadcasting sums its share over the
+ * stretched dimensions. */
+#define BINARY_LOOPS(T)                                                              \
+    INLINE void binary_forward_##T(const gg_bplan *p, const T *restrict A,           \
+                                   const T *restrict B, T *restrict Z, binary_fn f)  \
+    {                                                                                \
+        BROADCAST_LOOP(*p, Z[k] = (T)f(A[ia], B[ib]));                               \
+    }                                                                                \
+    INLINE void binary_accumulate_##T(const gg_bplan *p, int which, const T *restrict A, \
+                                      const T *restrict B, const T *restrict Z,      \
+                                      const T *restrict GZ, T *restrict G,           \
+                                      binary_deriv_fn d)                             \
+    {                                                                                \
+        if (which == 0)                                                              \
+            BROADCAST_LOOP(*p, G[ia] += (T)(GZ[k] * d(A[ia], B[ib], Z[k])));         \
+        else                                                                         \
+            BROADCAST_LOOP(*p, G[ib] += (T)(GZ[k] * d(A[ia], B[ib], Z[k])));         \
+    }
+BINARY_LOOPS(float)
+BINARY_LOOPS(double)
 
 INLINE void binary_forward(gg_node *z, binary_fn f)
 {
@@ -134,39 +176,23 @@ INLINE void binary_forward(gg_node *z, binary_fn f)
     }
     gg_bplan p;
     gg__bplan(z, &p);
-    if (z->dtype == GG_F64) {
-        const double *A = gg__val(a), *B = gg__val(b);
-        double *Z = gg__val(z);
-        BROADCAST_LOOP(p, Z[k] = f(A[ia], B[ib]));
-    } else {
-        const float *A = gg__val(a), *B = gg__val(b);
-        float *Z = gg__val(z);
-        BROADCAST_LOOP(p, Z[k] = (float)f(A[ia], B[ib]));
-    }
+    if (z->dtype == GG_F64)
+        binary_forward_double(&p, gg__val(a), gg__val(b), gg__val(z), f);
+    else
+        binary_forward_float(&p, gg__val(a), gg__val(b), gg__val(z), f);
 }
 
-/* Adds upstream * d(out)/d(input which) into that input's gradient; inputs
- * stretched by broadcasting sum their share over the stretched dimensions. */
 INLINE void binary_accumulate(gg_node *z, int which, binary_deriv_fn d)
 {
     gg_node *a = z->in[0], *b = z->in[1];
     gg_bplan p;
     gg__bplan(z, &p);
-    if (z->dtype == GG_F64) {
-        const double *A = gg__val(a), *B = gg__val(b), *Z = gg__val(z), *GZ = gg__grad(z);
-        double *G = gg__grad(z->in[which]);
-        if (which == 0)
-            BROADCAST_LOOP(p, G[ia] += GZ[k] * d(A[ia], B[ib], Z[k]));
-        else
-            BROADCAST_LOOP(p, G[ib] += GZ[k] * d(A[ia], B[ib], Z[k]));
-    } else {
-        const float *A = gg__val(a), *B = gg__val(b), *Z = gg__val(z), *GZ = gg__grad(z);
-        float *G = gg__grad(z->in[which]);
-        if (which == 0)
-            BROADCAST_LOOP(p, G[ia] += (float)(GZ[k] * d(A[ia], B[ib], Z[k])));
-        else
-            BROADCAST_LOOP(p, G[ib] += (float)(GZ[k] * d(A[ia], B[ib], Z[k])));
-    }
+    if (z->dtype == GG_F64)
+        binary_accumulate_double(&p, which, gg__val(a), gg__val(b), gg__val(z), gg__grad(z),
+                                 gg__grad(z->in[which]), d);
+    else
+        binary_accumulate_float(&p, which, gg__val(a), gg__val(b), gg__val(z), gg__grad(z),
+                                gg__grad(z->in[which]), d);
 }
 
 INLINE void binary_backward(gg_node *z, binary_deriv_fn da, binary_deriv_fn db)
