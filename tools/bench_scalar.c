@@ -45,7 +45,7 @@ static void free_plan(scalar_plan *p)
     free(p->b);
 }
 
-static double now(void)
+double bench_now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -58,7 +58,7 @@ static double sigm(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 +
 static double run_tape(const scalar_plan *p, double *checksum, size_t *bytes)
 {
     size_t n = p->n;
-    double t0 = now();
+    double t0 = bench_now();
     double *val = malloc(n * sizeof *val), *adj = calloc(n, sizeof *adj);
     uint8_t *op = malloc(n);
     uint32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
@@ -90,7 +90,7 @@ static double run_tape(const scalar_plan *p, double *checksum, size_t *bytes)
         default: break;
         }
     }
-    double t = now() - t0;
+    double t = bench_now() - t0;
     *checksum = 0;
     for (size_t k = 0; k < 64; k++)
         *checksum += adj[k];
@@ -113,7 +113,7 @@ static gg_node *record(gg_graph *g, uint8_t op, gg_node *x, gg_node *y, size_t k
 
 static double run_engine(const scalar_plan *p, gg_node **nodes, double *checksum, size_t *bytes)
 {
-    double t0 = now();
+    double t0 = bench_now();
     gg_graph *g = gg_graph_new();
     for (size_t k = 0; k < p->n && g; k++)
         nodes[k] = record(g, p->op[k], k ? nodes[p->a[k]] : NULL, k ? nodes[p->b[k]] : NULL, k);
@@ -121,7 +121,7 @@ static double run_engine(const scalar_plan *p, gg_node **nodes, double *checksum
         gg_graph_free(g);
         return -1;
     }
-    double t = now() - t0;
+    double t = bench_now() - t0;
     *checksum = 0;
     for (size_t k = 0; k < 64; k++)
         *checksum += gg_grad(nodes[k]);
@@ -140,7 +140,7 @@ int bench_scalar(size_t n, int reps, bench_scalar_result *res)
     res->nodes = n;
     res->engine_s = res->tape_s = INFINITY;
     for (int r = 0; r < reps; r++) {
-        double ce, ct;
+        double ce = 0, ct = 0;
         double te = run_engine(&p, nodes, &ce, &res->engine_bytes);
         double tt = run_tape(&p, &ct, &res->tape_bytes);
         if (te < 0 || tt < 0)

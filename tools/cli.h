@@ -22,7 +22,8 @@
     X(explain, "the chain rule for one variable, path by path, with the numbers")     \
     X(dot, "an expression's graph as Graphviz DOT (render with dot -Tsvg)")          \
     X(train, "train an MLP classifier on a data set (fashion-mnist, spiral, CSV, ...)") \
-    X(predict, "evaluate a saved model on a data set's test split")
+    X(predict, "evaluate a saved model on a data set's test split")                \
+    X(bench, "performance: GEMM, a training epoch, scalar graphs, each beside a reference")
 
 #define GG_COMMAND_DECL(name, help) int cmd_##name(int argc, char **argv);
 GG_COMMANDS(GG_COMMAND_DECL)
