@@ -331,7 +331,9 @@ typedef struct gg_fit_result {
 } gg_fit_result;
 
 /* Trains c on train, validating on val (NULL or empty: no validation, no
- * early stopping). cb and res may be NULL. */
+ * early stopping). cb and res may be NULL. While it runs, the calling
+ * thread flushes denormal floats to zero (FTZ/DAZ, where the CPU has them;
+ * callbacks see that mode); its own mode is restored on return. */
 int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_dataset *val,
                       const gg_fit_config *cfg, const gg_fit_callbacks *cb, gg_fit_result *res,
                       char *err);

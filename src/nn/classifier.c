@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "gategrad/nn.h"
+#include "kernels/cpu.h"
 #include "nn/nn_internal.h"
 
 struct gg_classifier {
@@ -281,7 +282,12 @@ int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_datase
         gg__nn_err(err, "fit: out of memory for the best weights");
         goto out;
     }
+    /* Adam's moments of units that stopped receiving gradient decay into
+     * denormals, which cost ~100x per operation: flush them for the run. */
+    unsigned fp_mode = gg__fp_mode_get();
+    gg__set_flush_denormals(1);
     rc = fit_loop(&s, val, res, err);
+    gg__fp_mode_set(fp_mode);
 out:
     gg__free(s.best);
     gg_batcher_free(&s.batcher);
