@@ -1,6 +1,7 @@
 /* classifier.c - an MLP with softmax cross-entropy, trained on a gg_dataset.
- * The graph is built once; a training step is set_data, forward, zero_grad,
- * backward, optimizer step, none of which allocates. */
+ * The graph is built once; a training step is set_data, forward, backward,
+ * optimizer step (which zeroes the gradients for the next), none of which
+ * allocates. */
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -174,12 +175,11 @@ static int train_step(fit_state *s, size_t m, double *loss, char *err)
     gg_optimizer_set_lr(s->opt, gg_schedule_lr(&s->cfg->schedule, s->cfg->opt.lr, s->step++, s->total_steps));
     if (run(c, c->loss, err))
         return -1;
-    gg_optimizer_zero_grad(s->opt);
     if (gg_backward(c->g, c->loss)) {
         gg__nn_err(err, "classifier: %s", gg_error(c->g));
         return -1;
     }
-    gg_optimizer_step(s->opt);
+    gg__optimizer_step_zero(s->opt); /* leaves the gradients zero for the next step */
     *loss = gg_value(c->loss);
     return 0;
 }
@@ -275,6 +275,7 @@ int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_datase
     int rc = -1;
     if (!(s.opt = gg_optimizer_new(&cfg->opt, params, nparams, err)))
         return -1;
+    gg_optimizer_zero_grad(s.opt);
     if (gg_batcher_init(&s.batcher, train, c->batch, 1, cfg->seed, err))
         goto out;
     if (cfg->patience && val && val->n &&

@@ -49,7 +49,8 @@ struct gg_optimizer {
     size_t n, total;
     void *state; /* every slot's m and v, one block */
     long t;      /* steps taken (adam's bias correction) */
-    opt_coeffs k;
+    opt_coeffs k;    /* the step in progress */
+    bool zero_after; /* it zeroes the gradients it used */
 };
 
 static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"};
@@ -169,33 +170,50 @@ static size_t part_start(size_t n, int part, int parts)
     return at < n ? at : n;
 }
 
+/* Updates elements [lo, hi) of slot s, then zeroes their gradient when
+ * asked, a block at a time so that it is still in L1. */
+static void update_range(const gg_optimizer *o, const opt_slot *s, size_t lo, size_t hi)
+{
+    enum { BLOCK = 2048 };
+    size_t esize = s->f64 ? sizeof(double) : sizeof(float);
+    for (size_t b = lo; b < hi; b += BLOCK) {
+        size_t n = hi - b < BLOCK ? hi - b : BLOCK;
+        if (s->f64)
+            update_f64(&o->k, n, (double *)s->w + b, (const double *)s->g + b, (double *)s->m + b,
+                       (double *)s->v + b);
+        else
+            update_f32(&o->k, n, (float *)s->w + b, (const float *)s->g + b, (float *)s->m + b,
+                       (float *)s->v + b);
+        if (o->zero_after)
+            memset((char *)s->g + b * esize, 0, n * esize);
+    }
+}
+
 /* Every parameter's share `tid` of the step. */
 static void step_task(void *arg, int tid, int nthreads)
 {
     const gg_optimizer *o = arg;
     for (size_t i = 0; i < o->n; i++) {
         const opt_slot *s = &o->slots[i];
-        size_t lo = part_start(s->numel, tid, nthreads), hi = part_start(s->numel, tid + 1, nthreads);
-        if (s->f64)
-            update_f64(&o->k, hi - lo, (double *)s->w + lo, (const double *)s->g + lo, (double *)s->m + lo,
-                       (double *)s->v + lo);
-        else
-            update_f32(&o->k, hi - lo, (float *)s->w + lo, (const float *)s->g + lo, (float *)s->m + lo,
-                       (float *)s->v + lo);
+        update_range(o, s, part_start(s->numel, tid, nthreads), part_start(s->numel, tid + 1, nthreads));
     }
 }
 
 /* Below this many elements a step is not worth waking the worker threads. */
 #define OPT_PARALLEL_MIN 65536
 
-void gg_optimizer_step(gg_optimizer *o)
+static void step(gg_optimizer *o, bool zero_after)
 {
     const gg_opt_config *c = &o->cfg;
     o->t++;
     o->k = (opt_coeffs){c->kind, c->lr, c->weight_decay, c->momentum, c->rho, c->beta1, c->beta2, c->eps,
                         c->lr / (1 - pow(c->beta1, (double)o->t)), 1 / sqrt(1 - pow(c->beta2, (double)o->t))};
+    o->zero_after = zero_after;
     gg__parallel_run(step_task, o, o->total >= OPT_PARALLEL_MIN ? gg_num_threads() : 1);
 }
+
+void gg_optimizer_step(gg_optimizer *o) { step(o, false); }
+void gg__optimizer_step_zero(gg_optimizer *o) { step(o, true); }
 
 void gg_optimizer_zero_grad(gg_optimizer *o)
 {
