@@ -4,11 +4,14 @@
  * Each gate is one definition: its forward formula and its local derivative,
  * side by side, and the sentence that says how it moves the gradient. The
  * loops around them (dtypes, broadcasting, accumulating into inputs) are
- * written once, below, and inlined into every gate. Arithmetic is done in
- * double for both dtypes. */
+ * written once, below, and inlined into every gate. Formulas are written in
+ * double for both dtypes and rounded to the node's; where float computes the
+ * same bits (add, mul, max, relu, ...) the compiler keeps f32 loops in float,
+ * and it vectorizes them, for AVX-512 too (kernels/vec.h). */
 #include <math.h>
 
 #include "graph_internal.h"
+#include "kernels/vec.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -92,8 +95,8 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
         (void)x, (void)y, (void)p;                                                   \
         return DERIV;                                                                \
     }                                                                                \
-    static void NAME##_forward(gg_node *n) { unary_forward(n, NAME##_f); }           \
-    static void NAME##_backward(gg_node *n) { unary_backward(n, NAME##_d); }         \
+    GG_VEC static void NAME##_forward(gg_node *n) { unary_forward(n, NAME##_f); }    \
+    GG_VEC static void NAME##_backward(gg_node *n) { unary_backward(n, NAME##_d); }  \
     static double NAME##_local(const gg_node *n, int i, size_t k)                    \
     {                                                                                \
         (void)i;                                                                     \
@@ -234,8 +237,8 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
         (void)a, (void)b, (void)z;                                                   \
         return DB;                                                                   \
     }                                                                                \
-    static void NAME##_forward(gg_node *n) { binary_forward(n, NAME##_f); }          \
-    static void NAME##_backward(gg_node *n) { binary_backward(n, NAME##_da, NAME##_db); } \
+    GG_VEC static void NAME##_forward(gg_node *n) { binary_forward(n, NAME##_f); }   \
+    GG_VEC static void NAME##_backward(gg_node *n) { binary_backward(n, NAME##_da, NAME##_db); } \
     static double NAME##_local(const gg_node *n, int i, size_t k)                    \
     {                                                                                \
         return binary_local(n, i, k, NAME##_da, NAME##_db);                          \
