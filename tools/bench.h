@@ -25,14 +25,15 @@ typedef struct bench_train_result {
     double gemm_s;           /* median seconds of the same epoch's matrix products alone */
     double allocs_per_step;  /* heap allocations per step after an epoch's first, worst
                                 epoch; -1 where they cannot be counted (sanitizers) */
+    double allocs_last_epoch; /* the same in the last epoch alone */
     double first_loss, last_loss; /* mean training loss of the first and last epoch */
     size_t peak_rss_bytes;   /* of the process after training (before other benchmarks) */
     size_t data_bytes;       /* of that, the training data set's arrays */
 } bench_train_result;
 
 /* Trains the classifier for reps epochs (Fashion-MNIST, or synthetic data
- * of its shape when absent or quick != 0: 1024 samples), each followed by
- * the epoch's matrix products alone. 0 on success; -1 with a message in
+ * of its shape when absent or quick != 0: 1024 samples, one thread), each
+ * followed by the epoch's matrix products alone. 0 on success; -1 with a message in
  * err (GG_ERRLEN bytes). */
 int bench_train(int quick, int reps, bench_train_result *res, char *err);
 

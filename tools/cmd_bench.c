@@ -27,7 +27,8 @@ static const char usage[] =
     "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
     "  --epochs N  training epochs timed (default 5, quick 3); the median is reported\n"
     "Exit code 1 when a result is wrong (a product, a gradient, a non-decreasing loss,\n"
-    "an allocation in a training step); timings are reported, never judged.\n";
+    "an allocation in a training step); timings are reported, never judged. --quick trains\n"
+    "on one thread (see tools/bench_train.c).\n";
 
 typedef struct bench_all {
     bool quick, json;
@@ -79,7 +80,8 @@ static void print_train(const bench_train_result *t)
            "GEMM alone, s/epoch", t->gemm_s, t->epoch_s / t->gemm_s);
     printf("%-28s %11.0f%%\n", "GEMM share of the epoch", 100 * fmin(1, t->gemm_s / t->epoch_s));
     if (t->allocs_per_step >= 0)
-        printf("%-28s %12.2f\n", "heap allocations per step", t->allocs_per_step);
+        printf("%-28s %12.3f   %-22s %7.3f\n", "heap allocations per step", t->allocs_per_step,
+               "(worst epoch) last", t->allocs_last_epoch);
     else
         printf("%-28s %12s   (malloc owned by a sanitizer)\n", "heap allocations per step", "-");
     printf("%-28s %8.0f MiB   %-22s %3.0f MiB\n", "peak RSS", mib(t->peak_rss_bytes),
@@ -104,14 +106,14 @@ static void print_json(const bench_all *b)
     printf("{\"quick\": %s, \"threads\": %d, \"kernel\": \"%s\", \"gemm\": %s, "
            "\"train\": {\"data\": \"%s\", \"model\": \"%s\", \"batch\": %zu, \"samples\": %zu, "
            "\"steps\": %zu, \"seconds_per_epoch\": %.4f, \"gemm_seconds_per_epoch\": %.4f, "
-           "\"gemm_share\": %.3f, \"allocs_per_step\": %.2f, \"peak_rss_mib\": %.1f, "
+           "\"gemm_share\": %.3f, \"allocs_per_step\": %.3f, \"allocs_per_step_last_epoch\": %.3f, \"peak_rss_mib\": %.1f, "
            "\"data_mib\": %.1f, \"first_loss\": %.5f, \"last_loss\": %.5f}, "
            "\"scalar\": {\"nodes\": %zu, \"ns_per_node\": %.2f, \"tape_ns_per_node\": %.2f, "
            "\"ratio\": %.3f, \"bytes_per_node\": %.1f, \"tape_bytes_per_node\": %.1f, "
            "\"grad_diff\": %.3g}, \"ok\": %s%s%s%s}\n",
            b->quick ? "true" : "false", t->threads, gg__cpu_kernel_name(), b->gemm_json, t->data,
            t->model, t->batch, t->samples, t->steps, t->epoch_s, t->gemm_s,
-           fmin(1, t->gemm_s / t->epoch_s), t->allocs_per_step, mib(t->peak_rss_bytes),
+           fmin(1, t->gemm_s / t->epoch_s), t->allocs_per_step, t->allocs_last_epoch, mib(t->peak_rss_bytes),
            mib(t->data_bytes), t->first_loss, t->last_loss, s->nodes, 1e9 * s->engine_s / n,
            1e9 * s->tape_s / n, s->engine_s / s->tape_s, (double)s->engine_bytes / n,
            (double)s->tape_bytes / n, s->max_grad_diff, b->failed ? "false" : "true",
