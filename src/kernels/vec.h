@@ -10,7 +10,18 @@
 #ifndef GG_KERNELS_VEC_H
 #define GG_KERNELS_VEC_H
 
-#if defined(GG_SIMD_X86) && defined(__has_attribute)
+/* ThreadSanitizer instruments the ifunc resolver, which the loader runs
+ * before the sanitizer's runtime is up: no clones in a TSan build. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GG_NO_CLONES 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GG_NO_CLONES 1
+#endif
+
+#if defined(GG_SIMD_X86) && defined(__has_attribute) && !defined(GG_NO_CLONES)
 #if __has_attribute(target_clones)
 #define GG_VEC __attribute__((target_clones("avx512f", "default")))
 #endif
