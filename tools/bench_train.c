@@ -174,7 +174,7 @@ static int timed_reps(gg_classifier *c, const gg_dataset *train, gemm_epoch *ge,
 {
     double ep[MAX_REPS], gm[MAX_REPS];
     gg_fit_config cfg = {.epochs = 1, .opt = gg_opt_defaults(GG_OPT_ADAM)};
-    res->allocs_per_step = 0;
+    res->allocs_per_step = bench_alloc_count() < 0 ? -1 : 0;
     for (int r = 0; r < reps; r++) {
         watch w = {0};
         gg_fit_callbacks cb = {on_batch, on_epoch, &w};
