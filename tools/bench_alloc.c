@@ -4,8 +4,8 @@
  * relatives in the gategrad executable: the dynamic linker then binds every
  * call in the process (the library, libc itself, OpenBLAS) to these, which
  * count and forward to glibc's own entry points. free needs no wrapper.
- * Under AddressSanitizer the sanitizer owns malloc, so nothing is defined
- * and the count reads as unavailable. */
+ * Under AddressSanitizer or ThreadSanitizer the sanitizer owns malloc, so
+ * nothing is defined and the count reads as unavailable. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -14,11 +14,12 @@
 #include "bench.h"
 
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
 #define GG_NO_MALLOC_COUNT 1
 #endif
 #endif
-#if defined(__SANITIZE_ADDRESS__) || !defined(__GLIBC__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || !defined(__GLIBC__)
 #define GG_NO_MALLOC_COUNT 1
 #endif
 
