@@ -146,10 +146,15 @@ static void check_fixture_set(const gg_dataset *d)
     assert_int_equal(d->n, 3);
     assert_int_equal(d->dim, 4);
     assert_int_equal(d->classes, 10);
-    for (size_t i = 0; i < 12; i++)
-        assert_true(d->x[i] == (float)pixels[i] / 255.0f);
-    for (size_t i = 0; i < 3; i++)
+    assert_null(d->x); /* images keep their bytes */
+    assert_memory_equal(d->xb, pixels, 12);
+    float row[4];
+    for (size_t i = 0; i < 3; i++) {
+        gg_dataset_row(d, i, row);
+        for (size_t j = 0; j < 4; j++)
+            assert_true(row[j] == (float)pixels[i * 4 + j] / 255.0f);
         assert_int_equal(d->y[i], labels3[i]);
+    }
 }
 
 static void idx_raw_and_gzip_values(void **state)
@@ -162,9 +167,11 @@ static void idx_raw_and_gzip_values(void **state)
         gg_dataset d;
         assert_int_equal(gg_idx_load_pair(ip, lp, 10, &d, err), 0);
         check_fixture_set(&d);
-        assert_true(d.x[1] == 1.0f && d.x[0] == 0.0f);
+        float row[4];
+        gg_dataset_row(&d, 0, row);
+        assert_true(row[1] == 1.0f && row[0] == 0.0f);
         gg_dataset_free(&d);
-        assert_null(d.x);
+        assert_null(d.xb);
         assert_int_equal(d.n, 0);
     }
 }
@@ -387,10 +394,12 @@ static void fashion_mnist(void **state)
         assert_int_equal(hist_tr[c], 6000);
         assert_int_equal(hist_te[c], 1000);
     }
-    float lo = 1, hi = 0;
+    float lo = 1, hi = 0, row[784];
     for (size_t i = 0; i < tr.n * tr.dim; i++) {
-        lo = tr.x[i] < lo ? tr.x[i] : lo;
-        hi = tr.x[i] > hi ? tr.x[i] : hi;
+        if (i % 784 == 0)
+            gg_dataset_row(&tr, i / 784, row);
+        lo = row[i % 784] < lo ? row[i % 784] : lo;
+        hi = row[i % 784] > hi ? row[i % 784] : hi;
     }
     assert_true(lo == 0.0f && hi == 1.0f);
     gg_dataset_free(&tr);
@@ -564,9 +573,7 @@ static void playground_errors(void **state)
 /* A data set whose sample i has label i % 7 and features (i, -i). */
 static void make_indexed(gg_dataset *d, size_t n)
 {
-    d->n = n;
-    d->dim = 2;
-    d->classes = 7;
+    *d = (gg_dataset){.n = n, .dim = 2, .classes = 7};
     d->x = malloc(n * 2 * sizeof(float));
     d->y = malloc(n * sizeof(int32_t));
     assert_true(d->x && d->y);

@@ -17,7 +17,7 @@ static const char usage[] =
     "Measures, each beside a reference taken in the same run:\n"
     "  GEMM       f32 GFLOP/s per shape of the MLP and 1024^3, against the CPU's estimated\n"
     "             peak and OpenBLAS when libopenblas.so.0 loads (sh tools/setup.sh --bench)\n"
-    "  training   seconds per epoch of 784-256-128-10:relu:dropout=0.2, batch 128, Adam on\n"
+    "  training   seconds per epoch of 784-256-128-10:relu, batch 128, Adam on\n"
     "             Fashion-MNIST (synthetic data of its shape when absent), against the same\n"
     "             epoch's matrix products alone; heap allocations per step; peak RSS\n"
     "  scalar     record + backward of a 1,000,000-node random graph of add/mul/max/copy/\n"

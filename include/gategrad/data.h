@@ -35,13 +35,22 @@ typedef struct gg_dataset {
     size_t n;       /* samples */
     size_t dim;     /* features per sample */
     size_t classes; /* every label is in [0, classes) */
-    float *x;       /* n * dim features, sample i at x + i * dim; owned */
+    /* The features, in one of two forms (the other pointer is NULL):
+     * x:  n * dim floats, sample i at x + i * dim (CSV, playground sets);
+     * xb: n * dim bytes, feature = xb[k] / 255.0f (IDX images: a quarter of
+     *     the memory, so Fashion-MNIST's training set takes 45 MiB, not 180).
+     * Read a sample as floats either way with gg_dataset_row. Owned. */
+    float *x;
+    uint8_t *xb;
     int32_t *y;     /* n labels; owned */
 } gg_dataset;
 
 /* Frees d's arrays and zeroes *d. NULL-safe; safe on a zeroed struct and
  * safe to call twice. */
 void gg_dataset_free(gg_dataset *d);
+
+/* Writes sample i's dim features into out as floats (i < d->n). */
+void gg_dataset_row(const gg_dataset *d, size_t i, float *out);
 
 /* ---- IDX files (the MNIST format) ----------------------------------------
  * An IDX file is a 4-byte magic (0, 0, type, ndims), ndims big-endian 32-bit

@@ -2,6 +2,7 @@
 #ifndef GG_DATA_INTERNAL_H
 #define GG_DATA_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,7 +29,7 @@ int gg__mul_size(size_t a, size_t b, size_t *out);
 /* Allocates d->x (n * dim) and d->y (n) and sets n, dim, classes; n = 0
  * gives NULL arrays. Returns 0, or -1 on overflow or out of memory, with
  * *d zeroed. */
-int gg__dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes);
+int gg__dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes, bool bytes);
 
 /* Returns a malloc'ed identity permutation 0..n-1 (n <= UINT32_MAX; n = 0
  * gives a 1-element buffer), or NULL when out of memory. */

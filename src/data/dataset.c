@@ -31,21 +31,38 @@ void gg_dataset_free(gg_dataset *d)
     if (!d)
         return;
     gg__free(d->x);
+    gg__free(d->xb);
     gg__free(d->y);
     memset(d, 0, sizeof *d);
 }
 
-int gg__dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes)
+void gg_dataset_row(const gg_dataset *d, size_t i, float *out)
+{
+    size_t dim = d->dim;
+    if (d->x) {
+        memcpy(out, d->x + i * dim, dim * sizeof *out);
+        return;
+    }
+    const uint8_t *b = d->xb + i * dim;
+    for (size_t j = 0; j < dim; j++)
+        out[j] = (float)b[j] / 255.0f;
+}
+
+int gg__dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes, bool bytes)
 {
     memset(d, 0, sizeof *d);
     size_t nx, xbytes, ybytes;
-    if (gg__mul_size(n, dim, &nx) || gg__mul_size(nx, sizeof(float), &xbytes)
+    if (gg__mul_size(n, dim, &nx) || gg__mul_size(nx, bytes ? 1 : sizeof(float), &xbytes)
         || gg__mul_size(n, sizeof(int32_t), &ybytes))
         return -1;
     if (n > 0) {
-        d->x = xbytes ? gg__malloc(xbytes) : NULL;
+        void *x = xbytes ? gg__malloc(xbytes) : NULL;
+        if (bytes)
+            d->xb = x;
+        else
+            d->x = x;
         d->y = gg__malloc(ybytes);
-        if ((xbytes && !d->x) || !d->y) {
+        if ((xbytes && !x) || !d->y) {
             gg_dataset_free(d);
             return -1;
         }
@@ -56,16 +73,17 @@ int gg__dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes)
     return 0;
 }
 
-/* Copies samples idx[0..m) of src into dst (already allocated). */
-static void gather(const gg_dataset *src, const uint32_t *idx, size_t m,
-                   float *x, int32_t *y)
+/* Copies samples idx[0..m) of src, stored as they are, into dst (already
+ * allocated in the same form). */
+static void copy_samples(const gg_dataset *src, const uint32_t *idx, size_t m, gg_dataset *dst)
 {
+    size_t dim = src->dim;
     for (size_t i = 0; i < m; i++) {
-        if (x)
-            memcpy(x + i * src->dim, src->x + (size_t)idx[i] * src->dim,
-                   src->dim * sizeof(float));
-        if (y)
-            y[i] = src->y[idx[i]];
+        if (src->xb)
+            memcpy(dst->xb + i * dim, src->xb + (size_t)idx[i] * dim, dim);
+        else if (src->x)
+            memcpy(dst->x + i * dim, src->x + (size_t)idx[i] * dim, dim * sizeof(float));
+        dst->y[i] = src->y[idx[i]];
     }
 }
 
@@ -95,8 +113,9 @@ int gg_dataset_split(const gg_dataset *src, double fraction, uint64_t seed,
                             src->n);
     size_t na = (size_t)llround(fraction * (double)src->n);
     uint32_t *perm = gg__identity_perm(src->n);
-    if (!perm || gg__dataset_alloc(a, na, src->dim, src->classes)
-        || gg__dataset_alloc(b, src->n - na, src->dim, src->classes)) {
+    bool bytes = src->xb != NULL;
+    if (!perm || gg__dataset_alloc(a, na, src->dim, src->classes, bytes)
+        || gg__dataset_alloc(b, src->n - na, src->dim, src->classes, bytes)) {
         gg__free(perm);
         gg_dataset_free(a);
         return gg__data_err(err, "gg_dataset_split: out of memory for %zu samples",
@@ -105,8 +124,8 @@ int gg_dataset_split(const gg_dataset *src, double fraction, uint64_t seed,
     gg_rng r;
     gg_rng_seed(&r, seed);
     gg_rng_shuffle(&r, perm, src->n);
-    gather(src, perm, na, a->x, a->y);
-    gather(src, perm + na, src->n - na, b->x, b->y);
+    copy_samples(src, perm, na, a);
+    copy_samples(src, perm + na, src->n - na, b);
     gg__free(perm);
     return 0;
 }
@@ -146,7 +165,13 @@ size_t gg_batcher_next(gg_batcher *b, float *x_out, int32_t *y_out)
         return 0;
     }
     size_t m = n - b->pos < b->batch ? n - b->pos : b->batch;
-    gather(b->data, b->perm + b->pos, m, x_out, y_out);
+    for (size_t i = 0; i < m; i++) {
+        size_t k = b->perm[b->pos + i];
+        if (x_out)
+            gg_dataset_row(b->data, k, x_out + i * b->data->dim);
+        if (y_out)
+            y_out[i] = b->data->y[k];
+    }
     b->pos += m;
     return m;
 }

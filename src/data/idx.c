@@ -141,8 +141,8 @@ static int idx_open(idx_file *f, const char *path, unsigned min_dims,
     return 0;
 }
 
-/* Grows *buf (4-byte elements) to hold at least `need`, at most `max`. */
-static int grow(void **buf, size_t *cap, size_t need, size_t max)
+/* Grows *buf (esize-byte elements) to hold at least `need`, at most `max`. */
+static int grow(void **buf, size_t *cap, size_t need, size_t max, size_t esize)
 {
     if (need <= *cap)
         return 0;
@@ -151,7 +151,7 @@ static int grow(void **buf, size_t *cap, size_t need, size_t max)
         cap2 = cap2 > max / 2 ? max : cap2 * 2;
     if (cap2 > max)
         cap2 = max;
-    void *p = gg__realloc(*buf, cap2 * 4);
+    void *p = gg__realloc(*buf, cap2 * esize);
     if (!p)
         return -1;
     *buf = p;
@@ -159,10 +159,10 @@ static int grow(void **buf, size_t *cap, size_t need, size_t max)
     return 0;
 }
 
-/* Reads the payload, converting it to f->count 4-byte elements, then checks
- * that nothing follows it (the extra read also makes zlib verify the gzip
- * CRC, which it does only on reaching the stream's end). */
-static int read_payload(idx_file *f, idx_convert convert, void **out,
+/* Reads the payload, converting it to f->count esize-byte elements, then
+ * checks that nothing follows it (the extra read also makes zlib verify the
+ * gzip CRC, which it does only on reaching the stream's end). */
+static int read_payload(idx_file *f, idx_convert convert, size_t esize, void **out,
                         char *err)
 {
     uint8_t chunk[CHUNK];
@@ -170,17 +170,17 @@ static int read_payload(idx_file *f, idx_convert convert, void **out,
     void *buf = NULL;
     if (gzdirect(f->gz))
         cap = f->count; /* raw: the size check already vouched for it */
-    if (cap && !(buf = gg__malloc(cap * 4)))
+    if (cap && !(buf = gg__malloc(cap * esize)))
         return gg__data_err(err, "%s: out of memory for %zu values", f->path, cap);
     while (done < f->count) {
         size_t len = f->count - done < CHUNK ? f->count - done : CHUNK;
         if (read_exact(f, chunk, len, "payload", err))
             goto fail;
-        if (grow(&buf, &cap, done + len, f->count)) {
+        if (grow(&buf, &cap, done + len, f->count, esize)) {
             gg__data_err(err, "%s: out of memory for %zu values", f->path, f->count);
             goto fail;
         }
-        convert(chunk, len, (char *)buf + done * 4);
+        convert(chunk, len, (char *)buf + done * esize);
         done += len;
     }
     int extra = gzread(f->gz, chunk, 1);
@@ -201,14 +201,14 @@ fail:
 /* Opens path, whose dimension count must be in [min_dims, max_dims], and
  * reads its payload. */
 static int idx_read(const char *path, unsigned min_dims, unsigned max_dims,
-                    idx_convert convert, idx_file *f, void **out, char *err)
+                    idx_convert convert, size_t esize, idx_file *f, void **out, char *err)
 {
     *out = NULL;
     if (!path)
         return gg__data_err(err, "(null): no path given");
     if (idx_open(f, path, min_dims, max_dims, err))
         return -1;
-    int rc = read_payload(f, convert, out, err);
+    int rc = read_payload(f, convert, esize, out, err);
     if (gzclose(f->gz) != Z_OK && rc == 0) {
         gg__free(*out);
         *out = NULL;
@@ -222,6 +222,11 @@ static void bytes_to_unit_floats(const uint8_t *src, size_t len, void *dst)
     float *x = dst;
     for (size_t i = 0; i < len; i++)
         x[i] = (float)src[i] / 255.0f;
+}
+
+static void copy_bytes(const uint8_t *src, size_t len, void *dst)
+{
+    memcpy(dst, src, len);
 }
 
 static void bytes_to_int32(const uint8_t *src, size_t len, void *dst)
@@ -238,9 +243,24 @@ int gg_idx_load_images(const char *path, float **x, size_t *n, size_t *dim,
     *n = *dim = 0;
     idx_file f;
     void *buf;
-    if (idx_read(path, 2, 255, bytes_to_unit_floats, &f, &buf, err))
+    if (idx_read(path, 2, 255, bytes_to_unit_floats, sizeof(float), &f, &buf, err))
         return -1;
     *x = buf;
+    *n = f.dims[0];
+    *dim = f.count / f.dims[0];
+    return 0;
+}
+
+/* Like gg_idx_load_images, keeping the pixel bytes as they are. */
+static int load_image_bytes(const char *path, uint8_t **xb, size_t *n, size_t *dim, char *err)
+{
+    *xb = NULL;
+    *n = *dim = 0;
+    idx_file f;
+    void *buf;
+    if (idx_read(path, 2, 255, copy_bytes, 1, &f, &buf, err))
+        return -1;
+    *xb = buf;
     *n = f.dims[0];
     *dim = f.count / f.dims[0];
     return 0;
@@ -256,7 +276,7 @@ int gg_idx_load_labels(const char *path, size_t classes, int32_t **y,
                             path ? path : "(null)", classes, GG_DATA_MAX_CLASSES);
     idx_file f;
     void *buf;
-    if (idx_read(path, 1, 1, bytes_to_int32, &f, &buf, err))
+    if (idx_read(path, 1, 1, bytes_to_int32, sizeof(int32_t), &f, &buf, err))
         return -1;
     int32_t *labels = buf;
     for (size_t i = 0; i < f.count; i++) {
@@ -278,7 +298,7 @@ int gg_idx_load_pair(const char *images_path, const char *labels_path,
     memset(out, 0, sizeof *out);
     gg_dataset d = {0};
     size_t nlabels;
-    if (gg_idx_load_images(images_path, &d.x, &d.n, &d.dim, err))
+    if (load_image_bytes(images_path, &d.xb, &d.n, &d.dim, err))
         return -1;
     if (gg_idx_load_labels(labels_path, classes, &d.y, &nlabels, err)) {
         gg_dataset_free(&d);

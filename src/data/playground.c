@@ -119,7 +119,7 @@ int gg_playground(const char *name, size_t n, double noise, uint64_t seed,
     if (!(noise >= 0 && noise <= 1))
         return gg__data_err(err, "gg_playground: noise %g is not in [0, 1]", noise);
     uint32_t *perm = gg__identity_perm(n);
-    if (!perm || gg__dataset_alloc(out, n, 2, 2)) {
+    if (!perm || gg__dataset_alloc(out, n, 2, 2, false)) {
         gg__free(perm);
         return gg__data_err(err, "gg_playground: out of memory for %zu points", n);
     }

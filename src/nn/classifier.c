@@ -77,13 +77,16 @@ static void set_labels(gg_classifier *c, size_t m)
         y[i] = i < m ? (float)c->labels[i] : -1.0f;
 }
 
-/* Loads rows [start, start + m) of x (and labels, if any) into the leaves. */
-static size_t load_chunk(gg_classifier *c, const float *x, const int32_t *labels, size_t n, size_t start)
+/* Loads samples [start, start + m) of d (and its labels, if any) into the
+ * leaves. */
+static size_t load_chunk(gg_classifier *c, const gg_dataset *d, size_t start)
 {
-    size_t m = n - start < c->batch ? n - start : c->batch;
-    memcpy(gg_data(c->x), x + start * c->dim, m * c->dim * sizeof *x);
-    for (size_t i = 0; i < m; i++)
-        c->labels[i] = labels ? labels[start + i] : 0;
+    size_t m = d->n - start < c->batch ? d->n - start : c->batch;
+    float *x = gg_data(c->x);
+    for (size_t i = 0; i < m; i++) {
+        gg_dataset_row(d, start + i, x + i * c->dim);
+        c->labels[i] = d->y ? d->y[start + i] : 0;
+    }
     set_labels(c, m);
     return m;
 }
@@ -118,7 +121,7 @@ int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, 
     size_t right = 0;
     const float *out = gg_data(gg_mlp_output(c->mlp));
     for (size_t start = 0; start < d->n; start += c->batch) {
-        size_t m = load_chunk(c, d->x, d->y, d->n, start);
+        size_t m = load_chunk(c, d, start);
         if (run(c, c->loss, err))
             return -1;
         total += gg_value(c->loss) * (double)m;
@@ -139,8 +142,9 @@ int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, 
 int gg_classifier_predict(gg_classifier *c, const float *x, size_t n, float *probs, char *err)
 {
     gg_mlp_set_training(c->mlp, 0);
+    const gg_dataset rows = {.n = n, .dim = c->dim, .x = (float *)x}; /* a view, not owned */
     for (size_t start = 0; start < n; start += c->batch) {
-        size_t m = load_chunk(c, x, NULL, n, start);
+        size_t m = load_chunk(c, &rows, start);
         if (run(c, c->probs, err))
             return -1;
         memcpy(probs + start * c->classes, gg_data(c->probs), m * c->classes * sizeof *probs);
