@@ -61,14 +61,34 @@ static void ws_register(void)
     atexit(ws_free_all);
 }
 
+/* Takes from the free list the smallest workspace of at least bytes, or,
+ * when none is that big, the largest (to be grown). Best fit matters: with
+ * products of several sizes in flight on several threads, taking whichever
+ * comes first would keep regrowing workspaces that are too small, and a
+ * training step would allocate long after the first one. */
+static gg_ws *ws_take_locked(size_t bytes)
+{
+    gg_ws **best = NULL, **largest = NULL;
+    for (gg_ws **p = &ws_free; *p; p = &(*p)->next) {
+        if ((*p)->bytes >= bytes && (!best || (*p)->bytes < (*best)->bytes))
+            best = p;
+        if (!largest || (*p)->bytes > (*largest)->bytes)
+            largest = p;
+    }
+    gg_ws **pick = best ? best : largest;
+    if (!pick)
+        return NULL;
+    gg_ws *w = *pick;
+    *pick = w->next;
+    return w;
+}
+
 /* A workspace of at least bytes, or NULL if memory is exhausted. */
 static gg_ws *ws_get(size_t bytes)
 {
     pthread_once(&ws_once, ws_register);
     pthread_mutex_lock(&ws_mu);
-    gg_ws *w = ws_free;
-    if (w)
-        ws_free = w->next;
+    gg_ws *w = ws_take_locked(bytes);
     pthread_mutex_unlock(&ws_mu);
     if (w && w->bytes >= bytes)
         return w;
