@@ -45,28 +45,38 @@ gg_node *gg_node_at(const gg_graph *g, size_t id)
 /* A fresh, zeroed node slot at the end of g, or NULL. The node only counts
  * (is visible) once gg__commit_node is called, so a failure half-way through
  * building one leaves the graph as it was. */
-static gg_node *next_slot(gg_graph *g)
+/* Opens a new chunk of nodes (rarely: once per GG_CHUNK_SIZE nodes). */
+static __attribute__((noinline)) bool add_chunk(gg_graph *g)
 {
-    if (g->count >= UINT32_MAX)
-        return gg__fail(g, "graph is full: %zu nodes", g->count);
-    size_t chunk = g->count >> GG_CHUNK_SHIFT;
-    if (chunk == g->nchunks) {
-        if (g->nchunks == g->chunk_cap) {
-            size_t cap = g->chunk_cap ? 2 * g->chunk_cap : 16;
-            gg_node **c = gg__realloc(g->chunks, cap * sizeof *c);
-            if (!c)
-                return gg__fail(g, "out of memory growing the node table");
-            g->chunks = c;
-            g->chunk_cap = cap;
-        }
-        gg_node *nodes = gg__malloc(GG_CHUNK_SIZE * sizeof(gg_node));
-        if (!nodes)
-            return gg__fail(g, "out of memory allocating nodes");
-        g->chunks[g->nchunks++] = nodes;
+    if (g->count >= UINT32_MAX) {
+        gg__fail(g, "graph is full: %zu nodes", g->count);
+        return false;
     }
-    gg_node *n = &g->chunks[chunk][g->count & (GG_CHUNK_SIZE - 1)];
-    memset(n, 0, sizeof *n);
-    n->id = (uint32_t)g->count;
+    if (g->nchunks == g->chunk_cap) {
+        size_t cap = g->chunk_cap ? 2 * g->chunk_cap : 16;
+        gg_node **c = gg__realloc(g->chunks, cap * sizeof *c);
+        if (!c) {
+            gg__fail(g, "out of memory growing the node table");
+            return false;
+        }
+        g->chunks = c;
+        g->chunk_cap = cap;
+    }
+    gg_node *nodes = gg__malloc(GG_CHUNK_SIZE * sizeof(gg_node));
+    if (!nodes) {
+        gg__fail(g, "out of memory allocating nodes");
+        return false;
+    }
+    g->chunks[g->nchunks++] = nodes;
+    return true;
+}
+
+static inline gg_node *next_slot(gg_graph *g)
+{
+    if ((g->count >> GG_CHUNK_SHIFT) == g->nchunks && !add_chunk(g))
+        return NULL;
+    gg_node *n = gg__node(g, g->count);
+    *n = (gg_node){.id = (uint32_t)g->count};
     return n;
 }
 
@@ -103,7 +113,9 @@ static bool attach_storage(gg_graph *g, gg_node *n, const gg__shape *shape)
     return true;
 }
 
-static bool check_operands(gg_graph *g, const gg_gate *gate, gg_node *a, gg_node *b)
+/* Says what is wrong with a's and b's fitness for gate (cold path). */
+static __attribute__((noinline, cold)) bool reject_operands(gg_graph *g, const gg_gate *gate,
+                                                            gg_node *a, gg_node *b)
 {
     gg_node *in[2] = {a, b};
     for (int i = 0; i < gate->arity; i++)
@@ -111,14 +123,18 @@ static bool check_operands(gg_graph *g, const gg_gate *gate, gg_node *a, gg_node
             gg__fail(g, "%s: input %d (node %u) belongs to another graph", gate->name, i + 1, in[i]->id);
             return false;
         }
-    if (gate->arity == 2 && a->dtype != b->dtype) {
-        char sa[64], sb[64];
-        gg__fail(g, "%s: %s %s and %s %s: dtypes differ (convert explicitly)", gate->name,
-                 gg_dtype_name(a->dtype), gg_shape_str(a, sa, sizeof sa),
-                 gg_dtype_name(b->dtype), gg_shape_str(b, sb, sizeof sb));
-        return false;
-    }
-    return true;
+    char sa[64], sb[64];
+    gg__fail(g, "%s: %s %s and %s %s: dtypes differ (convert explicitly)", gate->name,
+             gg_dtype_name(a->dtype), gg_shape_str(a, sa, sizeof sa),
+             gg_dtype_name(b->dtype), gg_shape_str(b, sb, sizeof sb));
+    return false;
+}
+
+static inline bool check_operands(gg_graph *g, const gg_gate *gate, gg_node *a, gg_node *b)
+{
+    bool ok = gg__owns(g, a) &&
+              (gate->arity < 2 || (gg__owns(g, b) && a->dtype == b->dtype));
+    return ok || reject_operands(g, gate, a, b);
 }
 
 /* Observers of each gate run: the teaching hook and the anomaly check.
