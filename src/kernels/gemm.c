@@ -42,6 +42,8 @@ typedef struct gg_ws {
 
 static pthread_mutex_t ws_mu = PTHREAD_MUTEX_INITIALIZER;
 static gg_ws *ws_free;
+#define GG_WS_RESERVE_MAX 256 /* gg_set_num_threads' limit */
+static int ws_made; /* workspaces in existence, free or in use */
 static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
 
 static void ws_free_all(void)
@@ -92,16 +94,44 @@ static gg_ws *ws_get(size_t bytes)
     pthread_mutex_unlock(&ws_mu);
     if (w && w->bytes >= bytes)
         return w;
-    if (!w && !(w = calloc(1, sizeof *w)))
-        return NULL;
+    if (!w) {
+        if (!(w = calloc(1, sizeof *w)))
+            return NULL;
+        pthread_mutex_lock(&ws_mu);
+        ws_made++;
+        pthread_mutex_unlock(&ws_mu);
+    }
     free(w->data);
     w->bytes = (bytes + 63) / 64 * 64;
     w->data = aligned_alloc(64, w->bytes);
     if (!w->data) {
         free(w);
+        pthread_mutex_lock(&ws_mu);
+        ws_made--;
+        pthread_mutex_unlock(&ws_mu);
         return NULL;
     }
     return w;
+}
+
+static void ws_put(gg_ws *w);
+
+/* Makes sure `threads` workspaces of bytes exist before a product is dealt
+ * out, so that which thread happens to claim a chunk first never decides
+ * when one gets allocated: after the first threaded product of a training
+ * step, no later step allocates. */
+static void ws_reserve(int threads, size_t bytes)
+{
+    pthread_mutex_lock(&ws_mu);
+    int missing = threads - ws_made;
+    pthread_mutex_unlock(&ws_mu);
+    gg_ws *got[GG_WS_RESERVE_MAX];
+    int k = 0;
+    for (; k < missing && k < GG_WS_RESERVE_MAX; k++)
+        if (!(got[k] = ws_get(bytes)))
+            break;
+    while (k-- > 0)
+        ws_put(got[k]);
 }
 
 static void ws_put(gg_ws *w)

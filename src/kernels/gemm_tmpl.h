@@ -243,6 +243,8 @@ void FN(gg__gemm_)(int transa, int transb, size_t M, size_t N, size_t K,
     int want = plan_split(M, N, K, jb.mr, jb.nr, &jb.split_n, &jb.unit, &jb.units,
                           &jb.chunks);
     atomic_init(&jb.next, 0);
+    if (want > 1)
+        ws_reserve(want, FN(ws_bytes_)(&jb));
     gg__parallel_run(FN(task_), &jb, want);
 }
 
