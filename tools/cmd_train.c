@@ -17,7 +17,7 @@ static const char usage[] =
     "                   MNIST-format IDX files, or FILE.csv (label in the last column)\n"
     "  --model SPEC     e.g. 784-256-128-10:relu:dropout=0.2 (the default for 784 features);\n"
     "                   2-D data: 2-16-16-2:tanh. First width = features, last = classes\n"
-    "  --epochs N       default 20 (200 for data sets under 10000 samples)\n"
+    "  --epochs N       default 30 (200 for data sets under 10000 samples)\n"
     "  --batch B        default 128 (32 for small data sets)\n"
     "  --opt NAME       sgd, momentum, nesterov, adagrad, rmsprop, adam (default)\n"
     "  --lr X           default 0.001 for adam on large data, else 0.01\n"
@@ -91,7 +91,7 @@ static int settle(train_opts *o, const gg_dataset *train, gg_mlp_spec *spec, gg_
 {
     bool small = train->n < 10000;
     if (!o->seen_epochs)
-        o->epochs = small ? 200 : 20;
+        o->epochs = small ? 200 : 30;
     if (!o->seen_batch)
         o->batch = small ? 32 : 128;
     gg_opt_kind kind;

@@ -10,5 +10,5 @@ echo "== The lecture circuit f = (x + y) * z =="
 ./build/examples/circuit
 echo "== The same circuit from the gategrad command, traced gate by gate =="
 ./build/tools/gategrad trace "(x + y) * z" x=-2 y=5 z=-4
-echo "== Training an MLP on Fashion-MNIST (784-256-128-10, Adam, 20 epochs) =="
+echo "== Training an MLP on Fashion-MNIST (784-256-128-10, Adam, 30 epochs) =="
 ./build/tools/gategrad train --data fashion-mnist
