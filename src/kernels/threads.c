@@ -16,9 +16,13 @@
 
 #define DEFAULT_CAP 16
 /* How long a worker (or the owner waiting for the workers) polls before it
- * sleeps: long enough to bridge the gap between the products of a training
- * step, short enough not to steal a core for long. */
-#define SPIN_NS 100000L
+ * sleeps: long enough to bridge the gaps of a training step (the batch
+ * gather and the single-threaded gates between two products; waking a
+ * sleeping worker costs tens of microseconds in a VM), short enough not to
+ * hold a core for long. Polling yields the core to anything else runnable.
+ * Measured: 1 ms instead of 0.1 ms took the epoch/products ratio of
+ * `gategrad bench` from 1.45-1.75x to 1.41-1.50x. */
+#define SPIN_NS 1000000L
 
 typedef struct gg_pool {
     pthread_mutex_t mu;
