@@ -10,8 +10,6 @@ gg_graph *gg_graph_new(void)
     return gg__calloc(1, sizeof(gg_graph));
 }
 
-void gg__free_labels(gg_graph *g);
-
 void gg_graph_free(gg_graph *g)
 {
     if (!g)
@@ -42,9 +40,6 @@ gg_node *gg_node_at(const gg_graph *g, size_t id)
     return gg__node(g, id);
 }
 
-/* A fresh, zeroed node slot at the end of g, or NULL. The node only counts
- * (is visible) once gg__commit_node is called, so a failure half-way through
- * building one leaves the graph as it was. */
 /* Opens a new chunk of nodes (rarely: once per GG_CHUNK_SIZE nodes). */
 static __attribute__((noinline)) bool add_chunk(gg_graph *g)
 {
@@ -71,6 +66,9 @@ static __attribute__((noinline)) bool add_chunk(gg_graph *g)
     return true;
 }
 
+/* A fresh, zeroed node slot at the end of g, or NULL. It only counts (is
+ * visible) once the caller increments g->count, so a failure half-way
+ * through building a node leaves the graph as it was. */
 static inline gg_node *next_slot(gg_graph *g)
 {
     if ((g->count >> GG_CHUNK_SHIFT) == g->nchunks && !add_chunk(g))
@@ -186,7 +184,6 @@ gg_node *gg__record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double par
     return n;
 }
 
-/* Leaves are recorded here too, so that every node is made in one place. */
 gg_node *gg__record_leaf(gg_graph *g, gg_dtype dtype, const gg__shape *shape, bool variable)
 {
     if (!g)

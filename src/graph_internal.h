@@ -119,6 +119,13 @@ static inline bool gg__owns(const gg_graph *g, const gg_node *n)
 gg_node *gg__record(gg_graph *g, int gate, gg_node *a, gg_node *b, double param,
                     const gg__shape *want);
 
+/* Records a leaf of the given dtype and shape: a variable (receives a
+ * gradient) or a constant. Its value is left for the caller to fill. */
+gg_node *gg__record_leaf(gg_graph *g, gg_dtype dtype, const gg__shape *shape, bool variable);
+
+/* Frees the label tables (graph teardown). */
+void gg__free_labels(gg_graph *g);
+
 /* The cached topological order for root (building it if needed): root and
  * its ancestors in DESCENDING id order (root first), the order backward
  * walks; forward walks it from the end. NULL with an error on failure. */

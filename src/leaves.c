@@ -3,8 +3,6 @@
 
 #include "graph_internal.h"
 
-gg_node *gg__record_leaf(gg_graph *g, gg_dtype dtype, const gg__shape *shape, bool variable);
-
 static void store(gg_node *n, size_t i, double v) { gg__put((gg_dtype)n->dtype, gg__val(n), i, v); }
 
 gg_node *gg_scalar(gg_graph *g, double value)
