@@ -29,7 +29,7 @@ typedef struct gg__atomic_file {
 
 /* Creates the temporary file for path. Its permissions are those of the
  * existing path, or 0644 for a new file. On error fills err, leaves nothing
- * behind and af needs no abort (abort is harmless though). */
+ * behind, and af needs no gg__atomic_abort (calling it is harmless). */
 int gg__atomic_open(const char *path, gg__atomic_file *af, char *err);
 
 /* Writes n bytes; on error fills err (the caller then aborts). */
