@@ -138,6 +138,9 @@ bad "--wrt NAME is required" explain "x" x=1
 bad "--wrt y: no variable of that name" explain "x" x=1 --wrt y
 bad "unknown command 'frobnicate'" frobnicate
 bad "is not a count" explain "x" x=1 --wrt x --max-paths 0
+bad "--save /nonexistent/dir/m.safetensors: cannot write into /nonexistent/dir" train --data xor --save /nonexistent/dir/m.safetensors
+bad "--epochs: 'abc' is not a whole number" train --data xor --epochs abc
+bad "train: unknown option '--bogus'" train --bogus
 last="gategrad (no arguments)"
 run
 [ "$rc" -eq 2 ] || fail "no arguments: exit $rc"

@@ -1,5 +1,6 @@
 /* cmd_train.c - `gategrad train`: trains an MLP classifier on a data set,
  * reports per epoch, evaluates on the test split, saves a checkpoint. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +204,23 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
     return rc;
 }
 
+/* Whether an output file can be created where --option asks (its
+ * directory exists and is writable), checked before minutes of training
+ * rather than after. Prints the problem when not. */
+static bool writable_target(const char *option, const char *path)
+{
+    if (!path)
+        return true;
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    int len = slash ? (int)(slash - path) : 1;
+    snprintf(dir, sizeof dir, "%.*s", len ? len : 1, slash ? (len ? path : "/") : ".");
+    if (access(dir, W_OK) == 0)
+        return true;
+    cli_error("--%s %s: cannot write into %s: %s", option, path, dir, strerror(errno));
+    return false;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_opts o = {.data = "fashion-mnist", .opt = "adam", .schedule = "cosine", .seed = 1, .momentum = 0.9,
@@ -231,6 +249,9 @@ int cmd_train(int argc, char **argv)
     int rc = nn_parse(argc, argv, opts, usage);
     if (rc >= 0)
         return rc;
+    if (!writable_target("save", o.save) || !writable_target("plot", o.plot) ||
+        !writable_target("boundary", o.boundary))
+        return CLI_BAD_INPUT;
     if (o.threads)
         gg_set_num_threads((int)o.threads);
     gg_dataset all = {0}, test = {0}, train = {0}, val = {0};
