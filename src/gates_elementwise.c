@@ -74,8 +74,7 @@ INLINE void unary_backward(gg_node *n, unary_deriv_fn d)
 
 static double load(const gg_node *n, size_t k)
 {
-    const void *v = gg__val((gg_node *)n);
-    return n->dtype == GG_F64 ? ((const double *)v)[k] : ((const float *)v)[k];
+    return gg__get((gg_dtype)n->dtype, gg__val((gg_node *)n), k);
 }
 
 INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)

@@ -21,13 +21,7 @@ static void add_at(const gg_node *n, void *p, size_t i, double v)
         ((float *)p)[i] += (float)v;
 }
 
-static void put_scalar(gg_node *z, double v)
-{
-    if (z->dtype == GG_F64)
-        z->val.s.d = v;
-    else
-        z->val.s.f = (float)v;
-}
+static void put_scalar(gg_node *z, double v) { gg__put((gg_dtype)z->dtype, gg__val(z), 0, v); }
 
 static double upstream(const gg_node *z)
 {
