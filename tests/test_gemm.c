@@ -1,6 +1,6 @@
 /* test_gemm.c - the GEMM kernels against a long-double reference: every
  * transpose combination, beta 0 and 1, odd sizes and padded strides, each
- * compiled-in kernel path, 1 vs 2 threads, concurrent callers; the thread
+ * compiled-in kernel path, packed and in-place A, 1 vs 2 threads, concurrent callers; the thread
  * pool and the CPU helpers. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -210,6 +210,43 @@ static void every_path_every_case(void **state)
     if (gg__cpu_simd_built() && gg__cpu_has_avx512())
         assert_int_equal(tested, 3);
 #endif
+}
+
+/* op(A) over 512 KiB is packed, a smaller one read in place: the first
+ * rows of a large product (packed) must equal, bit for bit, the product of
+ * just those rows (in place, with an edge panel of 4 rows under every
+ * path's MR), on every path, for A and A^T and both B layouts. */
+static void packed_and_in_place_a_agree(void **state)
+{
+    (void)state;
+    enum { BIG = 1000, SMALL = 100, K = 160, N = 40 };
+    gg_rng r;
+    gg_rng_seed(&r, 7);
+    float *A = malloc(BIG * K * sizeof *A), *B = malloc(K * N * sizeof *B);
+    float *Cbig = malloc(BIG * N * sizeof *Cbig), *Csmall = malloc(SMALL * N * sizeof *Csmall);
+    assert_true(A && B && Cbig && Csmall);
+    for (size_t i = 0; i < BIG * K; i++)
+        A[i] = (float)(2 * gg_rng_uniform(&r) - 1);
+    for (size_t i = 0; i < K * N; i++)
+        B[i] = (float)(2 * gg_rng_uniform(&r) - 1);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        if (gg__gemm_force_path(paths[i]) != 0)
+            continue;
+        for (int t = 0; t < 4; t++) {
+            int ta = t & 1, tb = t >> 1;
+            size_t lda = ta ? BIG : K, ldb = tb ? K : N;
+            gg__gemm_f32(ta, tb, BIG, N, K, A, lda, B, ldb, 0.0f, Cbig, N);
+            gg__gemm_f32(ta, tb, SMALL, N, K, A, lda, B, ldb, 0.0f, Csmall, N);
+            if (memcmp(Cbig, Csmall, sizeof(float) * SMALL * N) != 0)
+                fail_msg("path %s ta=%d tb=%d: in-place rows differ from packed", paths[i],
+                         ta, tb);
+        }
+    }
+    assert_int_equal(gg__gemm_force_path(NULL), 0);
+    free(A);
+    free(B);
+    free(Cbig);
+    free(Csmall);
 }
 
 static void force_path_rejects_unknown(void **state)
@@ -429,6 +466,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_path_every_case),
+        cmocka_unit_test(packed_and_in_place_a_agree),
         cmocka_unit_test(force_path_rejects_unknown),
         cmocka_unit_test(k_zero_and_empty),
         cmocka_unit_test(nan_in_c_overwritten_when_beta_zero),

@@ -23,6 +23,9 @@
 #define KC_BYTES 1536
 #define MB_TARGET 960
 #define NB_TARGET 512
+/* op(A) up to this size is read in place rather than packed (a
+ * conservative share of a 1 MiB L2). */
+#define A_INPLACE_MAX_BYTES (512u << 10)
 /* Products under this many multiply-adds run on the calling thread: the
  * pool hand-off (a few microseconds) would cost more than it saves. */
 #define PAR_MIN_MACS (1u << 20)
@@ -147,12 +150,12 @@ static void *ws_data(gg_ws *w) { return w->data; }
 /* ---- portable micro-kernels (plain C; compilers vectorize the j loops) ---- */
 
 #define PORT_UKR(NAME, T, MR, NR)                                                  \
-    static void NAME(size_t kc, const T *restrict a, const T *restrict b,          \
-                     T *restrict c, size_t ldc, int accumulate, size_t mr,         \
-                     size_t nr)                                                    \
+    static void NAME(size_t kc, const T *restrict a, size_t lda, const T *restrict b, \
+                     size_t ldb, T *restrict c, size_t ldc, int accumulate,        \
+                     size_t mr, size_t nr)                                         \
     {                                                                              \
         T acc[MR][NR] = {{0}};                                                     \
-        for (size_t p = 0; p < kc; p++, a += MR, b += NR)                          \
+        for (size_t p = 0; p < kc; p++, a += lda, b += ldb)                        \
             for (int i = 0; i < MR; i++)                                           \
                 for (int j = 0; j < NR; j++)                                       \
                     acc[i][j] += a[i] * b[j];                                      \
@@ -165,7 +168,7 @@ PORT_UKR(ukr_portable_f32, float, 4, 8)
 PORT_UKR(ukr_portable_f64, double, 4, 4)
 
 static const gg__gemm_path path_portable = {
-    "portable", 4, 8, ukr_portable_f32, 4, 4, ukr_portable_f64, 0, 0, NULL, NULL, NULL,
+    "portable", 4, 8, ukr_portable_f32, NULL, 4, 4, ukr_portable_f64, 0, 0, NULL, NULL, NULL,
 };
 
 /* ---- path selection ---- */
@@ -288,6 +291,7 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
 #define GMR mr32
 #define GNR nr32
 #define GUKR ukr32
+#define GUKR_ROWS(path) (path)->ukr32r
 #define GUKR_T gg__ukr_f32
 #define GPACK_T gg__pack_f32
 #define GPACK_TRANS(path) (path)->pack_trans32
@@ -307,6 +311,7 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
 #undef GMR
 #undef GNR
 #undef GUKR
+#undef GUKR_ROWS
 #undef GUKR_T
 #undef GPACK_T
 #undef GPACK_TRANS
@@ -320,6 +325,7 @@ typedef void (*gg__pack_f64)(const double *, size_t, size_t, size_t, size_t, dou
 #define GMR mr64
 #define GNR nr64
 #define GUKR ukr64
+#define GUKR_ROWS(path) ((gg__ukr_f64)0)
 #define GUKR_T gg__ukr_f64
 #define GPACK_T gg__pack_f64
 #define GPACK_TRANS(path) NULL

@@ -15,16 +15,16 @@
 #define MR 6
 
 #define AVX2_UKR(NAME, T, V, W, SFX)                                                  \
-    TGT static void NAME(size_t kc, const T *restrict a, const T *restrict b,         \
-                         T *restrict c, size_t ldc, int accumulate, size_t mr,        \
-                         size_t nr)                                                   \
+    TGT static void NAME(size_t kc, const T *restrict a, size_t lda,                  \
+                         const T *restrict b, size_t ldb, T *restrict c, size_t ldc,  \
+                         int accumulate, size_t mr, size_t nr)                        \
     {                                                                                 \
         V c0[MR], c1[MR];                                                             \
         UNROLL for (int i = 0; i < MR; i++) {                                         \
             c0[i] = _mm256_setzero_##SFX();                                           \
             c1[i] = _mm256_setzero_##SFX();                                           \
         }                                                                             \
-        for (size_t p = 0; p < kc; p++, a += MR, b += 2 * W) {                        \
+        for (size_t p = 0; p < kc; p++, a += lda, b += ldb) {                         \
             V b0 = _mm256_loadu_##SFX(b), b1 = _mm256_loadu_##SFX(b + W);             \
             UNROLL for (int i = 0; i < MR; i++) {                                     \
                 V ai = _mm256_set1_##SFX(a[i]);                                       \
@@ -58,5 +58,5 @@ AVX2_UKR(ukr_f32, float, __m256, 8, ps)
 AVX2_UKR(ukr_f64, double, __m256d, 4, pd)
 
 const gg__gemm_path gg__gemm_path_avx2 = {
-    "avx2", MR, 16, ukr_f32, MR, 8, ukr_f64, 0, 0, NULL, NULL, NULL,
+    "avx2", MR, 16, ukr_f32, NULL, MR, 8, ukr_f64, 0, 0, NULL, NULL, NULL,
 };

@@ -16,12 +16,17 @@
 #define UNROLL _Pragma("GCC unroll 16")
 #define MR 12
 
+/* Where A(i,p) lives: a k-major panel (packed, or op(A) = A^T in place)
+ * or rows of op(A) = A in place (see gemm_impl.h). */
+#define A_KMAJOR(a, lda, i, p) (a)[(p) * (lda) + (i)]
+#define A_ROWS(a, lda, i, p) (a)[(i) * (lda) + (p)]
+
 /* NAME: function; T: element; V: vector type; W: elements per vector;
- * MASK_T: mask type; SFX: intrinsic suffix (ps/pd). */
-#define AVX512_UKR(NAME, T, V, W, MASK_T, SFX)                                        \
-    TGT static void NAME(size_t kc, const T *restrict a, const T *restrict b,         \
-                         T *restrict c, size_t ldc, int accumulate, size_t mr,        \
-                         size_t nr)                                                   \
+ * MASK_T: mask type; SFX: intrinsic suffix (ps/pd); AT: A's layout. */
+#define AVX512_UKR(NAME, T, V, W, MASK_T, SFX, AT)                                    \
+    TGT static void NAME(size_t kc, const T *restrict a, size_t lda,                  \
+                         const T *restrict b, size_t ldb, T *restrict c, size_t ldc,  \
+                         int accumulate, size_t mr, size_t nr)                        \
     {                                                                                 \
         V c0[MR], c1[MR];                                                             \
         UNROLL for (int i = 0; i < MR; i++) {                                         \
@@ -30,10 +35,10 @@
             _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);                   \
             _mm_prefetch((const char *)(c + i * ldc + 2 * W - 1), _MM_HINT_T0);       \
         }                                                                             \
-        for (size_t p = 0; p < kc; p++, a += MR, b += 2 * W) {                        \
+        for (size_t p = 0; p < kc; p++, b += ldb) {                                   \
             V b0 = _mm512_loadu_##SFX(b), b1 = _mm512_loadu_##SFX(b + W);             \
             UNROLL for (int i = 0; i < MR; i++) {                                     \
-                V ai = _mm512_set1_##SFX(a[i]);                                       \
+                V ai = _mm512_set1_##SFX(AT(a, lda, i, p));                           \
                 c0[i] = _mm512_fmadd_##SFX(ai, b0, c0[i]);                            \
                 c1[i] = _mm512_fmadd_##SFX(ai, b1, c1[i]);                            \
             }                                                                         \
@@ -54,22 +59,23 @@
         }                                                                             \
     }
 
-AVX512_UKR(ukr_f32, float, __m512, 16, __mmask16, ps)
-AVX512_UKR(ukr_f64, double, __m512d, 8, __mmask8, pd)
+AVX512_UKR(ukr_f32, float, __m512, 16, __mmask16, ps, A_KMAJOR)
+AVX512_UKR(ukr_f32_rows, float, __m512, 16, __mmask16, ps, A_ROWS)
+AVX512_UKR(ukr_f64, double, __m512d, 8, __mmask8, pd, A_KMAJOR)
 
 
 /* ---- narrow kernel: 16 x 16 floats, one vector per row ---- */
 
 #define MRN 16
 
-TGT static void ukr_f32_narrow(size_t kc, const float *restrict a, const float *restrict b,
-                               float *restrict c, size_t ldc, int accumulate, size_t mr,
-                               size_t nr)
+TGT static void ukr_f32_narrow(size_t kc, const float *restrict a, size_t lda,
+                               const float *restrict b, size_t ldb, float *restrict c,
+                               size_t ldc, int accumulate, size_t mr, size_t nr)
 {
     __m512 acc[MRN];
     UNROLL for (int i = 0; i < MRN; i++)
         acc[i] = _mm512_setzero_ps();
-    for (size_t p = 0; p < kc; p++, a += MRN, b += 16) {
+    for (size_t p = 0; p < kc; p++, a += lda, b += ldb) {
         __m512 bv = _mm512_loadu_ps(b);
         UNROLL for (int i = 0; i < MRN; i++)
             acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), bv, acc[i]);
@@ -150,24 +156,29 @@ TGT static void pack_transposed(const float *src, size_t ld, size_t rows, size_t
 }
 
 /* Copies kb rows of `rows` contiguous floats into panels of width floats
- * per k, zero-filled: see gg__pack_f32. */
+ * per k, zero-filled: see gg__pack_f32. Row by row, so that each source
+ * row is read once and in order: going panel by panel instead reads a few
+ * lines from each of kb rows at a large stride, which the prefetchers do
+ * not follow and which (for power-of-two strides) alias in the caches. */
 TGT static void pack_copy(const float *src, size_t ld, size_t rows, size_t kb,
                           size_t width, float *restrict dst)
 {
-    for (size_t r0 = 0; r0 < rows; r0 += width, dst += width * kb)
-        for (size_t g = 0; g < width; g += 16) {
-            size_t left = rows - r0 > g ? rows - r0 - g : 0;
-            size_t w = width - g < 16 ? width - g : 16;
-            __mmask16 lm = (__mmask16)(left >= 16 ? 0xFFFFu : (1u << left) - 1);
-            __mmask16 sm = (__mmask16)(w >= 16 ? 0xFFFFu : (1u << w) - 1);
-            const float *s = left ? src + r0 + g : src;
-            for (size_t p = 0; p < kb; p++)
-                _mm512_mask_storeu_ps(dst + p * width + g, sm,
-                                      _mm512_maskz_loadu_ps(lm, s + p * ld));
+    size_t panels = (rows + width - 1) / width;
+    for (size_t p = 0; p < kb; p++, src += ld)
+        for (size_t k = 0; k < panels; k++) {
+            float *d = dst + k * width * kb + p * width;
+            for (size_t g = 0; g < width; g += 16) {
+                size_t r = k * width + g;
+                size_t left = rows > r ? rows - r : 0;
+                size_t w = width - g < 16 ? width - g : 16;
+                __mmask16 lm = (__mmask16)(left >= w ? (1u << w) - 1 : (1u << left) - 1);
+                __mmask16 sm = (__mmask16)((1u << w) - 1);
+                _mm512_mask_storeu_ps(d + g, sm, _mm512_maskz_loadu_ps(lm, src + (left ? r : 0)));
+            }
         }
 }
 
 const gg__gemm_path gg__gemm_path_avx512 = {
-    "avx512", MR, 32, ukr_f32, MR, 16, ukr_f64,
+    "avx512", MR, 32, ukr_f32, ukr_f32_rows, MR, 16, ukr_f64,
     MRN, 16, ukr_f32_narrow, pack_transposed, pack_copy,
 };

@@ -11,18 +11,23 @@
 #include <stddef.h>
 
 /* Micro-kernel contract: T[i][j] = sum over p = 0, 1, .., kc-1 (in that
- * order, accumulating from zero) of a[p*MR + i] * b[p*NR + j]; then for
+ * order, accumulating from zero) of A(i,p) * b[p*ldb + j]; then for
  * i < mr, j < nr: C[i*ldc + j] = accumulate ? C[i*ldc + j] + T[i][j]
- * : T[i][j] (C's old value is never read when accumulate is 0). kc >= 1,
+ * : T[i][j] (C's old value is never read when accumulate is 0). A(i,p) is
+ * a[p*lda + i] ("k-major": a packed panel, lda = MR, or op(A) = A^T read in
+ * place) or, for the row-major kernels, a[i*lda + p] (op(A) = A read in
+ * place). B is a packed panel (ldb = NR) or op(B) = B read in place. The
+ * kernel reads all MR rows and NR columns, so the driver hands it only
+ * full panels in place and packs (zero-pads) edge panels. kc >= 1,
  * 1 <= mr <= MR, 1 <= nr <= NR. The arithmetic done for an element must not
- * depend on mr, nr or the tile's position (bit-identical threading). */
-typedef void (*gg__ukr_f32)(size_t kc, const float *a, const float *b,
-                            float *c, size_t ldc, int accumulate,
+ * depend on mr, nr, the strides or the tile's position (bit-identical
+ * threading, and packed and in-place operands give the same bits). */
+typedef void (*gg__ukr_f32)(size_t kc, const float *a, size_t lda, const float *b,
+                            size_t ldb, float *c, size_t ldc, int accumulate,
                             size_t mr, size_t nr);
-typedef void (*gg__ukr_f64)(size_t kc, const double *a, const double *b,
-                            double *c, size_t ldc, int accumulate,
+typedef void (*gg__ukr_f64)(size_t kc, const double *a, size_t lda, const double *b,
+                            size_t ldb, double *c, size_t ldc, int accumulate,
                             size_t mr, size_t nr);
-
 /* Optional fast packers (f32 only; NULL = the driver's portable loops).
  * "Transposing" ones (op(A) = A, op(B) = B^T) read `rows` rows of src and
  * make each a column of a panel: dst[panel][p*width + i] =
@@ -35,11 +40,13 @@ typedef void (*gg__pack_f32)(const float *src, size_t ld, size_t rows, size_t kb
 
 /* A kernel path: its register-block shapes and micro-kernels per dtype.
  * The *n fields are an optional second f32 kernel for narrow products
- * (N <= nr32n), where the main kernel's NR would mostly compute padding. */
+ * (N <= nr32n), where the main kernel's NR would mostly compute padding.
+ * ukr32r is an optional row-major twin of ukr32 (same MR x NR), which
+ * lets op(A) = A be read in place instead of packed. */
 typedef struct gg__gemm_path {
     const char *name;
     size_t mr32, nr32;
-    gg__ukr_f32 ukr32;
+    gg__ukr_f32 ukr32, ukr32r;
     size_t mr64, nr64;
     gg__ukr_f64 ukr64;
     size_t mr32n, nr32n;

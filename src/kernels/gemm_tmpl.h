@@ -22,6 +22,8 @@ typedef struct FN(job_) {
     GT *C;
     size_t mr, nr, kc;
     GUKR_T ukr;
+    GUKR_T ukr_rows;   /* row-major twin of ukr, or NULL */
+    int a_inplace;     /* op(A)'s full panels are read in place, not packed */
     GPACK_T pack_trans, pack_copy; /* optional fast packers */
     int split_n;       /* threads split N (else M) */
     size_t unit, units; /* split granularity and count of units */
@@ -136,16 +138,51 @@ static void FN(pack_b_block_)(const FN(job_) *jb, size_t pc, size_t jc, size_t k
                     jb->ldb, kb, nb, jb->nr, Bp);
 }
 
-/* Micro-kernel over every tile of a packed mb x nb block, C at its corner:
- * one A panel (L1) against each B panel in turn (L2). */
-static void FN(macro_kernel_)(const FN(job_) *jb, const GT *Ap, const GT *Bp, GT *C,
-                              size_t mb, size_t nb, size_t kb, int acc)
+/* Where the micro-kernel finds a block's A panels: panel r (r a multiple
+ * of MR) at at + r*step with leading dimension ld, read by ukr, while
+ * r < full; past that (the edge panel of an A read in place) packed at edge
+ * (leading dimension MR, read by the job's k-major kernel). */
+typedef struct FN(a_panels_) {
+    const GT *at, *edge;
+    size_t step, ld, full;
+    GUKR_T ukr;
+} FN(a_panels_);
+
+/* op(A)[ic .. ic+mb, pc .. pc+kb): packed into Ap, or read in place with
+ * only its edge panel packed there. */
+static FN(a_panels_) FN(a_block_)(const FN(job_) *jb, size_t ic, size_t pc, size_t mb,
+                                  size_t kb, GT *Ap)
+{
+    const size_t MR = jb->mr;
+    if (!jb->a_inplace) {
+        FN(pack_a_block_)(jb, ic, pc, mb, kb, Ap);
+        return (FN(a_panels_)){.at = Ap, .step = kb, .ld = MR, .full = mb, .ukr = jb->ukr};
+    }
+    size_t full = mb / MR * MR;
+    if (full < mb)
+        FN(pack_a_block_)(jb, ic + full, pc, mb - full, kb, Ap);
+    if (jb->transa) /* op(A) row i is column i of A: k-major as it stands */
+        return (FN(a_panels_)){.at = jb->A + pc * jb->lda + ic, .edge = Ap, .step = 1,
+                               .ld = jb->lda, .full = full, .ukr = jb->ukr};
+    return (FN(a_panels_)){.at = jb->A + ic * jb->lda + pc, .edge = Ap, .step = jb->lda,
+                           .ld = jb->lda, .full = full, .ukr = jb->ukr_rows};
+}
+
+/* Micro-kernel over every tile of an mb x nb block, C at its corner: one A
+ * panel (L1) against each packed B panel in turn (L2). */
+static void FN(macro_kernel_)(const FN(job_) *jb, const FN(a_panels_) *a, const GT *Bp,
+                              GT *C, size_t mb, size_t nb, size_t kb, int acc)
 {
     const size_t MR = jb->mr, NR = jb->nr;
-    for (size_t ir = 0; ir < mb; ir += MR)
+    for (size_t ir = 0; ir < mb; ir += MR) {
+        int in_place = ir < a->full;
+        const GT *ap = in_place ? a->at + ir * a->step : a->edge;
+        size_t lda = in_place ? a->ld : MR;
+        GUKR_T ukr = in_place ? a->ukr : jb->ukr;
         for (size_t jr = 0; jr < nb; jr += NR)
-            jb->ukr(kb, Ap + ir * kb, Bp + jr * kb, C + ir * jb->ldc + jr, jb->ldc, acc,
-                    mb - ir < MR ? mb - ir : MR, nb - jr < NR ? nb - jr : NR);
+            ukr(kb, ap, lda, Bp + jr * kb, NR, C + ir * jb->ldc + jr, jb->ldc, acc,
+                mb - ir < MR ? mb - ir : MR, nb - jr < NR ? nb - jr : NR);
+    }
 }
 
 /* The blocked product on rows [m0, m1) x columns [n0, n1) of C. The first
@@ -159,11 +196,11 @@ static void FN(blocked_)(const FN(job_) *jb, size_t m0, size_t m1, size_t n0,
         size_t mb = m1 - ic < MB ? m1 - ic : MB;
         for (size_t pc = 0; pc < jb->K; pc += jb->kc) {
             size_t kb = jb->K - pc < jb->kc ? jb->K - pc : jb->kc;
-            FN(pack_a_block_)(jb, ic, pc, mb, kb, Ap);
+            FN(a_panels_) a = FN(a_block_)(jb, ic, pc, mb, kb, Ap);
             for (size_t jc = n0; jc < n1; jc += NB) {
                 size_t nb = n1 - jc < NB ? n1 - jc : NB;
                 FN(pack_b_block_)(jb, pc, jc, kb, nb, Bp);
-                FN(macro_kernel_)(jb, Ap, Bp, jb->C + ic * jb->ldc + jc, mb, nb, kb,
+                FN(macro_kernel_)(jb, &a, Bp, jb->C + ic * jb->ldc + jc, mb, nb, kb,
                                   jb->beta1 || pc > 0);
             }
         }
@@ -209,6 +246,18 @@ static void FN(task_)(void *arg, int tid, int nthreads)
         ws_put(ws);
 }
 
+/* Reads op(A) in place when all of it fits in L2 (A^T as it stands, A
+ * through the row-major kernel): packing it would then cost a pass over A
+ * for each chunk and buy no locality. A larger A is packed, since reading
+ * its panels in place would stride across many pages (and, for
+ * power-of-two strides, alias in the caches). */
+static void FN(choose_inplace_)(FN(job_) *jb, GUKR_T ukr_rows)
+{
+    jb->ukr_rows = ukr_rows;
+    jb->a_inplace = jb->M * jb->K * sizeof(GT) <= A_INPLACE_MAX_BYTES
+                    && (jb->transa || ukr_rows);
+}
+
 /* C = beta*C (beta not 0 or 1 is handled by scaling first) for K == 0, and
  * the general-beta pre-scaling. */
 static void FN(scale_c_)(size_t M, size_t N, GT beta, GT *C, size_t ldc)
@@ -240,6 +289,8 @@ void FN(gg__gemm_)(int transa, int transb, size_t M, size_t N, size_t K,
         .kc = pick_kc(K, KC_BYTES / sizeof(GT)),
     };
     GNARROW(path, &jb);
+    /* The row-major twin exists for the main kernel only, not the narrow. */
+    FN(choose_inplace_)(&jb, jb.ukr == path->GUKR ? GUKR_ROWS(path) : NULL);
     int want = plan_split(M, N, K, jb.mr, jb.nr, &jb.split_n, &jb.unit, &jb.units,
                           &jb.chunks);
     atomic_init(&jb.next, 0);
