@@ -21,8 +21,8 @@ typedef struct bench_train_result {
     const char *model;       /* the MLP spec */
     size_t batch, samples, steps; /* steps per epoch */
     int threads;
-    double epoch_s;          /* median seconds per training epoch */
-    double gemm_s;           /* median seconds of the same epoch's matrix products alone */
+    double epoch_s;          /* fastest seconds per training epoch */
+    double gemm_s;           /* fastest seconds of the same epoch's matrix products alone */
     double allocs_per_step;  /* heap allocations per step after an epoch's first, worst
                                 epoch; -1 where they cannot be counted (sanitizers) */
     double allocs_last_epoch; /* the same in the last epoch alone */

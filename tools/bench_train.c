@@ -155,34 +155,23 @@ static void on_epoch(void *ctx, const gg_epoch_stats *s)
     w->loss = s->train_loss;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
 /* One epoch of training (watched) and one of products alone, reps times,
- * interleaved so that both see the same machine load. */
+ * interleaved so that both see the same machine load; the fastest of each
+ * is kept (interference on a shared machine only ever adds time). */
 static int timed_reps(gg_classifier *c, const gg_dataset *train, gemm_epoch *ge, int reps,
                       bench_train_result *res, char *err)
 {
-    double ep[MAX_REPS], gm[MAX_REPS];
     gg_fit_config cfg = {.epochs = 1, .opt = gg_opt_defaults(GG_OPT_ADAM)};
     res->allocs_per_step = bench_alloc_count() < 0 ? -1 : 0;
+    res->epoch_s = res->gemm_s = INFINITY;
     for (int r = 0; r < reps; r++) {
         watch w = {0};
         gg_fit_callbacks cb = {on_batch, on_epoch, &w};
         cfg.seed = (uint64_t)r + 1;
         if (gg_classifier_fit(c, train, NULL, &cfg, &cb, NULL, err))
             return -1;
-        ep[r] = w.seconds;
-        gm[r] = gemm_epoch_run(ge, w.steps);
+        res->epoch_s = fmin(res->epoch_s, w.seconds);
+        res->gemm_s = fmin(res->gemm_s, gemm_epoch_run(ge, w.steps));
         res->steps = w.steps;
         if (r == 0)
             res->first_loss = w.loss;
@@ -191,8 +180,6 @@ static int timed_reps(gg_classifier *c, const gg_dataset *train, gemm_epoch *ge,
         res->allocs_last_epoch = bench_alloc_count() < 0 ? -1 : per_step;
         res->allocs_per_step = fmax(res->allocs_per_step, res->allocs_last_epoch);
     }
-    res->epoch_s = median(ep, reps);
-    res->gemm_s = median(gm, reps);
     return 0;
 }
 

@@ -14,7 +14,8 @@
 
 static const char usage[] =
     "usage: gategrad bench [--quick] [--json] [--threads N] [--epochs N]\n"
-    "Measures, each beside a reference taken in the same run:\n"
+    "Measures, each beside a reference taken in the same run (every timing is the fastest\n"
+    "of several repetitions interleaved with its reference's):\n"
     "  GEMM       f32 GFLOP/s per shape of the MLP and 1024^3, against the CPU's estimated\n"
     "             peak and OpenBLAS when libopenblas.so.0 loads (sh tools/setup.sh --bench)\n"
     "  training   seconds per epoch of 784-256-128-10:relu, batch 128, Adam on\n"
@@ -25,7 +26,7 @@ static const char usage[] =
     "  --quick     seconds instead of about a minute: small sizes, few repetitions\n"
     "  --json      end with one JSON line holding every figure\n"
     "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
-    "  --epochs N  training epochs timed (default 5, quick 3); the median is reported\n"
+    "  --epochs N  training epochs timed (default 5, quick 3); the fastest is reported\n"
     "Exit code 1 when a result is wrong (a product, a gradient, a non-decreasing loss,\n"
     "an allocation in a training step); timings are reported, never judged. --quick trains\n"
     "on one thread (see tools/bench_train.c).\n";
