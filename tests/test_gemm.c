@@ -215,11 +215,13 @@ static void every_path_every_case(void **state)
 /* op(A) over 512 KiB is packed, a smaller one read in place: the first
  * rows of a large product (packed) must equal, bit for bit, the product of
  * just those rows (in place, with an edge panel of 4 rows under every
- * path's MR), on every path, for A and A^T and both B layouts. */
+ * path's MR), on every path, for A and A^T, both B layouts, and a width
+ * for the main and for the narrow kernel. */
 static void packed_and_in_place_a_agree(void **state)
 {
     (void)state;
     enum { BIG = 1000, SMALL = 100, K = 160, N = 40 };
+    static const size_t widths[] = {N, 10};
     gg_rng r;
     gg_rng_seed(&r, 7);
     float *A = malloc(BIG * K * sizeof *A), *B = malloc(K * N * sizeof *B);
@@ -232,14 +234,14 @@ static void packed_and_in_place_a_agree(void **state)
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         if (gg__gemm_force_path(paths[i]) != 0)
             continue;
-        for (int t = 0; t < 4; t++) {
-            int ta = t & 1, tb = t >> 1;
-            size_t lda = ta ? BIG : K, ldb = tb ? K : N;
-            gg__gemm_f32(ta, tb, BIG, N, K, A, lda, B, ldb, 0.0f, Cbig, N);
-            gg__gemm_f32(ta, tb, SMALL, N, K, A, lda, B, ldb, 0.0f, Csmall, N);
-            if (memcmp(Cbig, Csmall, sizeof(float) * SMALL * N) != 0)
-                fail_msg("path %s ta=%d tb=%d: in-place rows differ from packed", paths[i],
-                         ta, tb);
+        for (int t = 0; t < 8; t++) {
+            int ta = t & 1, tb = (t >> 1) & 1;
+            size_t n = widths[t >> 2], lda = ta ? BIG : K, ldb = tb ? K : n;
+            gg__gemm_f32(ta, tb, BIG, n, K, A, lda, B, ldb, 0.0f, Cbig, n);
+            gg__gemm_f32(ta, tb, SMALL, n, K, A, lda, B, ldb, 0.0f, Csmall, n);
+            if (memcmp(Cbig, Csmall, sizeof(float) * SMALL * n) != 0)
+                fail_msg("path %s ta=%d tb=%d N=%zu: in-place rows differ from packed",
+                         paths[i], ta, tb, n);
         }
     }
     assert_int_equal(gg__gemm_force_path(NULL), 0);

@@ -168,7 +168,7 @@ PORT_UKR(ukr_portable_f32, float, 4, 8)
 PORT_UKR(ukr_portable_f64, double, 4, 4)
 
 static const gg__gemm_path path_portable = {
-    "portable", 4, 8, ukr_portable_f32, NULL, 4, 4, ukr_portable_f64, 0, 0, NULL, NULL, NULL,
+    "portable", 4, 8, ukr_portable_f32, NULL, 4, 4, ukr_portable_f64, 0, 0, NULL, NULL, NULL, NULL,
 };
 
 /* ---- path selection ---- */
@@ -297,12 +297,13 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
 #define GPACK_TRANS(path) (path)->pack_trans32
 #define GPACK_COPY(path) (path)->pack_copy32
 /* Narrow products (N within the narrow kernel's NR) use that kernel. */
-#define GNARROW(path, jb)                                   \
+#define GNARROW(path, jb, rows)                             \
     do {                                                    \
         if ((path)->ukr32n && (jb)->N <= (path)->nr32n) {   \
             (jb)->mr = (path)->mr32n;                       \
             (jb)->nr = (path)->nr32n;                       \
             (jb)->ukr = (path)->ukr32n;                     \
+            (rows) = (path)->ukr32nr;                       \
         }                                                   \
     } while (0)
 #include "kernels/gemm_tmpl.h"
@@ -330,5 +331,5 @@ typedef void (*gg__pack_f64)(const double *, size_t, size_t, size_t, size_t, dou
 #define GPACK_T gg__pack_f64
 #define GPACK_TRANS(path) NULL
 #define GPACK_COPY(path) NULL
-#define GNARROW(path, jb) (void)0
+#define GNARROW(path, jb, rows) (void)0
 #include "kernels/gemm_tmpl.h"

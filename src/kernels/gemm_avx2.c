@@ -58,5 +58,5 @@ AVX2_UKR(ukr_f32, float, __m256, 8, ps)
 AVX2_UKR(ukr_f64, double, __m256d, 4, pd)
 
 const gg__gemm_path gg__gemm_path_avx2 = {
-    "avx2", MR, 16, ukr_f32, NULL, MR, 8, ukr_f64, 0, 0, NULL, NULL, NULL,
+    "avx2", MR, 16, ukr_f32, NULL, MR, 8, ukr_f64, 0, 0, NULL, NULL, NULL, NULL,
 };

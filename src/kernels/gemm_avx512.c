@@ -68,28 +68,32 @@ AVX512_UKR(ukr_f64, double, __m512d, 8, __mmask8, pd, A_KMAJOR)
 
 #define MRN 16
 
-TGT static void ukr_f32_narrow(size_t kc, const float *restrict a, size_t lda,
-                               const float *restrict b, size_t ldb, float *restrict c,
-                               size_t ldc, int accumulate, size_t mr, size_t nr)
-{
-    __m512 acc[MRN];
-    UNROLL for (int i = 0; i < MRN; i++)
-        acc[i] = _mm512_setzero_ps();
-    for (size_t p = 0; p < kc; p++, a += lda, b += ldb) {
-        __m512 bv = _mm512_loadu_ps(b);
-        UNROLL for (int i = 0; i < MRN; i++)
-            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), bv, acc[i]);
+#define NARROW_UKR(NAME, AT)                                                          \
+    TGT static void NAME(size_t kc, const float *restrict a, size_t lda,              \
+                         const float *restrict b, size_t ldb, float *restrict c,      \
+                         size_t ldc, int accumulate, size_t mr, size_t nr)            \
+    {                                                                                 \
+        __m512 acc[MRN];                                                              \
+        UNROLL for (int i = 0; i < MRN; i++)                                          \
+            acc[i] = _mm512_setzero_ps();                                             \
+        for (size_t p = 0; p < kc; p++, b += ldb) {                                   \
+            __m512 bv = _mm512_loadu_ps(b);                                           \
+            UNROLL for (int i = 0; i < MRN; i++)                                      \
+                acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(AT(a, lda, i, p)), bv, acc[i]); \
+        }                                                                             \
+        __mmask16 m = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1);               \
+        UNROLL for (int i = 0; i < MRN; i++) {                                        \
+            if ((size_t)i >= mr)                                                      \
+                break;                                                                \
+            float *ci = c + i * ldc;                                                  \
+            if (accumulate)                                                           \
+                acc[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m, ci), acc[i]);         \
+            _mm512_mask_storeu_ps(ci, m, acc[i]);                                     \
+        }                                                                             \
     }
-    __mmask16 m = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1);
-    UNROLL for (int i = 0; i < MRN; i++) {
-        if ((size_t)i >= mr)
-            break;
-        float *ci = c + i * ldc;
-        if (accumulate)
-            acc[i] = _mm512_add_ps(_mm512_maskz_loadu_ps(m, ci), acc[i]);
-        _mm512_mask_storeu_ps(ci, m, acc[i]);
-    }
-}
+
+NARROW_UKR(ukr_f32_narrow, A_KMAJOR)
+NARROW_UKR(ukr_f32_narrow_rows, A_ROWS)
 
 /* ---- packing by 16 x 16 register transposes ---- */
 
@@ -180,5 +184,5 @@ TGT static void pack_copy(const float *src, size_t ld, size_t rows, size_t kb,
 
 const gg__gemm_path gg__gemm_path_avx512 = {
     "avx512", MR, 32, ukr_f32, ukr_f32_rows, MR, 16, ukr_f64,
-    MRN, 16, ukr_f32_narrow, pack_transposed, pack_copy,
+    MRN, 16, ukr_f32_narrow, ukr_f32_narrow_rows, pack_transposed, pack_copy,
 };

@@ -41,8 +41,8 @@ typedef void (*gg__pack_f32)(const float *src, size_t ld, size_t rows, size_t kb
 /* A kernel path: its register-block shapes and micro-kernels per dtype.
  * The *n fields are an optional second f32 kernel for narrow products
  * (N <= nr32n), where the main kernel's NR would mostly compute padding.
- * ukr32r is an optional row-major twin of ukr32 (same MR x NR), which
- * lets op(A) = A be read in place instead of packed. */
+ * ukr32r and ukr32nr are optional row-major twins of ukr32 and ukr32n
+ * (same MR x NR), which let op(A) = A be read in place instead of packed. */
 typedef struct gg__gemm_path {
     const char *name;
     size_t mr32, nr32;
@@ -50,7 +50,7 @@ typedef struct gg__gemm_path {
     size_t mr64, nr64;
     gg__ukr_f64 ukr64;
     size_t mr32n, nr32n;
-    gg__ukr_f32 ukr32n;
+    gg__ukr_f32 ukr32n, ukr32nr;
     gg__pack_f32 pack_trans32, pack_copy32;
 } gg__gemm_path;
 

@@ -288,9 +288,9 @@ void FN(gg__gemm_)(int transa, int transb, size_t M, size_t N, size_t K,
         .pack_trans = GPACK_TRANS(path), .pack_copy = GPACK_COPY(path),
         .kc = pick_kc(K, KC_BYTES / sizeof(GT)),
     };
-    GNARROW(path, &jb);
-    /* The row-major twin exists for the main kernel only, not the narrow. */
-    FN(choose_inplace_)(&jb, jb.ukr == path->GUKR ? GUKR_ROWS(path) : NULL);
+    GUKR_T rows = GUKR_ROWS(path); /* the row-major twin of jb.ukr */
+    GNARROW(path, &jb, rows);
+    FN(choose_inplace_)(&jb, rows);
     int want = plan_split(M, N, K, jb.mr, jb.nr, &jb.split_n, &jb.unit, &jb.units,
                           &jb.chunks);
     atomic_init(&jb.next, 0);
