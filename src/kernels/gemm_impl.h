@@ -1,10 +1,10 @@
 /* kernels/gemm_impl.h - what the GEMM driver (gemm.c) and its SIMD
  * micro-kernels (gemm_avx2.c, gemm_avx512.c) share (internal).
  *
- * The driver packs op(A) into MR-row micro-panels (kc x MR, k-major) and
- * op(B) into NR-column micro-panels (kc x NR, k-major), both zero-padded to
- * full width and 64-byte aligned, then calls the path's micro-kernel on each
- * MR x NR tile of C. */
+ * The driver packs op(B) into NR-column micro-panels (kc x NR, k-major) and
+ * op(A) into MR-row micro-panels (kc x MR, k-major), both zero-padded to
+ * full width and 64-byte aligned, or reads a cache-sized op(A) where it
+ * stands; then it calls the path's micro-kernel on each MR x NR tile of C. */
 #ifndef GG_KERNELS_GEMM_IMPL_H
 #define GG_KERNELS_GEMM_IMPL_H
 

@@ -4,7 +4,8 @@
  *
  * Loop nest (GotoBLAS/BLIS, transposed so that the vector dimension is N,
  * the contiguous one in row-major C):
- *   ic over M in MB rows        A block:    MB x kc, packed (L2/L3)
+ *   ic over M in MB rows        A block:    MB x kc, packed (L2/L3), or
+ *                               read in place when op(A) fits in L2
  *     pc over K in kc           (one K slice: the only reduction split)
  *       jc over N in NB cols    B block:    kc x NB, packed (L2)
  *         ir over MR rows       A panel:    MR x kc stays in L1
