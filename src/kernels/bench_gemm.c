@@ -169,10 +169,16 @@ static double time_calls(const shape *s, const operands *o, sgemm_fn blas, int c
     return (now_s() - t0) / calls;
 }
 
-/* Best GFLOP/s of ours and OpenBLAS (0 if absent) over reps repetitions,
- * interleaved (in alternating order) so both see the same machine load.
- * The fastest repetition is taken because interference from other work on
- * a shared machine only ever adds time; both sides get the same rule. */
+/* Best GFLOP/s of ours and OpenBLAS (0 if absent) over reps repetitions
+ * each, in runs of SIDE_RUN repetitions of one side at a time. The fastest
+ * repetition is taken because interference from other work on a shared
+ * machine only ever adds time; both sides get the same rule. Runs, not
+ * single repetitions, alternate: OpenBLAS's idle threads keep spinning on
+ * the cores for about 0.1 s after its last call (2^28 cycles, Debian's
+ * build), which would slow whichever of our repetitions came next; in a
+ * run, only the first repetitions see it. */
+#define SIDE_RUN 3
+
 static void time_shape(const shape *s, const operands *o, sgemm_fn blas,
                        int reps, double min_s, double *ours, double *theirs)
 {
@@ -182,16 +188,17 @@ static void time_shape(const shape *s, const operands *o, sgemm_fn blas,
     run_ours(s, o); /* warm-up: pool, workspaces, caches */
     if (blas)
         run_blas(blas, s, o);
-    for (int r = 0; r < reps; r++)
+    for (int done = 0; done < reps; done += SIDE_RUN)
         for (int side = 0; side < 2; side++) {
-            int theirs_now = (side ^ (r & 1)) != 0;
-            if (theirs_now && !blas)
+            if (side == 1 && !blas)
                 continue;
-            double t = time_calls(s, o, theirs_now ? blas : NULL, calls);
-            if (theirs_now)
-                best_blas = fmin(best_blas, t);
-            else
-                best_ours = fmin(best_ours, t);
+            for (int r = done; r < done + SIDE_RUN && r < reps; r++) {
+                double t = time_calls(s, o, side ? blas : NULL, calls);
+                if (side)
+                    best_blas = fmin(best_blas, t);
+                else
+                    best_ours = fmin(best_ours, t);
+            }
         }
     *ours = flop / best_ours * 1e-9;
     *theirs = blas ? flop / best_blas * 1e-9 : 0;
