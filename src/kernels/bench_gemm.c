@@ -169,18 +169,24 @@ static double time_calls(const shape *s, const operands *o, sgemm_fn blas, int c
     return (now_s() - t0) / calls;
 }
 
+/* Lets both libraries' idle threads go back to sleep: OpenBLAS's keep
+ * spinning on the cores for about 0.1 s after its last call (2^28 cycles,
+ * Debian's build), which would slow whatever ran next; ours poll for 1 ms. */
+static void settle(void)
+{
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
 /* Best GFLOP/s of ours and OpenBLAS (0 if absent) over reps repetitions
- * each, in runs of SIDE_RUN repetitions of one side at a time. The fastest
- * repetition is taken because interference from other work on a shared
- * machine only ever adds time; both sides get the same rule. Runs, not
- * single repetitions, alternate: OpenBLAS's idle threads keep spinning on
- * the cores for about 0.1 s after its last call (2^28 cycles, Debian's
- * build), which would slow whichever of our repetitions came next; in a
- * run, only the first repetitions see it. */
+ * each, in runs of SIDE_RUN repetitions of one side at a time, each run
+ * after a settle() when quiet is set. The fastest repetition is taken
+ * because interference from other work on a shared machine only ever adds
+ * time; both sides get the same rule. */
 #define SIDE_RUN 3
 
-static void time_shape(const shape *s, const operands *o, sgemm_fn blas,
-                       int reps, double min_s, double *ours, double *theirs)
+static void time_shape(const shape *s, const operands *o, sgemm_fn blas, int reps,
+                       double min_s, int quiet, double *ours, double *theirs)
 {
     double flop = 2.0 * (double)s->M * (double)s->N * (double)s->K;
     int calls = (int)(min_s * 50e9 / flop) + 1; /* sized for ~50 GFLOP/s */
@@ -192,6 +198,8 @@ static void time_shape(const shape *s, const operands *o, sgemm_fn blas,
         for (int side = 0; side < 2; side++) {
             if (side == 1 && !blas)
                 continue;
+            if (quiet && blas)
+                settle();
             for (int r = done; r < done + SIDE_RUN && r < reps; r++) {
                 double t = time_calls(s, o, side ? blas : NULL, calls);
                 if (side)
@@ -254,7 +262,7 @@ int gg__bench_gemm(FILE *out, int quick, int json)
             if (check_sampled(s, &o, &rng))
                 status = 1;
             double g, gb;
-            time_shape(s, &o, blas, quick ? 3 : 9, quick ? 0.005 : 0.05, &g, &gb);
+            time_shape(s, &o, blas, quick ? 3 : 9, quick ? 0.005 : 0.05, !quick, &g, &gb);
             print_row(out, json, i == 0, s, g, peak, gb);
         }
         operands_free(&o);
