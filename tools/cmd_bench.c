@@ -23,7 +23,7 @@ static const char usage[] =
     "             epoch's matrix products alone; heap allocations per step; peak RSS\n"
     "  scalar     record + backward of a 1,000,000-node random graph of add/mul/max/copy/\n"
     "             sigmoid gates, ns and bytes per node, against a minimal array-based tape\n"
-    "  --quick     seconds instead of about a minute: small sizes, few repetitions\n"
+    "  --quick     seconds instead of about half a minute: small sizes, few repetitions\n"
     "  --json      end with one JSON line holding every figure\n"
     "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
     "  --epochs N  training epochs timed (default 5, quick 3); the fastest is reported\n"
