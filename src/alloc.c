@@ -1,8 +1,10 @@
 /* alloc.c - the library's allocator entry points; see alloc.h. */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
 #include "alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #ifdef GG_FAULT_INJECTION
 #include "fault.h"
@@ -31,6 +33,16 @@ void *gg__aligned_alloc(size_t align, size_t size)
     void *p = NULL;
     if (GG_FAIL_NOW() || posix_memalign(&p, align, size ? size : 1) != 0)
         return NULL;
+    return p;
+}
+
+void *gg__huge_alloc(size_t size)
+{
+    void *p = gg__aligned_alloc(GG_HUGE_PAGE, size);
+#ifdef MADV_HUGEPAGE
+    if (p)
+        madvise(p, size, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+#endif
     return p;
 }
 

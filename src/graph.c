@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "graph_internal.h"
 
 gg_graph *gg_graph_new(void)
@@ -10,12 +11,49 @@ gg_graph *gg_graph_new(void)
     return gg__calloc(1, sizeof(gg_graph));
 }
 
+/* Node chunks: the first SMALL_CHUNKS are allocated one by one (a small
+ * graph stays small); later ones are carved CHUNKS_PER_SLAB at a time from
+ * huge-page slabs, because writing a big graph's nodes into fresh memory
+ * otherwise takes one page fault per 4 KiB: measured on a 1M-node scalar
+ * graph (48 MB of nodes), recording and backward went from about 48 to
+ * about 38 ns per node. */
+#define CHUNK_BYTES (GG_CHUNK_SIZE * sizeof(gg_node))
+#define SMALL_CHUNKS 32
+#define CHUNKS_PER_SLAB (GG_HUGE_PAGE / CHUNK_BYTES)
+
+/* Whether chunk i owns its allocation (the first of a slab owns the slab). */
+static bool owns_block(size_t i)
+{
+    return i < SMALL_CHUNKS || (i - SMALL_CHUNKS) % CHUNKS_PER_SLAB == 0;
+}
+
+static gg_node *new_chunk(gg_graph *g)
+{
+    size_t i = g->nchunks;
+    if (i < SMALL_CHUNKS)
+        return gg__malloc(CHUNK_BYTES);
+    size_t k = (i - SMALL_CHUNKS) % CHUNKS_PER_SLAB;
+    if (k)
+        return (gg_node *)((char *)g->chunks[i - k] + k * CHUNK_BYTES);
+    return gg__huge_alloc(GG_HUGE_PAGE);
+}
+
+static size_t chunk_bytes(const gg_graph *g)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < g->nchunks; i++)
+        if (owns_block(i))
+            bytes += i < SMALL_CHUNKS ? CHUNK_BYTES : GG_HUGE_PAGE;
+    return bytes;
+}
+
 void gg_graph_free(gg_graph *g)
 {
     if (!g)
         return;
     for (size_t i = 0; i < g->nchunks; i++)
-        gg__free(g->chunks[i]);
+        if (owns_block(i))
+            gg__free(g->chunks[i]);
     gg__free(g->chunks);
     gg__free(g->order);
     gg__free_labels(g);
@@ -29,7 +67,7 @@ size_t gg_graph_bytes(const gg_graph *g)
 {
     if (!g)
         return 0;
-    return sizeof *g + g->chunk_cap * sizeof *g->chunks + g->nchunks * GG_CHUNK_SIZE * sizeof(gg_node) +
+    return sizeof *g + g->chunk_cap * sizeof *g->chunks + chunk_bytes(g) +
            g->order_cap * sizeof *g->order + gg__arena_bytes(g);
 }
 
@@ -57,7 +95,7 @@ static __attribute__((noinline)) bool add_chunk(gg_graph *g)
         g->chunks = c;
         g->chunk_cap = cap;
     }
-    gg_node *nodes = gg__malloc(GG_CHUNK_SIZE * sizeof(gg_node));
+    gg_node *nodes = new_chunk(g);
     if (!nodes) {
         gg__fail(g, "out of memory allocating nodes");
         return false;

@@ -1,6 +1,7 @@
 /* bench_scalar.c - scalar graphs: recording plus backward of a random graph
  * of add/mul/max/copy/sigmoid gates, timed against a minimal array-based
  * tape that does the same arithmetic on the same graph. */
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
@@ -132,6 +133,15 @@ static double run_engine(const scalar_plan *p, gg_node **nodes, double *checksum
 
 int bench_scalar(size_t n, int reps, bench_scalar_result *res)
 {
+#ifdef M_MMAP_THRESHOLD
+    /* glibc raises its mmap threshold after a large mapped block is freed
+     * (the engine's node slabs), after which the tape's arrays came from
+     * the engine's freed memory instead of fresh pages: 21 instead of
+     * 33 ns per node, a reference that depended on what ran before it.
+     * Fixing the threshold at its default gives both sides fresh memory,
+     * as in a process of their own. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     scalar_plan p = {0};
     gg_node **nodes = malloc(n * sizeof *nodes);
     int rc = -1;
