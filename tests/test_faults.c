@@ -79,6 +79,19 @@ static int build_and_backprop(char *err, size_t errlen)
     return 0;
 }
 
+/* A graph big enough for its nodes to come from two huge-page slabs. */
+static int build_big_graph(char *err, size_t errlen)
+{
+    gg_graph *g = gg_graph_new();
+    gg_node *x = g ? gg_scalar(g, 0.5) : NULL, *s = x;
+    for (int i = 0; i < 80000 && s; i++)
+        s = gg_add(g, s, x);
+    if (!s || gg_backward(g, s))
+        return graph_error(g, err, errlen);
+    gg_graph_free(g);
+    return 0;
+}
+
 static int load_idx(char *err, size_t errlen)
 {
     (void)errlen;
@@ -241,6 +254,7 @@ static void core_allocation_failures(void **state)
 {
     (void)state;
     assert_true(exhaust("build and back-propagate a graph", build_and_backprop) >= 5);
+    assert_true(exhaust("build a graph of 80,000 nodes", build_big_graph) >= 36);
 }
 
 int main(void)
