@@ -158,7 +158,9 @@ int gg_batcher_init(gg_batcher *b, const gg_dataset *data, size_t batch,
  * copied: batch, or fewer for the last batch of an epoch (it is returned
  * short, not dropped). When the epoch is exhausted it returns 0, increments
  * b->epoch and reshuffles, so the next call starts the next epoch:
- *     while ((m = gg_batcher_next(&b, x, y)) > 0) { ...one epoch... } */
+ *     while ((m = gg_batcher_next(&b, x, y)) > 0) { ...one epoch... }
+ * A batch of 32768 values or more is copied by all gg_num_threads()
+ * threads (the same bytes as one thread would write). */
 size_t gg_batcher_next(gg_batcher *b, float *x_out, int32_t *y_out);
 
 /* Frees b's permutation and zeroes *b. NULL-safe, safe twice. */
