@@ -22,11 +22,12 @@
  *
  * Modules:
  *   gategrad/graph.h  graphs, nodes, gates, forward/backward, gradcheck
+ *   gategrad/expr.h   the expression language: "(x + y) * z" into a graph
  *   gategrad/rng.h    the seeded generator behind every random choice
  *   gategrad/teach.h  traces, chain-rule explanations, Graphviz pictures
  *   gategrad/nn.h     MLPs as graphs: layers, losses, optimizers, training
  *   gategrad/data.h   IDX (MNIST), CSV, playground data sets, splits, batches
- *   gategrad/io.h     safetensors checkpoints, written atomically
+ *   gategrad/io.h     safetensors checkpoints, files replaced atomically
  *   gategrad/threads.h  the thread count of the heavy kernels
  */
 #ifndef GATEGRAD_H
@@ -34,6 +35,7 @@
 
 #include "gategrad/base.h"
 #include "gategrad/graph.h"
+#include "gategrad/expr.h"
 #include "gategrad/rng.h"
 #include "gategrad/teach.h"
 #include "gategrad/nn.h"

@@ -11,27 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
+#include "gategrad/expr.h"
 
 typedef struct env {
     gg_graph *g;
-    expr_vars *vars;
+    gg_expr_vars *vars;
 } env;
 
 /* A graph with the given NAME=VALUE variables (NULL-terminated). */
 static env make_env(const char *const *assign)
 {
     env e = {gg_graph_new(), NULL};
-    expr_error err;
+    gg_expr_error err;
     for (; assign && *assign; assign++)
-        if (expr_vars_add(&e.vars, e.g, *assign, &err))
+        if (gg_expr_vars_add(&e.vars, e.g, *assign, &err))
             fail_msg("%s: %s", *assign, err.message);
     return e;
 }
 
 static void free_env(env *e)
 {
-    expr_vars_free(e->vars);
+    gg_expr_vars_free(e->vars);
     gg_graph_free(e->g);
 }
 
@@ -39,8 +39,8 @@ static double eval(const char *text)
 {
     static const char *const vars[] = {"x=3", "y=-2", "z=0.5", NULL};
     env e = make_env(vars);
-    expr_error err;
-    gg_node *root = expr_build(e.g, text, e.vars, &err);
+    gg_expr_error err;
+    gg_node *root = gg_expr_build(e.g, text, e.vars, &err);
     if (!root)
         fail_msg("%s: column %zu: %s", text, err.column, err.message);
     double v = gg_value(root);
@@ -115,8 +115,8 @@ static void one_gate_per_operator(void **state)
     (void)state;
     static const char *const vars[] = {"x=-2", "y=5", "z=-4", NULL};
     env e = make_env(vars);
-    expr_error err;
-    gg_node *f = expr_build(e.g, "(x + y) * z", e.vars, &err);
+    gg_expr_error err;
+    gg_node *f = gg_expr_build(e.g, "(x + y) * z", e.vars, &err);
     assert_non_null(f);
     assert_int_equal(gg_node_count(e.g), 5);
     assert_string_equal(gg_gate_name(f), "mul");
@@ -129,7 +129,7 @@ static void one_gate_per_operator(void **state)
     free_env(&e);
 
     e = make_env(vars);
-    f = expr_build(e.g, "-x^2 + sigmoid(3)", e.vars, &err);
+    f = gg_expr_build(e.g, "-x^2 + sigmoid(3)", e.vars, &err);
     assert_non_null(f);
     /* 3 vars, constant 2, pow, neg, constant 3, sigmoid, add */
     assert_int_equal(gg_node_count(e.g), 9);
@@ -145,15 +145,15 @@ static void fan_out_is_one_leaf(void **state)
     (void)state;
     static const char *const vars[] = {"x=3", "y=4", NULL};
     env e = make_env(vars);
-    expr_error err;
-    gg_node *f = expr_build(e.g, "x*y + x + x^2", e.vars, &err);
+    gg_expr_error err;
+    gg_node *f = gg_expr_build(e.g, "x*y + x + x^2", e.vars, &err);
     assert_non_null(f);
     assert_int_equal(gg_backward(e.g, f), 0);
-    gg_node *x = expr_var_find(e.vars, "x");
+    gg_node *x = gg_expr_var_find(e.vars, "x");
     assert_ptr_equal(x, gg_find(e.g, "x"));
     assert_true(gg_grad(x) == 4 + 1 + 6);
-    assert_int_equal(expr_vars_count(e.vars), 2);
-    assert_string_equal(expr_var_name(e.vars, 1), "y");
+    assert_int_equal(gg_expr_vars_count(e.vars), 2);
+    assert_string_equal(gg_expr_var_name(e.vars, 1), "y");
     free_env(&e);
 }
 
@@ -163,8 +163,8 @@ static void expect_error(const char *text, size_t column, const char *words)
 {
     static const char *const vars[] = {"x=1", "y=2", NULL};
     env e = make_env(vars);
-    expr_error err;
-    gg_node *f = expr_build(e.g, text, e.vars, &err);
+    gg_expr_error err;
+    gg_node *f = gg_expr_build(e.g, text, e.vars, &err);
     if (f)
         fail_msg("'%s' was accepted", text);
     if (err.column != column || !strstr(err.message, words))
@@ -210,14 +210,14 @@ static void bad_expressions(void **state)
 static void expect_assign_error(const char *const *assign, const char *words)
 {
     gg_graph *g = gg_graph_new();
-    expr_vars *vars = NULL;
-    expr_error err = {0};
+    gg_expr_vars *vars = NULL;
+    gg_expr_error err = {0};
     int rc = 0;
     for (; *assign && rc == 0; assign++)
-        rc = expr_vars_add(&vars, g, *assign, &err);
+        rc = gg_expr_vars_add(&vars, g, *assign, &err);
     if (rc == 0 || err.column != 0 || !strstr(err.message, words))
         fail_msg("want '%s', got rc %d '%s'", words, rc, err.message);
-    expr_vars_free(vars);
+    gg_expr_vars_free(vars);
     gg_graph_free(g);
 }
 
@@ -242,10 +242,10 @@ static void good_assignments(void **state)
     (void)state;
     static const char *const vars[] = {"x=-2", "_a1=+1.5e1", "B=.25", NULL};
     env e = make_env(vars);
-    assert_true(gg_value(expr_var_find(e.vars, "x")) == -2);
-    assert_true(gg_value(expr_var_find(e.vars, "_a1")) == 15);
-    assert_true(gg_value(expr_var_find(e.vars, "B")) == 0.25);
-    assert_null(expr_var_find(e.vars, "b"));
+    assert_true(gg_value(gg_expr_var_find(e.vars, "x")) == -2);
+    assert_true(gg_value(gg_expr_var_find(e.vars, "_a1")) == 15);
+    assert_true(gg_value(gg_expr_var_find(e.vars, "B")) == 0.25);
+    assert_null(gg_expr_var_find(e.vars, "b"));
     free_env(&e);
 }
 
@@ -296,12 +296,12 @@ static void long_sums(void **state)
     char *s = repeat("x", "+x", n - 1, "", "");
     static const char *const vars[] = {"x=3", NULL};
     env e = make_env(vars);
-    expr_error err;
-    gg_node *f = expr_build(e.g, s, e.vars, &err);
+    gg_expr_error err;
+    gg_node *f = gg_expr_build(e.g, s, e.vars, &err);
     assert_non_null(f);
     assert_true(gg_value(f) == 3.0 * (double)n);
     assert_int_equal(gg_backward(e.g, f), 0);
-    assert_true(gg_grad(expr_var_find(e.vars, "x")) == (double)n);
+    assert_true(gg_grad(gg_expr_var_find(e.vars, "x")) == (double)n);
     free_env(&e);
     free(s);
 }
@@ -323,8 +323,8 @@ static void random_garbage(void **state)
         }
         text[len] = '\0';
         env e = make_env(vars);
-        expr_error err;
-        gg_node *f = expr_build(e.g, text, e.vars, &err);
+        gg_expr_error err;
+        gg_node *f = gg_expr_build(e.g, text, e.vars, &err);
         if (!f) {
             assert_true(err.message[0] != '\0');
             assert_true(err.column <= len + 1);

@@ -10,12 +10,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "fault.h"
+#include "base/base.h"
 #include "gategrad.h"
 #include "gategrad/data.h"
 #include "gategrad/io.h"
 #include "gategrad/nn.h"
-#include "expr.h"
+#include "gategrad/expr.h"
 
 static char dir[64];
 
@@ -32,10 +32,10 @@ static unsigned long exhaust(const char *name, scenario_fn fn)
 {
     for (unsigned long n = 1;; n++) {
         char err[GG_ERRLEN] = "";
-        gg__fault_arm(n);
+        ggb_fault_arm(n);
         int rc = fn(err, sizeof err);
-        unsigned long reached = gg__fault_count();
-        gg__fault_arm(0);
+        unsigned long reached = ggb_fault_count();
+        ggb_fault_arm(0);
         if (reached < n) {
             if (rc != 0)
                 fail_msg("%s: failed with no allocation failing: %s", name, err);
@@ -213,16 +213,16 @@ static void file_allocation_failures(void **state)
 static int parse_expression(char *err, size_t errlen)
 {
     gg_graph *g = gg_graph_new();
-    expr_vars *vars = NULL;
-    expr_error e = {0};
+    gg_expr_vars *vars = NULL;
+    gg_expr_error e = {0};
     gg_node *root = NULL;
-    if (g && expr_vars_add(&vars, g, "x=0.5", &e) == 0 && expr_vars_add(&vars, g, "y=-2", &e) == 0)
-        root = expr_build(g, "2 * (x*y + max(x, y)) - sigmoid(x)^2 / abs(min(y, 1)) + log(exp(tanh(relu(-x))) + 1)",
+    if (g && gg_expr_vars_add(&vars, g, "x=0.5", &e) == 0 && gg_expr_vars_add(&vars, g, "y=-2", &e) == 0)
+        root = gg_expr_build(g, "2 * (x*y + max(x, y)) - sigmoid(x)^2 / abs(min(y, 1)) + log(exp(tanh(relu(-x))) + 1)",
                           vars, &e);
     int rc = root && gg_backward(g, root) == 0 ? 0 : -1;
     if (rc)
         snprintf(err, errlen, "%s", e.message[0] ? e.message : g ? gg_error(g) : "no graph");
-    expr_vars_free(vars);
+    gg_expr_vars_free(vars);
     gg_graph_free(g);
     return rc;
 }

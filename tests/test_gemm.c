@@ -16,10 +16,7 @@
 
 #include "gategrad/rng.h"
 #include "gategrad/threads.h"
-#include "kernels/cpu.h"
-#include "kernels/gemm.h"
-#include "kernels/gemm_impl.h"
-#include "kernels/threads.h"
+#include "kernels/kernels.h"
 
 /* Padding added to every leading dimension; its cells hold a sentinel that
  * must never leak into results (A, B) nor be overwritten (C). */
@@ -148,7 +145,7 @@ static double *run_f32(problem *p)
         p->B[i] = B[i];
     for (size_t i = 0; i < nc; i++)
         p->C0[i] = C[i];
-    gg__gemm_f32(p->ta, p->tb, p->M, p->N, p->K, A, p->lda, B, p->ldb, (float)p->beta, C,
+    ggk_gemm_f32(p->ta, p->tb, p->M, p->N, p->K, A, p->lda, B, p->ldb, (float)p->beta, C,
                  p->ldc);
     double *out = malloc(nc * sizeof *out + 1);
     assert_non_null(out);
@@ -166,7 +163,7 @@ static double *run_f64(const problem *p)
     double *C = malloc(nc * sizeof *C + 1);
     assert_non_null(C);
     memcpy(C, p->C0, nc * sizeof *C);
-    gg__gemm_f64(p->ta, p->tb, p->M, p->N, p->K, p->A, p->lda, p->B, p->ldb, p->beta, C,
+    ggk_gemm_f64(p->ta, p->tb, p->M, p->N, p->K, p->A, p->lda, p->B, p->ldb, p->beta, C,
                  p->ldc);
     return C;
 }
@@ -195,19 +192,18 @@ static void every_path_every_case(void **state)
     (void)state;
     int tested = 0;
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        if (gg__gemm_force_path(paths[i]) != 0) {
+        if (ggk_gemm_force_path(paths[i]) != 0) {
             print_message("  path %s not available here, skipped\n", paths[i]);
             continue;
         }
-        assert_string_equal(gg__gemm_path_name(), paths[i]);
-        assert_string_equal(gg__cpu_kernel_name(), paths[i]);
+        assert_string_equal(ggk_gemm_path_name(), paths[i]);
         all_cases_current_path();
         tested++;
     }
-    assert_int_equal(gg__gemm_force_path(NULL), 0);
+    assert_int_equal(ggk_gemm_force_path(NULL), 0);
     assert_true(tested >= 1); /* the portable path always exists */
 #ifdef __x86_64__
-    if (gg__cpu_simd_built() && gg__cpu_has_avx512())
+    if (ggk_cpu_simd_built() && ggk_cpu_has_avx512())
         assert_int_equal(tested, 3);
 #endif
 }
@@ -232,19 +228,19 @@ static void packed_and_in_place_a_agree(void **state)
     for (size_t i = 0; i < K * N; i++)
         B[i] = (float)(2 * gg_rng_uniform(&r) - 1);
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        if (gg__gemm_force_path(paths[i]) != 0)
+        if (ggk_gemm_force_path(paths[i]) != 0)
             continue;
         for (int t = 0; t < 8; t++) {
             int ta = t & 1, tb = (t >> 1) & 1;
             size_t n = widths[t >> 2], lda = ta ? BIG : K, ldb = tb ? K : n;
-            gg__gemm_f32(ta, tb, BIG, n, K, A, lda, B, ldb, 0.0f, Cbig, n);
-            gg__gemm_f32(ta, tb, SMALL, n, K, A, lda, B, ldb, 0.0f, Csmall, n);
+            ggk_gemm_f32(ta, tb, BIG, n, K, A, lda, B, ldb, 0.0f, Cbig, n);
+            ggk_gemm_f32(ta, tb, SMALL, n, K, A, lda, B, ldb, 0.0f, Csmall, n);
             if (memcmp(Cbig, Csmall, sizeof(float) * SMALL * n) != 0)
                 fail_msg("path %s ta=%d tb=%d N=%zu: in-place rows differ from packed",
                          paths[i], ta, tb, n);
         }
     }
-    assert_int_equal(gg__gemm_force_path(NULL), 0);
+    assert_int_equal(ggk_gemm_force_path(NULL), 0);
     free(A);
     free(B);
     free(Cbig);
@@ -254,29 +250,29 @@ static void packed_and_in_place_a_agree(void **state)
 static void force_path_rejects_unknown(void **state)
 {
     (void)state;
-    const char *before = gg__gemm_path_name();
-    assert_int_not_equal(gg__gemm_force_path("sse9"), 0);
-    assert_string_equal(gg__gemm_path_name(), before);
-    assert_int_equal(gg__gemm_force_path("portable"), 0);
-    assert_string_equal(gg__gemm_path_name(), "portable");
-    assert_int_equal(gg__gemm_force_path("auto"), 0);
-    if (!gg__cpu_simd_built())
-        assert_string_equal(gg__gemm_path_name(), "portable");
-    else if (gg__cpu_has_avx512())
-        assert_string_equal(gg__gemm_path_name(), "avx512");
+    const char *before = ggk_gemm_path_name();
+    assert_int_not_equal(ggk_gemm_force_path("sse9"), 0);
+    assert_string_equal(ggk_gemm_path_name(), before);
+    assert_int_equal(ggk_gemm_force_path("portable"), 0);
+    assert_string_equal(ggk_gemm_path_name(), "portable");
+    assert_int_equal(ggk_gemm_force_path("auto"), 0);
+    if (!ggk_cpu_simd_built())
+        assert_string_equal(ggk_gemm_path_name(), "portable");
+    else if (ggk_cpu_has_avx512())
+        assert_string_equal(ggk_gemm_path_name(), "avx512");
 }
 
 static void k_zero_and_empty(void **state)
 {
     (void)state;
     float C[6] = {NAN, NAN, NAN, NAN, NAN, NAN}, one = 1;
-    gg__gemm_f32(0, 0, 2, 3, 0, &one, 1, &one, 3, 0.0f, C, 3);
+    ggk_gemm_f32(0, 0, 2, 3, 0, &one, 1, &one, 3, 0.0f, C, 3);
     for (int i = 0; i < 6; i++)
         assert_true(C[i] == 0.0f);
     double D[4] = {1, 2, 3, 4}, d1 = 1;
-    gg__gemm_f64(1, 1, 2, 2, 0, &d1, 2, &d1, 1, 1.0, D, 2);
+    ggk_gemm_f64(1, 1, 2, 2, 0, &d1, 2, &d1, 1, 1.0, D, 2);
     assert_true(D[0] == 1 && D[1] == 2 && D[2] == 3 && D[3] == 4);
-    gg__gemm_f64(0, 0, 0, 2, 5, NULL, 5, NULL, 2, 0.0, D, 2); /* M = 0: no-op */
+    ggk_gemm_f64(0, 0, 0, 2, 5, NULL, 5, NULL, 2, 0.0, D, 2); /* M = 0: no-op */
     assert_true(D[0] == 1 && D[3] == 4);
 }
 
@@ -284,10 +280,10 @@ static void nan_in_c_overwritten_when_beta_zero(void **state)
 {
     (void)state;
     float A[4] = {1, 2, 3, 4}, B[4] = {5, 6, 7, 8}, C[4] = {NAN, NAN, INFINITY, NAN};
-    gg__gemm_f32(0, 0, 2, 2, 2, A, 2, B, 2, 0.0f, C, 2);
+    ggk_gemm_f32(0, 0, 2, 2, 2, A, 2, B, 2, 0.0f, C, 2);
     assert_true(C[0] == 19 && C[1] == 22 && C[2] == 43 && C[3] == 50);
     double Ad[4] = {1, 2, 3, 4}, Bd[4] = {5, 6, 7, 8}, Cd[4] = {NAN, NAN, NAN, NAN};
-    gg__gemm_f64(1, 1, 2, 2, 2, Ad, 2, Bd, 2, 0.0, Cd, 2); /* A^T . B^T */
+    ggk_gemm_f64(1, 1, 2, 2, 2, Ad, 2, Bd, 2, 0.0, Cd, 2); /* A^T . B^T */
     assert_true(Cd[0] == 23 && Cd[1] == 31 && Cd[2] == 34 && Cd[3] == 46);
 }
 
@@ -300,7 +296,7 @@ static float *product_with_threads(int n, int ta, int tb, size_t M, size_t N, si
     float *C = malloc(M * N * sizeof *C);
     assert_non_null(C);
     memcpy(C, c0, M * N * sizeof *C);
-    gg__gemm_f32(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, beta, C, N);
+    ggk_gemm_f32(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, beta, C, N);
     return C;
 }
 
@@ -349,7 +345,7 @@ static void *caller_main(void *arg)
 {
     caller *c = arg;
     for (int i = 0; i < c->reps; i++)
-        gg__gemm_f32(0, 1, c->M, c->N, c->K, c->A, c->K, c->B, c->K, 0.0f, c->C, c->N);
+        ggk_gemm_f32(0, 1, c->M, c->N, c->K, c->A, c->K, c->B, c->K, 0.0f, c->C, c->N);
     return NULL;
 }
 
@@ -406,7 +402,7 @@ static void count_task(void *arg, int tid, int n)
     __atomic_fetch_add(&hits[8], n, __ATOMIC_RELAXED);
 }
 
-/* gg__parallel_run calls the task once per tid, never more than asked. */
+/* ggk_parallel_run calls the task once per tid, never more than asked. */
 static void pool_runs_each_tid_once(void **state)
 {
     (void)state;
@@ -415,16 +411,16 @@ static void pool_runs_each_tid_once(void **state)
         assert_int_equal(gg_set_num_threads(threads), 0);
         for (int want = 1; want <= 5; want++) {
             int hits[9] = {0};
-            int n = gg__parallel_run(count_task, hits, want);
+            int n = ggk_parallel_run(count_task, hits, want);
             assert_true(n >= 1 && n <= want && n <= threads);
             for (int t = 0; t < 8; t++)
                 assert_int_equal(hits[t], t < n ? 1 : 0);
             assert_int_equal(hits[8], n * n);
         }
     }
-    gg__threads_shutdown(); /* the pool restarts on demand */
+    ggk_threads_shutdown(); /* the pool restarts on demand */
     int hits[9] = {0};
-    assert_int_equal(gg__parallel_run(count_task, hits, 4), 4);
+    assert_int_equal(ggk_parallel_run(count_task, hits, 4), 4);
     assert_int_equal(gg_set_num_threads(saved), 0);
 }
 
@@ -441,26 +437,26 @@ static void flush_denormals(void **state)
     (void)state;
 #if defined(__x86_64__) || defined(__i386__)
     if (under_valgrind()) {
-        gg__set_flush_denormals(1);
-        gg__set_flush_denormals(0);
+        ggk_set_flush_denormals(1);
+        ggk_set_flush_denormals(0);
         print_message("  under valgrind: FTZ/DAZ not checked\n");
         return;
     }
     volatile float tiny = 1e-30f, small = 1e-10f;
-    gg__set_flush_denormals(1);
-    unsigned on_mode = gg__fp_mode_get();
+    ggk_set_flush_denormals(1);
+    unsigned on_mode = ggk_fp_mode_get();
     /* volatile results: the products must happen while the mode is set */
     volatile float flushed = tiny * small; /* 1e-40 is subnormal in float */
-    gg__set_flush_denormals(0);
-    unsigned off_mode = gg__fp_mode_get();
+    ggk_set_flush_denormals(0);
+    unsigned off_mode = ggk_fp_mode_get();
     volatile float kept = tiny * small;
     assert_int_equal(on_mode & 0x8040u, 0x8040u); /* FTZ | DAZ */
     assert_int_equal(off_mode & 0x8040u, 0u);
     assert_true(flushed == 0.0f);
     assert_true(kept > 0.0f);
 #else
-    gg__set_flush_denormals(1); /* a no-op elsewhere; must not crash */
-    gg__set_flush_denormals(0);
+    ggk_set_flush_denormals(1); /* a no-op elsewhere; must not crash */
+    ggk_set_flush_denormals(0);
 #endif
 }
 

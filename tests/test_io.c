@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "gategrad/io.h"
-#include "io/atomic_file.h"
+#include "io/io.h"
 
 /* ---- helpers ---- */
 
@@ -677,10 +677,10 @@ static void interrupted_save_keeps_old_file(void **state)
     meta[1] = "2";
     long k = 1;
     for (;; k++) {
-        gg__atomic_fail_at = k;
+        ggi_atomic_fail_at = k;
         int rc = gg_safetensors_save(p, &t, 1, meta, err);
-        int fired = gg__atomic_fail_at == 0;
-        gg__atomic_fail_at = 0;
+        int fired = ggi_atomic_fail_at == 0;
+        ggi_atomic_fail_at = 0;
         if (!fired) {
             assert_int_equal(rc, 0);
             break;
@@ -718,20 +718,20 @@ static void atomic_file_direct(void **state)
     char p[512];
     strcpy(p, path_of("plot.svg"));
     write_whole(p, "old", 3);
-    gg__atomic_file af;
-    assert_int_equal(gg__atomic_open(p, &af, err), 0);
+    gg_atomic_file af;
+    assert_int_equal(gg_atomic_open(p, &af, err), 0);
     fprintf(af.fp, "<svg/>");
     assert_int_equal(count_dir_entries(), 2);
-    gg__atomic_abort(&af);
-    gg__atomic_abort(&af);
+    gg_atomic_abort(&af);
+    gg_atomic_abort(&af);
     assert_int_equal(count_dir_entries(), 1);
     size_t len;
     unsigned char *buf = read_whole(p, &len);
     assert_int_equal(len, 3);
     free(buf);
-    assert_int_equal(gg__atomic_open(p, &af, err), 0);
+    assert_int_equal(gg_atomic_open(p, &af, err), 0);
     fprintf(af.fp, "<svg/>");
-    assert_int_equal(gg__atomic_commit(&af, err), 0);
+    assert_int_equal(gg_atomic_commit(&af, err), 0);
     buf = read_whole(p, &len);
     assert_int_equal(len, 6);
     assert_memory_equal(buf, "<svg/>", 6);

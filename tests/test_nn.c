@@ -11,7 +11,7 @@
 
 #include "gategrad.h"
 #include "gategrad/io.h"
-#include "io/atomic_file.h"
+#include "io/io.h"
 
 #define TOL 1e-9
 
@@ -506,9 +506,9 @@ static void interrupted_save_keeps_old(void **state)
     gg_mlp *b = model(g2, "3-4-2", 1, 2, &x);
     assert_int_equal(gg_mlp_save(a, path, NULL, err), 0);
     for (long at = 1; at <= 4; at++) {
-        gg__atomic_fail_at = at;
+        ggi_atomic_fail_at = at;
         assert_int_not_equal(gg_mlp_save(b, path, NULL, err), 0);
-        gg__atomic_fail_at = 0;
+        ggi_atomic_fail_at = 0;
         gg_graph *g3 = gg_graph_new();
         gg_mlp *c = model(g3, "3-4-2", 1, 3, &x);
         assert_int_equal(gg_mlp_load(c, path, err), 0);

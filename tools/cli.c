@@ -140,17 +140,17 @@ static void label_root(cli_expr *e)
 
 int cli_build(const cli_args *a, cli_expr *e)
 {
-    expr_error err;
+    gg_expr_error err;
     if (!(e->g = gg_graph_new())) {
         cli_error("out of memory");
         return CLI_FAILED;
     }
     for (int i = 0; i < a->nassign; i++)
-        if (expr_vars_add(&e->vars, e->g, a->assign[i], &err)) {
+        if (gg_expr_vars_add(&e->vars, e->g, a->assign[i], &err)) {
             cli_error("%s", err.message);
             return CLI_BAD_INPUT;
         }
-    if (!(e->root = expr_build(e->g, a->expr, e->vars, &err))) {
+    if (!(e->root = gg_expr_build(e->g, a->expr, e->vars, &err))) {
         if (err.column == 0) {
             cli_error("%s", err.message);
         } else {
@@ -175,7 +175,7 @@ int cli_backward(cli_expr *e)
 int cli_free(cli_args *a, cli_expr *e, int rc)
 {
     free(a->assign);
-    expr_vars_free(e->vars);
+    gg_expr_vars_free(e->vars);
     gg_graph_free(e->g);
     *a = (cli_args){0};
     *e = (cli_expr){0};

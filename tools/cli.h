@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "expr.h"
+#include <gategrad.h>
 
 #define GG_COMMANDS(X)                                                                 \
     X(grad, "value of an expression and its gradient for each variable")              \
@@ -22,8 +22,7 @@
     X(explain, "the chain rule for one variable, path by path, with the numbers")     \
     X(dot, "an expression's graph as Graphviz DOT (render with dot -Tsvg)")          \
     X(train, "train an MLP classifier on a data set (fashion-mnist, spiral, CSV, ...)") \
-    X(predict, "evaluate a saved model on a data set's test split")                \
-    X(bench, "performance: GEMM, a training epoch, scalar graphs, each beside a reference")
+    X(predict, "evaluate a saved model on a data set's test split")
 
 #define GG_COMMAND_DECL(name, help) int cmd_##name(int argc, char **argv);
 GG_COMMANDS(GG_COMMAND_DECL)
@@ -53,7 +52,7 @@ int cli_parse(int argc, char **argv, unsigned accepted, const char *usage, cli_a
  * per operator, the root labelled "f" (or another free name). */
 typedef struct cli_expr {
     gg_graph *g;
-    expr_vars *vars;
+    gg_expr_vars *vars;
     gg_node *root;
 } cli_expr;
 

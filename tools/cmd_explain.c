@@ -22,7 +22,7 @@ int cmd_explain(int argc, char **argv)
     int rc = cli_start(argc, argv, CLI_OPT_WRT | CLI_OPT_MAX_PATHS, usage, &a, &e);
     if (rc >= 0)
         return rc;
-    gg_node *leaf = expr_var_find(e.vars, a.wrt);
+    gg_node *leaf = gg_expr_var_find(e.vars, a.wrt);
     if (!leaf) {
         cli_error("--wrt %s: no variable of that name was given a value", a.wrt);
         return cli_free(&a, &e, CLI_BAD_INPUT);

@@ -29,9 +29,9 @@ static void print_json(const cli_expr *e)
     fputs("{\"value\": ", stdout);
     json_number(gg_value(e->root));
     fputs(", \"grad\": {", stdout);
-    for (size_t i = 0; i < expr_vars_count(e->vars); i++) {
-        printf("%s\"%s\": ", i ? ", " : "", expr_var_name(e->vars, i));
-        json_number(gg_grad(expr_var_node(e->vars, i)));
+    for (size_t i = 0; i < gg_expr_vars_count(e->vars); i++) {
+        printf("%s\"%s\": ", i ? ", " : "", gg_expr_var_name(e->vars, i));
+        json_number(gg_grad(gg_expr_var_node(e->vars, i)));
     }
     fputs("}}\n", stdout);
 }
@@ -40,9 +40,9 @@ static void print_text(const cli_expr *e)
 {
     const char *f = gg_label(e->g, e->root);
     printf("%s = %.10g\n", f, gg_value(e->root));
-    for (size_t i = 0; i < expr_vars_count(e->vars); i++)
-        printf("d%s/d%s = %.10g\n", f, expr_var_name(e->vars, i),
-               gg_grad(expr_var_node(e->vars, i)));
+    for (size_t i = 0; i < gg_expr_vars_count(e->vars); i++)
+        printf("d%s/d%s = %.10g\n", f, gg_expr_var_name(e->vars, i),
+               gg_grad(gg_expr_var_node(e->vars, i)));
 }
 
 int cmd_grad(int argc, char **argv)

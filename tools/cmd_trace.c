@@ -33,9 +33,9 @@ int cmd_trace(int argc, char **argv)
     const char *f = gg_label(e.g, e.root);
     if (rc == CLI_OK) {
         printf("result   %s = %.10g", f, gg_value(e.root));
-        for (size_t i = 0; i < expr_vars_count(e.vars); i++)
-            printf(", d%s/d%s = %.10g", f, expr_var_name(e.vars, i),
-                   gg_grad(expr_var_node(e.vars, i)));
+        for (size_t i = 0; i < gg_expr_vars_count(e.vars); i++)
+            printf(", d%s/d%s = %.10g", f, gg_expr_var_name(e.vars, i),
+                   gg_grad(gg_expr_var_node(e.vars, i)));
         printf("\n");
     }
     return cli_free(&a, &e, rc);

@@ -11,7 +11,7 @@
 
 #include "nn_common.h"
 /* The io module's atomic writer; the library exports it for its own tools. */
-#include "../src/io/atomic_file.h"
+#include "gategrad/io.h"
 
 static const char *const palette[] = {"#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd",
                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
@@ -20,13 +20,13 @@ static const char *const palette[] = {"#f59322", "#0877bd", "#2ca02c", "#d62728"
 /* Writes the memstream's text to path atomically and frees it. */
 static int commit(const char *path, FILE *mem, char **text, size_t *len, char *err)
 {
-    gg__atomic_file af;
+    gg_atomic_file af;
     int bad = fclose(mem) != 0;
     if (bad)
         snprintf(err, GG_ERRLEN, "%s: out of memory composing the picture", path);
-    else if (!(bad = gg__atomic_open(path, &af, err)) &&
-             (bad = gg__atomic_write(&af, *text, *len, err) || gg__atomic_commit(&af, err)))
-        gg__atomic_abort(&af);
+    else if (!(bad = gg_atomic_open(path, &af, err)) &&
+             (bad = gg_atomic_write(&af, *text, *len, err) || gg_atomic_commit(&af, err)))
+        gg_atomic_abort(&af);
     free(*text);
     return bad ? -1 : 0;
 }

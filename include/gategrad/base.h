@@ -5,6 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Marks the library's public functions: the shared library is built with
+ * hidden visibility and exports exactly these. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GG_API __attribute__((visibility("default")))
+#else
+#define GG_API
+#endif
+
 #define GG_VERSION_MAJOR 0
 #define GG_VERSION_MINOR 1
 #define GG_VERSION_PATCH 0
@@ -24,9 +32,9 @@ typedef enum gg_dtype {
 } gg_dtype;
 
 /* Bytes per element of dtype: 4 or 8 (0 for an invalid value). */
-size_t gg_dtype_size(gg_dtype dtype);
+GG_API size_t gg_dtype_size(gg_dtype dtype);
 
 /* "f32" or "f64" ("?" for an invalid value). The string is static. */
-const char *gg_dtype_name(gg_dtype dtype);
+GG_API const char *gg_dtype_name(gg_dtype dtype);
 
 #endif

@@ -47,10 +47,10 @@ typedef struct gg_dataset {
 
 /* Frees d's arrays and zeroes *d. NULL-safe; safe on a zeroed struct and
  * safe to call twice. */
-void gg_dataset_free(gg_dataset *d);
+GG_API void gg_dataset_free(gg_dataset *d);
 
 /* Writes sample i's dim features into out as floats (i < d->n). */
-void gg_dataset_row(const gg_dataset *d, size_t i, float *out);
+GG_API void gg_dataset_row(const gg_dataset *d, size_t i, float *out);
 
 /* ---- IDX files (the MNIST format) ----------------------------------------
  * An IDX file is a 4-byte magic (0, 0, type, ndims), ndims big-endian 32-bit
@@ -66,18 +66,18 @@ void gg_dataset_row(const gg_dataset *d, size_t i, float *out);
 /* Reads an IDX image file with at least 2 dimensions: *n = first dimension,
  * *dim = product of the others. *x receives n * dim floats, byte / 255, so
  * in [0, 1]; the caller frees it with free(). */
-int gg_idx_load_images(const char *path, float **x, size_t *n, size_t *dim,
+GG_API int gg_idx_load_images(const char *path, float **x, size_t *n, size_t *dim,
                        char *err);
 
 /* Reads an IDX label file (exactly 1 dimension). Every label must be below
  * classes (1 <= classes <= GG_DATA_MAX_CLASSES), else the message names the
  * sample index and value. *y receives n labels; the caller frees it. */
-int gg_idx_load_labels(const char *path, size_t classes, int32_t **y,
+GG_API int gg_idx_load_labels(const char *path, size_t classes, int32_t **y,
                        size_t *n, char *err);
 
 /* Reads an image file and its label file into out (out->classes = classes).
  * The two counts must agree. */
-int gg_idx_load_pair(const char *images_path, const char *labels_path,
+GG_API int gg_idx_load_pair(const char *images_path, const char *labels_path,
                      size_t classes, gg_dataset *out, char *err);
 
 /* Reads MNIST or a drop-in replacement (Fashion-MNIST, KMNIST) from dir,
@@ -87,7 +87,7 @@ int gg_idx_load_pair(const char *images_path, const char *labels_path,
  * scaled to [0, 1], labels must be in [0, 10), classes = 10, and train and
  * test must have the same image size. Either output may be NULL to skip that
  * half. On error both outputs are left zeroed. */
-int gg_mnist_load(const char *dir, gg_dataset *train, gg_dataset *test,
+GG_API int gg_mnist_load(const char *dir, gg_dataset *train, gg_dataset *test,
                   char *err);
 
 /* ---- CSV -----------------------------------------------------------------
@@ -102,7 +102,7 @@ int gg_mnist_load(const char *dir, gg_dataset *train, gg_dataset *test,
  * ragged rows, empty or non-numeric fields, NaN or infinite values (or ones
  * outside float's range), bad labels, an empty file, a file with no data
  * rows, a label column out of range, fewer than 2 columns. */
-int gg_csv_load(const char *path, int label_column, gg_dataset *out,
+GG_API int gg_csv_load(const char *path, int label_column, gg_dataset *out,
                 char *err);
 
 /* ---- TensorFlow Playground data sets --------------------------------------
@@ -122,7 +122,7 @@ int gg_csv_load(const char *path, int label_column, gg_dataset *out,
  * xor's classes are balanced only on average, as in the playground.
  * The result depends only on (name, n, noise, seed). An unknown name is an
  * error that lists the valid names; n must be >= 2. */
-int gg_playground(const char *name, size_t n, double noise, uint64_t seed,
+GG_API int gg_playground(const char *name, size_t n, double noise, uint64_t seed,
                   gg_dataset *out, char *err);
 
 /* ---- Splits, batches, one-hot ---------------------------------------------- */
@@ -132,7 +132,7 @@ int gg_playground(const char *name, size_t n, double noise, uint64_t seed,
  * and classes; src is unchanged). fraction must be in [0, 1]; a side that
  * gets no samples is a valid empty set (n = 0, x = y = NULL). src->n must fit
  * in uint32_t. */
-int gg_dataset_split(const gg_dataset *src, double fraction, uint64_t seed,
+GG_API int gg_dataset_split(const gg_dataset *src, double fraction, uint64_t seed,
                      gg_dataset *a, gg_dataset *b, char *err);
 
 /* Walks a data set in mini-batches, in a fresh random order every epoch
@@ -150,7 +150,7 @@ typedef struct gg_batcher {
 
 /* Prepares b over data (data->n >= 1 and fits in uint32_t, batch >= 1) and
  * shuffles the first epoch's order. Release with gg_batcher_free. */
-int gg_batcher_init(gg_batcher *b, const gg_dataset *data, size_t batch,
+GG_API int gg_batcher_init(gg_batcher *b, const gg_dataset *data, size_t batch,
                     int shuffle, uint64_t seed, char *err);
 
 /* Copies the next batch into x_out (batch * dim floats) and y_out (batch
@@ -161,15 +161,15 @@ int gg_batcher_init(gg_batcher *b, const gg_dataset *data, size_t batch,
  *     while ((m = gg_batcher_next(&b, x, y)) > 0) { ...one epoch... }
  * A batch of 32768 values or more is copied by all gg_num_threads()
  * threads (the same bytes as one thread would write). */
-size_t gg_batcher_next(gg_batcher *b, float *x_out, int32_t *y_out);
+GG_API size_t gg_batcher_next(gg_batcher *b, float *x_out, int32_t *y_out);
 
 /* Frees b's permutation and zeroes *b. NULL-safe, safe twice. */
-void gg_batcher_free(gg_batcher *b);
+GG_API void gg_batcher_free(gg_batcher *b);
 
 /* Writes m one-hot rows of width classes into out (m * classes floats).
  * A label outside [0, classes) is an error naming its index; out is then
  * all zeros. */
-int gg_one_hot(const int32_t *y, size_t m, size_t classes, float *out,
+GG_API int gg_one_hot(const int32_t *y, size_t m, size_t classes, float *out,
                char *err);
 
 #endif

@@ -49,34 +49,34 @@ typedef struct gg_node gg_node;
 /* ---- Graphs ------------------------------------------------------------ */
 
 /* A new, empty graph, or NULL if memory is exhausted. Free with gg_graph_free. */
-gg_graph *gg_graph_new(void);
+GG_API gg_graph *gg_graph_new(void);
 
 /* Frees g with every node and buffer in it. NULL is ignored. */
-void gg_graph_free(gg_graph *g);
+GG_API void gg_graph_free(gg_graph *g);
 
 /* Number of nodes recorded in g so far. Node ids run from 0 to this - 1. */
-size_t gg_node_count(const gg_graph *g);
+GG_API size_t gg_node_count(const gg_graph *g);
 
 /* Heap bytes g holds: node storage, tensor buffers, the cached order. */
-size_t gg_graph_bytes(const gg_graph *g);
+GG_API size_t gg_graph_bytes(const gg_graph *g);
 
 /* The node with the given id, or NULL if there is none. */
-gg_node *gg_node_at(const gg_graph *g, size_t id);
+GG_API gg_node *gg_node_at(const gg_graph *g, size_t id);
 
 /* The last error message recorded in g, or NULL if there has been none since
  * the graph was made or gg_clear_error was called. Owned by g. */
-const char *gg_error(const gg_graph *g);
+GG_API const char *gg_error(const gg_graph *g);
 
 /* Forgets the recorded error. */
-void gg_clear_error(gg_graph *g);
+GG_API void gg_clear_error(gg_graph *g);
 
 /* ---- Scalar leaves ------------------------------------------------------ */
 
 /* A variable scalar leaf (f64) holding value. NULL on allocation failure. */
-gg_node *gg_scalar(gg_graph *g, double value);
+GG_API gg_node *gg_scalar(gg_graph *g, double value);
 
 /* A constant rank-0 leaf of the given dtype (receives no gradient). */
-gg_node *gg_constant(gg_graph *g, gg_dtype dtype, double value);
+GG_API gg_node *gg_constant(gg_graph *g, gg_dtype dtype, double value);
 
 /* ---- Tensor leaves ------------------------------------------------------ */
 
@@ -84,12 +84,12 @@ gg_node *gg_constant(gg_graph *g, gg_dtype dtype, double value);
  * every dimension >= 1). Its value is copied from data (rank-major, dtype
  * elements), or zero-filled when data is NULL. Errors: bad rank or dimension,
  * a size that overflows, allocation failure. */
-gg_node *gg_tensor(gg_graph *g, gg_dtype dtype, int rank, const int64_t *dims,
+GG_API gg_node *gg_tensor(gg_graph *g, gg_dtype dtype, int rank, const int64_t *dims,
                    const void *data);
 
 /* Like gg_tensor, but a constant: inputs, targets, masks. No gradient buffer
  * is allocated and gg_backward never computes a gradient for it. */
-gg_node *gg_input(gg_graph *g, gg_dtype dtype, int rank, const int64_t *dims,
+GG_API gg_node *gg_input(gg_graph *g, gg_dtype dtype, int rank, const int64_t *dims,
                   const void *data);
 
 /* ---- The gates ---------------------------------------------------------
@@ -99,65 +99,65 @@ gg_node *gg_input(gg_graph *g, gg_dtype dtype, int rank, const int64_t *dims,
  * or NULL with a message on error (dtype or shape mismatch, nodes of another
  * graph, allocation failure) or NULL without one when an input is NULL. */
 
-gg_node *gg_add(gg_graph *g, gg_node *a, gg_node *b);     /* a + b: distributes the gradient */
-gg_node *gg_sub(gg_graph *g, gg_node *a, gg_node *b);     /* a - b */
-gg_node *gg_mul(gg_graph *g, gg_node *a, gg_node *b);     /* a * b: swaps the inputs */
-gg_node *gg_div(gg_graph *g, gg_node *a, gg_node *b);     /* a / b */
-gg_node *gg_max(gg_graph *g, gg_node *a, gg_node *b);     /* max(a, b): routes to the larger (ties: a) */
-gg_node *gg_min(gg_graph *g, gg_node *a, gg_node *b);     /* min(a, b): routes to the smaller (ties: a) */
-gg_node *gg_copy(gg_graph *g, gg_node *a);                /* explicit fan-out: gradients add up */
-gg_node *gg_neg(gg_graph *g, gg_node *a);                 /* -a */
-gg_node *gg_sigmoid(gg_graph *g, gg_node *a);             /* 1 / (1 + e^-a), from its own output */
-gg_node *gg_tanh(gg_graph *g, gg_node *a);                /* tanh(a) */
-gg_node *gg_exp(gg_graph *g, gg_node *a);                 /* e^a */
-gg_node *gg_log(gg_graph *g, gg_node *a);                 /* natural log (NaN or -inf at a <= 0) */
-gg_node *gg_relu(gg_graph *g, gg_node *a);                /* max(a, 0) */
-gg_node *gg_leaky_relu(gg_graph *g, gg_node *a, double slope); /* a > 0 ? a : slope * a */
-gg_node *gg_elu(gg_graph *g, gg_node *a, double alpha);   /* a > 0 ? a : alpha * (e^a - 1) */
-gg_node *gg_abs(gg_graph *g, gg_node *a);                 /* |a| (gradient 0 at 0) */
-gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent);/* a^exponent, exponent constant */
+GG_API gg_node *gg_add(gg_graph *g, gg_node *a, gg_node *b);     /* a + b: distributes the gradient */
+GG_API gg_node *gg_sub(gg_graph *g, gg_node *a, gg_node *b);     /* a - b */
+GG_API gg_node *gg_mul(gg_graph *g, gg_node *a, gg_node *b);     /* a * b: swaps the inputs */
+GG_API gg_node *gg_div(gg_graph *g, gg_node *a, gg_node *b);     /* a / b */
+GG_API gg_node *gg_max(gg_graph *g, gg_node *a, gg_node *b);     /* max(a, b): routes to the larger (ties: a) */
+GG_API gg_node *gg_min(gg_graph *g, gg_node *a, gg_node *b);     /* min(a, b): routes to the smaller (ties: a) */
+GG_API gg_node *gg_copy(gg_graph *g, gg_node *a);                /* explicit fan-out: gradients add up */
+GG_API gg_node *gg_neg(gg_graph *g, gg_node *a);                 /* -a */
+GG_API gg_node *gg_sigmoid(gg_graph *g, gg_node *a);             /* 1 / (1 + e^-a), from its own output */
+GG_API gg_node *gg_tanh(gg_graph *g, gg_node *a);                /* tanh(a) */
+GG_API gg_node *gg_exp(gg_graph *g, gg_node *a);                 /* e^a */
+GG_API gg_node *gg_log(gg_graph *g, gg_node *a);                 /* natural log (NaN or -inf at a <= 0) */
+GG_API gg_node *gg_relu(gg_graph *g, gg_node *a);                /* max(a, 0) */
+GG_API gg_node *gg_leaky_relu(gg_graph *g, gg_node *a, double slope); /* a > 0 ? a : slope * a */
+GG_API gg_node *gg_elu(gg_graph *g, gg_node *a, double alpha);   /* a > 0 ? a : alpha * (e^a - 1) */
+GG_API gg_node *gg_abs(gg_graph *g, gg_node *a);                 /* |a| (gradient 0 at 0) */
+GG_API gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent);/* a^exponent, exponent constant */
 
 /* Matrix product of 2-D tensors: [m,k] x [k,n] -> [m,n]. */
-gg_node *gg_matmul(gg_graph *g, gg_node *a, gg_node *b);
+GG_API gg_node *gg_matmul(gg_graph *g, gg_node *a, gg_node *b);
 
 /* Sum / mean of all elements: a rank-0 node. */
-gg_node *gg_sum(gg_graph *g, gg_node *a);
-gg_node *gg_mean(gg_graph *g, gg_node *a);
+GG_API gg_node *gg_sum(gg_graph *g, gg_node *a);
+GG_API gg_node *gg_mean(gg_graph *g, gg_node *a);
 
 /* Sum / mean along one axis (negative counts from the end). keepdim != 0
  * keeps that axis with size 1 (handy for broadcasting back), else drops it. */
-gg_node *gg_sum_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
-gg_node *gg_mean_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
+GG_API gg_node *gg_sum_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
+GG_API gg_node *gg_mean_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
 
 /* The same elements in a new shape with the same element count. */
-gg_node *gg_reshape(gg_graph *g, gg_node *a, int rank, const int64_t *dims);
+GG_API gg_node *gg_reshape(gg_graph *g, gg_node *a, int rank, const int64_t *dims);
 
 /* Swaps the last two dimensions (rank >= 2). */
-gg_node *gg_transpose(gg_graph *g, gg_node *a);
+GG_API gg_node *gg_transpose(gg_graph *g, gg_node *a);
 
 /* Softmax and log-softmax along the last axis, stable for large inputs
  * (the row maximum is subtracted first). */
-gg_node *gg_softmax(gg_graph *g, gg_node *a);
-gg_node *gg_log_softmax(gg_graph *g, gg_node *a);
+GG_API gg_node *gg_softmax(gg_graph *g, gg_node *a);
+GG_API gg_node *gg_log_softmax(gg_graph *g, gg_node *a);
 
 /* ---- Running the graph -------------------------------------------------- */
 
 /* Recomputes every node root depends on, in topological order, from the
  * current leaf values. No allocation once root's order is cached (the first
  * call for a root builds it). 0 on success. */
-int gg_forward(gg_graph *g, gg_node *root);
+GG_API int gg_forward(gg_graph *g, gg_node *root);
 
 /* Back-propagates from root, which must hold a single element: its gradient
  * is seeded with 1. Variable leaves accumulate; intermediate gradients are
  * cleared first. 0 on success; non-zero with a message otherwise. */
-int gg_backward(gg_graph *g, gg_node *root);
+GG_API int gg_backward(gg_graph *g, gg_node *root);
 
 /* Like gg_backward, for a root of any shape: seed holds root's element count
  * of root's dtype, the upstream gradient to start from (copied). */
-int gg_backward_seed(gg_graph *g, gg_node *root, const void *seed);
+GG_API int gg_backward_seed(gg_graph *g, gg_node *root, const void *seed);
 
 /* Sets every gradient in g (leaves included) to zero. */
-void gg_zero_grad(gg_graph *g);
+GG_API void gg_zero_grad(gg_graph *g);
 
 /* Turns NaN/Inf detection on (on != 0) or off. When on, every gate's output
  * is checked after its forward and every input gradient after its backward;
@@ -167,77 +167,77 @@ void gg_zero_grad(gg_graph *g);
  * "anomaly: forward of node 2 'y' (log) produced -inf in its value
  * (element 0); inputs: node 1 'x' (leaf) = 0". Off by default; when off it
  * costs one branch per gate. Returns 0 (-1 if g is NULL). */
-int gg_detect_anomaly(gg_graph *g, int on);
+GG_API int gg_detect_anomaly(gg_graph *g, int on);
 
 /* ---- Reading and writing nodes ------------------------------------------ */
 
 /* Writes a rank-0 leaf's value (converted to its dtype). Nodes computed by a
  * gate are refused (their value comes from gg_forward). 0 on success. */
-int gg_set_value(gg_graph *g, gg_node *leaf, double value);
+GG_API int gg_set_value(gg_graph *g, gg_node *leaf, double value);
 
 /* Copies a leaf's whole value from data (its element count, its dtype). */
-int gg_set_data(gg_graph *g, gg_node *leaf, const void *data);
+GG_API int gg_set_data(gg_graph *g, gg_node *leaf, const void *data);
 
 /* Value and gradient of a node's first element, as double (0 for NULL). */
-double gg_value(const gg_node *n);
-double gg_grad(const gg_node *n);
+GG_API double gg_value(const gg_node *n);
+GG_API double gg_grad(const gg_node *n);
 
 /* Element i (row-major) of the value / gradient, as double. Out-of-range i
  * or a constant's gradient reads as 0. */
-double gg_value_at(const gg_node *n, size_t i);
-double gg_grad_at(const gg_node *n, size_t i);
+GG_API double gg_value_at(const gg_node *n, size_t i);
+GG_API double gg_grad_at(const gg_node *n, size_t i);
 
 /* Pointers to the value and gradient elements (dtype elements, numel of
  * them). The gradient pointer is NULL for nodes that carry no gradient
  * (constants and nodes computed only from constants). Owned by the graph. */
-void *gg_data(gg_node *n);
-void *gg_grad_data(gg_node *n);
-const void *gg_data_const(const gg_node *n);
-const void *gg_grad_data_const(const gg_node *n);
+GG_API void *gg_data(gg_node *n);
+GG_API void *gg_grad_data(gg_node *n);
+GG_API const void *gg_data_const(const gg_node *n);
+GG_API const void *gg_grad_data_const(const gg_node *n);
 
 /* Shape queries. gg_shape copies the dimensions into dims (GG_MAX_DIMS
  * entries, may be NULL) and returns the rank (0 for a scalar). */
-int gg_shape(const gg_node *n, int64_t *dims);
-size_t gg_numel(const gg_node *n);
-gg_dtype gg_node_dtype(const gg_node *n);
-size_t gg_node_id(const gg_node *n);
+GG_API int gg_shape(const gg_node *n, int64_t *dims);
+GG_API size_t gg_numel(const gg_node *n);
+GG_API gg_dtype gg_node_dtype(const gg_node *n);
+GG_API size_t gg_node_id(const gg_node *n);
 
 /* Non-zero for leaves (made by gg_scalar, gg_tensor, gg_input, gg_constant). */
-int gg_is_leaf(const gg_node *n);
+GG_API int gg_is_leaf(const gg_node *n);
 
 /* Non-zero when the node carries a gradient. */
-int gg_requires_grad(const gg_node *n);
+GG_API int gg_requires_grad(const gg_node *n);
 
 /* The node's inputs: returns how many (0..2) and stores them in in[]. */
-int gg_inputs(const gg_node *n, gg_node **in);
+GG_API int gg_inputs(const gg_node *n, gg_node **in);
 
 /* Formats n's shape as "[3,4]" (or "[]" for a scalar) into buf. */
-const char *gg_shape_str(const gg_node *n, char *buf, size_t size);
+GG_API const char *gg_shape_str(const gg_node *n, char *buf, size_t size);
 
 /* ---- Gates as data -------------------------------------------------------
  * Each gate is one entry of a table: its name, its arity and the sentence
  * that says how it moves gradient (used by traces and pictures). */
 
 /* The name of the gate that produced n ("add", "mul", ..., "leaf"). */
-const char *gg_gate_name(const gg_node *n);
+GG_API const char *gg_gate_name(const gg_node *n);
 
 /* One line: how n's gate passes the upstream gradient to its inputs. */
-const char *gg_gate_rule(const gg_node *n);
+GG_API const char *gg_gate_rule(const gg_node *n);
 
 /* The gate's constant parameter (pow exponent, leaky slope, elu alpha, axis). */
-double gg_gate_param(const gg_node *n);
+GG_API double gg_gate_param(const gg_node *n);
 
 /* ---- Labels -------------------------------------------------------------- */
 
 /* Gives n a label ("w1", "fc1.weight"), copied. A label names one node of
  * its graph: setting a label another node holds is an error. 0 on success. */
-int gg_set_label(gg_graph *g, gg_node *n, const char *label);
+GG_API int gg_set_label(gg_graph *g, gg_node *n, const char *label);
 
 /* n's label, or NULL. Owned by g. */
-const char *gg_label(const gg_graph *g, const gg_node *n);
+GG_API const char *gg_label(const gg_graph *g, const gg_node *n);
 
 /* The node labelled label, or NULL. */
-gg_node *gg_find(const gg_graph *g, const char *label);
+GG_API gg_node *gg_find(const gg_graph *g, const char *label);
 
 /* ---- Gradient checking --------------------------------------------------- */
 
@@ -258,7 +258,7 @@ typedef struct gg_gradcheck_result {
  * and leaf gradients left as gg_backward computed them. Returns 0 when every
  * element passes, 1 when some fail (details in *res, may be NULL), -1 on
  * error (message in gg_error). Use f64 graphs: f32 rounding swamps eps. */
-int gg_gradcheck(gg_graph *g, gg_node *root, gg_node *const *leaves,
+GG_API int gg_gradcheck(gg_graph *g, gg_node *root, gg_node *const *leaves,
                  size_t nleaves, double eps, double tol, gg_gradcheck_result *res);
 
 #endif

@@ -1,4 +1,5 @@
-/* gategrad/io.h - checkpoint files in the safetensors format.
+/* gategrad/io.h - checkpoint files in the safetensors format, and files
+ * replaced atomically.
  *
  * A safetensors file is: an 8-byte little-endian unsigned header length N;
  * N bytes of UTF-8 JSON mapping each tensor name to
@@ -29,6 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "gategrad/base.h"
 
@@ -61,7 +63,7 @@ typedef struct gg_tensor_ref {
  * the caller's order) so every tensor is aligned in the file; the header is
  * padded with spaces to a multiple of 8 bytes. The caller keeps ownership of
  * everything passed in. */
-int gg_safetensors_save(const char *path, const gg_tensor_ref *t, size_t n,
+GG_API int gg_safetensors_save(const char *path, const gg_tensor_ref *t, size_t n,
                         const char *const *meta_kv, char *err);
 
 /* Flag for gg_safetensors_load: tensors in the file that were not asked for
@@ -74,7 +76,7 @@ int gg_safetensors_save(const char *path, const gg_tensor_ref *t, size_t n,
  * with the same dtype, rank and dims as t[i] (the message names the tensor
  * and gives the expected and found dtype or shape). flags: 0 or
  * GG_SAFETENSORS_ALLOW_EXTRA. On error the buffers may be partly written. */
-int gg_safetensors_load(const char *path, gg_tensor_ref *t, size_t n, unsigned flags,
+GG_API int gg_safetensors_load(const char *path, gg_tensor_ref *t, size_t n, unsigned flags,
                         char *err);
 
 /* ---- Introspection: list what a file holds, read tensors one by one. ---- */
@@ -84,16 +86,16 @@ typedef struct gg_safetensors gg_safetensors;
 /* Opens path and validates its header (the data is read later, on demand).
  * On success *out is a handle to close with gg_safetensors_close. On error
  * *out is NULL. */
-int gg_safetensors_open(const char *path, gg_safetensors **out, char *err);
+GG_API int gg_safetensors_open(const char *path, gg_safetensors **out, char *err);
 
 /* As gg_safetensors_open, for a whole file image buf[0..len) in memory
  * (messages say "<memory>"). buf is not copied: it must stay valid and
  * unchanged until the handle is closed. Meant for fuzzing and for files that
  * are already mapped. */
-int gg_safetensors_parse(const void *buf, size_t len, gg_safetensors **out, char *err);
+GG_API int gg_safetensors_parse(const void *buf, size_t len, gg_safetensors **out, char *err);
 
 /* Frees the handle and closes its file; NULL is allowed. */
-void gg_safetensors_close(gg_safetensors *f);
+GG_API void gg_safetensors_close(gg_safetensors *f);
 
 /* One tensor of a file. All pointers point into the handle and stay valid
  * until it is closed. */
@@ -108,35 +110,79 @@ typedef struct gg_safetensors_info {
 } gg_safetensors_info;
 
 /* Number of tensors in the file. */
-size_t gg_safetensors_count(const gg_safetensors *f);
+GG_API size_t gg_safetensors_count(const gg_safetensors *f);
 
 /* Describes tensor i (0 <= i < count; tensors are sorted by name, bytewise).
  * Returns nonzero, leaving *out alone, when i is out of range. */
-int gg_safetensors_tensor(const gg_safetensors *f, size_t i, gg_safetensors_info *out);
+GG_API int gg_safetensors_tensor(const gg_safetensors *f, size_t i, gg_safetensors_info *out);
 
 /* Sets *i to the index of the tensor called name; nonzero if there is none. */
-int gg_safetensors_find(const gg_safetensors *f, const char *name, size_t *i);
+GG_API int gg_safetensors_find(const gg_safetensors *f, const char *name, size_t *i);
 
 /* Number of "__metadata__" entries (0 when the file has none). */
-size_t gg_safetensors_meta_count(const gg_safetensors *f);
+GG_API size_t gg_safetensors_meta_count(const gg_safetensors *f);
 
 /* Sets *key and *value to metadata entry i (sorted by key, bytewise); the
  * strings belong to the handle. Nonzero when i is out of range. */
-int gg_safetensors_meta_at(const gg_safetensors *f, size_t i, const char **key,
+GG_API int gg_safetensors_meta_at(const gg_safetensors *f, size_t i, const char **key,
                            const char **value);
 
 /* The metadata value for key, owned by the handle, or NULL if absent. */
-const char *gg_safetensors_meta(const gg_safetensors *f, const char *key);
+GG_API const char *gg_safetensors_meta(const gg_safetensors *f, const char *key);
 
 /* Reads the tensor called t->name into t->data, which must hold numel *
  * dtype-size bytes, after checking that its dtype, rank and dims are those
  * of t (errors as for gg_safetensors_load). */
-int gg_safetensors_read(gg_safetensors *f, const gg_tensor_ref *t, char *err);
+GG_API int gg_safetensors_read(gg_safetensors *f, const gg_tensor_ref *t, char *err);
 
 /* Copies the raw little-endian bytes of tensor i (any dtype; end - begin
  * bytes) into dst, which holds size bytes; an error if size is not exactly
  * end - begin. */
-int gg_safetensors_read_raw(gg_safetensors *f, size_t i, void *dst, size_t size,
+GG_API int gg_safetensors_read_raw(gg_safetensors *f, size_t i, void *dst, size_t size,
                             char *err);
+
+/* ---- Replacing a file atomically -----------------------------------------
+ * What gg_safetensors_save and every file the command writes use, so that
+ * readers (and a crash at any moment) see either the old file or the
+ * complete new one:
+ *
+ *     gg_atomic_file af;
+ *     char err[GG_ERRLEN];
+ *     if (gg_atomic_open("plot.svg", &af, err))
+ *         return -1;                          // nothing to clean up
+ *     fprintf(af.fp, "<svg ...>");            // or gg_atomic_write
+ *     if (gg_atomic_commit(&af, err))         // af is released either way
+ *         return -1;
+ *
+ * The data goes to a temporary file "PATH.tmp-XXXXXX" in the same directory
+ * (so the final rename cannot cross file systems); commit flushes and
+ * fsyncs it, renames it over PATH and fsyncs the directory. Until the
+ * rename, PATH is untouched; abort removes the temporary file. */
+typedef struct gg_atomic_file {
+    FILE *fp;   /* the temporary file: fwrite, fprintf, ... to it; their
+                   errors are caught by gg_atomic_commit (ferror, fflush) */
+    char *path; /* private: the target */
+    char *tmp;  /* private: the temporary file, NULL once renamed or removed */
+} gg_atomic_file;
+
+/* Creates the temporary file for path and fills af. Its permissions are
+ * those of the existing path, or 0644 for a new file. On error writes err,
+ * leaves nothing behind, and af needs no gg_atomic_abort (calling it is
+ * harmless). */
+GG_API int gg_atomic_open(const char *path, gg_atomic_file *af, char *err);
+
+/* Writes n bytes of buf; on error writes err (the caller then aborts). */
+GG_API int gg_atomic_write(gg_atomic_file *af, const void *buf, size_t n, char *err);
+
+/* Flushes, fsyncs, renames over the target, fsyncs the directory, and
+ * releases af. On an error before the rename the temporary file is removed
+ * and the target is untouched; if only the directory fsync fails, the new
+ * file is in place but its durability is not guaranteed, and that is
+ * reported as an error too. Either way af is released. */
+GG_API int gg_atomic_commit(gg_atomic_file *af, char *err);
+
+/* Closes and removes the temporary file and releases af. Safe on a released
+ * or failed-to-open af, and more than once. */
+GG_API void gg_atomic_abort(gg_atomic_file *af);
 
 #endif

@@ -55,28 +55,28 @@
  * row is ignored). A label >= C or not a whole number makes the loss NaN.
  * Backward: d logits = (softmax - onehot(label)) / rows counted. Labels get
  * no gradient. */
-gg_node *gg_softmax_cross_entropy(gg_graph *g, gg_node *logits, gg_node *labels);
+GG_API gg_node *gg_softmax_cross_entropy(gg_graph *g, gg_node *logits, gg_node *labels);
 
 /* Binary cross-entropy on logits, stable for any logit:
  *     loss = mean of  max(x, 0) - x * t + log(1 + e^-|x|)
  * targets has logits' shape, values in [0, 1]. Backward: dx = (sigmoid(x)
  * - t) / N, dt = -x / N. */
-gg_node *gg_bce_with_logits(gg_graph *g, gg_node *logits, gg_node *targets);
+GG_API gg_node *gg_bce_with_logits(gg_graph *g, gg_node *logits, gg_node *targets);
 
 /* Mean squared error, mean of (pred - target)^2 (targets broadcast), and the
  * lecture's half sum of squares, E = 1/2 * sum of (target - pred)^2, both
  * composed of sub, mul, sum/mean gates. */
-gg_node *gg_mse_loss(gg_graph *g, gg_node *pred, gg_node *target);
-gg_node *gg_half_sse_loss(gg_graph *g, gg_node *pred, gg_node *target);
+GG_API gg_node *gg_mse_loss(gg_graph *g, gg_node *pred, gg_node *target);
+GG_API gg_node *gg_half_sse_loss(gg_graph *g, gg_node *pred, gg_node *target);
 
 /* The step (Heaviside) activation of the perceptron: 1 where a > 0, else 0.
  * Its gradient is 0 everywhere it is defined, so nothing trains through it:
  * that is why backprop needs a smooth activation. */
-gg_node *gg_step(gg_graph *g, gg_node *a);
+GG_API gg_node *gg_step(gg_graph *g, gg_node *a);
 
 /* Fraction of the first m rows of logits [rows, C] (row-major, f32) whose
  * largest entry (first on ties) is at the label's index. 0 when m is 0. */
-double gg_accuracy_f32(const float *logits, const int32_t *labels, size_t m, size_t classes);
+GG_API double gg_accuracy_f32(const float *logits, const int32_t *labels, size_t m, size_t classes);
 
 /* ---- Models: multi-layer perceptrons ------------------------------------ */
 
@@ -119,14 +119,14 @@ typedef struct gg_mlp_spec {
  * step) for the hidden layers, out=ACTIVATION, dropout=P, nobias,
  * init=xavier|he|auto. Fills *spec; on error writes a message naming the
  * offending part. */
-int gg_mlp_spec_parse(const char *text, gg_mlp_spec *spec, char *err);
+GG_API int gg_mlp_spec_parse(const char *text, gg_mlp_spec *spec, char *err);
 
 /* Writes the canonical spec string (gg_mlp_spec_parse reads it back to the
  * same spec) into buf and returns buf. */
-const char *gg_mlp_spec_format(const gg_mlp_spec *spec, char *buf, size_t size);
+GG_API const char *gg_mlp_spec_format(const gg_mlp_spec *spec, char *buf, size_t size);
 
 /* Name of an activation ("relu"); "?" for an unknown value. */
-const char *gg_activation_name(gg_activation act);
+GG_API const char *gg_activation_name(gg_activation act);
 
 typedef struct gg_mlp gg_mlp;
 
@@ -142,30 +142,30 @@ typedef struct gg_mlp gg_mlp;
  * Returns a handle (free with gg_mlp_free; g keeps owning the nodes and must
  * outlive it), or NULL with a message in err (bad spec, x's shape, graph
  * errors, memory). */
-gg_mlp *gg_mlp_new(gg_graph *g, gg_node *x, const gg_mlp_spec *spec, uint64_t seed,
+GG_API gg_mlp *gg_mlp_new(gg_graph *g, gg_node *x, const gg_mlp_spec *spec, uint64_t seed,
                    char *err);
 
 /* Frees the handle, not the graph or its nodes. NULL is ignored. */
-void gg_mlp_free(gg_mlp *m);
+GG_API void gg_mlp_free(gg_mlp *m);
 
 /* The output node [B, sizes[nlayers]], the graph, and the spec. */
-gg_node *gg_mlp_output(const gg_mlp *m);
-gg_graph *gg_mlp_graph(const gg_mlp *m);
-const gg_mlp_spec *gg_mlp_get_spec(const gg_mlp *m);
+GG_API gg_node *gg_mlp_output(const gg_mlp *m);
+GG_API gg_graph *gg_mlp_graph(const gg_mlp *m);
+GG_API const gg_mlp_spec *gg_mlp_get_spec(const gg_mlp *m);
 
 /* The parameter leaves in order (fc1.weight, fc1.bias, fc2.weight, ...);
  * *n receives their count. Owned by m. */
-gg_node *const *gg_mlp_params(const gg_mlp *m, size_t *n);
+GG_API gg_node *const *gg_mlp_params(const gg_mlp *m, size_t *n);
 
 /* Total number of trainable numbers (weights and biases). */
-size_t gg_mlp_param_count(const gg_mlp *m);
+GG_API size_t gg_mlp_param_count(const gg_mlp *m);
 
 /* Train mode draws a fresh dropout mask at every gg_mlp_resample (each kept
  * unit scaled by 1 / (1 - p), "inverted dropout"; the keep probability
  * 1 - p is rounded to a multiple of 2^-16); eval mode sets every mask
  * to 1, so the network is deterministic. Neither allocates. */
-void gg_mlp_set_training(gg_mlp *m, int training);
-void gg_mlp_resample(gg_mlp *m);
+GG_API void gg_mlp_set_training(gg_mlp *m, int training);
+GG_API void gg_mlp_resample(gg_mlp *m);
 
 /* Prints a Keras-like table to out: one row per layer (name, type, output
  * shape, parameter count), then the totals. Returns 0, or -1 on an output
@@ -174,7 +174,7 @@ void gg_mlp_resample(gg_mlp *m);
  *     fc1 (Dense)           (None, 9)          63
  *     fc2 (Dense)           (None, 4)          40
  *     Total params: 103 ... */
-int gg_summary(const gg_mlp *m, FILE *out);
+GG_API int gg_summary(const gg_mlp *m, FILE *out);
 
 /* ---- Checkpoints (safetensors, gategrad/io.h) ----------------------------
  * A checkpoint holds every parameter under its label (fc1.weight [in, out]:
@@ -185,16 +185,16 @@ int gg_summary(const gg_mlp *m, FILE *out);
 /* Saves m's parameters atomically to path (an existing file is replaced only
  * once the new one is complete). meta_kv: NULL or a NULL-terminated list of
  * extra "key", "value" strings. */
-int gg_mlp_save(const gg_mlp *m, const char *path, const char *const *meta_kv, char *err);
+GG_API int gg_mlp_save(const gg_mlp *m, const char *path, const char *const *meta_kv, char *err);
 
 /* Loads parameters from path into m. Every parameter must be in the file
  * with the same dtype and shape, and the file must hold nothing else; the
  * message names the tensor and the mismatch. On error m's values may be
  * partly overwritten. */
-int gg_mlp_load(gg_mlp *m, const char *path, char *err);
+GG_API int gg_mlp_load(gg_mlp *m, const char *path, char *err);
 
 /* Reads the spec stored in a checkpoint's metadata. */
-int gg_mlp_read_spec(const char *path, gg_mlp_spec *spec, char *err);
+GG_API int gg_mlp_read_spec(const char *path, gg_mlp_spec *spec, char *err);
 
 /* ---- Optimizers ------------------------------------------------------------
  * For each parameter w with gradient g (after g += weight_decay * w, L2):
@@ -226,33 +226,33 @@ typedef struct gg_opt_config {
 
 /* Usual settings for kind: lr 0.01 (adam 0.001), momentum 0.9, rho 0.9,
  * betas 0.9 / 0.999, eps 1e-8 (adagrad 1e-10), no weight decay. */
-gg_opt_config gg_opt_defaults(gg_opt_kind kind);
+GG_API gg_opt_config gg_opt_defaults(gg_opt_kind kind);
 
 /* "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam" and back.
  * gg_opt_parse returns non-zero for an unknown name. */
-const char *gg_opt_name(gg_opt_kind kind);
-int gg_opt_parse(const char *name, gg_opt_kind *kind);
+GG_API const char *gg_opt_name(gg_opt_kind kind);
+GG_API int gg_opt_parse(const char *name, gg_opt_kind *kind);
 
 typedef struct gg_optimizer gg_optimizer;
 
 /* An optimizer over the variable leaves params[0..n) (borrowed; they must
  * outlive it). NULL with a message on a bad config or parameter, or no
  * memory. */
-gg_optimizer *gg_optimizer_new(const gg_opt_config *cfg, gg_node *const *params, size_t n,
+GG_API gg_optimizer *gg_optimizer_new(const gg_opt_config *cfg, gg_node *const *params, size_t n,
                                char *err);
 
 /* One update of every parameter from its current gradient. */
-void gg_optimizer_step(gg_optimizer *o);
+GG_API void gg_optimizer_step(gg_optimizer *o);
 
 /* Zeroes the parameters' gradients (cheaper than gg_zero_grad on the graph). */
-void gg_optimizer_zero_grad(gg_optimizer *o);
+GG_API void gg_optimizer_zero_grad(gg_optimizer *o);
 
 /* Sets / reads the learning rate used by the next steps (schedules). */
-void gg_optimizer_set_lr(gg_optimizer *o, double lr);
-double gg_optimizer_lr(const gg_optimizer *o);
+GG_API void gg_optimizer_set_lr(gg_optimizer *o, double lr);
+GG_API double gg_optimizer_lr(const gg_optimizer *o);
 
 /* Frees o and its state. NULL is ignored. */
-void gg_optimizer_free(gg_optimizer *o);
+GG_API void gg_optimizer_free(gg_optimizer *o);
 
 /* ---- Learning-rate schedules ---------------------------------------------- */
 
@@ -269,7 +269,7 @@ typedef struct gg_schedule {
  *   constant: base
  *   step:     base * gamma^floor(t / step_size)
  *   cosine:   base * (f + (1 - f) * (1 + cos(pi * t / total)) / 2), f = min_factor */
-double gg_schedule_lr(const gg_schedule *s, double base_lr, size_t t, size_t total);
+GG_API double gg_schedule_lr(const gg_schedule *s, double base_lr, size_t t, size_t total);
 
 /* ---- Classifiers: an MLP trained on a gg_dataset -------------------------
  * The graph is built once in f32 over a [batch, dim] input leaf and a [batch]
@@ -284,19 +284,19 @@ typedef struct gg_classifier gg_classifier;
 
 /* A new classifier for spec (its first width is the data's dim, its last
  * the number of classes), batch >= 1, weights from seed. */
-gg_classifier *gg_classifier_new(const gg_mlp_spec *spec, size_t batch, uint64_t seed,
+GG_API gg_classifier *gg_classifier_new(const gg_mlp_spec *spec, size_t batch, uint64_t seed,
                                  char *err);
-void gg_classifier_free(gg_classifier *c);
-gg_mlp *gg_classifier_model(const gg_classifier *c);
+GG_API void gg_classifier_free(gg_classifier *c);
+GG_API gg_mlp *gg_classifier_model(const gg_classifier *c);
 
 /* Mean loss and accuracy on d (either output may be NULL). When confusion is
  * not NULL it receives classes * classes counts, [true][predicted]. */
-int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, double *accuracy,
+GG_API int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, double *accuracy,
                            size_t *confusion, char *err);
 
 /* Class probabilities (softmax of the outputs) of n samples x[n * dim] into
  * probs[n * classes]. */
-int gg_classifier_predict(gg_classifier *c, const float *x, size_t n, float *probs, char *err);
+GG_API int gg_classifier_predict(gg_classifier *c, const float *x, size_t n, float *probs, char *err);
 
 typedef struct gg_fit_config {
     size_t epochs;
@@ -334,7 +334,7 @@ typedef struct gg_fit_result {
  * early stopping). cb and res may be NULL. While it runs, the calling
  * thread flushes denormal floats to zero (FTZ/DAZ, where the CPU has them;
  * callbacks see that mode); its own mode is restored on return. */
-int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_dataset *val,
+GG_API int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_dataset *val,
                       const gg_fit_config *cfg, const gg_fit_callbacks *cb, gg_fit_result *res,
                       char *err);
 
@@ -349,7 +349,7 @@ int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_datase
  *   FILE.csv         gg_csv_load (label in the last column), shuffled with
  *                    seed and split 80% / 20%
  * On error both are left empty and err holds the loader's message. */
-int gg_load_named_dataset(const char *name, uint64_t seed, gg_dataset *train, gg_dataset *test,
+GG_API int gg_load_named_dataset(const char *name, uint64_t seed, gg_dataset *train, gg_dataset *test,
                           char *err);
 
 #endif

@@ -15,26 +15,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gategrad/base.h"
+
 typedef struct gg_rng {
     uint64_t s[4];
 } gg_rng;
 
 /* Seeds r. Every seed, 0 included, gives a valid, distinct stream. */
-void gg_rng_seed(gg_rng *r, uint64_t seed);
+GG_API void gg_rng_seed(gg_rng *r, uint64_t seed);
 
 /* Next 64 uniformly distributed bits. */
-uint64_t gg_rng_u64(gg_rng *r);
+GG_API uint64_t gg_rng_u64(gg_rng *r);
 
 /* Uniform double in [0, 1), 53 random bits. */
-double gg_rng_uniform(gg_rng *r);
+GG_API double gg_rng_uniform(gg_rng *r);
 
 /* Uniform integer in [0, n) without modulo bias; n must be > 0 (0 gives 0). */
-uint64_t gg_rng_below(gg_rng *r, uint64_t n);
+GG_API uint64_t gg_rng_below(gg_rng *r, uint64_t n);
 
 /* Standard normal deviate (mean 0, variance 1). */
-double gg_rng_normal(gg_rng *r);
+GG_API double gg_rng_normal(gg_rng *r);
 
 /* Shuffles idx[0..n) in place (Fisher-Yates). */
-void gg_rng_shuffle(gg_rng *r, uint32_t *idx, size_t n);
+GG_API void gg_rng_shuffle(gg_rng *r, uint32_t *idx, size_t n);
 
 #endif

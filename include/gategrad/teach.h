@@ -58,13 +58,13 @@ typedef void (*gg_trace_fn)(const char *line, void *ctx);
  * Returns the tracer, owned by the caller: end it with gg_trace_end before
  * freeing g. NULL with a message in gg_error(g) when out is NULL, the hook
  * slot is taken, or memory runs out. out is not closed. */
-gg_tracer *gg_trace_file(gg_graph *g, FILE *out, const gg_view_opts *opts);
+GG_API gg_tracer *gg_trace_file(gg_graph *g, FILE *out, const gg_view_opts *opts);
 
 /* Like gg_trace_file, but every line goes to fn(line, ctx). */
-gg_tracer *gg_trace_callback(gg_graph *g, gg_trace_fn fn, void *ctx, const gg_view_opts *opts);
+GG_API gg_tracer *gg_trace_callback(gg_graph *g, gg_trace_fn fn, void *ctx, const gg_view_opts *opts);
 
 /* Stops tracing and frees t (NULL is ignored). The graph must still exist. */
-void gg_trace_end(gg_tracer *t);
+GG_API void gg_trace_end(gg_tracer *t);
 
 /* ---- Explain: the chain rule, path by path ----------------------------------- */
 
@@ -82,7 +82,7 @@ typedef struct gg_explain_opts {
  * root and every node on a path must be rank 0 (scalars) made by elementwise
  * gates. Returns 0, or non-zero with a message in gg_error(g) (leaf not an
  * ancestor of root, tensor nodes, NULL arguments, out of memory). */
-int gg_explain(gg_graph *g, gg_node *root, gg_node *leaf, FILE *out,
+GG_API int gg_explain(gg_graph *g, gg_node *root, gg_node *leaf, FILE *out,
                const gg_explain_opts *opts);
 
 /* ---- Pictures -------------------------------------------------------------- */
@@ -93,6 +93,6 @@ int gg_explain(gg_graph *g, gg_node *root, gg_node *leaf, FILE *out,
  * feeding it, edges in data-flow order (left to right), constants greyed.
  * Tensors show their shape and a summary. Render with `dot -Tsvg`.
  * Returns 0, or non-zero with a message in gg_error(g). */
-int gg_dot(gg_graph *g, gg_node *root, FILE *out, const gg_view_opts *opts);
+GG_API int gg_dot(gg_graph *g, gg_node *root, FILE *out, const gg_view_opts *opts);
 
 #endif

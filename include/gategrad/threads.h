@@ -13,6 +13,8 @@
 #ifndef GATEGRAD_THREADS_H
 #define GATEGRAD_THREADS_H
 
+#include "gategrad/base.h"
+
 /* Largest value gg_set_num_threads accepts. */
 #define GG_MAX_THREADS 256
 
@@ -22,12 +24,12 @@
  * or -1 (nothing changed) if n < 1 or n > GG_MAX_THREADS. If the operating
  * system refuses to start worker threads later, products run with the
  * threads it did start (at least the calling one); nothing fails. */
-int gg_set_num_threads(int n);
+GG_API int gg_set_num_threads(int n);
 
 /* The number of threads the kernels may use. Until gg_set_num_threads is
  * called this is the value of the environment variable GG_NUM_THREADS if it
  * holds an integer in [1, GG_MAX_THREADS], else the number of online CPUs
  * capped at 16 (more rarely pays for the matrix sizes of small networks). */
-int gg_num_threads(void);
+GG_API int gg_num_threads(void);
 
 #endif

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/data_internal.h"
+#include "data/data.h"
 
 typedef struct csv_reader {
     const char *path;
@@ -77,18 +77,19 @@ static int parse_number(const char *s, double *v)
 
 /* Reports a problem at the current line and 1-based column col (0: none). */
 static int csv_err(const csv_reader *r, size_t col, const char *fmt, ...)
-    GG__PRINTF(3, 4);
+    GGB_PRINTF(3, 4);
 static int csv_err(const csv_reader *r, size_t col, const char *fmt, ...)
 {
-    char msg[GG_ERRLEN];
+    char where[GG_ERRLEN];
+    if (col)
+        snprintf(where, sizeof where, "%s:%zu: column %zu", r->path, r->line, col);
+    else
+        snprintf(where, sizeof where, "%s:%zu", r->path, r->line);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ggb_verrorf(r->err, where, fmt, ap);
     va_end(ap);
-    if (col)
-        return gg__data_err(r->err, "%s:%zu: column %zu: %s", r->path, r->line,
-                            col, msg);
-    return gg__data_err(r->err, "%s:%zu: %s", r->path, r->line, msg);
+    return -1;
 }
 
 /* Sets up the columns from the first non-empty line, which has n fields.
@@ -101,12 +102,12 @@ static int first_line(csv_reader *r, char *line, size_t n)
     if (r->label_arg < -1 || (r->label_arg >= 0 && (size_t)r->label_arg >= n))
         return csv_err(r, 0, "label column %d out of range (%zu columns, "
                        "-1 = last)", r->label_arg, n);
-    r->fields = gg__malloc(n * sizeof *r->fields);
+    r->fields = ggb_malloc(n * sizeof *r->fields);
     if (!r->fields)
         return csv_err(r, 0, "out of memory");
     r->ncols = n;
     r->label_col = r->label_arg < 0 ? n - 1 : (size_t)r->label_arg;
-    char *copy = gg__strdup(line);
+    char *copy = ggb_strdup(line);
     if (!copy)
         return csv_err(r, 0, "out of memory");
     split(copy, r->fields);
@@ -114,7 +115,7 @@ static int first_line(csv_reader *r, char *line, size_t n)
     int header = 0;
     for (size_t i = 0; i < n && !header; i++)
         header = *r->fields[i] && parse_number(r->fields[i], &v) != 0;
-    gg__free(copy);
+    ggb_free(copy);
     return header;
 }
 
@@ -124,17 +125,17 @@ static int reserve_row(csv_reader *r)
     if (r->d.n < r->cap)
         return 0;
     size_t cap = r->cap ? r->cap : 256, nx, xbytes, ybytes;
-    if (r->cap && gg__mul_size(r->cap, 2, &cap))
+    if (r->cap && ggb_mul_size(r->cap, 2, &cap))
         return -1;
-    if (gg__mul_size(cap, r->ncols - 1, &nx)
-        || gg__mul_size(nx, sizeof(float), &xbytes)
-        || gg__mul_size(cap, sizeof(int32_t), &ybytes))
+    if (ggb_mul_size(cap, r->ncols - 1, &nx)
+        || ggb_mul_size(nx, sizeof(float), &xbytes)
+        || ggb_mul_size(cap, sizeof(int32_t), &ybytes))
         return -1;
-    float *x = gg__realloc(r->d.x, xbytes);
+    float *x = ggb_realloc(r->d.x, xbytes);
     if (!x)
         return -1;
     r->d.x = x;
-    int32_t *y = gg__realloc(r->d.y, ybytes);
+    int32_t *y = ggb_realloc(r->d.y, ybytes);
     if (!y)
         return -1;
     r->d.y = y;
@@ -230,9 +231,9 @@ static int csv_read_lines(csv_reader *r, FILE *fp)
         r->line++;
         rc = csv_line(r, line, (size_t)len);
     }
-    gg__free(line);
+    ggb_free(line);
     if (rc == 0 && ferror(fp))
-        rc = gg__data_err(r->err, "%s: read error: %s", r->path, strerror(errno));
+        rc = ggb_errorf(r->err, "%s: read error: %s", r->path, strerror(errno));
     return rc;
 }
 
@@ -241,18 +242,18 @@ int gg_csv_load(const char *path, int label_column, gg_dataset *out,
 {
     memset(out, 0, sizeof *out);
     if (!path)
-        return gg__data_err(err, "gg_csv_load: no path given");
+        return ggb_errorf(err, "gg_csv_load: no path given");
     FILE *fp = fopen(path, "r");
     if (!fp)
-        return gg__data_err(err, "%s: cannot open: %s", path, strerror(errno));
+        return ggb_errorf(err, "%s: cannot open: %s", path, strerror(errno));
     csv_reader r = {.path = path, .label_arg = label_column, .err = err};
     int rc = csv_read_lines(&r, fp);
     fclose(fp);
     if (rc == 0 && r.ncols == 0)
-        rc = gg__data_err(err, "%s: empty file", path);
+        rc = ggb_errorf(err, "%s: empty file", path);
     else if (rc == 0 && r.d.n == 0)
-        rc = gg__data_err(err, "%s: no data rows after the header", path);
-    gg__free(r.fields);
+        rc = ggb_errorf(err, "%s: no data rows after the header", path);
+    ggb_free(r.fields);
     if (rc) {
         gg_dataset_free(&r.d);
         return -1;

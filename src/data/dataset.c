@@ -5,36 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/data_internal.h"
+#include "data/data.h"
 #include "gategrad/threads.h"
-#include "kernels/threads.h"
-
-int gg__data_err(char *err, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, GG_ERRLEN, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-int gg__mul_size(size_t a, size_t b, size_t *out)
-{
-    if (a != 0 && b > SIZE_MAX / a)
-        return -1;
-    *out = a * b;
-    return 0;
-}
+#include "kernels/kernels.h"
 
 void gg_dataset_free(gg_dataset *d)
 {
     if (!d)
         return;
-    gg__free(d->x);
-    gg__free(d->xb);
-    gg__free(d->y);
+    ggb_free(d->x);
+    ggb_free(d->xb);
+    ggb_free(d->y);
     memset(d, 0, sizeof *d);
 }
 
@@ -50,20 +31,20 @@ void gg_dataset_row(const gg_dataset *d, size_t i, float *out)
         out[j] = (float)b[j] / 255.0f;
 }
 
-int gg__dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes, bool bytes)
+int ggd_dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes, bool bytes)
 {
     memset(d, 0, sizeof *d);
     size_t nx, xbytes, ybytes;
-    if (gg__mul_size(n, dim, &nx) || gg__mul_size(nx, bytes ? 1 : sizeof(float), &xbytes)
-        || gg__mul_size(n, sizeof(int32_t), &ybytes))
+    if (ggb_mul_size(n, dim, &nx) || ggb_mul_size(nx, bytes ? 1 : sizeof(float), &xbytes)
+        || ggb_mul_size(n, sizeof(int32_t), &ybytes))
         return -1;
     if (n > 0) {
-        void *x = xbytes ? gg__malloc(xbytes) : NULL;
+        void *x = xbytes ? ggb_malloc(xbytes) : NULL;
         if (bytes)
             d->xb = x;
         else
             d->x = x;
-        d->y = gg__malloc(ybytes);
+        d->y = ggb_malloc(ybytes);
         if ((xbytes && !x) || !d->y) {
             gg_dataset_free(d);
             return -1;
@@ -89,9 +70,9 @@ static void copy_samples(const gg_dataset *src, const uint32_t *idx, size_t m, g
     }
 }
 
-uint32_t *gg__identity_perm(size_t n)
+uint32_t *ggd_identity_perm(size_t n)
 {
-    uint32_t *p = gg__malloc((n ? n : 1) * sizeof *p);
+    uint32_t *p = ggb_malloc((n ? n : 1) * sizeof *p);
     if (p)
         for (size_t i = 0; i < n; i++)
             p[i] = (uint32_t)i;
@@ -106,21 +87,21 @@ int gg_dataset_split(const gg_dataset *src, double fraction, uint64_t seed,
     if (b)
         memset(b, 0, sizeof *b);
     if (!src || !a || !b || a == b)
-        return gg__data_err(err, "gg_dataset_split: NULL or aliased argument");
+        return ggb_errorf(err, "gg_dataset_split: NULL or aliased argument");
     if (!(fraction >= 0.0 && fraction <= 1.0))
-        return gg__data_err(err, "gg_dataset_split: fraction %g is not in [0, 1]",
+        return ggb_errorf(err, "gg_dataset_split: fraction %g is not in [0, 1]",
                             fraction);
     if (src->n > UINT32_MAX)
-        return gg__data_err(err, "gg_dataset_split: %zu samples, more than 2^32-1",
+        return ggb_errorf(err, "gg_dataset_split: %zu samples, more than 2^32-1",
                             src->n);
     size_t na = (size_t)llround(fraction * (double)src->n);
-    uint32_t *perm = gg__identity_perm(src->n);
+    uint32_t *perm = ggd_identity_perm(src->n);
     bool bytes = src->xb != NULL;
-    if (!perm || gg__dataset_alloc(a, na, src->dim, src->classes, bytes)
-        || gg__dataset_alloc(b, src->n - na, src->dim, src->classes, bytes)) {
-        gg__free(perm);
+    if (!perm || ggd_dataset_alloc(a, na, src->dim, src->classes, bytes)
+        || ggd_dataset_alloc(b, src->n - na, src->dim, src->classes, bytes)) {
+        ggb_free(perm);
         gg_dataset_free(a);
-        return gg__data_err(err, "gg_dataset_split: out of memory for %zu samples",
+        return ggb_errorf(err, "gg_dataset_split: out of memory for %zu samples",
                             src->n);
     }
     gg_rng r;
@@ -128,7 +109,7 @@ int gg_dataset_split(const gg_dataset *src, double fraction, uint64_t seed,
     gg_rng_shuffle(&r, perm, src->n);
     copy_samples(src, perm, na, a);
     copy_samples(src, perm + na, src->n - na, b);
-    gg__free(perm);
+    ggb_free(perm);
     return 0;
 }
 
@@ -136,16 +117,16 @@ int gg_batcher_init(gg_batcher *b, const gg_dataset *data, size_t batch,
                     int shuffle, uint64_t seed, char *err)
 {
     if (!b)
-        return gg__data_err(err, "gg_batcher_init: NULL batcher");
+        return ggb_errorf(err, "gg_batcher_init: NULL batcher");
     memset(b, 0, sizeof *b);
     if (!data || data->n == 0 || batch == 0)
-        return gg__data_err(err, "gg_batcher_init: empty data set or batch size 0");
+        return ggb_errorf(err, "gg_batcher_init: empty data set or batch size 0");
     if (data->n > UINT32_MAX)
-        return gg__data_err(err, "gg_batcher_init: %zu samples, more than 2^32-1",
+        return ggb_errorf(err, "gg_batcher_init: %zu samples, more than 2^32-1",
                             data->n);
-    b->perm = gg__identity_perm(data->n);
+    b->perm = ggd_identity_perm(data->n);
     if (!b->perm)
-        return gg__data_err(err, "gg_batcher_init: out of memory for %zu samples",
+        return ggb_errorf(err, "gg_batcher_init: out of memory for %zu samples",
                             data->n);
     b->data = data;
     b->batch = batch;
@@ -217,7 +198,7 @@ size_t gg_batcher_next(gg_batcher *b, float *x_out, int32_t *y_out)
     size_t m = n - b->pos < b->batch ? n - b->pos : b->batch;
     gather_job job = {b->data, b->perm + b->pos, m, x_out, y_out};
     int threads = x_out && m * b->data->dim >= GATHER_PARALLEL_MIN ? gg_num_threads() : 1;
-    gg__parallel_run(gather_part, &job, threads);
+    ggk_parallel_run(gather_part, &job, threads);
     b->pos += m;
     return m;
 }
@@ -226,7 +207,7 @@ void gg_batcher_free(gg_batcher *b)
 {
     if (!b)
         return;
-    gg__free(b->perm);
+    ggb_free(b->perm);
     memset(b, 0, sizeof *b);
 }
 
@@ -234,14 +215,14 @@ int gg_one_hot(const int32_t *y, size_t m, size_t classes, float *out,
                char *err)
 {
     size_t total;
-    if (gg__mul_size(m, classes, &total))
-        return gg__data_err(err, "gg_one_hot: %zu x %zu overflows", m, classes);
+    if (ggb_mul_size(m, classes, &total))
+        return ggb_errorf(err, "gg_one_hot: %zu x %zu overflows", m, classes);
     if (total)
         memset(out, 0, total * sizeof *out);
     for (size_t i = 0; i < m; i++) {
         if (y[i] < 0 || (size_t)y[i] >= classes) {
             memset(out, 0, total * sizeof *out);
-            return gg__data_err(err, "gg_one_hot: label %d at index %zu is not in [0, %zu)",
+            return ggb_errorf(err, "gg_one_hot: label %d at index %zu is not in [0, %zu)",
                                 (int)y[i], i, classes);
         }
         out[i * classes + (size_t)y[i]] = 1.0f;

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "data/data_internal.h"
+#include "data/data.h"
 
 #define IDX_UBYTE 0x08
 #define CHUNK ((size_t)1 << 16)
@@ -43,9 +43,9 @@ static int read_exact(idx_file *f, void *buf, size_t len, const char *what,
     int errnum = Z_OK;
     const char *msg = gzerror(f->gz, &errnum);
     if (errnum == Z_OK || errnum == Z_BUF_ERROR)
-        return gg__data_err(err, "%s: truncated: file ends inside the %s",
+        return ggb_errorf(err, "%s: truncated: file ends inside the %s",
                             f->path, what);
-    return gg__data_err(err, "%s: corrupt data in the %s (%s)", f->path, what,
+    return ggb_errorf(err, "%s: corrupt data in the %s (%s)", f->path, what,
                         errnum == Z_ERRNO ? strerror(errno) : msg);
 }
 
@@ -55,9 +55,9 @@ static int header_count(idx_file *f, char *err)
     size_t count = 1;
     for (unsigned i = 0; i < f->ndims; i++) {
         if (f->dims[i] == 0)
-            return gg__data_err(err, "%s: dimension %u is 0", f->path, i);
-        if (gg__mul_size(count, f->dims[i], &count))
-            return gg__data_err(err, "%s: dimensions overflow size_t", f->path);
+            return ggb_errorf(err, "%s: dimension %u is 0", f->path, i);
+        if (ggb_mul_size(count, f->dims[i], &count))
+            return ggb_errorf(err, "%s: dimensions overflow size_t", f->path);
     }
     f->count = count;
     return 0;
@@ -68,17 +68,17 @@ static int check_payload_size(idx_file *f, char *err)
 {
     if (!gzdirect(f->gz)) {
         if (f->count > GG_IDX_GZ_MAX_BYTES)
-            return gg__data_err(err, "%s: header claims %zu payload bytes, over "
+            return ggb_errorf(err, "%s: header claims %zu payload bytes, over "
                                 "the %zu-byte limit for gzip files",
                                 f->path, f->count, GG_IDX_GZ_MAX_BYTES);
         return 0;
     }
     uintmax_t avail = (uintmax_t)f->file_size - (4u + 4u * f->ndims);
     if ((uintmax_t)f->count > avail)
-        return gg__data_err(err, "%s: truncated: header claims %zu payload "
+        return ggb_errorf(err, "%s: truncated: header claims %zu payload "
                             "bytes, file holds %ju", f->path, f->count, avail);
     if ((uintmax_t)f->count < avail)
-        return gg__data_err(err, "%s: trailing garbage: %ju bytes after the "
+        return ggb_errorf(err, "%s: trailing garbage: %ju bytes after the "
                             "payload", f->path, avail - f->count);
     return 0;
 }
@@ -89,15 +89,15 @@ static int read_header(idx_file *f, char *err)
     if (read_exact(f, magic, 4, "header", err))
         return -1;
     if (magic[0] != 0 || magic[1] != 0)
-        return gg__data_err(err, "%s: bad magic number %02x %02x %02x %02x "
+        return ggb_errorf(err, "%s: bad magic number %02x %02x %02x %02x "
                             "(not an IDX file)", f->path, magic[0], magic[1],
                             magic[2], magic[3]);
     if (magic[2] != IDX_UBYTE)
-        return gg__data_err(err, "%s: unsupported IDX type 0x%02x (only 0x08, "
+        return ggb_errorf(err, "%s: unsupported IDX type 0x%02x (only 0x08, "
                             "unsigned byte, is read)", f->path, magic[2]);
     f->ndims = magic[3];
     if (f->ndims < f->min_dims || f->ndims > f->max_dims)
-        return gg__data_err(err, "%s: %u dimensions, expected %s", f->path,
+        return ggb_errorf(err, "%s: %u dimensions, expected %s", f->path,
                             f->ndims, f->min_dims == f->max_dims
                                           ? "1 (a label file)"
                                           : "2 or more (an image file)");
@@ -121,17 +121,17 @@ static int idx_open(idx_file *f, const char *path, unsigned min_dims,
     f->max_dims = max_dims;
     int fd = open(path, O_RDONLY);
     if (fd < 0)
-        return gg__data_err(err, "%s: cannot open: %s", path, strerror(errno));
+        return ggb_errorf(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return gg__data_err(err, "%s: not a regular file", path);
+        return ggb_errorf(err, "%s: not a regular file", path);
     }
     f->file_size = st.st_size;
     f->gz = gzdopen(fd, "rb");
     if (!f->gz) {
         close(fd);
-        return gg__data_err(err, "%s: out of memory opening the file", path);
+        return ggb_errorf(err, "%s: out of memory opening the file", path);
     }
     gzbuffer(f->gz, 1u << 17);
     if (read_header(f, err)) {
@@ -151,7 +151,7 @@ static int grow(void **buf, size_t *cap, size_t need, size_t max, size_t esize)
         cap2 = cap2 > max / 2 ? max : cap2 * 2;
     if (cap2 > max)
         cap2 = max;
-    void *p = gg__realloc(*buf, cap2 * esize);
+    void *p = ggb_realloc(*buf, cap2 * esize);
     if (!p)
         return -1;
     *buf = p;
@@ -170,14 +170,14 @@ static int read_payload(idx_file *f, idx_convert convert, size_t esize, void **o
     void *buf = NULL;
     if (gzdirect(f->gz))
         cap = f->count; /* raw: the size check already vouched for it */
-    if (cap && !(buf = gg__malloc(cap * esize)))
-        return gg__data_err(err, "%s: out of memory for %zu values", f->path, cap);
+    if (cap && !(buf = ggb_malloc(cap * esize)))
+        return ggb_errorf(err, "%s: out of memory for %zu values", f->path, cap);
     while (done < f->count) {
         size_t len = f->count - done < CHUNK ? f->count - done : CHUNK;
         if (read_exact(f, chunk, len, "payload", err))
             goto fail;
         if (grow(&buf, &cap, done + len, f->count, esize)) {
-            gg__data_err(err, "%s: out of memory for %zu values", f->path, f->count);
+            ggb_errorf(err, "%s: out of memory for %zu values", f->path, f->count);
             goto fail;
         }
         convert(chunk, len, (char *)buf + done * esize);
@@ -186,7 +186,7 @@ static int read_payload(idx_file *f, idx_convert convert, size_t esize, void **o
     int extra = gzread(f->gz, chunk, 1);
     if (extra != 0) {
         if (extra > 0)
-            gg__data_err(err, "%s: trailing garbage after the payload", f->path);
+            ggb_errorf(err, "%s: trailing garbage after the payload", f->path);
         else
             read_exact(f, chunk, 1, "gzip trailer", err);
         goto fail;
@@ -194,7 +194,7 @@ static int read_payload(idx_file *f, idx_convert convert, size_t esize, void **o
     *out = buf;
     return 0;
 fail:
-    gg__free(buf);
+    ggb_free(buf);
     return -1;
 }
 
@@ -205,14 +205,14 @@ static int idx_read(const char *path, unsigned min_dims, unsigned max_dims,
 {
     *out = NULL;
     if (!path)
-        return gg__data_err(err, "(null): no path given");
+        return ggb_errorf(err, "(null): no path given");
     if (idx_open(f, path, min_dims, max_dims, err))
         return -1;
     int rc = read_payload(f, convert, esize, out, err);
     if (gzclose(f->gz) != Z_OK && rc == 0) {
-        gg__free(*out);
+        ggb_free(*out);
         *out = NULL;
-        rc = gg__data_err(err, "%s: error closing the file", path);
+        rc = ggb_errorf(err, "%s: error closing the file", path);
     }
     return rc;
 }
@@ -272,7 +272,7 @@ int gg_idx_load_labels(const char *path, size_t classes, int32_t **y,
     *y = NULL;
     *n = 0;
     if (classes < 1 || classes > GG_DATA_MAX_CLASSES)
-        return gg__data_err(err, "%s: class count %zu is not in [1, %d]",
+        return ggb_errorf(err, "%s: class count %zu is not in [1, %d]",
                             path ? path : "(null)", classes, GG_DATA_MAX_CLASSES);
     idx_file f;
     void *buf;
@@ -281,9 +281,9 @@ int gg_idx_load_labels(const char *path, size_t classes, int32_t **y,
     int32_t *labels = buf;
     for (size_t i = 0; i < f.count; i++) {
         if ((size_t)labels[i] >= classes) {
-            gg__data_err(err, "%s: label %d of sample %zu is out of range "
+            ggb_errorf(err, "%s: label %d of sample %zu is out of range "
                          "[0, %zu)", path, (int)labels[i], i, classes);
-            gg__free(labels);
+            ggb_free(labels);
             return -1;
         }
     }
@@ -305,7 +305,7 @@ int gg_idx_load_pair(const char *images_path, const char *labels_path,
         return -1;
     }
     if (nlabels != d.n) {
-        gg__data_err(err, "%s: %zu labels but %zu images in %s", labels_path,
+        ggb_errorf(err, "%s: %zu labels but %zu images in %s", labels_path,
                      nlabels, d.n, images_path);
         gg_dataset_free(&d);
         return -1;
@@ -320,9 +320,9 @@ int gg_idx_load_pair(const char *images_path, const char *labels_path,
 static char *find_mnist_file(const char *dir, const char *name, char *err)
 {
     size_t len = strlen(dir) + strlen(name) + 5;
-    char *path = gg__malloc(len);
+    char *path = ggb_malloc(len);
     if (!path) {
-        gg__data_err(err, "%s: out of memory", dir);
+        ggb_errorf(err, "%s: out of memory", dir);
         return NULL;
     }
     struct stat st;
@@ -331,8 +331,8 @@ static char *find_mnist_file(const char *dir, const char *name, char *err)
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
             return path;
     }
-    gg__free(path);
-    gg__data_err(err, "%s: neither %s nor %s.gz found", dir, name, name);
+    ggb_free(path);
+    ggb_errorf(err, "%s: neither %s nor %s.gz found", dir, name, name);
     return NULL;
 }
 
@@ -348,8 +348,8 @@ static int mnist_half(const char *dir, const char *prefix, gg_dataset *out,
     int rc = -1;
     if (lpath)
         rc = gg_idx_load_pair(ipath, lpath, 10, out, err);
-    gg__free(ipath);
-    gg__free(lpath);
+    ggb_free(ipath);
+    ggb_free(lpath);
     return rc;
 }
 
@@ -362,12 +362,12 @@ int gg_mnist_load(const char *dir, gg_dataset *train, gg_dataset *test,
     if (test)
         memset(test, 0, sizeof *test);
     if (!dir)
-        return gg__data_err(err, "gg_mnist_load: no directory given");
+        return ggb_errorf(err, "gg_mnist_load: no directory given");
     if ((train && mnist_half(dir, "train", &tr, err))
         || (test && mnist_half(dir, "t10k", &te, err)))
         goto fail;
     if (train && test && tr.dim != te.dim) {
-        gg__data_err(err, "%s: train images have %zu pixels, test images %zu",
+        ggb_errorf(err, "%s: train images have %zu pixels, test images %zu",
                      dir, tr.dim, te.dim);
         goto fail;
     }

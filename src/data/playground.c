@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/data_internal.h"
+#include "data/data.h"
 
 #define PI 3.14159265358979323846
 
@@ -88,7 +88,7 @@ static int unknown_name(const char *name, char *err)
         strcat(list, i ? ", " : "");
         strcat(list, generators[i].name);
     }
-    return gg__data_err(err, "gg_playground: unknown data set \"%.40s\" "
+    return ggb_errorf(err, "gg_playground: unknown data set \"%.40s\" "
                         "(valid: %s)", name ? name : "(null)", list);
 }
 
@@ -115,18 +115,18 @@ int gg_playground(const char *name, size_t n, double noise, uint64_t seed,
     if (g == NGEN)
         return unknown_name(name, err);
     if (n < 2 || n > UINT32_MAX)
-        return gg__data_err(err, "gg_playground: n = %zu is not in [2, 2^32-1]", n);
+        return ggb_errorf(err, "gg_playground: n = %zu is not in [2, 2^32-1]", n);
     if (!(noise >= 0 && noise <= 1))
-        return gg__data_err(err, "gg_playground: noise %g is not in [0, 1]", noise);
-    uint32_t *perm = gg__identity_perm(n);
-    if (!perm || gg__dataset_alloc(out, n, 2, 2, false)) {
-        gg__free(perm);
-        return gg__data_err(err, "gg_playground: out of memory for %zu points", n);
+        return ggb_errorf(err, "gg_playground: noise %g is not in [0, 1]", noise);
+    uint32_t *perm = ggd_identity_perm(n);
+    if (!perm || ggd_dataset_alloc(out, n, 2, 2, false)) {
+        ggb_free(perm);
+        return ggb_errorf(err, "gg_playground: out of memory for %zu points", n);
     }
     gg_rng r;
     gg_rng_seed(&r, seed);
     gg_rng_shuffle(&r, perm, n);
     generate(generators[g].gen, &r, noise, perm, out);
-    gg__free(perm);
+    ggb_free(perm);
     return 0;
 }

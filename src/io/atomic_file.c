@@ -6,16 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "io/atomic_file.h"
-#include "io/ioerr.h"
+#include "base/base.h"
+#include "io/io.h"
 
-long gg__atomic_fail_at = 0;
+long ggi_atomic_fail_at = 0;
 
 /* True when the test hook says this step fails (errno is then EIO). */
 static int injected_fault(void)
 {
-    if (gg__atomic_fail_at > 0 && --gg__atomic_fail_at == 0) {
+    if (ggi_atomic_fail_at > 0 && --ggi_atomic_fail_at == 0) {
         errno = EIO;
         return 1;
     }
@@ -32,11 +31,11 @@ static mode_t new_file_mode(const char *path)
 
 /* Makes af->fp from a fresh temporary file, or returns -1 with errno set
  * (and af->tmp NULL once nothing is left to remove). */
-static int create_temp(gg__atomic_file *af)
+static int create_temp(gg_atomic_file *af)
 {
     int fd = injected_fault() ? -1 : mkstemp(af->tmp);
     if (fd < 0) {
-        gg__free(af->tmp);
+        ggb_free(af->tmp);
         af->tmp = NULL;
         return -1;
     }
@@ -50,36 +49,36 @@ static int create_temp(gg__atomic_file *af)
     return 0;
 }
 
-int gg__atomic_open(const char *path, gg__atomic_file *af, char *err)
+int gg_atomic_open(const char *path, gg_atomic_file *af, char *err)
 {
     static const char suffix[] = ".tmp-XXXXXX";
     size_t len = strlen(path);
     af->fp = NULL;
-    af->path = gg__malloc(len + 1);
-    af->tmp = gg__malloc(len + sizeof suffix);
+    af->path = ggb_malloc(len + 1);
+    af->tmp = ggb_malloc(len + sizeof suffix);
     if (!af->path || !af->tmp) {
-        gg__atomic_abort(af);
-        gg__ioerr(err, path, "out of memory");
+        gg_atomic_abort(af);
+        ggb_errorf(err, "%s: out of memory", path);
         return -1;
     }
     memcpy(af->path, path, len + 1);
     memcpy(af->tmp, path, len);
     memcpy(af->tmp + len, suffix, sizeof suffix);
     if (create_temp(af) != 0) {
-        gg__ioerr(err, path, "cannot create a temporary file next to it: %s",
+        ggb_errorf(err, "%s: cannot create a temporary file next to it: %s", path,
                   strerror(errno));
-        gg__atomic_abort(af);
+        gg_atomic_abort(af);
         return -1;
     }
     return 0;
 }
 
-int gg__atomic_write(gg__atomic_file *af, const void *buf, size_t n, char *err)
+int gg_atomic_write(gg_atomic_file *af, const void *buf, size_t n, char *err)
 {
     if (n == 0)
         return 0;
     if (injected_fault() || fwrite(buf, 1, n, af->fp) != n) {
-        gg__ioerr(err, af->path, "write failed: %s", strerror(errno));
+        ggb_errorf(err, "%s: write failed: %s", af->path, strerror(errno));
         return -1;
     }
     return 0;
@@ -91,11 +90,11 @@ static int sync_directory(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
-                      : gg__strdup(".");
+                      : ggb_strdup(".");
     if (!dir)
         return -1;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    gg__free(dir);
+    ggb_free(dir);
     if (fd < 0)
         return -1;
     int rc = injected_fault() ? -1 : fsync(fd);
@@ -108,7 +107,7 @@ static int sync_directory(const char *path)
 }
 
 /* Flushes, syncs and closes af->fp; returns the failing step or NULL. */
-static const char *finish_temp(gg__atomic_file *af)
+static const char *finish_temp(gg_atomic_file *af)
 {
     if (injected_fault() || fflush(af->fp) != 0 || ferror(af->fp))
         return "write failed";
@@ -121,7 +120,7 @@ static const char *finish_temp(gg__atomic_file *af)
     return NULL;
 }
 
-int gg__atomic_commit(gg__atomic_file *af, char *err)
+int gg_atomic_commit(gg_atomic_file *af, char *err)
 {
     errno = 0; /* ferror() alone sets no errno */
     const char *step = finish_temp(af);
@@ -130,28 +129,28 @@ int gg__atomic_commit(gg__atomic_file *af, char *err)
     if (step) {
         if (errno == 0)
             errno = EIO;
-        gg__ioerr(err, af->path, "%s: %s", step, strerror(errno));
-        gg__atomic_abort(af);
+        ggb_errorf(err, "%s: %s: %s", af->path, step, strerror(errno));
+        gg_atomic_abort(af);
         return -1;
     }
-    gg__free(af->tmp);
+    ggb_free(af->tmp);
     af->tmp = NULL;
     int rc = sync_directory(af->path);
     if (rc != 0)
-        gg__ioerr(err, af->path, "written, but fsync of its directory failed: %s",
+        ggb_errorf(err, "%s: written, but fsync of its directory failed: %s", af->path,
                   strerror(errno));
-    gg__atomic_abort(af);
+    gg_atomic_abort(af);
     return rc;
 }
 
-void gg__atomic_abort(gg__atomic_file *af)
+void gg_atomic_abort(gg_atomic_file *af)
 {
     if (af->fp)
         fclose(af->fp);
     if (af->tmp)
         unlink(af->tmp);
-    gg__free(af->tmp);
-    gg__free(af->path);
+    ggb_free(af->tmp);
+    ggb_free(af->path);
     af->fp = NULL;
     af->tmp = NULL;
     af->path = NULL;

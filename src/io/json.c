@@ -3,13 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "io/json.h"
+#include "base/base.h"
+#include "io/io.h"
 
 typedef struct parser {
     const unsigned char *s;
     size_t len, pos;
-    gg__json *j;
+    ggi_json *j;
     char *out; /* next free byte of j->text */
     int depth, max_depth;
     const char *why;
@@ -45,18 +45,18 @@ static int expect(parser *p, int c, const char *why)
     return fail(p, peek(p) < 0 ? "unexpected end of input" : why);
 }
 
-static int new_node(parser *p, gg__json_type type, const char *key)
+static int new_node(parser *p, ggi_json_type type, const char *key)
 {
-    gg__json *j = p->j;
+    ggi_json *j = p->j;
     if (j->n == j->cap) {
         size_t cap = j->cap ? 2 * j->cap : 64;
-        gg__json_node *nodes = gg__realloc(j->nodes, cap * sizeof *nodes);
+        ggi_json_node *nodes = ggb_realloc(j->nodes, cap * sizeof *nodes);
         if (!nodes)
             return fail(p, "out of memory");
         j->nodes = nodes;
         j->cap = cap;
     }
-    j->nodes[j->n++] = (gg__json_node){.type = type, .key = key};
+    j->nodes[j->n++] = (ggi_json_node){.type = type, .key = key};
     return 0;
 }
 
@@ -158,7 +158,7 @@ static int string(parser *p, const char **out)
                 return -1;
             continue;
         }
-        size_t n = c < 0x80 ? 1 : gg__utf8_char(p->s + p->pos, p->len - p->pos);
+        size_t n = c < 0x80 ? 1 : ggi_utf8_char(p->s + p->pos, p->len - p->pos);
         if (n == 0)
             return fail(p, "invalid UTF-8 in string");
         memcpy(p->out, p->s + p->pos, n);
@@ -211,7 +211,7 @@ static int number(parser *p, const char **out)
     return 0;
 }
 
-static int literal(parser *p, const char *word, gg__json_type type, const char *key)
+static int literal(parser *p, const char *word, ggi_json_type type, const char *key)
 {
     size_t n = strlen(word);
     if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0)
@@ -234,9 +234,9 @@ static int member_name(parser *p, const char **name)
 }
 
 /* An array or object; p->pos is at its opening bracket. */
-static int container(parser *p, gg__json_type type, const char *key)
+static int container(parser *p, ggi_json_type type, const char *key)
 {
-    int is_obj = type == GG__JSON_OBJECT;
+    int is_obj = type == GGI_JSON_OBJECT;
     size_t self = p->j->n, prev = 0, count = 0;
     if (++p->depth > p->max_depth)
         return fail(p, "nesting too deep");
@@ -284,23 +284,23 @@ static int value(parser *p, const char *key)
     case -1:
         return fail(p, "unexpected end of input");
     case '{':
-        return container(p, GG__JSON_OBJECT, key);
+        return container(p, GGI_JSON_OBJECT, key);
     case '[':
-        return container(p, GG__JSON_ARRAY, key);
+        return container(p, GGI_JSON_ARRAY, key);
     case '"':
-        if (string(p, &str) || new_node(p, GG__JSON_STRING, key))
+        if (string(p, &str) || new_node(p, GGI_JSON_STRING, key))
             return -1;
         break;
     case 't':
-        return literal(p, "true", GG__JSON_TRUE, key);
+        return literal(p, "true", GGI_JSON_TRUE, key);
     case 'f':
-        return literal(p, "false", GG__JSON_FALSE, key);
+        return literal(p, "false", GGI_JSON_FALSE, key);
     case 'n':
-        return literal(p, "null", GG__JSON_NULL, key);
+        return literal(p, "null", GGI_JSON_NULL, key);
     default:
         if (c != '-' && (c < '0' || c > '9'))
             return fail(p, "unexpected character");
-        if (number(p, &str) || new_node(p, GG__JSON_NUMBER, key))
+        if (number(p, &str) || new_node(p, GGI_JSON_NUMBER, key))
             return -1;
         break;
     }
@@ -308,13 +308,13 @@ static int value(parser *p, const char *key)
     return 0;
 }
 
-const char *gg__json_parse(const char *s, size_t len, int max_depth, gg__json *j,
+const char *ggi_json_parse(const char *s, size_t len, int max_depth, ggi_json *j,
                            size_t *where)
 {
-    *j = (gg__json){0};
+    *j = (ggi_json){0};
     /* Every string or number, with its NUL, fits in the bytes of its token
      * plus the byte after it, so len + 1 bytes hold all of them. */
-    j->text = gg__malloc(len + 1);
+    j->text = ggb_malloc(len + 1);
     parser p = {.s = (const unsigned char *)s, .len = len, .j = j,
                 .out = j->text, .max_depth = max_depth};
     if (!j->text)
@@ -326,21 +326,21 @@ const char *gg__json_parse(const char *s, size_t len, int max_depth, gg__json *j
     }
     if (p.why) {
         *where = p.pos;
-        gg__json_free(j);
+        ggi_json_free(j);
     }
     return p.why;
 }
 
-void gg__json_free(gg__json *j)
+void ggi_json_free(ggi_json *j)
 {
-    gg__free(j->nodes);
-    gg__free(j->text);
-    *j = (gg__json){0};
+    ggb_free(j->nodes);
+    ggb_free(j->text);
+    *j = (ggi_json){0};
 }
 
-const char *gg__json_uint(const gg__json_node *n, uint64_t max, uint64_t *out)
+const char *ggi_json_uint(const ggi_json_node *n, uint64_t max, uint64_t *out)
 {
-    if (n->type != GG__JSON_NUMBER)
+    if (n->type != GGI_JSON_NUMBER)
         return "is not a number";
     if (n->str[0] == '-')
         return "is negative";
@@ -357,7 +357,7 @@ const char *gg__json_uint(const gg__json_node *n, uint64_t max, uint64_t *out)
     return NULL;
 }
 
-size_t gg__utf8_char(const unsigned char *s, size_t n)
+size_t ggi_utf8_char(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len;
@@ -384,12 +384,12 @@ size_t gg__utf8_char(const unsigned char *s, size_t n)
     return len;
 }
 
-int gg__utf8_valid(const char *s)
+int ggi_utf8_valid(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s);
     while (n > 0) {
-        size_t k = gg__utf8_char(u, n);
+        size_t k = ggi_utf8_char(u, n);
         if (k == 0)
             return 0;
         u += k;
@@ -398,7 +398,7 @@ int gg__utf8_valid(const char *s)
     return 1;
 }
 
-void gg__jbuf_put(gg__jbuf *b, const char *s, size_t n)
+void ggi_jbuf_put(ggi_jbuf *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
@@ -406,7 +406,7 @@ void gg__jbuf_put(gg__jbuf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 256;
         while (cap - b->n < n + 1)
             cap *= 2;
-        char *p = gg__realloc(b->p, cap);
+        char *p = ggb_realloc(b->p, cap);
         if (!p) {
             b->oom = 1;
             return;
@@ -419,40 +419,40 @@ void gg__jbuf_put(gg__jbuf *b, const char *s, size_t n)
     b->p[b->n] = '\0';
 }
 
-void gg__jbuf_lit(gg__jbuf *b, const char *s)
+void ggi_jbuf_lit(ggi_jbuf *b, const char *s)
 {
-    gg__jbuf_put(b, s, strlen(s));
+    ggi_jbuf_put(b, s, strlen(s));
 }
 
-void gg__jbuf_str(gg__jbuf *b, const char *s)
+void ggi_jbuf_str(ggi_jbuf *b, const char *s)
 {
-    gg__jbuf_put(b, "\"", 1);
+    ggi_jbuf_put(b, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         char esc[8];
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
-            gg__jbuf_put(b, esc, 2);
+            ggi_jbuf_put(b, esc, 2);
         } else if (c < 0x20) {
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            gg__jbuf_put(b, esc, 6);
+            ggi_jbuf_put(b, esc, 6);
         } else {
-            gg__jbuf_put(b, s, 1);
+            ggi_jbuf_put(b, s, 1);
         }
     }
-    gg__jbuf_put(b, "\"", 1);
+    ggi_jbuf_put(b, "\"", 1);
 }
 
-void gg__jbuf_uint(gg__jbuf *b, uint64_t v)
+void ggi_jbuf_uint(ggi_jbuf *b, uint64_t v)
 {
     char s[24];
     int n = snprintf(s, sizeof s, "%llu", (unsigned long long)v);
-    gg__jbuf_put(b, s, (size_t)n);
+    ggi_jbuf_put(b, s, (size_t)n);
 }
 
-void gg__jbuf_free(gg__jbuf *b)
+void ggi_jbuf_free(ggi_jbuf *b)
 {
-    gg__free(b->p);
-    *b = (gg__jbuf){0};
+    ggb_free(b->p);
+    *b = (ggi_jbuf){0};
 }

@@ -6,10 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "alloc.h"
-#include "io/ioerr.h"
-#include "io/json.h"
-#include "io/safetensors_internal.h"
+#include "base/base.h"
+#include "io/io.h"
 
 /* The header is three levels deep; anything deeper is not a valid header, and
  * the limit bounds the parser's recursion. */
@@ -26,7 +24,7 @@ static const struct {
     {"C64", 64},     {"F4", 4},       {"F6_E2M3", 6},  {"F6_E3M2", 6},
 };
 
-const char *gg__st_dtype_name(gg_dtype dtype)
+const char *ggi_st_dtype_name(gg_dtype dtype)
 {
     switch (dtype) {
     case GG_F32: return "F32";
@@ -35,11 +33,11 @@ const char *gg__st_dtype_name(gg_dtype dtype)
     return NULL;
 }
 
-const char *gg__st_ref_bytes(const gg_tensor_ref *t, uint64_t *bytes)
+const char *ggi_st_ref_bytes(const gg_tensor_ref *t, uint64_t *bytes)
 {
     if (!t->name)
         return "NULL name";
-    if (!gg__st_dtype_name(t->dtype))
+    if (!ggi_st_dtype_name(t->dtype))
         return "invalid dtype";
     if (t->rank < 0 || t->rank > GG_MAX_DIMS)
         return "rank out of range";
@@ -57,7 +55,7 @@ const char *gg__st_ref_bytes(const gg_tensor_ref *t, uint64_t *bytes)
     return NULL;
 }
 
-void gg__st_format_shape(char *buf, size_t cap, const int64_t *dims, size_t rank)
+void ggi_st_format_shape(char *buf, size_t cap, const int64_t *dims, size_t rank)
 {
     size_t n = (size_t)snprintf(buf, cap, "[");
     for (size_t i = 0; i < rank && n < cap; i++)
@@ -75,31 +73,31 @@ __attribute__((format(printf, 4, 5)))
 #endif
 static int bad(const gg_safetensors *f, char *err, const char *name, const char *fmt, ...)
 {
-    char msg[GG_ERRLEN];
+    char where[GG_ERRLEN];
+    if (name)
+        snprintf(where, sizeof where, "%s: tensor '%s'", f->where, name);
+    else
+        snprintf(where, sizeof where, "%s", f->where);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ggb_verrorf(err, where, fmt, ap);
     va_end(ap);
-    if (name)
-        gg__ioerr(err, f->where, "tensor '%s': %s", name, msg);
-    else
-        gg__ioerr(err, f->where, "%s", msg);
     return -1;
 }
 
 /* Fills dims (starting at f->dims[e->dim0]) from the shape array node, and
  * sets *bytes to the tensor's size. */
-static int read_shape(gg_safetensors *f, const gg__json *j, size_t node, gg__st_entry *e,
+static int read_shape(gg_safetensors *f, const ggi_json *j, size_t node, ggi_st_entry *e,
                       uint64_t *bytes, char *err)
 {
-    const gg__json_node *shape = &j->nodes[node];
-    if (shape->type != GG__JSON_ARRAY)
+    const ggi_json_node *shape = &j->nodes[node];
+    if (shape->type != GGI_JSON_ARRAY)
         return bad(f, err, e->name, "\"shape\" is not an array");
     uint64_t numel = 1;
     size_t k = 0;
     for (size_t c = node + 1; k < shape->count; c = j->nodes[c].next, k++) {
         uint64_t d;
-        const char *why = gg__json_uint(&j->nodes[c], INT64_MAX, &d);
+        const char *why = ggi_json_uint(&j->nodes[c], INT64_MAX, &d);
         if (why)
             return bad(f, err, e->name, "shape[%zu] %s", k, why);
         f->dims[e->dim0 + k] = (int64_t)d;
@@ -116,15 +114,15 @@ static int read_shape(gg_safetensors *f, const gg__json *j, size_t node, gg__st_
     return 0;
 }
 
-static int read_offsets(gg_safetensors *f, const gg__json *j, size_t node,
-                        gg__st_entry *e, char *err)
+static int read_offsets(gg_safetensors *f, const ggi_json *j, size_t node,
+                        ggi_st_entry *e, char *err)
 {
-    const gg__json_node *off = &j->nodes[node];
-    if (off->type != GG__JSON_ARRAY || off->count != 2)
+    const ggi_json_node *off = &j->nodes[node];
+    if (off->type != GGI_JSON_ARRAY || off->count != 2)
         return bad(f, err, e->name, "\"data_offsets\" is not an array of 2 integers");
     uint64_t v[2];
     for (size_t k = 0, c = node + 1; k < 2; k++, c = j->nodes[c].next) {
-        const char *why = gg__json_uint(&j->nodes[c], UINT64_MAX, &v[k]);
+        const char *why = ggi_json_uint(&j->nodes[c], UINT64_MAX, &v[k]);
         if (why)
             return bad(f, err, e->name, "data_offsets[%zu] %s", k, why);
     }
@@ -135,10 +133,10 @@ static int read_offsets(gg_safetensors *f, const gg__json *j, size_t node,
     return 0;
 }
 
-static int read_dtype(gg_safetensors *f, const gg__json_node *n, gg__st_entry *e,
+static int read_dtype(gg_safetensors *f, const ggi_json_node *n, ggi_st_entry *e,
                       char *err)
 {
-    if (n->type != GG__JSON_STRING)
+    if (n->type != GGI_JSON_STRING)
         return bad(f, err, e->name, "\"dtype\" is not a string");
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++) {
         if (strcmp(n->str, dtypes[i].name) == 0) {
@@ -151,11 +149,11 @@ static int read_dtype(gg_safetensors *f, const gg__json_node *n, gg__st_entry *e
 }
 
 /* Finds the three members of a tensor entry (each exactly once, no others). */
-static int entry_members(gg_safetensors *f, const gg__json *j, size_t node,
+static int entry_members(gg_safetensors *f, const ggi_json *j, size_t node,
                          const char *name, size_t found[3], char *err)
 {
     static const char *const keys[3] = {"dtype", "shape", "data_offsets"};
-    if (j->nodes[node].type != GG__JSON_OBJECT)
+    if (j->nodes[node].type != GGI_JSON_OBJECT)
         return bad(f, err, name, "not a JSON object");
     found[0] = found[1] = found[2] = 0;
     size_t c = node + 1;
@@ -175,8 +173,8 @@ static int entry_members(gg_safetensors *f, const gg__json *j, size_t node,
     return 0;
 }
 
-static int read_entry(gg_safetensors *f, const gg__json *j, size_t node,
-                      gg__st_entry *e, size_t *ndims, char *err)
+static int read_entry(gg_safetensors *f, const ggi_json *j, size_t node,
+                      ggi_st_entry *e, size_t *ndims, char *err)
 {
     size_t m[3];
     uint64_t bytes = 0;
@@ -188,7 +186,7 @@ static int read_entry(gg_safetensors *f, const gg__json *j, size_t node,
         return -1;
     *ndims += e->rank;
     if (e->end - e->begin != bytes) {
-        gg__st_format_shape(shape, sizeof shape, f->dims + e->dim0, e->rank);
+        ggi_st_format_shape(shape, sizeof shape, f->dims + e->dim0, e->rank);
         return bad(f, err, e->name, "data_offsets span %llu bytes, but %s %s needs %llu",
                    (unsigned long long)(e->end - e->begin), e->dtype, shape,
                    (unsigned long long)bytes);
@@ -198,25 +196,25 @@ static int read_entry(gg_safetensors *f, const gg__json *j, size_t node,
 
 static int cmp_meta(const void *a, const void *b)
 {
-    return strcmp(((const gg__st_meta *)a)->key, ((const gg__st_meta *)b)->key);
+    return strcmp(((const ggi_st_meta *)a)->key, ((const ggi_st_meta *)b)->key);
 }
 
-static int read_metadata(gg_safetensors *f, const gg__json *j, size_t node, char *err)
+static int read_metadata(gg_safetensors *f, const ggi_json *j, size_t node, char *err)
 {
-    const gg__json_node *obj = &j->nodes[node];
+    const ggi_json_node *obj = &j->nodes[node];
     if (f->meta)
         return bad(f, err, NULL, "duplicate \"__metadata__\"");
-    if (obj->type != GG__JSON_OBJECT)
+    if (obj->type != GGI_JSON_OBJECT)
         return bad(f, err, NULL, "\"__metadata__\" is not an object");
-    f->meta = gg__calloc(obj->count + 1, sizeof *f->meta);
+    f->meta = ggb_calloc(obj->count + 1, sizeof *f->meta);
     if (!f->meta)
         return bad(f, err, NULL, "out of memory");
     size_t c = node + 1;
     for (size_t k = 0; k < obj->count; k++, c = j->nodes[c].next) {
-        if (j->nodes[c].type != GG__JSON_STRING)
+        if (j->nodes[c].type != GGI_JSON_STRING)
             return bad(f, err, NULL, "\"__metadata__\" value of '%s' is not a string",
                        j->nodes[c].key);
-        f->meta[k] = (gg__st_meta){j->nodes[c].key, j->nodes[c].str};
+        f->meta[k] = (ggi_st_meta){j->nodes[c].key, j->nodes[c].str};
     }
     f->nmeta = obj->count;
     qsort(f->meta, f->nmeta, sizeof *f->meta, cmp_meta);
@@ -228,20 +226,20 @@ static int read_metadata(gg_safetensors *f, const gg__json *j, size_t node, char
 
 static int cmp_name(const void *a, const void *b)
 {
-    return strcmp(((const gg__st_entry *)a)->name, ((const gg__st_entry *)b)->name);
+    return strcmp(((const ggi_st_entry *)a)->name, ((const ggi_st_entry *)b)->name);
 }
 
 static int cmp_offsets(const void *a, const void *b)
 {
-    const gg__st_entry *x = *(const gg__st_entry *const *)a;
-    const gg__st_entry *y = *(const gg__st_entry *const *)b;
+    const ggi_st_entry *x = *(const ggi_st_entry *const *)a;
+    const ggi_st_entry *y = *(const ggi_st_entry *const *)b;
     if (x->begin != y->begin)
         return x->begin < y->begin ? -1 : 1;
     return (x->end > y->end) - (x->end < y->end);
 }
 
 /* The tensors, in file order, must tile the data section exactly. */
-static int check_tiling(gg_safetensors *f, const gg__st_entry **order, char *err)
+static int check_tiling(gg_safetensors *f, const ggi_st_entry **order, char *err)
 {
     for (size_t i = 0; i < f->nt; i++)
         order[i] = &f->t[i];
@@ -273,22 +271,22 @@ static int check_names_and_tiling(gg_safetensors *f, char *err)
     for (size_t i = 1; i < f->nt; i++)
         if (strcmp(f->t[i - 1].name, f->t[i].name) == 0)
             return bad(f, err, NULL, "duplicate tensor name '%s'", f->t[i].name);
-    const gg__st_entry **order = gg__malloc((f->nt + 1) * sizeof *order);
+    const ggi_st_entry **order = ggb_malloc((f->nt + 1) * sizeof *order);
     if (!order)
         return bad(f, err, NULL, "out of memory");
     int rc = check_tiling(f, order, err);
-    gg__free(order);
+    ggb_free(order);
     return rc;
 }
 
-static int build_index(gg_safetensors *f, const gg__json *j, char *err)
+static int build_index(gg_safetensors *f, const ggi_json *j, char *err)
 {
-    const gg__json_node *root = &j->nodes[0];
-    if (root->type != GG__JSON_OBJECT)
+    const ggi_json_node *root = &j->nodes[0];
+    if (root->type != GGI_JSON_OBJECT)
         return bad(f, err, NULL, "header is not a JSON object");
     /* No tensor has more dims than the header has nodes. */
-    f->t = gg__calloc(root->count + 1, sizeof *f->t);
-    f->dims = gg__malloc(j->n * sizeof *f->dims);
+    f->t = ggb_calloc(root->count + 1, sizeof *f->t);
+    f->dims = ggb_malloc(j->n * sizeof *f->dims);
     if (!f->t || !f->dims)
         return bad(f, err, NULL, "out of memory");
     size_t ndims = 0, c = 1;
@@ -306,15 +304,15 @@ static int build_index(gg_safetensors *f, const gg__json *j, char *err)
 /* Parses and checks the header text; data_start and data_len must be set. */
 static int read_header(gg_safetensors *f, const char *text, size_t len, char *err)
 {
-    gg__json j;
+    ggi_json j;
     size_t at;
-    const char *why = gg__json_parse(text, len, HEADER_MAX_DEPTH, &j, &at);
+    const char *why = ggi_json_parse(text, len, HEADER_MAX_DEPTH, &j, &at);
     if (why)
         return bad(f, err, NULL, "bad JSON in header at byte %zu: %s", at, why);
     int rc = build_index(f, &j, err);
     f->text = j.text;
     j.text = NULL;
-    gg__json_free(&j);
+    ggi_json_free(&j);
     return rc;
 }
 
@@ -322,7 +320,7 @@ static int read_header(gg_safetensors *f, const char *text, size_t len, char *er
 static int header_length(gg_safetensors *f, const unsigned char *le, uint64_t size,
                          uint64_t *len, char *err)
 {
-    gg__le_load(len, le, 8);
+    ggi_le_load(len, le, 8);
     if (*len > GG_SAFETENSORS_MAX_HEADER)
         return bad(f, err, NULL, "header length %llu exceeds the limit of %u bytes",
                    (unsigned long long)*len, GG_SAFETENSORS_MAX_HEADER);
@@ -336,9 +334,9 @@ static int header_length(gg_safetensors *f, const unsigned char *le, uint64_t si
 
 static gg_safetensors *new_handle(const char *where)
 {
-    gg_safetensors *f = gg__calloc(1, sizeof *f);
-    if (f && !(f->where = gg__strdup(where))) {
-        gg__free(f);
+    gg_safetensors *f = ggb_calloc(1, sizeof *f);
+    if (f && !(f->where = ggb_strdup(where))) {
+        ggb_free(f);
         f = NULL;
     }
     return f;
@@ -349,7 +347,7 @@ static int start(const char *where, gg_safetensors **out, char *err)
 {
     *out = new_handle(where);
     if (!*out)
-        gg__ioerr(err, where, "out of memory");
+        ggb_errorf(err, "%s: out of memory", where);
     return *out ? 0 : -1;
 }
 
@@ -386,7 +384,7 @@ static int load_header_text(gg_safetensors *f, char **text, uint64_t *len, char 
                    (long long)st.st_size);
     if (header_length(f, le, (uint64_t)st.st_size, len, err))
         return -1;
-    *text = gg__malloc(*len + 1);
+    *text = ggb_malloc(*len + 1);
     if (!*text)
         return bad(f, err, NULL, "out of memory");
     if (fread(*text, 1, (size_t)*len, f->fp) != *len)
@@ -407,7 +405,7 @@ int gg_safetensors_open(const char *path, gg_safetensors **out, char *err)
                    : bad(f, err, NULL, "cannot open: %s", strerror(errno));
     if (rc == 0)
         rc = read_header(f, text, (size_t)len, err);
-    gg__free(text);
+    ggb_free(text);
     return rc ? fail_handle(out) : 0;
 }
 
@@ -417,12 +415,12 @@ void gg_safetensors_close(gg_safetensors *f)
         return;
     if (f->fp)
         fclose(f->fp);
-    gg__free(f->where);
-    gg__free(f->text);
-    gg__free(f->t);
-    gg__free(f->meta);
-    gg__free(f->dims);
-    gg__free(f);
+    ggb_free(f->where);
+    ggb_free(f->text);
+    ggb_free(f->t);
+    ggb_free(f->meta);
+    ggb_free(f->dims);
+    ggb_free(f);
 }
 
 size_t gg_safetensors_count(const gg_safetensors *f)
@@ -434,12 +432,12 @@ int gg_safetensors_tensor(const gg_safetensors *f, size_t i, gg_safetensors_info
 {
     if (i >= f->nt)
         return -1;
-    const gg__st_entry *e = &f->t[i];
+    const ggi_st_entry *e = &f->t[i];
     *out = (gg_safetensors_info){.name = e->name, .dtype = e->dtype, .rank = e->rank,
                                  .dims = f->dims + e->dim0, .begin = e->begin,
                                  .end = e->end};
     for (gg_dtype d = GG_F32; d <= GG_F64; d++)
-        if (strcmp(e->dtype, gg__st_dtype_name(d)) == 0) {
+        if (strcmp(e->dtype, ggi_st_dtype_name(d)) == 0) {
             out->loadable = 1;
             out->gg_type = d;
         }
@@ -448,8 +446,8 @@ int gg_safetensors_tensor(const gg_safetensors *f, size_t i, gg_safetensors_info
 
 int gg_safetensors_find(const gg_safetensors *f, const char *name, size_t *i)
 {
-    gg__st_entry key = {.name = name};
-    const gg__st_entry *e = bsearch(&key, f->t, f->nt, sizeof *f->t, cmp_name);
+    ggi_st_entry key = {.name = name};
+    const ggi_st_entry *e = bsearch(&key, f->t, f->nt, sizeof *f->t, cmp_name);
     if (!e)
         return -1;
     *i = (size_t)(e - f->t);
@@ -473,8 +471,8 @@ int gg_safetensors_meta_at(const gg_safetensors *f, size_t i, const char **key,
 
 const char *gg_safetensors_meta(const gg_safetensors *f, const char *key)
 {
-    gg__st_meta k = {.key = key};
-    const gg__st_meta *m = f->nmeta
+    ggi_st_meta k = {.key = key};
+    const ggi_st_meta *m = f->nmeta
         ? bsearch(&k, f->meta, f->nmeta, sizeof *f->meta, cmp_meta) : NULL;
     return m ? m->value : NULL;
 }

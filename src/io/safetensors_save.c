@@ -2,11 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "io/atomic_file.h"
-#include "io/ioerr.h"
-#include "io/json.h"
-#include "io/safetensors_internal.h"
+#include "base/base.h"
+#include "io/io.h"
 
 /* Elements are converted to little-endian through a buffer this big. */
 #define CHUNK 8192
@@ -37,13 +34,13 @@ static int check_tensors(const char *path, save_item *items, size_t n, char *err
 {
     for (size_t i = 0; i < n; i++) {
         const gg_tensor_ref *t = items[i].t;
-        const char *why = gg__st_ref_bytes(t, &items[i].bytes);
-        if (!why && !gg__utf8_valid(t->name))
+        const char *why = ggi_st_ref_bytes(t, &items[i].bytes);
+        if (!why && !ggi_utf8_valid(t->name))
             why = "name is not valid UTF-8";
         if (!why && strcmp(t->name, "__metadata__") == 0)
             why = "the name is reserved";
         if (why) {
-            gg__ioerr(err, path, "cannot save tensor %zu ('%s'): %s", i,
+            ggb_errorf(err, "%s: cannot save tensor %zu ('%s'): %s", path, i,
                       t->name ? t->name : "(null)", why);
             return -1;
         }
@@ -51,7 +48,7 @@ static int check_tensors(const char *path, save_item *items, size_t n, char *err
     qsort(items, n, sizeof *items, cmp_item_name);
     for (size_t i = 1; i < n; i++) {
         if (strcmp(items[i - 1].t->name, items[i].t->name) == 0) {
-            gg__ioerr(err, path, "duplicate tensor name '%s'", items[i].t->name);
+            ggb_errorf(err, "%s: duplicate tensor name '%s'", path, items[i].t->name);
             return -1;
         }
     }
@@ -63,74 +60,74 @@ static int check_meta(const char *path, const char *const *kv, char *err)
 {
     for (size_t i = 0; kv && kv[i]; i += 2) {
         const char *why = !kv[i + 1]                 ? "has no value"
-                        : !gg__utf8_valid(kv[i])     ? "is not valid UTF-8"
-                        : !gg__utf8_valid(kv[i + 1]) ? "has a value that is not valid UTF-8"
+                        : !ggi_utf8_valid(kv[i])     ? "is not valid UTF-8"
+                        : !ggi_utf8_valid(kv[i + 1]) ? "has a value that is not valid UTF-8"
                                                      : NULL;
         for (size_t k = 0; !why && k < i; k += 2)
             if (strcmp(kv[k], kv[i]) == 0)
                 why = "is given twice";
         if (why) {
-            gg__ioerr(err, path, "metadata key '%s' %s", kv[i], why);
+            ggb_errorf(err, "%s: metadata key '%s' %s", path, kv[i], why);
             return -1;
         }
     }
     return 0;
 }
 
-static void put_meta(gg__jbuf *b, const char *const *kv)
+static void put_meta(ggi_jbuf *b, const char *const *kv)
 {
-    gg__jbuf_lit(b, "\"__metadata__\":{");
+    ggi_jbuf_lit(b, "\"__metadata__\":{");
     for (size_t i = 0; kv[i]; i += 2) {
         if (i)
-            gg__jbuf_lit(b, ",");
-        gg__jbuf_str(b, kv[i]);
-        gg__jbuf_lit(b, ":");
-        gg__jbuf_str(b, kv[i + 1]);
+            ggi_jbuf_lit(b, ",");
+        ggi_jbuf_str(b, kv[i]);
+        ggi_jbuf_lit(b, ":");
+        ggi_jbuf_str(b, kv[i + 1]);
     }
-    gg__jbuf_lit(b, "}");
+    ggi_jbuf_lit(b, "}");
 }
 
-static void put_tensor(gg__jbuf *b, const save_item *it, uint64_t begin)
+static void put_tensor(ggi_jbuf *b, const save_item *it, uint64_t begin)
 {
-    gg__jbuf_str(b, it->t->name);
-    gg__jbuf_lit(b, ":{\"dtype\":");
-    gg__jbuf_str(b, gg__st_dtype_name(it->t->dtype));
-    gg__jbuf_lit(b, ",\"shape\":[");
+    ggi_jbuf_str(b, it->t->name);
+    ggi_jbuf_lit(b, ":{\"dtype\":");
+    ggi_jbuf_str(b, ggi_st_dtype_name(it->t->dtype));
+    ggi_jbuf_lit(b, ",\"shape\":[");
     for (int d = 0; d < it->t->rank; d++) {
         if (d)
-            gg__jbuf_lit(b, ",");
-        gg__jbuf_uint(b, (uint64_t)it->t->dims[d]);
+            ggi_jbuf_lit(b, ",");
+        ggi_jbuf_uint(b, (uint64_t)it->t->dims[d]);
     }
-    gg__jbuf_lit(b, "],\"data_offsets\":[");
-    gg__jbuf_uint(b, begin);
-    gg__jbuf_lit(b, ",");
-    gg__jbuf_uint(b, begin + it->bytes);
-    gg__jbuf_lit(b, "]}");
+    ggi_jbuf_lit(b, "],\"data_offsets\":[");
+    ggi_jbuf_uint(b, begin);
+    ggi_jbuf_lit(b, ",");
+    ggi_jbuf_uint(b, begin + it->bytes);
+    ggi_jbuf_lit(b, "]}");
 }
 
 /* The JSON header, padded with spaces to a multiple of 8 bytes. */
-static void build_header(gg__jbuf *b, const save_item *items, size_t n,
+static void build_header(ggi_jbuf *b, const save_item *items, size_t n,
                          const char *const *kv)
 {
     uint64_t at = 0;
-    gg__jbuf_lit(b, "{");
+    ggi_jbuf_lit(b, "{");
     if (kv && kv[0]) {
         put_meta(b, kv);
         if (n)
-            gg__jbuf_lit(b, ",");
+            ggi_jbuf_lit(b, ",");
     }
     for (size_t i = 0; i < n; i++) {
         if (i)
-            gg__jbuf_lit(b, ",");
+            ggi_jbuf_lit(b, ",");
         put_tensor(b, &items[i], at);
         at += items[i].bytes;
     }
-    gg__jbuf_lit(b, "}");
+    ggi_jbuf_lit(b, "}");
     while (b->n % 8 != 0)
-        gg__jbuf_lit(b, " ");
+        ggi_jbuf_lit(b, " ");
 }
 
-static int write_data(gg__atomic_file *af, const gg_tensor_ref *t, uint64_t bytes,
+static int write_data(gg_atomic_file *af, const gg_tensor_ref *t, uint64_t bytes,
                       char *err)
 {
     unsigned char buf[CHUNK];
@@ -139,8 +136,8 @@ static int write_data(gg__atomic_file *af, const gg_tensor_ref *t, uint64_t byte
     while (bytes > 0) {
         size_t n = bytes < CHUNK ? (size_t)bytes : CHUNK;
         for (size_t i = 0; i < n; i += size)
-            gg__le_store(buf + i, src + i, size);
-        if (gg__atomic_write(af, buf, n, err))
+            ggi_le_store(buf + i, src + i, size);
+        if (gg_atomic_write(af, buf, n, err))
             return -1;
         src += n;
         bytes -= n;
@@ -148,20 +145,20 @@ static int write_data(gg__atomic_file *af, const gg_tensor_ref *t, uint64_t byte
     return 0;
 }
 
-static int write_file(const char *path, const gg__jbuf *h, const save_item *items,
+static int write_file(const char *path, const ggi_jbuf *h, const save_item *items,
                       size_t n, char *err)
 {
-    gg__atomic_file af;
+    gg_atomic_file af;
     unsigned char len[8];
     uint64_t hlen = h->n;
-    gg__le_store(len, &hlen, 8);
-    if (gg__atomic_open(path, &af, err))
+    ggi_le_store(len, &hlen, 8);
+    if (gg_atomic_open(path, &af, err))
         return -1;
-    int rc = gg__atomic_write(&af, len, 8, err) || gg__atomic_write(&af, h->p, h->n, err);
+    int rc = gg_atomic_write(&af, len, 8, err) || gg_atomic_write(&af, h->p, h->n, err);
     for (size_t i = 0; !rc && i < n; i++)
         rc = write_data(&af, items[i].t, items[i].bytes, err);
-    if (rc || gg__atomic_commit(&af, err)) {
-        gg__atomic_abort(&af);
+    if (rc || gg_atomic_commit(&af, err)) {
+        gg_atomic_abort(&af);
         return -1;
     }
     return 0;
@@ -170,11 +167,11 @@ static int write_file(const char *path, const gg__jbuf *h, const save_item *item
 int gg_safetensors_save(const char *path, const gg_tensor_ref *t, size_t n,
                         const char *const *meta_kv, char *err)
 {
-    gg__jbuf h = {0};
-    save_item *items = gg__malloc((n + 1) * sizeof *items);
+    ggi_jbuf h = {0};
+    save_item *items = ggb_malloc((n + 1) * sizeof *items);
     int rc = -1;
     if (!items) {
-        gg__ioerr(err, path, "out of memory");
+        ggb_errorf(err, "%s: out of memory", path);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
@@ -182,11 +179,11 @@ int gg_safetensors_save(const char *path, const gg_tensor_ref *t, size_t n,
     if (check_tensors(path, items, n, err) == 0 && check_meta(path, meta_kv, err) == 0) {
         build_header(&h, items, n, meta_kv);
         if (h.oom || h.n > GG_SAFETENSORS_MAX_HEADER)
-            gg__ioerr(err, path, h.oom ? "out of memory" : "header too large");
+            ggb_errorf(err, "%s: %s", path, h.oom ? "out of memory" : "header too large");
         else
             rc = write_file(path, &h, items, n, err);
     }
-    gg__jbuf_free(&h);
-    gg__free(items);
+    ggi_jbuf_free(&h);
+    ggb_free(items);
     return rc;
 }

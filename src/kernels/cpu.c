@@ -1,7 +1,6 @@
 /* kernels/cpu.c - CPU feature detection and denormal control. */
-#include "kernels/cpu.h"
+#include "kernels/kernels.h"
 
-#include "kernels/gemm_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -10,7 +9,7 @@
 #define GG_X86 0
 #endif
 
-int gg__cpu_has_avx512(void)
+int ggk_cpu_has_avx512(void)
 {
 #if GG_X86 && (defined(__GNUC__) || defined(__clang__))
     /* __builtin_cpu_supports also checks that the OS saves the zmm state. */
@@ -20,7 +19,7 @@ int gg__cpu_has_avx512(void)
 #endif
 }
 
-int gg__cpu_has_avx2_fma(void)
+int ggk_cpu_has_avx2_fma(void)
 {
 #if GG_X86 && (defined(__GNUC__) || defined(__clang__))
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -29,7 +28,7 @@ int gg__cpu_has_avx2_fma(void)
 #endif
 }
 
-int gg__cpu_simd_built(void)
+int ggk_cpu_simd_built(void)
 {
 #ifdef GG_SIMD_X86
     return 1;
@@ -38,7 +37,7 @@ int gg__cpu_simd_built(void)
 #endif
 }
 
-void gg__set_flush_denormals(int on)
+void ggk_set_flush_denormals(int on)
 {
 #if GG_X86
     /* FTZ is bit 15, DAZ bit 6 of MXCSR. */
@@ -50,7 +49,7 @@ void gg__set_flush_denormals(int on)
 #endif
 }
 
-unsigned gg__fp_mode_get(void)
+unsigned ggk_fp_mode_get(void)
 {
 #if GG_X86
     return _mm_getcsr();
@@ -59,7 +58,7 @@ unsigned gg__fp_mode_get(void)
 #endif
 }
 
-void gg__fp_mode_set(unsigned mode)
+void ggk_fp_mode_set(unsigned mode)
 {
 #if GG_X86
     if (_mm_getcsr() != mode)
@@ -67,9 +66,4 @@ void gg__fp_mode_set(unsigned mode)
 #else
     (void)mode;
 #endif
-}
-
-const char *gg__cpu_kernel_name(void)
-{
-    return gg__gemm_path_name();
 }

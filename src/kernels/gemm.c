@@ -1,7 +1,7 @@
 /* kernels/gemm.c - blocked, packed, threaded GEMM with run-time selection of
  * the micro-kernel (AVX-512, AVX2+FMA, or portable C). The loop nest lives in
  * gemm_tmpl.h, instantiated here for float and double. */
-#include "kernels/gemm.h"
+#include "kernels/kernels.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,12 +10,9 @@
 #include <string.h>
 
 #include "gategrad/threads.h"
-#include "kernels/cpu.h"
-#include "kernels/gemm_impl.h"
-#include "kernels/threads.h"
 
-#define GG_CAT_(a, b) a##b
-#define GG_CAT(a, b) GG_CAT_(a, b)
+#define GGK_CAT_(a, b) a##b
+#define GGK_CAT(a, b) GGK_CAT_(a, b)
 
 /* Cache blocking, in bytes so that f32 and f64 use the same footprint:
  * a kc-deep slice is 384 floats / 192 doubles; the A block is MB rows and
@@ -34,14 +31,14 @@
 
 /* ---- packing workspaces: a free list, so steady state never mallocs ---- */
 
-typedef struct gg_ws {
-    struct gg_ws *next;
+typedef struct ggk_ws {
+    struct ggk_ws *next;
     size_t bytes;
     void *data; /* 64-byte aligned, bytes long */
-} gg_ws;
+} ggk_ws;
 
 static pthread_mutex_t ws_mu = PTHREAD_MUTEX_INITIALIZER;
-static gg_ws *ws_free;
+static ggk_ws *ws_free;
 #define GG_WS_RESERVE_MAX 256 /* gg_set_num_threads' limit */
 static int ws_made; /* workspaces in existence, free or in use */
 static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
@@ -50,7 +47,7 @@ static void ws_free_all(void)
 {
     pthread_mutex_lock(&ws_mu);
     while (ws_free) {
-        gg_ws *w = ws_free;
+        ggk_ws *w = ws_free;
         ws_free = w->next;
         free(w->data);
         free(w);
@@ -68,29 +65,29 @@ static void ws_register(void)
  * products of several sizes in flight on several threads, taking whichever
  * comes first would keep regrowing workspaces that are too small, and a
  * training step would allocate long after the first one. */
-static gg_ws *ws_take_locked(size_t bytes)
+static ggk_ws *ws_take_locked(size_t bytes)
 {
-    gg_ws **best = NULL, **largest = NULL;
-    for (gg_ws **p = &ws_free; *p; p = &(*p)->next) {
+    ggk_ws **best = NULL, **largest = NULL;
+    for (ggk_ws **p = &ws_free; *p; p = &(*p)->next) {
         if ((*p)->bytes >= bytes && (!best || (*p)->bytes < (*best)->bytes))
             best = p;
         if (!largest || (*p)->bytes > (*largest)->bytes)
             largest = p;
     }
-    gg_ws **pick = best ? best : largest;
+    ggk_ws **pick = best ? best : largest;
     if (!pick)
         return NULL;
-    gg_ws *w = *pick;
+    ggk_ws *w = *pick;
     *pick = w->next;
     return w;
 }
 
 /* A workspace of at least bytes, or NULL if memory is exhausted. */
-static gg_ws *ws_get(size_t bytes)
+static ggk_ws *ws_get(size_t bytes)
 {
     pthread_once(&ws_once, ws_register);
     pthread_mutex_lock(&ws_mu);
-    gg_ws *w = ws_take_locked(bytes);
+    ggk_ws *w = ws_take_locked(bytes);
     pthread_mutex_unlock(&ws_mu);
     if (w && w->bytes >= bytes)
         return w;
@@ -114,7 +111,7 @@ static gg_ws *ws_get(size_t bytes)
     return w;
 }
 
-static void ws_put(gg_ws *w);
+static void ws_put(ggk_ws *w);
 
 /* Makes sure `threads` workspaces of bytes exist before a product is dealt
  * out, so that which thread happens to claim a chunk first never decides
@@ -125,7 +122,7 @@ static void ws_reserve(int threads, size_t bytes)
     pthread_mutex_lock(&ws_mu);
     int missing = threads - ws_made;
     pthread_mutex_unlock(&ws_mu);
-    gg_ws *got[GG_WS_RESERVE_MAX];
+    ggk_ws *got[GG_WS_RESERVE_MAX];
     int k = 0;
     for (; k < missing && k < GG_WS_RESERVE_MAX; k++)
         if (!(got[k] = ws_get(bytes)))
@@ -134,7 +131,7 @@ static void ws_reserve(int threads, size_t bytes)
         ws_put(got[k]);
 }
 
-static void ws_put(gg_ws *w)
+static void ws_put(ggk_ws *w)
 {
     pthread_mutex_lock(&ws_mu);
     w->next = ws_free;
@@ -142,7 +139,7 @@ static void ws_put(gg_ws *w)
     pthread_mutex_unlock(&ws_mu);
 }
 
-static void *ws_data(gg_ws *w) { return w->data; }
+static void *ws_data(ggk_ws *w) { return w->data; }
 
 /* ---- portable micro-kernels (plain C; compilers vectorize the j loops) ---- */
 
@@ -164,45 +161,45 @@ static void *ws_data(gg_ws *w) { return w->data; }
 PORT_UKR(ukr_portable_f32, float, 4, 8)
 PORT_UKR(ukr_portable_f64, double, 4, 4)
 
-static const gg__gemm_path path_portable = {
+static const ggk_gemm_path path_portable = {
     "portable", 4, 8, ukr_portable_f32, NULL, 4, 4, ukr_portable_f64, 0, 0, NULL, NULL, NULL, NULL,
 };
 
 /* ---- path selection ---- */
 
-static _Atomic(const gg__gemm_path *) forced_path;
+static _Atomic(const ggk_gemm_path *) forced_path;
 
-static const gg__gemm_path *best_path(void)
+static const ggk_gemm_path *best_path(void)
 {
 #ifdef GG_SIMD_X86
-    if (gg__cpu_has_avx512())
-        return &gg__gemm_path_avx512;
-    if (gg__cpu_has_avx2_fma())
-        return &gg__gemm_path_avx2;
+    if (ggk_cpu_has_avx512())
+        return &ggk_gemm_path_avx512;
+    if (ggk_cpu_has_avx2_fma())
+        return &ggk_gemm_path_avx2;
 #endif
     return &path_portable;
 }
 
-static const gg__gemm_path *current_path(void)
+static const ggk_gemm_path *current_path(void)
 {
-    const gg__gemm_path *p = atomic_load_explicit(&forced_path, memory_order_relaxed);
+    const ggk_gemm_path *p = atomic_load_explicit(&forced_path, memory_order_relaxed);
     return p ? p : best_path();
 }
 
-const char *gg__gemm_path_name(void) { return current_path()->name; }
+const char *ggk_gemm_path_name(void) { return current_path()->name; }
 
-int gg__gemm_force_path(const char *name)
+int ggk_gemm_force_path(const char *name)
 {
-    const gg__gemm_path *p = NULL;
+    const ggk_gemm_path *p = NULL;
     if (!name || strcmp(name, "auto") == 0)
         p = NULL;
     else if (strcmp(name, "portable") == 0)
         p = &path_portable;
 #ifdef GG_SIMD_X86
-    else if (strcmp(name, "avx2") == 0 && gg__cpu_has_avx2_fma())
-        p = &gg__gemm_path_avx2;
-    else if (strcmp(name, "avx512") == 0 && gg__cpu_has_avx512())
-        p = &gg__gemm_path_avx512;
+    else if (strcmp(name, "avx2") == 0 && ggk_cpu_has_avx2_fma())
+        p = &ggk_gemm_path_avx2;
+    else if (strcmp(name, "avx512") == 0 && ggk_cpu_has_avx512())
+        p = &ggk_gemm_path_avx512;
 #endif
     else
         return -1;
@@ -260,14 +257,14 @@ static int plan_split(size_t M, size_t N, size_t K, size_t mr, size_t nr, int *s
 
 /* ---- the two instantiations ---- */
 
-static void gg_scatter_f32(const float *src, size_t n, size_t stride,
+static void ggk_scatter_f32(const float *src, size_t n, size_t stride,
                            float *restrict dst)
 {
     for (size_t p = 0; p < n; p++)
         dst[p * stride] = src[p];
 }
 
-static void gg_scatter_f64(const double *src, size_t n, size_t stride,
+static void ggk_scatter_f64(const double *src, size_t n, size_t stride,
                            double *restrict dst)
 {
     for (size_t p = 0; p < n; p++)
@@ -280,8 +277,8 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
 #define GNR nr32
 #define GUKR ukr32
 #define GUKR_ROWS(path) (path)->ukr32r
-#define GUKR_T gg__ukr_f32
-#define GPACK_T gg__pack_f32
+#define GUKR_T ggk_ukr_f32
+#define GPACK_T ggk_pack_f32
 #define GPACK_TRANS(path) (path)->pack_trans32
 #define GPACK_COPY(path) (path)->pack_copy32
 /* Narrow products (N within the narrow kernel's NR) use that kernel. */
@@ -294,7 +291,7 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
             (rows) = (path)->ukr32nr;                       \
         }                                                   \
     } while (0)
-#include "kernels/gemm_tmpl.h"
+#include "kernels/gemm_blocked.inc"
 #undef GT
 #undef GS
 #undef GMR
@@ -308,16 +305,16 @@ static void gg_scatter_f64(const double *src, size_t n, size_t stride,
 #undef GNARROW
 
 /* No f64 packers or narrow kernel: f64 is not a throughput target. */
-typedef void (*gg__pack_f64)(const double *, size_t, size_t, size_t, size_t, double *);
+typedef void (*ggk_pack_f64)(const double *, size_t, size_t, size_t, size_t, double *);
 #define GT double
 #define GS f64
 #define GMR mr64
 #define GNR nr64
 #define GUKR ukr64
-#define GUKR_ROWS(path) ((gg__ukr_f64)0)
-#define GUKR_T gg__ukr_f64
-#define GPACK_T gg__pack_f64
+#define GUKR_ROWS(path) ((ggk_ukr_f64)0)
+#define GUKR_T ggk_ukr_f64
+#define GPACK_T ggk_pack_f64
 #define GPACK_TRANS(path) NULL
 #define GPACK_COPY(path) NULL
 #define GNARROW(path, jb, rows) (void)0
-#include "kernels/gemm_tmpl.h"
+#include "kernels/gemm_blocked.inc"

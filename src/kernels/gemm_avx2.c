@@ -4,7 +4,7 @@
  * Tile 6 x 16 floats / 6 x 8 doubles: 12 ymm accumulators, two B loads and
  * six broadcasts per k (the classic Haswell shape, 15 of 16 registers).
  * Partial tiles go through a small buffer with the same arithmetic. */
-#include "kernels/gemm_impl.h"
+#include "kernels/kernels.h"
 
 #include <immintrin.h>
 
@@ -57,6 +57,6 @@
 AVX2_UKR(ukr_f32, float, __m256, 8, ps)
 AVX2_UKR(ukr_f64, double, __m256d, 4, pd)
 
-const gg__gemm_path gg__gemm_path_avx2 = {
+const ggk_gemm_path ggk_gemm_path_avx2 = {
     "avx2", MR, 16, ukr_f32, NULL, MR, 8, ukr_f64, 0, 0, NULL, NULL, NULL, NULL,
 };

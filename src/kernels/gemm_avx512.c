@@ -6,7 +6,7 @@
  * broadcasts of A (folded into the FMAs as {1to16} memory operands), 24
  * FMAs - enough independent chains to cover the FMA latency on both ports.
  * Partial tiles use masked loads/stores with the same arithmetic. */
-#include "kernels/gemm_impl.h"
+#include "kernels/kernels.h"
 
 #include <immintrin.h>
 
@@ -141,7 +141,7 @@ TGT static void transpose_block(const float *src, size_t lds, size_t rows, size_
 }
 
 /* Packs rows x kb of a row-major matrix, transposed, into panels of width
- * rows-of-panel (mr <= 16 for A, nr = 16k for B^T): see gg__pack_f32. */
+ * rows-of-panel (mr <= 16 for A, nr = 16k for B^T): see ggk_pack_f32. */
 TGT static void pack_transposed(const float *src, size_t ld, size_t rows, size_t kb,
                                 size_t width, float *restrict dst)
 {
@@ -160,7 +160,7 @@ TGT static void pack_transposed(const float *src, size_t ld, size_t rows, size_t
 }
 
 /* Copies kb rows of `rows` contiguous floats into panels of width floats
- * per k, zero-filled: see gg__pack_f32. PACK_ROWS rows at a time, each
+ * per k, zero-filled: see ggk_pack_f32. PACK_ROWS rows at a time, each
  * read in order and written panel by panel: walking a panel down all kb
  * rows instead reads a few lines per row at a large stride, which the
  * prefetchers do not follow, and a row at a time writes one line to every
@@ -190,7 +190,7 @@ TGT static void pack_copy(const float *src, size_t ld, size_t rows, size_t kb,
             }
 }
 
-const gg__gemm_path gg__gemm_path_avx512 = {
+const ggk_gemm_path ggk_gemm_path_avx512 = {
     "avx512", MR, 32, ukr_f32, ukr_f32_rows, MR, 16, ukr_f64,
     MRN, 16, ukr_f32_narrow, ukr_f32_narrow_rows, pack_transposed, pack_copy,
 };

@@ -1,6 +1,6 @@
 /* kernels/threads.c - a small pthread pool: sleeping workers, one owner at a
  * time, spin-then-block hand-offs. See kernels/threads.h for the design. */
-#include "kernels/threads.h"
+#include "kernels/kernels.h"
 
 #include <stdint.h>
 #include <pthread.h>
@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "gategrad/threads.h"
-#include "kernels/cpu.h"
 
 #define DEFAULT_CAP 16
 /* How long a worker (or the owner waiting for the workers) polls before it
@@ -33,7 +32,7 @@ typedef struct gg_pool {
     int sized_for; /* workers asked for at start (more than nworkers if the
                       OS refused some); -1 while stopped */
     /* The job; written by the owner before it bumps gen, read-only after. */
-    gg__task_fn fn;
+    ggk_task_fn fn;
     void *arg;
     int ntasks;
     unsigned fpmode;
@@ -97,7 +96,7 @@ static void *worker_main(void *p)
         if (atomic_load(&pool.stop))
             break;
         if (id < pool.ntasks) {
-            gg__fp_mode_set(pool.fpmode);
+            ggk_fp_mode_set(pool.fpmode);
             pool.fn(pool.arg, id, pool.ntasks);
         }
         if (atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_acq_rel) == 1) {
@@ -163,7 +162,7 @@ static void reset_in_child(void)
 
 static void register_atexit(void)
 {
-    atexit(gg__threads_shutdown);
+    atexit(ggk_threads_shutdown);
     pthread_atfork(NULL, NULL, reset_in_child);
 }
 
@@ -194,7 +193,7 @@ static void pool_start_locked(int n)
     }
 }
 
-void gg__threads_shutdown(void)
+void ggk_threads_shutdown(void)
 {
     pthread_mutex_lock(&owner_mu);
     pool_stop_locked();
@@ -239,12 +238,12 @@ int gg_set_num_threads(int n)
 }
 
 /* Posts the job to the workers, runs task 0, waits for the rest. */
-static void run_job(gg__task_fn fn, void *arg, int n)
+static void run_job(ggk_task_fn fn, void *arg, int n)
 {
     pool.fn = fn;
     pool.arg = arg;
     pool.ntasks = n;
-    pool.fpmode = gg__fp_mode_get();
+    pool.fpmode = ggk_fp_mode_get();
     atomic_store(&pool.remaining, pool.nworkers);
     pthread_mutex_lock(&pool.mu);
     atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
@@ -254,7 +253,7 @@ static void run_job(gg__task_fn fn, void *arg, int n)
     wait_done();
 }
 
-int gg__parallel_run(gg__task_fn fn, void *arg, int want)
+int ggk_parallel_run(ggk_task_fn fn, void *arg, int want)
 {
     int total = gg_num_threads();
     if (want > total)

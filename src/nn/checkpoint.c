@@ -4,7 +4,7 @@
 
 #include "gategrad/io.h"
 #include "gategrad/nn.h"
-#include "nn/nn_internal.h"
+#include "nn/nn.h"
 
 #define SPEC_KEY "gategrad.spec"
 #define MAX_META 32
@@ -32,7 +32,7 @@ int gg_mlp_save(const gg_mlp *m, const char *path, const char *const *meta_kv, c
     meta[k++] = gg_mlp_spec_format(gg_mlp_get_spec(m), spec, sizeof spec);
     for (size_t i = 0; meta_kv && meta_kv[i]; i += 2) {
         if (k >= 2 * MAX_META + 2 || !meta_kv[i + 1]) {
-            gg__nn_err(err, "%s: metadata must be at most %d complete key/value pairs", path, MAX_META);
+            ggb_errorf(err, "%s: metadata must be at most %d complete key/value pairs", path, MAX_META);
             return -1;
         }
         meta[k++] = meta_kv[i];
@@ -59,13 +59,13 @@ int gg_mlp_read_spec(const char *path, gg_mlp_spec *spec, char *err)
     const char *text = gg_safetensors_meta(f, SPEC_KEY);
     int rc = -1;
     if (!text)
-        gg__nn_err(err, "%s: no \"" SPEC_KEY "\" in the metadata: not a gategrad model checkpoint", path);
+        ggb_errorf(err, "%s: no \"" SPEC_KEY "\" in the metadata: not a gategrad model checkpoint", path);
     else if (gg_mlp_spec_parse(text, spec, err) == 0)
         rc = 0;
     else if (err) {
         char inner[GG_ERRLEN];
         memcpy(inner, err, GG_ERRLEN);
-        gg__nn_err(err, "%s: %s", path, inner);
+        ggb_errorf(err, "%s: %s", path, inner);
     }
     gg_safetensors_close(f);
     return rc;

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
+#include "base/base.h"
 #include "gategrad/nn.h"
-#include "kernels/cpu.h"
-#include "nn/nn_internal.h"
+#include "kernels/kernels.h"
+#include "nn/nn.h"
 
 struct gg_classifier {
     gg_graph *g;
@@ -26,13 +26,13 @@ struct gg_classifier {
 gg_classifier *gg_classifier_new(const gg_mlp_spec *spec, size_t batch, uint64_t seed, char *err)
 {
     if (!spec || batch < 1 || batch > (1u << 24) || spec->nlayers < 1) {
-        gg__nn_err(err, "classifier: need a spec and a batch size in 1..16777216");
+        ggb_errorf(err, "classifier: need a spec and a batch size in 1..16777216");
         return NULL;
     }
-    gg_classifier *c = gg__calloc(1, sizeof *c);
-    if (!c || !(c->g = gg_graph_new()) || !(c->labels = gg__malloc(batch * sizeof *c->labels))) {
+    gg_classifier *c = ggb_calloc(1, sizeof *c);
+    if (!c || !(c->g = gg_graph_new()) || !(c->labels = ggb_malloc(batch * sizeof *c->labels))) {
         gg_classifier_free(c);
-        gg__nn_err(err, "classifier: out of memory");
+        ggb_errorf(err, "classifier: out of memory");
         return NULL;
     }
     c->batch = batch;
@@ -45,9 +45,9 @@ gg_classifier *gg_classifier_new(const gg_mlp_spec *spec, size_t batch, uint64_t
         c->loss = gg_softmax_cross_entropy(c->g, gg_mlp_output(c->mlp), c->y);
         c->probs = gg_softmax(c->g, gg_mlp_output(c->mlp));
         if (!c->loss || !c->probs)
-            gg__nn_err(err, "classifier: %s", gg_error(c->g));
+            ggb_errorf(err, "classifier: %s", gg_error(c->g));
     } else if (!c->x || !c->y) {
-        gg__nn_err(err, "classifier: %s", gg_error(c->g));
+        ggb_errorf(err, "classifier: %s", gg_error(c->g));
     }
     if (!c->loss || !c->probs) {
         gg_classifier_free(c);
@@ -63,8 +63,8 @@ void gg_classifier_free(gg_classifier *c)
     if (c->mlp)
         gg_mlp_free(c->mlp);
     gg_graph_free(c->g);
-    gg__free(c->labels);
-    gg__free(c);
+    ggb_free(c->labels);
+    ggb_free(c);
 }
 
 gg_mlp *gg_classifier_model(const gg_classifier *c) { return c->mlp; }
@@ -94,7 +94,7 @@ static size_t load_chunk(gg_classifier *c, const gg_dataset *d, size_t start)
 static int check_data(const gg_classifier *c, const gg_dataset *d, char *err)
 {
     if (d->dim != c->dim || d->classes > c->classes) {
-        gg__nn_err(err, "classifier: data has %zu features and %zu classes, the model expects %zu and %zu",
+        ggb_errorf(err, "classifier: data has %zu features and %zu classes, the model expects %zu and %zu",
                    d->dim, d->classes, c->dim, c->classes);
         return -1;
     }
@@ -105,7 +105,7 @@ static int run(gg_classifier *c, gg_node *root, char *err)
 {
     if (gg_forward(c->g, root) == 0)
         return 0;
-    gg__nn_err(err, "classifier: %s", gg_error(c->g));
+    ggb_errorf(err, "classifier: %s", gg_error(c->g));
     return -1;
 }
 
@@ -126,7 +126,7 @@ int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, 
             return -1;
         total += gg_value(c->loss) * (double)m;
         for (size_t i = 0; i < m; i++) {
-            size_t guess = gg__argmax_f32(out + i * c->classes, c->classes);
+            size_t guess = ggn_argmax_f32(out + i * c->classes, c->classes);
             right += guess == (size_t)c->labels[i];
             if (confusion)
                 confusion[(size_t)c->labels[i] * c->classes + guess]++;
@@ -180,10 +180,10 @@ static int train_step(fit_state *s, size_t m, double *loss, char *err)
     if (run(c, c->loss, err))
         return -1;
     if (gg_backward(c->g, c->loss)) {
-        gg__nn_err(err, "classifier: %s", gg_error(c->g));
+        ggb_errorf(err, "classifier: %s", gg_error(c->g));
         return -1;
     }
-    gg__optimizer_step_zero(s->opt); /* leaves the gradients zero for the next step */
+    ggn_optimizer_step_zero(s->opt); /* leaves the gradients zero for the next step */
     *loss = gg_value(c->loss);
     return 0;
 }
@@ -199,7 +199,7 @@ static int train_epoch(fit_state *s, gg_epoch_stats *st, char *err)
         if (train_step(s, m, &loss, err))
             return -1;
         if (!isfinite(loss)) {
-            gg__nn_err(err, "training diverged: the loss is %g at epoch %zu (try a smaller --lr)", loss, st->epoch);
+            ggb_errorf(err, "training diverged: the loss is %g at epoch %zu (try a smaller --lr)", loss, st->epoch);
             return -1;
         }
         total += loss * (double)m;
@@ -267,7 +267,7 @@ int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_datase
     res = res ? res : &local;
     *res = (gg_fit_result){0};
     if (!c || !train || !cfg) {
-        gg__nn_err(err, "fit: NULL argument");
+        ggb_errorf(err, "fit: NULL argument");
         return -1;
     }
     if (check_data(c, train, err) || (val && val->n && check_data(c, val, err)))
@@ -283,18 +283,18 @@ int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_datase
     if (gg_batcher_init(&s.batcher, train, c->batch, 1, cfg->seed, err))
         goto out;
     if (cfg->patience && val && val->n &&
-        !(s.best = gg__malloc(gg_mlp_param_count(c->mlp) * sizeof *s.best))) {
-        gg__nn_err(err, "fit: out of memory for the best weights");
+        !(s.best = ggb_malloc(gg_mlp_param_count(c->mlp) * sizeof *s.best))) {
+        ggb_errorf(err, "fit: out of memory for the best weights");
         goto out;
     }
     /* Adam's moments of units that stopped receiving gradient decay into
      * denormals, which cost ~100x per operation: flush them for the run. */
-    unsigned fp_mode = gg__fp_mode_get();
-    gg__set_flush_denormals(1);
+    unsigned fp_mode = ggk_fp_mode_get();
+    ggk_set_flush_denormals(1);
     rc = fit_loop(&s, val, res, err);
-    gg__fp_mode_set(fp_mode);
+    ggk_fp_mode_set(fp_mode);
 out:
-    gg__free(s.best);
+    ggb_free(s.best);
     gg_batcher_free(&s.batcher);
     gg_optimizer_free(s.opt);
     return rc;

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "gategrad/nn.h"
-#include "nn/nn_internal.h"
+#include "nn/nn.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 #define PLAYGROUND_TRAIN 1000
@@ -50,7 +50,7 @@ int gg_load_named_dataset(const char *name, uint64_t seed, gg_dataset *train, gg
         const char *dir = getenv("GG_FASHION_MNIST_DIR");
         dir = dir && *dir ? dir : FASHION_DIR;
         if (!is_dir(dir)) {
-            gg__nn_err(err, "%s: no such directory (install the Debian package dataset-fashion-mnist, "
+            ggb_errorf(err, "%s: no such directory (install the Debian package dataset-fashion-mnist, "
                        "or set GG_FASHION_MNIST_DIR)", dir);
             return -1;
         }
@@ -65,7 +65,7 @@ int gg_load_named_dataset(const char *name, uint64_t seed, gg_dataset *train, gg
     size_t len = strlen(name);
     if (len > 4 && !strcmp(name + len - 4, ".csv"))
         return csv(name, seed, train, test, err);
-    gg__nn_err(err, "%s: not a known data set (fashion-mnist, xor, circle, gauss, spiral), "
+    ggb_errorf(err, "%s: not a known data set (fashion-mnist, xor, circle, gauss, spiral), "
                "a directory of IDX files or a .csv file", name);
     return -1;
 }

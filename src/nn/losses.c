@@ -1,7 +1,7 @@
 /* losses.c - the losses that are plain compositions of gates, and the
  * accuracy metric. The fused ones live in src/gates_loss.c. */
 #include "gategrad/nn.h"
-#include "nn/nn_internal.h"
+#include "nn/nn.h"
 
 gg_node *gg_mse_loss(gg_graph *g, gg_node *pred, gg_node *target)
 {
@@ -18,7 +18,7 @@ gg_node *gg_half_sse_loss(gg_graph *g, gg_node *pred, gg_node *target)
     return gg_mul(g, half, gg_sum(g, gg_mul(g, d, d)));
 }
 
-size_t gg__argmax_f32(const float *row, size_t len)
+size_t ggn_argmax_f32(const float *row, size_t len)
 {
     size_t best = 0;
     for (size_t j = 1; j < len; j++)
@@ -31,6 +31,6 @@ double gg_accuracy_f32(const float *logits, const int32_t *labels, size_t m, siz
 {
     size_t right = 0;
     for (size_t r = 0; r < m; r++)
-        right += (int32_t)gg__argmax_f32(logits + r * classes, classes) == labels[r];
+        right += (int32_t)ggn_argmax_f32(logits + r * classes, classes) == labels[r];
     return m ? (double)right / (double)m : 0.0;
 }

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/base.h"
 #include "gategrad/nn.h"
 #include "gategrad/rng.h"
-#include "nn/nn_internal.h"
+#include "nn/nn.h"
 
 struct gg_mlp {
     gg_graph *g;
@@ -23,16 +23,6 @@ struct gg_mlp {
     gg_rng mask_rng;
     int training;
 };
-
-void gg__nn_err(char *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, GG_ERRLEN, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- Specs -------------------------------------------------------------- */
 
@@ -62,19 +52,19 @@ static int parse_sizes(const char *s, size_t len, gg_mlp_spec *spec, char *err)
         errno = 0;
         long long v = strtoll(p, &stop, 10);
         if (stop == p || (stop < end && *stop != '-') || errno || v < 1 || v > (1LL << 24)) {
-            gg__nn_err(err, "model spec: '%.*s': widths must be whole numbers in 1..16777216 joined by '-'",
+            ggb_errorf(err, "model spec: '%.*s': widths must be whole numbers in 1..16777216 joined by '-'",
                        (int)len, s);
             return -1;
         }
         if (count > GG_MLP_MAX_LAYERS) {
-            gg__nn_err(err, "model spec: '%.*s': more than %d layers", (int)len, s, GG_MLP_MAX_LAYERS);
+            ggb_errorf(err, "model spec: '%.*s': more than %d layers", (int)len, s, GG_MLP_MAX_LAYERS);
             return -1;
         }
         spec->sizes[count++] = v;
         p = stop < end ? stop + 1 : stop;
     }
     if (count < 2) {
-        gg__nn_err(err, "model spec: '%.*s': needs at least an input and an output width (e.g. 2-1)",
+        ggb_errorf(err, "model spec: '%.*s': needs at least an input and an output width (e.g. 2-1)",
                    (int)len, s);
         return -1;
     }
@@ -109,7 +99,7 @@ static int parse_option(const char *s, size_t len, gg_mlp_spec *spec, char *err)
             return 0;
         }
     }
-    gg__nn_err(err, "model spec: unknown or bad option '%.*s' (expected an activation: linear, relu, "
+    ggb_errorf(err, "model spec: unknown or bad option '%.*s' (expected an activation: linear, relu, "
                "sigmoid, tanh, leaky_relu, elu, step; out=ACT, dropout=P in [0,1), nobias, init=xavier|he|auto)",
                (int)len, s);
     return -1;
@@ -119,7 +109,7 @@ int gg_mlp_spec_parse(const char *text, gg_mlp_spec *spec, char *err)
 {
     gg_mlp_spec s = {.hidden = GG_ACT_RELU, .output = GG_ACT_LINEAR, .bias = 1, .init = GG_INIT_AUTO};
     if (!text || !spec) {
-        gg__nn_err(err, "model spec: NULL argument");
+        ggb_errorf(err, "model spec: NULL argument");
         return -1;
     }
     const char *colon = strchr(text, ':');
@@ -165,7 +155,7 @@ static int check_spec(const gg_mlp_spec *s, char *err)
     for (int i = 0; ok && i <= s->nlayers; i++)
         ok = s->sizes[i] >= 1;
     if (!ok)
-        gg__nn_err(err, "mlp: invalid spec (layers 1..%d, widths >= 1, dropout in [0,1), known activations)",
+        ggb_errorf(err, "mlp: invalid spec (layers 1..%d, widths >= 1, dropout in [0,1), known activations)",
                    GG_MLP_MAX_LAYERS);
     return ok ? 0 : -1;
 }
@@ -253,7 +243,7 @@ static gg_node *add_layer(gg_mlp *m, gg_node *h, int i, int64_t batch, gg_rng *r
 gg_mlp *gg_mlp_new(gg_graph *g, gg_node *x, const gg_mlp_spec *spec, uint64_t seed, char *err)
 {
     if (!g || !x || !spec) {
-        gg__nn_err(err, "mlp: NULL %s", !g ? "graph" : !x ? "input" : "spec");
+        ggb_errorf(err, "mlp: NULL %s", !g ? "graph" : !x ? "input" : "spec");
         return NULL;
     }
     if (check_spec(spec, err))
@@ -261,13 +251,13 @@ gg_mlp *gg_mlp_new(gg_graph *g, gg_node *x, const gg_mlp_spec *spec, uint64_t se
     int64_t dims[GG_MAX_DIMS];
     char buf[64];
     if (gg_shape(x, dims) != 2 || dims[1] != spec->sizes[0]) {
-        gg__nn_err(err, "mlp: input has shape %s, expected [batch,%lld]", gg_shape_str(x, buf, sizeof buf),
+        ggb_errorf(err, "mlp: input has shape %s, expected [batch,%lld]", gg_shape_str(x, buf, sizeof buf),
                    (long long)spec->sizes[0]);
         return NULL;
     }
-    gg_mlp *m = gg__calloc(1, sizeof *m);
+    gg_mlp *m = ggb_calloc(1, sizeof *m);
     if (!m) {
-        gg__nn_err(err, "mlp: out of memory");
+        ggb_errorf(err, "mlp: out of memory");
         return NULL;
     }
     m->g = g;
@@ -279,15 +269,15 @@ gg_mlp *gg_mlp_new(gg_graph *g, gg_node *x, const gg_mlp_spec *spec, uint64_t se
     for (int i = 1; h && i <= spec->nlayers; i++)
         h = add_layer(m, h, i, dims[0], &rng);
     if (!h) {
-        gg__nn_err(err, "mlp: %s", gg_error(g) ? gg_error(g) : "building the graph failed");
-        gg__free(m);
+        ggb_errorf(err, "mlp: %s", gg_error(g) ? gg_error(g) : "building the graph failed");
+        ggb_free(m);
         return NULL;
     }
     m->out = h;
     return m;
 }
 
-void gg_mlp_free(gg_mlp *m) { gg__free(m); }
+void gg_mlp_free(gg_mlp *m) { ggb_free(m); }
 gg_node *gg_mlp_output(const gg_mlp *m) { return m->out; }
 gg_graph *gg_mlp_graph(const gg_mlp *m) { return m->g; }
 const gg_mlp_spec *gg_mlp_get_spec(const gg_mlp *m) { return &m->spec; }

@@ -4,12 +4,11 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/base.h"
 #include "gategrad/nn.h"
 #include "gategrad/threads.h"
-#include "kernels/threads.h"
-#include "kernels/vec.h"
-#include "nn/nn_internal.h"
+#include "kernels/kernels.h"
+#include "nn/nn.h"
 
 /* One step's constants, hoisted out of the loops. */
 typedef struct opt_coeffs {
@@ -24,14 +23,14 @@ typedef struct opt_coeffs {
 #define OT float
 #define OS f32
 #define OSQRT sqrtf
-#include "nn/optim_tmpl.h"
+#include "nn/optim_step.inc"
 #undef OT
 #undef OS
 #undef OSQRT
 #define OT double
 #define OS f64
 #define OSQRT sqrt
-#include "nn/optim_tmpl.h"
+#include "nn/optim_step.inc"
 #undef OT
 #undef OS
 #undef OSQRT
@@ -91,7 +90,7 @@ static int check_config(const gg_opt_config *c, char *err)
                       : !(c->eps >= 0) ? "eps must be >= 0"
                       : !(c->weight_decay >= 0) ? "weight_decay must be >= 0" : NULL;
     if (bad)
-        gg__nn_err(err, "optimizer: %s", bad);
+        ggb_errorf(err, "optimizer: %s", bad);
     return bad ? -1 : 0;
 }
 
@@ -107,8 +106,8 @@ static bool make_slots(gg_optimizer *o, gg_node *const *params, size_t n)
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += 2 * state_bytes(params[i]);
-    o->slots = gg__calloc(n ? n : 1, sizeof *o->slots);
-    o->state = gg__aligned_alloc(64, bytes ? bytes : 64);
+    o->slots = ggb_calloc(n ? n : 1, sizeof *o->slots);
+    o->state = ggb_aligned_alloc(64, bytes ? bytes : 64);
     if (!o->slots || !o->state)
         return false;
     memset(o->state, 0, bytes);
@@ -127,21 +126,21 @@ gg_optimizer *gg_optimizer_new(const gg_opt_config *cfg, gg_node *const *params,
 {
     if (!cfg || (n && !params) || check_config(cfg, err)) {
         if (!cfg || (n && !params))
-            gg__nn_err(err, "optimizer: NULL config or parameter list");
+            ggb_errorf(err, "optimizer: NULL config or parameter list");
         return NULL;
     }
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (!params[i] || !gg_is_leaf(params[i]) || !gg_requires_grad(params[i])) {
-            gg__nn_err(err, "optimizer: parameter %zu is not a variable leaf", i);
+            ggb_errorf(err, "optimizer: parameter %zu is not a variable leaf", i);
             return NULL;
         }
         total += gg_numel(params[i]);
     }
-    gg_optimizer *o = gg__calloc(1, sizeof *o);
+    gg_optimizer *o = ggb_calloc(1, sizeof *o);
     if (!o || !make_slots(o, params, n)) {
         gg_optimizer_free(o);
-        gg__nn_err(err, "optimizer: out of memory for the state of %zu parameters", total);
+        ggb_errorf(err, "optimizer: out of memory for the state of %zu parameters", total);
         return NULL;
     }
     o->cfg = *cfg;
@@ -154,9 +153,9 @@ void gg_optimizer_free(gg_optimizer *o)
 {
     if (!o)
         return;
-    gg__free(o->slots);
-    gg__free(o->state);
-    gg__free(o);
+    ggb_free(o->slots);
+    ggb_free(o->state);
+    ggb_free(o);
 }
 
 void gg_optimizer_set_lr(gg_optimizer *o, double lr) { o->cfg.lr = lr; }
@@ -209,11 +208,11 @@ static void step(gg_optimizer *o, bool zero_after)
     o->k = (opt_coeffs){c->kind, c->lr, c->weight_decay, c->momentum, c->rho, c->beta1, c->beta2, c->eps,
                         c->lr / (1 - pow(c->beta1, (double)o->t)), 1 / sqrt(1 - pow(c->beta2, (double)o->t))};
     o->zero_after = zero_after;
-    gg__parallel_run(step_task, o, o->total >= OPT_PARALLEL_MIN ? gg_num_threads() : 1);
+    ggk_parallel_run(step_task, o, o->total >= OPT_PARALLEL_MIN ? gg_num_threads() : 1);
 }
 
 void gg_optimizer_step(gg_optimizer *o) { step(o, false); }
-void gg__optimizer_step_zero(gg_optimizer *o) { step(o, true); }
+void ggn_optimizer_step_zero(gg_optimizer *o) { step(o, true); }
 
 void gg_optimizer_zero_grad(gg_optimizer *o)
 {

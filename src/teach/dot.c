@@ -1,7 +1,7 @@
 /* dot.c - a graph as a Graphviz picture, in the style of micrograd's
  * draw_dot: a record per value (name | value | gradient) and an ellipse per
  * gate, data flowing left to right. */
-#include "teach_internal.h"
+#include "teach/teach.h"
 
 /* Writes s into a record label, escaping what records treat as syntax. */
 static void put_escaped(FILE *out, const char *s)
@@ -15,50 +15,50 @@ static void put_escaped(FILE *out, const char *s)
 }
 
 /* One record field: the text built in sb, escaped. */
-static void field(FILE *out, gg_sb *sb, const char *sep)
+static void field(FILE *out, ggt_sb *sb, const char *sep)
 {
     fputs(sep, out);
-    put_escaped(out, gg__sb_str(sb));
-    gg__sb_clear(sb);
+    put_escaped(out, ggt_sb_str(sb));
+    ggt_sb_clear(sb);
 }
 
-static void value_node(FILE *out, gg_sb *sb, const gg_graph *g, const gg_node *n,
+static void value_node(FILE *out, ggt_sb *sb, const gg_graph *g, const gg_node *n,
                        const gg_view_opts *opts)
 {
-    bool constant = !gg__needs_grad(n);
+    bool constant = !ggc_needs_grad(n);
     fprintf(out, "  v%u [shape=record%s, label=\"{ ", n->id,
             constant ? ", style=filled, fillcolor=\"#eeeeee\"" : "");
-    gg__sb_clear(sb);
-    gg__sb_symbol(sb, g, n, opts);
+    ggt_sb_clear(sb);
+    ggt_sb_symbol(sb, g, n, opts);
     field(out, sb, "");
-    if (gg__plain_constant(g, n)) {
-        gg__sb_printf(sb, "constant");
+    if (ggt_plain_constant(g, n)) {
+        ggt_sb_printf(sb, "constant");
     } else {
-        gg__sb_printf(sb, constant ? "constant " : "value ");
-        gg__sb_values(sb, n, false, opts);
+        ggt_sb_printf(sb, constant ? "constant " : "value ");
+        ggt_sb_values(sb, n, false, opts);
     }
     field(out, sb, " | ");
     if (!constant) {
-        gg__sb_printf(sb, "grad ");
-        gg__sb_values(sb, n, true, opts);
+        ggt_sb_printf(sb, "grad ");
+        ggt_sb_values(sb, n, true, opts);
         field(out, sb, " | ");
     }
     fprintf(out, " }\"];\n");
 }
 
-static void gate_node(FILE *out, gg_sb *sb, const gg_node *n)
+static void gate_node(FILE *out, ggt_sb *sb, const gg_node *n)
 {
-    gg__sb_clear(sb);
-    gg__sb_printf(sb, "%s", gg__gates[n->gate]->name);
+    ggt_sb_clear(sb);
+    ggt_sb_printf(sb, "%s", ggc_gates[n->gate]->name);
     if (n->gate == GG_GATE_pow || n->gate == GG_GATE_leaky_relu || n->gate == GG_GATE_elu) {
-        gg__sb_printf(sb, " ");
-        gg__sb_num(sb, n->param.f);
+        ggt_sb_printf(sb, " ");
+        ggt_sb_num(sb, n->param.f);
     }
     fprintf(out, "  g%u [shape=ellipse, style=filled, fillcolor=\"#cfe2ff\", label=\"", n->id);
-    put_escaped(out, gg__sb_str(sb));
+    put_escaped(out, ggt_sb_str(sb));
     fprintf(out, "\"];\n  g%u -> v%u;\n", n->id, n->id);
     bool ordered = n->gate == GG_GATE_sub || n->gate == GG_GATE_div || n->gate == GG_GATE_matmul;
-    for (int i = 0; i < gg__gates[n->gate]->arity; i++) {
+    for (int i = 0; i < ggc_gates[n->gate]->arity; i++) {
         fprintf(out, "  v%u -> g%u", n->in[i]->id, n->id);
         if (ordered)
             fprintf(out, " [label=\"%c\"]", 'a' + i);
@@ -70,17 +70,17 @@ int gg_dot(gg_graph *g, gg_node *root, FILE *out, const gg_view_opts *opts)
 {
     if (!g)
         return -1;
-    if (!out || (root && !gg__teach_owns(g, root))) {
-        gg__fail(g, "dot: the output is NULL or the root is not a node of this graph");
+    if (!out || (root && !ggt_teach_owns(g, root))) {
+        ggc_fail(g, "dot: the output is NULL or the root is not a node of this graph");
         return -1;
     }
     size_t count = root ? root->id + 1 : gg_node_count(g);
-    uint8_t *mark = root ? gg__ancestors(g, root) : NULL;
+    uint8_t *mark = root ? ggt_ancestors(g, root) : NULL;
     if (root && !mark) {
-        gg__fail(g, "dot: out of memory");
+        ggc_fail(g, "dot: out of memory");
         return -1;
     }
-    gg_sb sb = {0};
+    ggt_sb sb = {0};
     fprintf(out, "digraph gategrad {\n  rankdir=LR;\n"
                  "  node [fontname=\"Helvetica\", fontsize=11];\n");
     for (size_t id = 0; id < count; id++) {
@@ -91,13 +91,13 @@ int gg_dot(gg_graph *g, gg_node *root, FILE *out, const gg_view_opts *opts)
         if (n->gate != GG_GATE_leaf)
             gate_node(out, &sb, n);
     }
-    gg__free(mark);
+    ggb_free(mark);
     fprintf(out, "}\n");
     bool oom = sb.oom;
-    gg__sb_free(&sb);
+    ggt_sb_free(&sb);
     if (oom) {
-        gg__fail(g, "dot: out of memory formatting a label");
+        ggc_fail(g, "dot: out of memory formatting a label");
         return -1;
     }
-    return ferror(out) ? (gg__fail(g, "dot: write error"), -1) : 0;
+    return ferror(out) ? (ggc_fail(g, "dot: write error"), -1) : 0;
 }

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "teach_internal.h"
+#include "teach/teach.h"
 
 typedef struct frame {
     const gg_node *n;
@@ -23,27 +23,27 @@ typedef struct explainer {
     double *paths;   /* per id - leaf id: paths from root down to it */
     double *deriv;   /* per id - leaf id: d root / d node, summed over paths */
     frame *stack;
-    gg_sb sb;
+    ggt_sb sb;
 } explainer;
 
 static size_t slot(const explainer *e, const gg_node *n) { return n->id - e->leaf->id; }
 
-static double local(const gg_node *n, int i) { return gg__gates[n->gate]->local(n, i, 0); }
+static double local(const gg_node *n, int i) { return ggc_gates[n->gate]->local(n, i, 0); }
 
 /* Factors print with 8 decimals, as the slides write them; tiny or huge
  * ones switch to an exponent so that they do not read as 0. */
-static void factor(gg_sb *sb, double v)
+static void factor(ggt_sb *sb, double v)
 {
     double m = fabs(v);
-    gg__sb_printf(sb, (m == 0 || (m >= 1e-6 && m < 1e9)) ? "%.8f" : "%.8e", v == 0 ? 0.0 : v);
+    ggt_sb_printf(sb, (m == 0 || (m >= 1e-6 && m < 1e9)) ? "%.8f" : "%.8e", v == 0 ? 0.0 : v);
 }
 
-static void partial(gg_sb *sb, const explainer *e, const gg_node *top, const gg_node *bottom)
+static void partial(ggt_sb *sb, const explainer *e, const gg_node *top, const gg_node *bottom)
 {
-    gg__sb_printf(sb, "\u2202");
-    gg__sb_name(sb, e->g, top);
-    gg__sb_printf(sb, "/\u2202");
-    gg__sb_name(sb, e->g, bottom);
+    ggt_sb_printf(sb, "\u2202");
+    ggt_sb_name(sb, e->g, top);
+    ggt_sb_printf(sb, "/\u2202");
+    ggt_sb_name(sb, e->g, bottom);
 }
 
 static bool depends(const explainer *e, const gg_node *n)
@@ -57,7 +57,7 @@ static void mark_reach(explainer *e)
     e->reach[0] = 1;
     for (size_t id = e->leaf->id + 1; id <= e->root->id; id++) {
         const gg_node *n = gg_node_at(e->g, id);
-        for (int i = 0; n->gate != GG_GATE_leaf && i < gg__gates[n->gate]->arity; i++)
+        for (int i = 0; n->gate != GG_GATE_leaf && i < ggc_gates[n->gate]->arity; i++)
             if (depends(e, n->in[i]))
                 e->reach[slot(e, n)] = 1;
     }
@@ -74,10 +74,10 @@ static bool sweep(explainer *e)
         size_t s = slot(e, n);
         if (!e->reach[s] || e->paths[s] == 0)
             continue;
-        const gg_gate *gate = gg__gates[n->gate];
+        const ggc_gate *gate = ggc_gates[n->gate];
         if (n->rank != 0 || !gate->local) {
             char shape[64];
-            gg__fail(e->g, "explain: node n%u (%s %s) is not a scalar elementwise gate; "
+            ggc_fail(e->g, "explain: node n%u (%s %s) is not a scalar elementwise gate; "
                      "explain writes the chain rule for scalar graphs",
                      n->id, gate->name, gg_shape_str(n, shape, sizeof shape));
             return false;
@@ -89,7 +89,7 @@ static bool sweep(explainer *e)
             }
     }
     if (e->leaf->rank != 0) {
-        gg__fail(e->g, "explain: the leaf n%u is a tensor; explain works on scalars", e->leaf->id);
+        ggc_fail(e->g, "explain: the leaf n%u is a tensor; explain works on scalars", e->leaf->id);
         return false;
     }
     return true;
@@ -101,10 +101,10 @@ static bool sweep(explainer *e)
  * the product of the local derivatives from stack entry a down to b. */
 static void factor_line(explainer *e, const size_t *cut, size_t ncut, bool numbers)
 {
-    gg_sb *sb = &e->sb;
+    ggt_sb *sb = &e->sb;
     size_t shown = ncut - 1 < e->max_factors ? ncut - 1 : e->max_factors;
     for (size_t f = 0; f < shown; f++) {
-        gg__sb_printf(sb, f ? " \u00b7 " : "");
+        ggt_sb_printf(sb, f ? " \u00b7 " : "");
         if (!numbers) {
             partial(sb, e, e->stack[cut[f]].n, e->stack[cut[f + 1]].n);
             continue;
@@ -115,25 +115,25 @@ static void factor_line(explainer *e, const size_t *cut, size_t ncut, bool numbe
         factor(sb, p);
     }
     if (shown < ncut - 1)
-        gg__sb_printf(sb, " \u00b7 ... (%zu more factors)", ncut - 1 - shown);
+        ggt_sb_printf(sb, " \u00b7 ... (%zu more factors)", ncut - 1 - shown);
 }
 
 static void print_factors(explainer *e, const size_t *cut, size_t ncut, double product)
 {
-    gg_sb *sb = &e->sb;
+    ggt_sb *sb = &e->sb;
     factor_line(e, cut, ncut, false);
-    gg__sb_printf(sb, "\n      = ");
+    ggt_sb_printf(sb, "\n      = ");
     factor_line(e, cut, ncut, true);
-    gg__sb_printf(sb, "\n      = ");
+    ggt_sb_printf(sb, "\n      = ");
     factor(sb, product);
-    gg__sb_printf(sb, "\n");
+    ggt_sb_printf(sb, "\n");
 }
 
 /* The path on the stack (depth entries, the leaf on top): every gate's
  * factor, then the same grouped at labelled nodes when there are any. */
 static bool print_path(explainer *e, size_t depth, size_t number, double total)
 {
-    size_t *cut = gg__malloc(depth * sizeof *cut);
+    size_t *cut = ggb_malloc(depth * sizeof *cut);
     if (!cut)
         return false;
     double product = 1;
@@ -141,17 +141,17 @@ static bool print_path(explainer *e, size_t depth, size_t number, double total)
         product *= local(e->stack[k].n, e->stack[k].next - 1);
     for (size_t k = 0; k < depth; k++)
         cut[k] = k;
-    gg__sb_printf(&e->sb, "path %zu of %.0f: ", number, total);
+    ggt_sb_printf(&e->sb, "path %zu of %.0f: ", number, total);
     print_factors(e, cut, depth, product);
     size_t ncut = 0;
     for (size_t k = 0; k < depth; k++)
         if (k == 0 || k + 1 == depth || gg_label(e->g, e->stack[k].n))
             cut[ncut++] = k;
     if (ncut > 2 && ncut < depth) {
-        gg__sb_printf(&e->sb, "  grouped at labelled nodes: ");
+        ggt_sb_printf(&e->sb, "  grouped at labelled nodes: ");
         print_factors(e, cut, ncut, product);
     }
-    gg__free(cut);
+    ggb_free(cut);
     return true;
 }
 
@@ -168,12 +168,12 @@ static bool walk(explainer *e, double total)
         if (top->n == e->leaf) {
             if (!print_path(e, depth, ++printed, total))
                 return false;
-            fputs(gg__sb_str(&e->sb), e->out);
-            gg__sb_clear(&e->sb);
+            fputs(ggt_sb_str(&e->sb), e->out);
+            ggt_sb_clear(&e->sb);
             depth--;
             continue;
         }
-        int arity = gg__gates[top->n->gate]->arity;
+        int arity = ggc_gates[top->n->gate]->arity;
         while (top->next < arity && !depends(e, top->n->in[top->next]))
             top->next++;
         if (top->next == arity) {
@@ -187,27 +187,27 @@ static bool walk(explainer *e, double total)
 
 static void summary(explainer *e, double total)
 {
-    gg_sb *sb = &e->sb;
+    ggt_sb *sb = &e->sb;
     double d = e->deriv[0];
     partial(sb, e, e->root, e->leaf);
     if (total == 1) {
-        gg__sb_printf(sb, " = the product along its one path = ");
+        ggt_sb_printf(sb, " = the product along its one path = ");
     } else {
-        gg__sb_printf(sb, " = the sum over its %.0f paths", total);
+        ggt_sb_printf(sb, " = the sum over its %.0f paths", total);
         if (total > (double)e->max_paths)
-            gg__sb_printf(sb, " (%.0f not shown)", total - (double)e->max_paths);
-        gg__sb_printf(sb, " = ");
+            ggt_sb_printf(sb, " (%.0f not shown)", total - (double)e->max_paths);
+        ggt_sb_printf(sb, " = ");
     }
     factor(sb, d);
-    gg__sb_printf(sb, "\n");
+    ggt_sb_printf(sb, "\n");
 }
 
 /* The root does not depend on the leaf (made before it, or off its paths). */
 static int no_path(explainer *e)
 {
     partial(&e->sb, e, e->root, e->leaf);
-    gg__sb_printf(&e->sb, " = 0: no path leads from the root down to this leaf\n");
-    fputs(gg__sb_str(&e->sb), e->out);
+    ggt_sb_printf(&e->sb, " = 0: no path leads from the root down to this leaf\n");
+    fputs(ggt_sb_str(&e->sb), e->out);
     return 0;
 }
 
@@ -216,12 +216,12 @@ static int run(explainer *e)
     if (e->leaf->id > e->root->id)
         return no_path(e);
     size_t span = e->root->id - e->leaf->id + 1;
-    e->reach = gg__calloc(span, sizeof *e->reach);
-    e->paths = gg__calloc(span, sizeof *e->paths);
-    e->deriv = gg__calloc(span, sizeof *e->deriv);
-    e->stack = gg__malloc(span * sizeof *e->stack);
+    e->reach = ggb_calloc(span, sizeof *e->reach);
+    e->paths = ggb_calloc(span, sizeof *e->paths);
+    e->deriv = ggb_calloc(span, sizeof *e->deriv);
+    e->stack = ggb_malloc(span * sizeof *e->stack);
     if (!e->reach || !e->paths || !e->deriv || !e->stack) {
-        gg__fail(e->g, "explain: out of memory for %zu nodes", span);
+        ggc_fail(e->g, "explain: out of memory for %zu nodes", span);
         return -1;
     }
     mark_reach(e);
@@ -231,22 +231,22 @@ static int run(explainer *e)
         return -1;
     double total = e->paths[0];
     partial(&e->sb, e, e->root, e->leaf);
-    gg__sb_printf(&e->sb, " by the chain rule: one product of local derivatives per path\n");
+    ggt_sb_printf(&e->sb, " by the chain rule: one product of local derivatives per path\n");
     if (!walk(e, total)) {
-        gg__fail(e->g, "explain: out of memory");
+        ggc_fail(e->g, "explain: out of memory");
         return -1;
     }
     summary(e, total);
-    fputs(gg__sb_str(&e->sb), e->out);
-    return e->sb.oom ? (gg__fail(e->g, "explain: out of memory"), -1) : 0;
+    fputs(ggt_sb_str(&e->sb), e->out);
+    return e->sb.oom ? (ggc_fail(e->g, "explain: out of memory"), -1) : 0;
 }
 
 int gg_explain(gg_graph *g, gg_node *root, gg_node *leaf, FILE *out, const gg_explain_opts *opts)
 {
     if (!g)
         return -1;
-    if (!gg__teach_owns(g, root) || !gg__teach_owns(g, leaf) || !out) {
-        gg__fail(g, "explain: root, leaf and output must be non-NULL, the nodes from this graph");
+    if (!ggt_teach_owns(g, root) || !ggt_teach_owns(g, leaf) || !out) {
+        ggc_fail(g, "explain: root, leaf and output must be non-NULL, the nodes from this graph");
         return -1;
     }
     explainer e = {.g = g, .root = root, .leaf = leaf, .out = out, .max_paths = 16,
@@ -256,10 +256,10 @@ int gg_explain(gg_graph *g, gg_node *root, gg_node *leaf, FILE *out, const gg_ex
     if (opts && opts->max_factors)
         e.max_factors = opts->max_factors;
     int rc = run(&e);
-    gg__free(e.reach);
-    gg__free(e.paths);
-    gg__free(e.deriv);
-    gg__free(e.stack);
-    gg__sb_free(&e.sb);
+    ggb_free(e.reach);
+    ggb_free(e.paths);
+    ggb_free(e.deriv);
+    ggb_free(e.stack);
+    ggt_sb_free(&e.sb);
     return rc;
 }

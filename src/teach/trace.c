@@ -6,14 +6,14 @@
  * gradient is read before (BACKWARD_BEGIN) and after (BACKWARD_END). */
 #include <string.h>
 
-#include "teach_internal.h"
+#include "teach/teach.h"
 
 struct gg_tracer {
     gg_graph *g;
     gg_trace_fn fn;
     void *ctx;
     gg_view_opts opts;
-    gg_sb line;
+    ggt_sb line;
     /* The backward pass in progress, set up at its first gate. */
     size_t gates_left; /* gates still to run backward; 0 between passes */
     size_t nids;       /* length of the per-node-id arrays below */
@@ -27,9 +27,9 @@ struct gg_tracer {
 
 static void emit(gg_tracer *t)
 {
-    t->fn(t->line.oom ? "(trace: out of memory formatting this line)" : gg__sb_str(&t->line),
+    t->fn(t->line.oom ? "(trace: out of memory formatting this line)" : ggt_sb_str(&t->line),
           t->ctx);
-    gg__sb_clear(&t->line);
+    ggt_sb_clear(&t->line);
     t->line.oom = false;
 }
 
@@ -37,21 +37,21 @@ static void emit(gg_tracer *t)
 static int grad_inputs(const gg_node *n, const gg_node **in)
 {
     int k = 0;
-    for (int i = 0; i < gg__gates[n->gate]->arity; i++)
-        if (gg__needs_grad(n->in[i]) && (i == 0 || n->in[1] != n->in[0]))
+    for (int i = 0; i < ggc_gates[n->gate]->arity; i++)
+        if (ggc_needs_grad(n->in[i]) && (i == 0 || n->in[1] != n->in[0]))
             in[k++] = n->in[i];
     return k;
 }
 
 static void forward_line(gg_tracer *t, const gg_node *n)
 {
-    gg_sb *sb = &t->line;
-    gg__sb_printf(sb, "forward  ");
-    gg__sb_head(sb, t->g, n);
-    gg__sb_printf(sb, " = ");
-    gg__sb_call(sb, t->g, n, true, &t->opts);
-    gg__sb_printf(sb, " = ");
-    gg__sb_values(sb, n, false, &t->opts);
+    ggt_sb *sb = &t->line;
+    ggt_sb_printf(sb, "forward  ");
+    ggt_sb_head(sb, t->g, n);
+    ggt_sb_printf(sb, " = ");
+    ggt_sb_call(sb, t->g, n, true, &t->opts);
+    ggt_sb_printf(sb, " = ");
+    ggt_sb_values(sb, n, false, &t->opts);
     emit(t);
 }
 
@@ -59,7 +59,7 @@ static void forward_line(gg_tracer *t, const gg_node *n)
 
 static void *grow(void *p, size_t count, size_t size)
 {
-    return count ? gg__realloc(p, count * size) : p;
+    return count ? ggb_realloc(p, count * size) : p;
 }
 
 static bool alloc_ids(gg_tracer *t, size_t nids)
@@ -81,9 +81,9 @@ static bool alloc_ids(gg_tracer *t, size_t nids)
 static bool begin_pass(gg_tracer *t, const gg_node *root)
 {
     size_t nids = root->id + 1;
-    uint8_t *mark = gg__ancestors(t->g, root);
+    uint8_t *mark = ggt_ancestors(t->g, root);
     if (!mark || !alloc_ids(t, nids)) {
-        gg__free(mark);
+        ggb_free(mark);
         return false;
     }
     memset(t->uses, 0, nids * sizeof *t->uses);
@@ -91,13 +91,13 @@ static bool begin_pass(gg_tracer *t, const gg_node *root)
     t->gates_left = 0;
     for (size_t id = 0; id < nids; id++) {
         const gg_node *n = gg_node_at(t->g, id), *in[2];
-        if (!mark[id] || n->gate == GG_GATE_leaf || !gg__needs_grad(n))
+        if (!mark[id] || n->gate == GG_GATE_leaf || !ggc_needs_grad(n))
             continue;
         t->gates_left++;
         for (int k = grad_inputs(n, in); k-- > 0;)
             t->uses[in[k]->id]++;
     }
-    gg__free(mark);
+    ggb_free(mark);
     size_t edges = 0;
     for (size_t id = 0; id < nids; id++) {
         t->first[id] = edges;
@@ -115,14 +115,14 @@ static bool begin_pass(gg_tracer *t, const gg_node *root)
 
 /* ---- One gate's backward step ------------------------------------------------ */
 
-static void num(gg_sb *sb, double v) { gg__sb_num(sb, v); }
+static void num(ggt_sb *sb, double v) { ggt_sb_num(sb, v); }
 
 /* A number that a power follows: negative ones in parentheses. */
-static void base(gg_sb *sb, double v)
+static void base(ggt_sb *sb, double v)
 {
-    gg__sb_printf(sb, v < 0 ? "(" : "");
+    ggt_sb_printf(sb, v < 0 ? "(" : "");
     num(sb, v);
-    gg__sb_printf(sb, v < 0 ? ")" : "");
+    ggt_sb_printf(sb, v < 0 ? ")" : "");
 }
 
 /* "how = numbers" for the gradient input i receives: the local derivative
@@ -130,90 +130,90 @@ static void base(gg_sb *sb, double v)
  * false when the text already ends in the result. */
 static bool formula(gg_tracer *t, const gg_node *n, int i, double up)
 {
-    gg_sb *sb = &t->line;
+    ggt_sb *sb = &t->line;
     const gg_node *a = n->in[0], *b = n->in[1];
-    double x = gg_value(n->in[i]), y = gg_value(n), local = gg__gates[n->gate]->local(n, i, 0);
+    double x = gg_value(n->in[i]), y = gg_value(n), local = ggc_gates[n->gate]->local(n, i, 0);
     switch (n->gate) {
     case GG_GATE_add:
     case GG_GATE_copy:
-        gg__sb_printf(sb, "upstream");
+        ggt_sb_printf(sb, "upstream");
         return true;
     case GG_GATE_sub:
     case GG_GATE_neg:
-        gg__sb_printf(sb, local < 0 ? "-upstream" : "upstream");
+        ggt_sb_printf(sb, local < 0 ? "-upstream" : "upstream");
         return true;
     case GG_GATE_max:
     case GG_GATE_min:
         if (local == 0) {
-            gg__sb_printf(sb, "0 (routed to the other input)");
+            ggt_sb_printf(sb, "0 (routed to the other input)");
             return false;
         }
-        gg__sb_printf(sb, "upstream (");
+        ggt_sb_printf(sb, "upstream (");
         num(sb, x);
         if (n->gate == GG_GATE_max)
-            gg__sb_printf(sb, i == 0 ? " >= " : " > ");
+            ggt_sb_printf(sb, i == 0 ? " >= " : " > ");
         else
-            gg__sb_printf(sb, i == 0 ? " <= " : " < ");
+            ggt_sb_printf(sb, i == 0 ? " <= " : " < ");
         num(sb, gg_value(n->in[1 - i]));
-        gg__sb_printf(sb, ")");
+        ggt_sb_printf(sb, ")");
         return true;
     case GG_GATE_mul:
-        gg__sb_symbol(sb, t->g, n->in[1 - i], &t->opts);
-        gg__sb_printf(sb, " * upstream = ");
+        ggt_sb_symbol(sb, t->g, n->in[1 - i], &t->opts);
+        ggt_sb_printf(sb, " * upstream = ");
         num(sb, gg_value(n->in[1 - i]));
         break;
     case GG_GATE_div:
         if (i == 0) {
-            gg__sb_printf(sb, "upstream / ");
-            gg__sb_symbol(sb, t->g, b, &t->opts);
-            gg__sb_printf(sb, " = 1 / ");
+            ggt_sb_printf(sb, "upstream / ");
+            ggt_sb_symbol(sb, t->g, b, &t->opts);
+            ggt_sb_printf(sb, " = 1 / ");
             num(sb, gg_value(b));
         } else {
-            gg__sb_printf(sb, "-upstream * ");
-            gg__sb_symbol(sb, t->g, a, &t->opts);
-            gg__sb_printf(sb, " / ");
-            gg__sb_symbol(sb, t->g, b, &t->opts);
-            gg__sb_printf(sb, "^2 = -");
+            ggt_sb_printf(sb, "-upstream * ");
+            ggt_sb_symbol(sb, t->g, a, &t->opts);
+            ggt_sb_printf(sb, " / ");
+            ggt_sb_symbol(sb, t->g, b, &t->opts);
+            ggt_sb_printf(sb, "^2 = -");
             base(sb, gg_value(a));
-            gg__sb_printf(sb, " / ");
+            ggt_sb_printf(sb, " / ");
             base(sb, gg_value(b));
-            gg__sb_printf(sb, "^2");
+            ggt_sb_printf(sb, "^2");
         }
         break;
     case GG_GATE_sigmoid:
-        gg__sb_printf(sb, "y * (1 - y) * upstream = ");
+        ggt_sb_printf(sb, "y * (1 - y) * upstream = ");
         num(sb, y);
-        gg__sb_printf(sb, " * (1 - ");
+        ggt_sb_printf(sb, " * (1 - ");
         num(sb, y);
-        gg__sb_printf(sb, ")");
+        ggt_sb_printf(sb, ")");
         break;
     case GG_GATE_tanh:
-        gg__sb_printf(sb, "(1 - y^2) * upstream = (1 - ");
+        ggt_sb_printf(sb, "(1 - y^2) * upstream = (1 - ");
         base(sb, y);
-        gg__sb_printf(sb, "^2)");
+        ggt_sb_printf(sb, "^2)");
         break;
     case GG_GATE_exp:
-        gg__sb_printf(sb, "y * upstream = ");
+        ggt_sb_printf(sb, "y * upstream = ");
         num(sb, y);
         break;
     case GG_GATE_log:
-        gg__sb_printf(sb, "upstream / x = 1 / ");
+        ggt_sb_printf(sb, "upstream / x = 1 / ");
         num(sb, x);
         break;
     case GG_GATE_pow:
-        gg__sb_printf(sb, "p * x^(p - 1) * upstream = ");
+        ggt_sb_printf(sb, "p * x^(p - 1) * upstream = ");
         num(sb, n->param.f);
-        gg__sb_printf(sb, " * ");
+        ggt_sb_printf(sb, " * ");
         base(sb, x);
-        gg__sb_printf(sb, "^");
+        ggt_sb_printf(sb, "^");
         base(sb, n->param.f - 1);
         break;
     default:
-        gg__sb_printf(sb, "local * upstream = ");
+        ggt_sb_printf(sb, "local * upstream = ");
         num(sb, local);
         break;
     }
-    gg__sb_printf(sb, " * ");
+    ggt_sb_printf(sb, " * ");
     num(sb, up);
     return true;
 }
@@ -221,19 +221,19 @@ static bool formula(gg_tracer *t, const gg_node *n, int i, double up)
 /* Scalars through a gate with a local derivative: every number shown. */
 static void scalar_step(gg_tracer *t, const gg_node *n)
 {
-    gg_sb *sb = &t->line;
+    ggt_sb *sb = &t->line;
     double up = gg_grad(n);
     const char *sep = "";
-    for (int i = 0; i < gg__gates[n->gate]->arity; i++) {
+    for (int i = 0; i < ggc_gates[n->gate]->arity; i++) {
         const gg_node *in = n->in[i];
-        if (!gg__needs_grad(in))
+        if (!ggc_needs_grad(in))
             continue;
-        gg__sb_printf(sb, "%sd", sep);
-        gg__sb_name(sb, t->g, in);
-        gg__sb_printf(sb, " = ");
+        ggt_sb_printf(sb, "%sd", sep);
+        ggt_sb_name(sb, t->g, in);
+        ggt_sb_printf(sb, " = ");
         if (formula(t, n, i, up)) {
-            gg__sb_printf(sb, " = ");
-            num(sb, up * gg__gates[n->gate]->local(n, i, 0));
+            ggt_sb_printf(sb, " = ");
+            num(sb, up * ggc_gates[n->gate]->local(n, i, 0));
         }
         sep = ", ";
     }
@@ -241,34 +241,34 @@ static void scalar_step(gg_tracer *t, const gg_node *n)
 
 static bool all_scalar(const gg_node *n)
 {
-    bool ok = n->rank == 0 && gg__gates[n->gate]->local;
-    for (int i = 0; ok && i < gg__gates[n->gate]->arity; i++)
+    bool ok = n->rank == 0 && ggc_gates[n->gate]->local;
+    for (int i = 0; ok && i < ggc_gates[n->gate]->arity; i++)
         ok = n->in[i]->rank == 0;
     return ok;
 }
 
 static void backward_line(gg_tracer *t, const gg_node *n)
 {
-    gg_sb *sb = &t->line;
-    const gg_gate *gate = gg__gates[n->gate];
-    gg__sb_printf(sb, "backward ");
-    gg__sb_head(sb, t->g, n);
-    gg__sb_printf(sb, " = ");
-    gg__sb_call(sb, t->g, n, false, &t->opts);
-    gg__sb_printf(sb, ": upstream ");
-    gg__sb_values(sb, n, true, &t->opts);
-    gg__sb_printf(sb, "; %s gate, %s", gate->name, gate->rule);
+    ggt_sb *sb = &t->line;
+    const ggc_gate *gate = ggc_gates[n->gate];
+    ggt_sb_printf(sb, "backward ");
+    ggt_sb_head(sb, t->g, n);
+    ggt_sb_printf(sb, " = ");
+    ggt_sb_call(sb, t->g, n, false, &t->opts);
+    ggt_sb_printf(sb, ": upstream ");
+    ggt_sb_values(sb, n, true, &t->opts);
+    ggt_sb_printf(sb, "; %s gate, %s", gate->name, gate->rule);
     if (all_scalar(n)) {
-        gg__sb_printf(sb, ": ");
+        ggt_sb_printf(sb, ": ");
         scalar_step(t, n);
     }
     const gg_node *in[2];
     int k = grad_inputs(n, in);
     for (int i = 0; i < k; i++) {
-        gg__sb_printf(sb, i ? ", " : "; now ");
-        gg__sb_name(sb, t->g, in[i]);
-        gg__sb_printf(sb, ".grad = ");
-        gg__sb_values(sb, in[i], true, &t->opts);
+        ggt_sb_printf(sb, i ? ", " : "; now ");
+        ggt_sb_name(sb, t->g, in[i]);
+        ggt_sb_printf(sb, ".grad = ");
+        ggt_sb_values(sb, in[i], true, &t->opts);
     }
     emit(t);
 }
@@ -277,30 +277,30 @@ static void backward_line(gg_tracer *t, const gg_node *n)
 
 static void fanout_line(gg_tracer *t, const gg_node *in)
 {
-    gg_sb *sb = &t->line;
+    ggt_sb *sb = &t->line;
     uint32_t k = t->uses[in->id];
-    gg__sb_printf(sb, "backward ");
-    gg__sb_head(sb, t->g, in);
-    gg__sb_printf(sb, " is used by %u gates: copy gate, gradient adder: d", (unsigned)k);
-    gg__sb_name(sb, t->g, in);
-    gg__sb_printf(sb, " = ");
+    ggt_sb_printf(sb, "backward ");
+    ggt_sb_head(sb, t->g, in);
+    ggt_sb_printf(sb, " is used by %u gates: copy gate, gradient adder: d", (unsigned)k);
+    ggt_sb_name(sb, t->g, in);
+    ggt_sb_printf(sb, " = ");
     if (in->rank) {
-        gg__sb_printf(sb, "the sum of %u contributions = ", (unsigned)k);
-        gg__sb_values(sb, in, true, &t->opts);
+        ggt_sb_printf(sb, "the sum of %u contributions = ", (unsigned)k);
+        ggt_sb_values(sb, in, true, &t->opts);
         emit(t);
         return;
     }
     double sum = 0;
     for (uint32_t j = 0; j < k; j++) {
         size_t at = t->first[in->id] + j;
-        gg__sb_printf(sb, j ? " + " : "");
+        ggt_sb_printf(sb, j ? " + " : "");
         num(sb, t->terms[at]);
-        gg__sb_printf(sb, " (from ");
-        gg__sb_name(sb, t->g, gg_node_at(t->g, t->from[at]));
-        gg__sb_printf(sb, ")");
+        ggt_sb_printf(sb, " (from ");
+        ggt_sb_name(sb, t->g, gg_node_at(t->g, t->from[at]));
+        ggt_sb_printf(sb, ")");
         sum += t->terms[at];
     }
-    gg__sb_printf(sb, " = ");
+    ggt_sb_printf(sb, " = ");
     num(sb, sum);
     emit(t);
 }
@@ -321,23 +321,23 @@ static void record_terms(gg_tracer *t, const gg_node *n)
             fanout_line(t, in[i]);
 }
 
-static int hook(gg_graph *g, gg_node *n, gg_hook_phase phase, void *ctx)
+static int hook(gg_graph *g, gg_node *n, ggc_hook_phase phase, void *ctx)
 {
     gg_tracer *t = ctx;
     const gg_node *in[2];
     switch (phase) {
-    case GG_HOOK_FORWARD:
+    case GGC_HOOK_FORWARD:
         forward_line(t, n);
         return 0;
-    case GG_HOOK_BACKWARD_BEGIN:
+    case GGC_HOOK_BACKWARD_BEGIN:
         if (t->gates_left == 0 && !begin_pass(t, n)) { /* the root runs first */
-            gg__fail(g, "trace: out of memory setting up the backward trace");
+            ggc_fail(g, "trace: out of memory setting up the backward trace");
             return -1;
         }
         for (int k = grad_inputs(n, in); k-- > 0;)
             t->before[k] = gg_grad(in[k]);
         return 0;
-    case GG_HOOK_BACKWARD_END:
+    case GGC_HOOK_BACKWARD_END:
         backward_line(t, n);
         record_terms(t, n);
         t->gates_left--;
@@ -353,12 +353,12 @@ gg_tracer *gg_trace_callback(gg_graph *g, gg_trace_fn fn, void *ctx, const gg_vi
     if (!g)
         return NULL;
     if (!fn)
-        return gg__fail(g, "trace: no output (the FILE or callback is NULL)");
+        return ggc_fail(g, "trace: no output (the FILE or callback is NULL)");
     if (g->hook)
-        return gg__fail(g, "trace: the graph's hook is already in use (end the other tracer first)");
-    gg_tracer *t = gg__calloc(1, sizeof *t);
+        return ggc_fail(g, "trace: the graph's hook is already in use (end the other tracer first)");
+    gg_tracer *t = ggb_calloc(1, sizeof *t);
     if (!t)
-        return gg__fail(g, "trace: out of memory");
+        return ggc_fail(g, "trace: out of memory");
     *t = (gg_tracer){.g = g, .fn = fn, .ctx = ctx};
     if (opts)
         t->opts = *opts;
@@ -376,7 +376,7 @@ static void to_file(const char *line, void *ctx)
 gg_tracer *gg_trace_file(gg_graph *g, FILE *out, const gg_view_opts *opts)
 {
     if (g && !out)
-        return gg__fail(g, "trace: no output (the FILE or callback is NULL)");
+        return ggc_fail(g, "trace: no output (the FILE or callback is NULL)");
     return gg_trace_callback(g, to_file, out, opts);
 }
 
@@ -388,11 +388,11 @@ void gg_trace_end(gg_tracer *t)
         t->g->hook = NULL;
         t->g->hook_ctx = NULL;
     }
-    gg__sb_free(&t->line);
-    gg__free(t->uses);
-    gg__free(t->seen);
-    gg__free(t->first);
-    gg__free(t->terms);
-    gg__free(t->from);
-    gg__free(t);
+    ggt_sb_free(&t->line);
+    ggb_free(t->uses);
+    ggb_free(t->seen);
+    ggb_free(t->first);
+    ggb_free(t->terms);
+    ggb_free(t->from);
+    ggb_free(t);
 }

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
+#include "gategrad/expr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -13,14 +13,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
     gg_graph *g = gg_graph_new();
-    expr_vars *vars = NULL;
-    expr_error err;
-    if (g && expr_vars_add(&vars, g, "x=0.5", &err) == 0 && expr_vars_add(&vars, g, "y=-2", &err) == 0) {
-        gg_node *root = expr_build(g, text, vars, &err);
+    gg_expr_vars *vars = NULL;
+    gg_expr_error err;
+    if (g && gg_expr_vars_add(&vars, g, "x=0.5", &err) == 0 && gg_expr_vars_add(&vars, g, "y=-2", &err) == 0) {
+        gg_node *root = gg_expr_build(g, text, vars, &err);
         if (root)
             gg_backward(g, root);
     }
-    expr_vars_free(vars);
+    gg_expr_vars_free(vars);
     gg_graph_free(g);
     free(text);
     return 0;

@@ -1,0 +1,64 @@
+/* bench.h - the measurements of gategrad-bench, each beside a reference
+ * taken in the same run. The benchmark links the library's internal
+ * archive (as the tests do), so it can time the kernels themselves. */
+#ifndef GG_BENCH_H
+#define GG_BENCH_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct bench_scalar_result {
+    size_t nodes;
+    double engine_s, tape_s;          /* best of the repetitions, record + backward */
+    size_t engine_bytes, tape_bytes;  /* memory each side held for the graph */
+    double max_grad_diff;             /* relative, over the leaves' gradients */
+} bench_scalar_result;
+
+/* Builds and back-propagates an n-node random scalar graph (add, mul, max,
+ * copy, sigmoid) with the engine and with a reference tape, reps times each,
+ * interleaved. 0 on success. */
+int bench_scalar(size_t n, int reps, bench_scalar_result *res);
+
+typedef struct bench_train_result {
+    const char *data;        /* "fashion-mnist", or "synthetic" of its shape */
+    const char *model;       /* the MLP spec */
+    size_t batch, samples, steps; /* steps per epoch */
+    int threads;
+    double epoch_s;          /* fastest seconds per training epoch */
+    double gemm_s;           /* fastest seconds of the same epoch's matrix products alone */
+    double allocs_per_step;  /* heap allocations per step after an epoch's first, worst
+                                epoch; -1 where they cannot be counted (sanitizers) */
+    double allocs_last_epoch; /* the same in the last epoch alone */
+    double first_loss, last_loss; /* mean training loss of the first and last epoch */
+    size_t peak_rss_bytes;   /* of the process after training (before other benchmarks) */
+    size_t data_bytes;       /* of that, the training data set's arrays */
+} bench_train_result;
+
+/* Trains the classifier for reps epochs (Fashion-MNIST, or synthetic data
+ * of its shape when absent or quick != 0: 1024 samples, one thread), each
+ * followed by the epoch's matrix products alone. 0 on success; -1 with a message in
+ * err (GG_ERRLEN bytes). */
+int bench_train(int quick, int reps, bench_train_result *res, char *err);
+
+/* Heap allocations (malloc, calloc, realloc, aligned) this process made so
+ * far, or -1 when they cannot be counted (bench_alloc.c says how). */
+long bench_alloc_count(void);
+
+/* Monotonic clock, seconds. */
+double bench_now(void);
+
+/* Times f32 GEMM on the MLP shapes (forward and both backward products of
+ * 784-256-128-10 at batch 128) and on 1024^3, with the current thread count
+ * (gg_num_threads) and kernel path, and prints one line per shape to out:
+ * GFLOP/s, the fraction of the CPU's estimated peak and, when OpenBLAS's
+ * libopenblas.so.0 can be loaded at run time, OpenBLAS's GFLOP/s with the
+ * same thread count and our ratio to it. json != 0 prints one JSON object
+ * instead of a table. quick != 0 times few repetitions (a couple of seconds
+ * in all) and skips 1024^3. Every shape's result is first checked against
+ * a double-precision reference. Returns 0, 1 if a result was wrong, or -1
+ * if memory ran out. Timings are reported, never judged. It may setenv
+ * OPENBLAS_CORETYPE (see gemm.c), so call it while no other thread reads
+ * the environment. */
+int bench_gemm(FILE *out, int quick, int json);
+
+#endif

@@ -1,0 +1,202 @@
+/* main.c - gategrad-bench: GEMM throughput, a training epoch and
+ * scalar graphs, each figure beside a reference measured in the same run
+ * (the machine may be shared and noisy: ratios matter, not seconds). */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "gategrad.h"
+#include "kernels/kernels.h"
+
+static const char usage[] =
+    "usage: gategrad-bench [--quick] [--json] [--threads N] [--epochs N]\n"
+    "Measures, each beside a reference taken in the same run (every timing is the fastest\n"
+    "of several repetitions interleaved with its reference's):\n"
+    "  GEMM       f32 GFLOP/s per shape of the MLP and 1024^3, against the CPU's estimated\n"
+    "             peak and OpenBLAS when libopenblas.so.0 loads (sh tools/setup.sh --bench)\n"
+    "  training   seconds per epoch of 784-256-128-10:relu, batch 128, Adam on\n"
+    "             Fashion-MNIST (synthetic data of its shape when absent), against the same\n"
+    "             epoch's matrix products alone; heap allocations per step; peak RSS\n"
+    "  scalar     record + backward of a 1,000,000-node random graph of add/mul/max/copy/\n"
+    "             sigmoid gates, ns and bytes per node, against a minimal array-based tape\n"
+    "  --quick     seconds instead of about half a minute: small sizes, few repetitions\n"
+    "  --json      end with one JSON line holding every figure\n"
+    "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
+    "  --epochs N  training epochs timed (default 5, quick 3); the fastest is reported\n"
+    "Exit code 1 when a result is wrong (a product, a gradient, a non-decreasing loss,\n"
+    "an allocation in a training step); timings are reported, never judged. --quick trains\n"
+    "on one thread (see bench/train.c).\n";
+
+typedef struct bench_all {
+    bool quick, json;
+    int gemm_status;
+    char *gemm_json;
+    bench_train_result train;
+    bench_scalar_result scalar;
+    const char *failed; /* the first check that failed, or NULL */
+} bench_all;
+
+static void check(bench_all *b, bool ok, const char *what)
+{
+    if (!ok && !b->failed)
+        b->failed = what;
+}
+
+/* The GEMM table goes straight to stdout; for --json it is kept for the
+ * final line, its newlines folded. */
+static int run_gemm(bench_all *b)
+{
+    if (!b->json) {
+        printf("\n== GEMM ==\n");
+        b->gemm_status = bench_gemm(stdout, b->quick, 0);
+        return 0;
+    }
+    size_t len;
+    FILE *mem = open_memstream(&b->gemm_json, &len);
+    if (!mem)
+        return -1;
+    b->gemm_status = bench_gemm(mem, b->quick, 1);
+    if (fclose(mem))
+        return -1;
+    for (char *p = b->gemm_json; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return 0;
+}
+
+static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+static void print_train(const bench_train_result *t)
+{
+    printf("\n== Training: %s, batch %zu, Adam, %d thread%s ==\n", t->model, t->batch, t->threads,
+           t->threads == 1 ? "" : "s");
+    printf("data %s: %zu samples, %zu steps per epoch; train loss %.4f (first epoch) -> %.4f (last)\n",
+           t->data, t->samples, t->steps, t->first_loss, t->last_loss);
+    printf("%-28s %12s   %-30s %s\n", "figure", "value", "reference (same run)", "ratio");
+    printf("%-28s %12.3f   %-22s %7.3f %6.2fx\n", "seconds per epoch", t->epoch_s,
+           "GEMM alone, s/epoch", t->gemm_s, t->epoch_s / t->gemm_s);
+    printf("%-28s %11.0f%%\n", "GEMM share of the epoch", 100 * fmin(1, t->gemm_s / t->epoch_s));
+    if (t->allocs_per_step >= 0)
+        printf("%-28s %12.3f   %-22s %7.3f\n", "heap allocations per step", t->allocs_per_step,
+               "(worst epoch) last", t->allocs_last_epoch);
+    else
+        printf("%-28s %12s   (malloc owned by a sanitizer)\n", "heap allocations per step", "-");
+    printf("%-28s %8.0f MiB   %-22s %3.0f MiB\n", "peak RSS", mib(t->peak_rss_bytes),
+           "of which training data", mib(t->data_bytes));
+}
+
+static void print_scalar(const bench_scalar_result *s)
+{
+    double n = (double)s->nodes;
+    printf("\n== Scalar graphs: %zu nodes, record + backward ==\n", s->nodes);
+    printf("%-28s %12.1f   %-22s %7.1f %6.2fx\n", "ns per node", 1e9 * s->engine_s / n,
+           "reference tape", 1e9 * s->tape_s / n, s->engine_s / s->tape_s);
+    printf("%-28s %12.1f   %-22s %7.1f %6.2fx\n", "bytes per node", (double)s->engine_bytes / n,
+           "reference tape", (double)s->tape_bytes / n, (double)s->engine_bytes / (double)s->tape_bytes);
+}
+
+static void print_json(const bench_all *b)
+{
+    const bench_train_result *t = &b->train;
+    const bench_scalar_result *s = &b->scalar;
+    double n = (double)s->nodes;
+    printf("{\"quick\": %s, \"threads\": %d, \"kernel\": \"%s\", \"gemm\": %s, "
+           "\"train\": {\"data\": \"%s\", \"model\": \"%s\", \"batch\": %zu, \"samples\": %zu, "
+           "\"steps\": %zu, \"seconds_per_epoch\": %.4f, \"gemm_seconds_per_epoch\": %.4f, "
+           "\"gemm_share\": %.3f, \"allocs_per_step\": %.3f, \"allocs_per_step_last_epoch\": %.3f, \"peak_rss_mib\": %.1f, "
+           "\"data_mib\": %.1f, \"first_loss\": %.5f, \"last_loss\": %.5f}, "
+           "\"scalar\": {\"nodes\": %zu, \"ns_per_node\": %.2f, \"tape_ns_per_node\": %.2f, "
+           "\"ratio\": %.3f, \"bytes_per_node\": %.1f, \"tape_bytes_per_node\": %.1f, "
+           "\"grad_diff\": %.3g}, \"ok\": %s%s%s%s}\n",
+           b->quick ? "true" : "false", t->threads, ggk_gemm_path_name(), b->gemm_json, t->data,
+           t->model, t->batch, t->samples, t->steps, t->epoch_s, t->gemm_s,
+           fmin(1, t->gemm_s / t->epoch_s), t->allocs_per_step, t->allocs_last_epoch, mib(t->peak_rss_bytes),
+           mib(t->data_bytes), t->first_loss, t->last_loss, s->nodes, 1e9 * s->engine_s / n,
+           1e9 * s->tape_s / n, s->engine_s / s->tape_s, (double)s->engine_bytes / n,
+           (double)s->tape_bytes / n, s->max_grad_diff, b->failed ? "false" : "true",
+           b->failed ? ", \"failed\": \"" : "", b->failed ? b->failed : "", b->failed ? "\"" : "");
+}
+
+/* Training first, so that its peak RSS is not the other benchmarks'. */
+static int run_all(bench_all *b, int epochs)
+{
+    char err[GG_ERRLEN];
+    if (bench_train(b->quick, epochs, &b->train, err)) {
+        fprintf(stderr, "gategrad-bench: %s\n", err);
+        return 1;
+    }
+    const bench_train_result *t = &b->train;
+    check(b, isfinite(t->first_loss) && t->last_loss < t->first_loss, "training loss did not decrease");
+    check(b, t->allocs_per_step <= 0, "a training step allocated");
+    if (!b->json)
+        print_train(t);
+    if (run_gemm(b) || bench_scalar(b->quick ? 100000 : 1000000, b->quick ? 1 : 5, &b->scalar)) {
+        fprintf(stderr, "gategrad-bench: out of memory\n");
+        return 1;
+    }
+    check(b, b->gemm_status == 0, "a GEMM result differs from the reference");
+    check(b, b->scalar.max_grad_diff < 1e-9, "scalar gradients differ from the reference tape");
+    if (b->json)
+        print_json(b);
+    else
+        print_scalar(&b->scalar);
+    if (b->failed)
+        fprintf(stderr, "gategrad-bench: %s\n", b->failed);
+    return b->failed ? 1 : 0;
+}
+
+/* A whole number in [1, max] from text, or 0. */
+static size_t count_arg(const char *text, size_t max)
+{
+    char *end;
+    unsigned long v = strtoul(text, &end, 10);
+    return *text >= '1' && *text <= '9' && !*end && v <= max ? (size_t)v : 0;
+}
+
+/* Parses the options into b, *threads and *epochs. Returns -1 to go on, or
+ * the exit code (0 after --help, 2 after a message about a bad option). */
+static int parse_args(int argc, char **argv, bench_all *b, size_t *threads, size_t *epochs)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--quick")) {
+            b->quick = true;
+        } else if (!strcmp(a, "--json")) {
+            b->json = true;
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "--epochs")) {
+            bool is_threads = a[2] == 't';
+            size_t max = is_threads ? GG_MAX_THREADS : 9;
+            size_t v = i + 1 < argc ? count_arg(argv[i + 1], max) : 0;
+            if (!v) {
+                fprintf(stderr, "gategrad-bench: %s needs a whole number from 1 to %zu\n", a, max);
+                return 2;
+            }
+            *(is_threads ? threads : epochs) = v;
+            i++;
+        } else {
+            fprintf(stderr, "gategrad-bench: unknown option '%s' (try --help)\n", a);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    bench_all b = {0};
+    size_t threads = 0, epochs = 0;
+    int rc = parse_args(argc, argv, &b, &threads, &epochs);
+    if (rc >= 0)
+        return rc;
+    if (threads)
+        gg_set_num_threads((int)threads);
+    rc = run_all(&b, epochs ? (int)epochs : b.quick ? 3 : 5);
+    free(b.gemm_json);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/* alloc.c - the library's allocator entry points; see base.h. */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE */
+#include "base/base.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifdef GG_FAULT_INJECTION
+#define GG_FAIL_NOW() ggb_fault_should_fail()
+#else
+#define GG_FAIL_NOW() 0
+#endif
+
+void *ggb_malloc(size_t size)
+{
+    return GG_FAIL_NOW() ? NULL : malloc(size ? size : 1);
+}
+
+void *ggb_calloc(size_t count, size_t size)
+{
+    return GG_FAIL_NOW() ? NULL : calloc(count ? count : 1, size ? size : 1);
+}
+
+void *ggb_realloc(void *p, size_t size)
+{
+    return GG_FAIL_NOW() ? NULL : realloc(p, size ? size : 1);
+}
+
+void *ggb_aligned_alloc(size_t align, size_t size)
+{
+    void *p = NULL;
+    if (GG_FAIL_NOW() || posix_memalign(&p, align, size ? size : 1) != 0)
+        return NULL;
+    return p;
+}
+
+void *ggb_huge_alloc(size_t size)
+{
+    void *p = ggb_aligned_alloc(GGB_HUGE_PAGE, size);
+#ifdef MADV_HUGEPAGE
+    if (p)
+        madvise(p, size, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+#endif
+    return p;
+}
+
+void ggb_free(void *p) { free(p); }
+
+char *ggb_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = ggb_malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+int ggb_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return -1;
+    *out = a * b;
+    return 0;
+}

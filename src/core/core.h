@@ -1,0 +1,193 @@
+/* core/core.h - the engine's insides (internal, prefix ggc_): nodes,
+ * graphs, recording, order, and the interface every gate implements.
+ *
+ * The contract: nodes are created in topological order. A node's inputs
+ * always exist before it does, so ids ascend along every edge and the
+ * creation order restricted to a root's ancestors is a valid evaluation
+ * order. Nothing ever reorders or rewires a node. */
+#ifndef GGC_CORE_H
+#define GGC_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "base/base.h"
+#include "gategrad/graph.h"
+
+/* Value storage of a rank-0 node: inline, in the node itself. */
+typedef union ggc_cell {
+    double d;
+    float f;
+} ggc_cell;
+
+/* Buffers and shape of a tensor node (rank >= 1), carved from the arena. */
+typedef struct ggc_tensor {
+    int64_t dims[GG_MAX_DIMS];
+    size_t numel;
+    void *data;
+    void *grad; /* NULL when the node carries no gradient */
+} ggc_tensor;
+
+enum {
+    GGC_NEEDS_GRAD = 1u << 0, /* a variable leaf, or computed from one */
+    GGC_MARK = 1u << 1,       /* scratch bit of the topological sort */
+    GGC_LABELED = 1u << 2,    /* has an entry in the label table */
+};
+
+/* 48 bytes: a million scalar nodes take 48 MB, with no heap block of their own. */
+struct gg_node {
+    gg_node *in[2];
+    union {
+        ggc_cell s;    /* rank 0 */
+        ggc_tensor *t; /* rank >= 1 */
+    } val;
+    ggc_cell grad; /* rank 0 */
+    union {
+        double f;
+        int64_t i;
+    } param;
+    uint32_t id;
+    uint8_t gate;
+    uint8_t dtype;
+    uint8_t rank;
+    uint8_t flags;
+};
+
+typedef struct ggc_shape {
+    int rank;
+    int64_t dims[GG_MAX_DIMS];
+} ggc_shape;
+
+typedef struct ggc_gate {
+    const char *name;
+    int arity;
+    const char *rule;
+    /* true: output shape is the broadcast of the inputs' shapes, and a
+     * rank-0 f64 node may take the scalar fast path. */
+    bool elementwise;
+    /* Sets *out from n's inputs and param; false (error recorded) if invalid. */
+    bool (*shape)(gg_graph *g, const gg_node *n, ggc_shape *out);
+    void (*forward)(gg_node *n);
+    void (*backward)(gg_node *n);
+    /* For elementwise gates: the local derivative d out / d input[i] at
+     * element k, from the current values (used by traces and explain).
+     * NULL for the others. */
+    double (*local)(const gg_node *n, int i, size_t k);
+} ggc_gate;
+
+/* The gate table, indexed by a node's gate id; defined by src/gates/, which
+ * lists the gates. The core only runs them, through this interface. */
+extern const ggc_gate *const ggc_gates[];
+#define GGC_GATE_LEAF 0 /* the "gate" of leaves, never run */
+
+typedef struct ggc_label_entry ggc_label_entry;
+
+/* Called around every gate evaluation when set (teaching traces, anomaly
+ * detection); NULL costs one predictable branch per node. */
+typedef enum ggc_hook_phase {
+    GGC_HOOK_FORWARD,         /* after n's value was computed */
+    GGC_HOOK_BACKWARD_BEGIN,  /* before n's gate passes its gradient on */
+    GGC_HOOK_BACKWARD_END,    /* after */
+} ggc_hook_phase;
+typedef int (*ggc_hook_fn)(gg_graph *g, gg_node *n, ggc_hook_phase phase, void *ctx);
+
+struct gg_graph {
+    gg_node **chunks; /* nodes live in fixed chunks so pointers never move */
+    size_t nchunks, chunk_cap;
+    size_t count;
+
+    struct gg_arena_block *arena; /* tensor buffers and descriptors */
+
+    gg_node **order; /* cached topological order of order_root's ancestors */
+    size_t order_len, order_cap;
+    const gg_node *order_root;
+
+    ggc_label_entry *labels_by_name, *labels_by_node;
+
+    ggc_hook_fn hook;
+    void *hook_ctx;
+    bool detect_anomaly;
+    bool grads_dirty; /* a backward pass ran since the last gg_zero_grad */
+
+    bool has_error;
+    char error[GG_ERRLEN];
+};
+
+#define GGC_CHUNK_SHIFT 10
+#define GGC_CHUNK_SIZE ((size_t)1 << GGC_CHUNK_SHIFT)
+
+/* Records an error message (printf-style) in g; always returns NULL so that
+ * failing constructors can `return ggc_fail(...)`. */
+void *ggc_fail(gg_graph *g, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Allocates size bytes aligned to 64 from g's arena, or NULL. Never freed
+ * before the graph is. */
+void *ggc_arena_alloc(gg_graph *g, size_t size);
+void ggc_arena_free_all(gg_graph *g);
+size_t ggc_arena_bytes(const gg_graph *g);
+
+static inline gg_node *ggc_node(const gg_graph *g, size_t id)
+{
+    return &g->chunks[id >> GGC_CHUNK_SHIFT][id & (GGC_CHUNK_SIZE - 1)];
+}
+
+/* True when n is a node of g. */
+static inline bool ggc_owns(const gg_graph *g, const gg_node *n)
+{
+    return n->id < g->count && ggc_node(g, n->id) == n;
+}
+
+/* Creates a node of gate `gate` over inputs a (and b) and computes its value.
+ * Handles every check shared by all gates (NULL inputs, foreign nodes, dtype
+ * mismatch), asks the gate for its output shape (want, may be NULL, is the
+ * shape the caller asks for: reshape), allocates and runs forward.
+ * Returns NULL on error. */
+gg_node *ggc_record(gg_graph *g, int gate, gg_node *a, gg_node *b, double param,
+                    const ggc_shape *want);
+
+/* Records a leaf of the given dtype and shape: a variable (receives a
+ * gradient) or a constant. Its value is left for the caller to fill. */
+gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bool variable);
+
+/* Frees the label tables (graph teardown). */
+void ggc_free_labels(gg_graph *g);
+
+/* The cached topological order for root (building it if needed): root and
+ * its ancestors in DESCENDING id order (root first), the order backward
+ * walks; forward walks it from the end. NULL with an error on failure. */
+gg_node **ggc_order(gg_graph *g, const gg_node *root, size_t *len);
+
+/* Element access independent of rank. */
+static inline size_t ggc_numel(const gg_node *n)
+{
+    return n->rank ? n->val.t->numel : 1;
+}
+static inline void *ggc_val(gg_node *n)
+{
+    return n->rank ? n->val.t->data : (void *)&n->val.s;
+}
+static inline void *ggc_grad(gg_node *n)
+{
+    if (!(n->flags & GGC_NEEDS_GRAD))
+        return NULL;
+    return n->rank ? n->val.t->grad : (void *)&n->grad;
+}
+static inline const int64_t *ggc_dims(const gg_node *n)
+{
+    return n->rank ? n->val.t->dims : NULL;
+}
+static inline bool ggc_needs_grad(const gg_node *n)
+{
+    return n->flags & GGC_NEEDS_GRAD;
+}
+
+/* NaN/Inf checks after a gate ran (gg_detect_anomaly); false with the
+ * error recorded when n's value / its inputs' gradients hold one. */
+bool ggc_anomaly_forward(gg_graph *g, const gg_node *n);
+bool ggc_anomaly_backward(gg_graph *g, const gg_node *n);
+
+/* "[3,4]" into buf. */
+const char *ggc_dims_str(int rank, const int64_t *dims, char *buf, size_t size);
+
+#endif

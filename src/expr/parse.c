@@ -1,0 +1,644 @@
+/* parse.c - the expression language (gategrad/expr.h): a shunting-yard
+ * parser with explicit stacks that records one engine gate per
+ * operator or function as soon as its operands are known. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h" /* the library's allocator, so fault injection reaches the parser */
+#include "gategrad/expr.h"
+#include "gategrad/graph.h"
+
+#undef uthash_malloc
+#undef uthash_free
+#define uthash_malloc(sz) ggb_malloc(sz)
+#define uthash_free(ptr, sz) ggb_free(ptr)
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+
+/* ---- Errors ---------------------------------------------------------------- */
+
+__attribute__((format(printf, 3, 4))) static void fail(gg_expr_error *err, size_t column,
+                                                       const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    ggb_verrorf(err->message, NULL, fmt, ap);
+    va_end(ap);
+    err->column = column;
+}
+
+/* ---- Variables ----------------------------------------------------------------- */
+
+typedef struct var_entry {
+    char *name;
+    gg_node *node;
+    UT_hash_handle hh;
+} var_entry;
+
+struct gg_expr_vars {
+    var_entry *table;
+    var_entry **list; /* in the order given */
+    size_t count, cap;
+};
+
+static bool ident_start(int c) { return isalpha(c) || c == '_'; }
+static bool ident_char(int c) { return isalnum(c) || c == '_'; }
+
+static size_t scan_ident(const char *s)
+{
+    size_t n = 0;
+    if (ident_start((unsigned char)s[0]))
+        while (ident_char((unsigned char)s[n]))
+            n++;
+    return n;
+}
+
+/* Reads a decimal number (optional sign, digits, optional fraction and
+ * exponent: no hex, inf or nan) at the start of s into *value. Returns the
+ * characters read, 0 if there is no number there. */
+static size_t scan_number(const char *s, bool allow_sign, double *value)
+{
+    size_t n = 0, digits = 0;
+    if (allow_sign && (s[n] == '-' || s[n] == '+'))
+        n++;
+    for (; isdigit((unsigned char)s[n]); n++)
+        digits++;
+    if (s[n] == '.')
+        for (n++; isdigit((unsigned char)s[n]); n++)
+            digits++;
+    if (digits == 0)
+        return 0;
+    if (s[n] == 'e' || s[n] == 'E') {
+        size_t e = n + 1;
+        if (s[e] == '+' || s[e] == '-')
+            e++;
+        if (isdigit((unsigned char)s[e])) {
+            for (n = e; isdigit((unsigned char)s[n]);)
+                n++;
+        }
+    }
+    char *copy = ggb_malloc(n + 1);
+    if (!copy)
+        return 0;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    *value = strtod(copy, NULL);
+    ggb_free(copy);
+    return n;
+}
+
+static bool vars_push(gg_expr_vars *v, var_entry *e)
+{
+    if (v->count == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 8;
+        var_entry **list = ggb_realloc(v->list, cap * sizeof *list);
+        if (!list)
+            return false;
+        v->list = list;
+        v->cap = cap;
+    }
+    int oom = 0;
+#undef uthash_nonfatal_oom
+#define uthash_nonfatal_oom(obj) (oom = 1)
+    HASH_ADD_KEYPTR(hh, v->table, e->name, strlen(e->name), e);
+    if (oom)
+        return false;
+    v->list[v->count++] = e;
+    return true;
+}
+
+static var_entry *vars_lookup(const gg_expr_vars *v, const char *name, size_t len)
+{
+    var_entry *e = NULL;
+    if (v)
+        HASH_FIND(hh, v->table, name, len, e);
+    return e;
+}
+
+/* Checks "NAME=VALUE" and splits it; false with err filled. */
+static bool split_assignment(const char *arg, size_t *name_len, double *value, gg_expr_error *err)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq) {
+        fail(err, 0, "'%.60s' is not NAME=VALUE", arg);
+        return false;
+    }
+    *name_len = (size_t)(eq - arg);
+    if (*name_len == 0 || scan_ident(arg) != *name_len) {
+        fail(err, 0, "'%.*s' in '%.60s' is not a variable name (letters, digits, _; not starting with a digit)",
+             (int)(*name_len < 60 ? *name_len : 60), arg, arg);
+        return false;
+    }
+    size_t used = scan_number(eq + 1, true, value);
+    if (used == 0 || eq[1 + used] != '\0') {
+        fail(err, 0, "value of %.*s: '%.60s' is not a number", (int)*name_len, arg, eq + 1);
+        return false;
+    }
+    if (!isfinite(*value)) {
+        fail(err, 0, "value of %.*s: '%.60s' is out of range", (int)*name_len, arg, eq + 1);
+        return false;
+    }
+    return true;
+}
+
+/* Adds the variable name[0..len) holding value; 0, or -1 with err filled. */
+static int add_variable(gg_expr_vars **vars, gg_graph *g, const char *name, size_t len,
+                        double value, gg_expr_error *err)
+{
+    if (vars_lookup(*vars, name, len)) {
+        fail(err, 0, "variable %.*s is given twice", (int)len, name);
+        return -1;
+    }
+    if (!*vars && !(*vars = ggb_calloc(1, sizeof **vars))) {
+        fail(err, 0, "out of memory");
+        return -1;
+    }
+    var_entry *e = ggb_calloc(1, sizeof *e);
+    if (e && (e->name = ggb_malloc(len + 1))) {
+        memcpy(e->name, name, len);
+        e->name[len] = '\0';
+        e->node = gg_scalar(g, value);
+    }
+    if (!e || !e->name || !e->node || gg_set_label(g, e->node, e->name) || !vars_push(*vars, e)) {
+        fail(err, 0, "cannot add variable %.*s: %s", (int)len, name,
+             gg_error(g) ? gg_error(g) : "out of memory");
+        if (e)
+            ggb_free(e->name);
+        ggb_free(e);
+        return -1;
+    }
+    return 0;
+}
+
+int gg_expr_vars_add(gg_expr_vars **vars, gg_graph *g, const char *arg, gg_expr_error *err)
+{
+    size_t len;
+    double value;
+    if (!vars || !g || !arg) {
+        fail(err, 0, "gg_expr_vars_add: no %s given", !vars ? "table" : !g ? "graph" : "assignment");
+        return -1;
+    }
+    if (!split_assignment(arg, &len, &value, err))
+        return -1;
+    return add_variable(vars, g, arg, len, value, err);
+}
+
+int gg_expr_vars_put(gg_expr_vars **vars, gg_graph *g, const char *name, double value,
+                     gg_expr_error *err)
+{
+    if (!vars || !g || !name) {
+        fail(err, 0, "gg_expr_vars_put: no %s given", !vars ? "table" : !g ? "graph" : "name");
+        return -1;
+    }
+    size_t len = strlen(name);
+    if (len == 0 || scan_ident(name) != len) {
+        fail(err, 0, "'%.60s' is not a variable name (letters, digits, _; not starting with a digit)",
+             name);
+        return -1;
+    }
+    if (!isfinite(value)) {
+        fail(err, 0, "value of %.60s is not finite", name);
+        return -1;
+    }
+    return add_variable(vars, g, name, len, value, err);
+}
+
+size_t gg_expr_vars_count(const gg_expr_vars *vars) { return vars ? vars->count : 0; }
+
+const char *gg_expr_var_name(const gg_expr_vars *vars, size_t i)
+{
+    return vars && i < vars->count ? vars->list[i]->name : NULL;
+}
+
+gg_node *gg_expr_var_node(const gg_expr_vars *vars, size_t i)
+{
+    return vars && i < vars->count ? vars->list[i]->node : NULL;
+}
+
+gg_node *gg_expr_var_find(const gg_expr_vars *vars, const char *name)
+{
+    var_entry *e = name ? vars_lookup(vars, name, strlen(name)) : NULL;
+    return e ? e->node : NULL;
+}
+
+void gg_expr_vars_free(gg_expr_vars *vars)
+{
+    if (!vars)
+        return;
+    HASH_CLEAR(hh, vars->table);
+    for (size_t i = 0; i < vars->count; i++) {
+        ggb_free(vars->list[i]->name);
+        ggb_free(vars->list[i]);
+    }
+    ggb_free(vars->list);
+    ggb_free(vars);
+}
+
+/* ---- Functions ------------------------------------------------------------------- */
+
+typedef struct func {
+    const char *name;
+    int arity;
+    gg_node *(*unary)(gg_graph *, gg_node *);
+    gg_node *(*binary)(gg_graph *, gg_node *, gg_node *);
+} func;
+
+static const func funcs[] = {
+    {"max", 2, NULL, gg_max},      {"min", 2, NULL, gg_min},   {"sigmoid", 1, gg_sigmoid, NULL},
+    {"tanh", 1, gg_tanh, NULL},    {"relu", 1, gg_relu, NULL}, {"exp", 1, gg_exp, NULL},
+    {"log", 1, gg_log, NULL},      {"abs", 1, gg_abs, NULL},
+};
+enum { NFUNCS = sizeof funcs / sizeof funcs[0] };
+
+static int find_func(const char *name, size_t len)
+{
+    for (int i = 0; i < NFUNCS; i++)
+        if (strlen(funcs[i].name) == len && memcmp(funcs[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- The parser's state ------------------------------------------------------------- */
+
+enum op_kind { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_NEG, OP_POW, OP_PAREN, OP_CALL };
+
+typedef struct op {
+    enum op_kind kind;
+    size_t col;  /* where it is in the text, 1-based */
+    int func;    /* OP_CALL: index in funcs; OP_PAREN: the call it opens, or -1 */
+    size_t args; /* OP_PAREN of a call: arguments seen so far */
+} op;
+
+typedef struct operand {
+    gg_node *node;
+    size_t col;
+} operand;
+
+typedef struct parser {
+    gg_graph *g;
+    const char *text;
+    const gg_expr_vars *vars;
+    gg_expr_error *err;
+    op *ops;
+    size_t nops, ops_cap;
+    operand *vals;
+    size_t nvals, vals_cap;
+} parser;
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size, parser *ps)
+{
+    if (need <= *cap)
+        return true;
+    size_t cap2 = *cap ? 2 * *cap : 64;
+    void *q = ggb_realloc(*p, cap2 * size);
+    if (!q) {
+        fail(ps->err, 0, "out of memory");
+        return false;
+    }
+    *p = q;
+    *cap = cap2;
+    return true;
+}
+
+static bool push_op(parser *ps, op o)
+{
+    if (!grow((void **)&ps->ops, &ps->ops_cap, ps->nops + 1, sizeof o, ps))
+        return false;
+    ps->ops[ps->nops++] = o;
+    return true;
+}
+
+static bool push_val(parser *ps, gg_node *node, size_t col)
+{
+    if (!node) {
+        fail(ps->err, col, "%s", gg_error(ps->g) ? gg_error(ps->g) : "out of memory");
+        return false;
+    }
+    if (!grow((void **)&ps->vals, &ps->vals_cap, ps->nvals + 1, sizeof(operand), ps))
+        return false;
+    ps->vals[ps->nvals++] = (operand){node, col};
+    return true;
+}
+
+static int prec(enum op_kind k)
+{
+    static const int p[] = {[OP_ADD] = 1, [OP_SUB] = 1, [OP_MUL] = 2, [OP_DIV] = 2,
+                            [OP_NEG] = 3, [OP_POW] = 4};
+    return k <= OP_POW ? p[k] : 0;
+}
+
+/* ---- Applying operators: one gate each -------------------------------------------------- */
+
+static bool apply_pow(parser *ps, operand a, operand b, size_t col)
+{
+    if (gg_requires_grad(b.node)) {
+        fail(ps->err, col, "the exponent of ^ must be a constant (it depends on a variable); "
+                           "for x^y write exp(y * log(x))");
+        return false;
+    }
+    return push_val(ps, gg_pow(ps->g, a.node, gg_value(b.node)), a.col);
+}
+
+/* Pops the operands of o (the state machine guarantees they are there) and
+ * pushes the gate it records. */
+static bool apply(parser *ps, op o)
+{
+    gg_graph *g = ps->g;
+    if (o.kind == OP_NEG) {
+        operand a = ps->vals[--ps->nvals];
+        return push_val(ps, gg_neg(g, a.node), o.col);
+    }
+    if (o.kind == OP_CALL) {
+        const func *f = &funcs[o.func];
+        ps->nvals -= (size_t)f->arity;
+        operand *a = &ps->vals[ps->nvals];
+        gg_node *n = f->arity == 1 ? f->unary(g, a[0].node) : f->binary(g, a[0].node, a[1].node);
+        return push_val(ps, n, o.col);
+    }
+    operand b = ps->vals[--ps->nvals], a = ps->vals[--ps->nvals];
+    switch (o.kind) {
+    case OP_ADD: return push_val(ps, gg_add(g, a.node, b.node), a.col);
+    case OP_SUB: return push_val(ps, gg_sub(g, a.node, b.node), a.col);
+    case OP_MUL: return push_val(ps, gg_mul(g, a.node, b.node), a.col);
+    case OP_DIV: return push_val(ps, gg_div(g, a.node, b.node), a.col);
+    default: return apply_pow(ps, a, b, o.col);
+    }
+}
+
+/* Applies the operators on top of the stack that bind at least as tightly
+ * as an incoming binary operator of kind k (more tightly for right-
+ * associative ^). */
+static bool reduce_for(parser *ps, enum op_kind k)
+{
+    while (ps->nops > 0) {
+        op top = ps->ops[ps->nops - 1];
+        int pt = prec(top.kind), pk = prec(k);
+        if (top.kind >= OP_PAREN || pt < pk || (pt == pk && k == OP_POW))
+            break;
+        ps->nops--;
+        if (!apply(ps, top))
+            return false;
+    }
+    return true;
+}
+
+/* Applies operators down to the innermost '(' (left on the stack); false
+ * when there is none (the caller reports why). */
+static bool reduce_to_paren(parser *ps)
+{
+    while (ps->nops > 0 && ps->ops[ps->nops - 1].kind != OP_PAREN) {
+        op top = ps->ops[--ps->nops];
+        if (!apply(ps, top))
+            return false;
+    }
+    return ps->nops > 0;
+}
+
+/* ---- Tokens --------------------------------------------------------------------------- */
+
+static void stray(parser *ps, size_t at)
+{
+    unsigned char c = (unsigned char)ps->text[at];
+    if (isprint(c))
+        fail(ps->err, at + 1, "unexpected character '%c'", c);
+    else
+        fail(ps->err, at + 1, "unexpected byte 0x%02x", c);
+}
+
+static void expected_operand(parser *ps, size_t at)
+{
+    if (ps->text[at] == '\0')
+        fail(ps->err, at + 1, "the expression ends where an operand (a number, variable, "
+                              "function call or '(') is expected");
+    else
+        fail(ps->err, at + 1, "expected an operand (a number, variable, function call or '(') "
+                              "before '%c'", ps->text[at]);
+}
+
+/* A name: a call when '(' follows (*call set), else a variable. Returns
+ * the length consumed (the '(' included), 0 on error. */
+static size_t operand_name(parser *ps, size_t at, bool *call)
+{
+    const char *s = ps->text + at;
+    size_t len = scan_ident(s), after = len;
+    while (isspace((unsigned char)s[after]))
+        after++;
+    if (s[after] == '(') {
+        int f = find_func(s, len);
+        if (f < 0) {
+            fail(ps->err, at + 1, "unknown function '%.*s' (known: max, min, sigmoid, tanh, "
+                 "relu, exp, log, abs)", (int)(len < 40 ? len : 40), s);
+            return 0;
+        }
+        if (!push_op(ps, (op){OP_CALL, at + 1, f, 0}) ||
+            !push_op(ps, (op){OP_PAREN, at + after + 1, f, 1}))
+            return 0;
+        *call = true;
+        return after + 1;
+    }
+    var_entry *v = vars_lookup(ps->vars, s, len);
+    if (!v) {
+        fail(ps->err, at + 1, "variable '%.*s' has no value (give %.*s=NUMBER)",
+             (int)(len < 40 ? len : 40), s, (int)(len < 40 ? len : 40), s);
+        return 0;
+    }
+    return push_val(ps, v->node, at + 1) ? len : 0;
+}
+
+static size_t operand_number(parser *ps, size_t at)
+{
+    double value = 0;
+    size_t len = scan_number(ps->text + at, false, &value);
+    if (len == 0) {
+        fail(ps->err, at + 1, "out of memory");
+        return 0;
+    }
+    if (!isfinite(value)) {
+        fail(ps->err, at + 1, "the number '%.*s' is out of range", (int)(len < 40 ? len : 40),
+             ps->text + at);
+        return 0;
+    }
+    return push_val(ps, gg_constant(ps->g, GG_F64, value), at + 1) ? len : 0;
+}
+
+/* The closing ')' of a call with no arguments, "f()". */
+static bool empty_call(parser *ps, size_t at)
+{
+    if (ps->nops == 0)
+        return false;
+    op *top = &ps->ops[ps->nops - 1];
+    if (top->kind != OP_PAREN || top->func < 0 || top->args != 1)
+        return false;
+    size_t k = top->col; /* the '(' is at index col - 1 */
+    while (isspace((unsigned char)ps->text[k]))
+        k++;
+    if (k != at)
+        return false;
+    top->args = 0;
+    return true;
+}
+
+/* Where an operand is expected: returns characters consumed, 0 on error;
+ * *operand_done tells whether an operand is now complete. */
+static size_t at_operand(parser *ps, size_t at, bool *operand_done)
+{
+    char c = ps->text[at];
+    *operand_done = true;
+    if (ident_start((unsigned char)c)) {
+        bool call = false;
+        size_t n = operand_name(ps, at, &call);
+        *operand_done = !call; /* a call's arguments come next */
+        return n;
+    }
+    if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)ps->text[at + 1])))
+        return operand_number(ps, at);
+    *operand_done = false;
+    if (c == '-')
+        return push_op(ps, (op){OP_NEG, at + 1, -1, 0}) ? 1 : 0;
+    if (c == '(')
+        return push_op(ps, (op){OP_PAREN, at + 1, -1, 0}) ? 1 : 0;
+    if (c == ')' && empty_call(ps, at))
+        return 0; /* handled by the caller as a closing parenthesis */
+    if (c == '\0' || strchr("+*/^),", c))
+        expected_operand(ps, at);
+    else
+        stray(ps, at);
+    return 0;
+}
+
+static bool close_paren(parser *ps, size_t at)
+{
+    if (!reduce_to_paren(ps)) {
+        if (ps->err->message[0] == '\0')
+            fail(ps->err, at + 1, "unbalanced parentheses: this ')' has no matching '('");
+        return false;
+    }
+    op paren = ps->ops[--ps->nops];
+    if (paren.func < 0)
+        return true;
+    op call = ps->ops[--ps->nops];
+    const func *f = &funcs[call.func];
+    if (paren.args != (size_t)f->arity) {
+        fail(ps->err, call.col, "%s takes %d argument%s, not %zu", f->name, f->arity,
+             f->arity == 1 ? "" : "s", paren.args);
+        return false;
+    }
+    return apply(ps, call);
+}
+
+static bool comma(parser *ps, size_t at)
+{
+    if (!reduce_to_paren(ps) || ps->ops[ps->nops - 1].func < 0) {
+        if (ps->err->message[0] == '\0')
+            fail(ps->err, at + 1, "',' outside the arguments of a function call");
+        return false;
+    }
+    ps->ops[ps->nops - 1].args++;
+    return true;
+}
+
+/* Where an operator is expected: true when one was read (or ')' / ','),
+ * with *operand_next telling whether an operand must follow. */
+static bool at_operator(parser *ps, size_t at, bool *operand_next)
+{
+    static const char ops[] = "+-*/^";
+    static const enum op_kind kinds[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW};
+    char c = ps->text[at];
+    *operand_next = true;
+    const char *p = c ? strchr(ops, c) : NULL;
+    if (p) {
+        enum op_kind k = kinds[p - ops];
+        return reduce_for(ps, k) && push_op(ps, (op){k, at + 1, -1, 0});
+    }
+    if (c == ',')
+        return comma(ps, at);
+    *operand_next = false;
+    if (c == ')')
+        return close_paren(ps, at);
+    if (ident_start((unsigned char)c) || isdigit((unsigned char)c) || c == '(' || c == '.')
+        fail(ps->err, at + 1, "expected an operator (+ - * / ^) before '%c'", c);
+    else
+        stray(ps, at);
+    return false;
+}
+
+/* ---- The driver ---------------------------------------------------------------------------- */
+
+static gg_node *finish(parser *ps, size_t end)
+{
+    while (ps->nops > 0) {
+        op top = ps->ops[--ps->nops];
+        if (top.kind == OP_PAREN) {
+            fail(ps->err, top.col, "unbalanced parentheses: this '(' is never closed");
+            return NULL;
+        }
+        if (!apply(ps, top))
+            return NULL;
+    }
+    if (ps->nvals != 1) {
+        fail(ps->err, end + 1, "internal error: %zu values left after parsing", ps->nvals);
+        return NULL;
+    }
+    return ps->vals[0].node;
+}
+
+static gg_node *parse(parser *ps)
+{
+    const char *s = ps->text;
+    size_t at = 0;
+    bool want_operand = true, seen = false;
+    for (;;) {
+        while (isspace((unsigned char)s[at]))
+            at++;
+        if (s[at] == '\0' && !seen) {
+            fail(ps->err, 0, "empty expression");
+            return NULL;
+        }
+        seen = true;
+        if (want_operand) {
+            bool done;
+            size_t n = at_operand(ps, at, &done);
+            if (n == 0 && !(s[at] == ')' && ps->err->message[0] == '\0'))
+                return NULL;
+            if (n == 0) { /* "f()": the ')' closes the call at once */
+                if (!close_paren(ps, at))
+                    return NULL;
+                n = 1;
+                done = true;
+            }
+            at += n;
+            want_operand = !done;
+            continue;
+        }
+        if (s[at] == '\0')
+            return finish(ps, at);
+        if (!at_operator(ps, at, &want_operand))
+            return NULL;
+        at++;
+    }
+}
+
+gg_node *gg_expr_build(gg_graph *g, const char *text, const gg_expr_vars *vars, gg_expr_error *err)
+{
+    gg_expr_error ignored;
+    if (!err)
+        err = &ignored;
+    *err = (gg_expr_error){0};
+    if (!g || !text) {
+        fail(err, 0, "gg_expr_build: no %s given", !g ? "graph" : "expression");
+        return NULL;
+    }
+    parser ps = {.g = g, .text = text, .vars = vars, .err = err};
+    gg_node *root = parse(&ps);
+    ggb_free(ps.ops);
+    ggb_free(ps.vals);
+    return root;
+}

@@ -1,0 +1,311 @@
+/* gates_elementwise.c - gates that work element by element: the lecture's
+ * add, mul, max, copy and sigmoid, and their relatives.
+ *
+ * Each gate is one definition: its forward formula and its local derivative,
+ * side by side, and the sentence that says how it moves the gradient. The
+ * loops around them (dtypes, broadcasting, accumulating into inputs) are
+ * written once, below, and inlined into every gate. Formulas are written in
+ * double for both dtypes and rounded to the node's; where float computes the
+ * same bits (add, mul, max, relu, ...) the compiler keeps f32 loops in float,
+ * and it vectorizes them, for AVX-512 too (kernels/vec.h). */
+#include <math.h>
+
+#include "gates/gates.h"
+#include "kernels/kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+typedef double (*unary_fn)(double x, double p);
+typedef double (*unary_deriv_fn)(double x, double y, double p);
+typedef double (*binary_fn)(double a, double b);
+typedef double (*binary_deriv_fn)(double a, double b, double z);
+
+/* ---- The loops shared by every unary gate ------------------------------- */
+
+/* The tensor loops, once per element type. restrict: a gate's output and
+ * gradient buffers never overlap its inputs' (the arena gives each node its
+ * own), which lets these loops vectorize. */
+#define UNARY_LOOPS(T)                                                               \
+    INLINE void unary_forward_##T(size_t cnt, const T *restrict x, T *restrict y,    \
+                                  double p, unary_fn f)                              \
+    {                                                                                \
+        for (size_t i = 0; i < cnt; i++)                                             \
+            y[i] = (T)f(x[i], p);                                                    \
+    }                                                                                \
+    INLINE void unary_backward_##T(size_t cnt, const T *restrict x, const T *restrict y, \
+                                   const T *restrict gy, T *restrict gx, double p,   \
+                                   unary_deriv_fn d)                                 \
+    {                                                                                \
+        for (size_t i = 0; i < cnt; i++)                                             \
+            gx[i] += (T)(gy[i] * d(x[i], y[i], p));                                  \
+    }
+UNARY_LOOPS(float)
+UNARY_LOOPS(double)
+
+INLINE void unary_forward(gg_node *n, unary_fn f)
+{
+    gg_node *a = n->in[0];
+    double p = n->param.f;
+    if (n->rank == 0 && n->dtype == GG_F64) {
+        n->val.s.d = f(a->val.s.d, p);
+        return;
+    }
+    if (n->dtype == GG_F64)
+        unary_forward_double(ggc_numel(n), ggc_val(a), ggc_val(n), p, f);
+    else
+        unary_forward_float(ggc_numel(n), ggc_val(a), ggc_val(n), p, f);
+}
+
+INLINE void unary_backward(gg_node *n, unary_deriv_fn d)
+{
+    gg_node *a = n->in[0];
+    if (!ggc_needs_grad(a))
+        return;
+    double p = n->param.f;
+    if (n->rank == 0 && n->dtype == GG_F64) {
+        a->grad.d += n->grad.d * d(a->val.s.d, n->val.s.d, p);
+        return;
+    }
+    if (n->dtype == GG_F64)
+        unary_backward_double(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d);
+    else
+        unary_backward_float(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d);
+}
+
+static double load(const gg_node *n, size_t k)
+{
+    return ggb_get((gg_dtype)n->dtype, ggc_val((gg_node *)n), k);
+}
+
+INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
+{
+    return d(load(n->in[0], k), load(n, k), n->param.f);
+}
+
+/* One unary gate: y = FWD (of x and p), dy/dx = DERIV (of x, y and p). */
+#define UNARY_GATE(NAME, RULE, FWD, DERIV)                                           \
+    static double NAME##_f(double x, double p)                                       \
+    {                                                                                \
+        (void)p;                                                                     \
+        return FWD;                                                                  \
+    }                                                                                \
+    static double NAME##_d(double x, double y, double p)                             \
+    {                                                                                \
+        (void)x, (void)y, (void)p;                                                   \
+        return DERIV;                                                                \
+    }                                                                                \
+    GGK_VEC static void NAME##_forward(gg_node *n) { unary_forward(n, NAME##_f); }    \
+    GGK_VEC static void NAME##_backward(gg_node *n) { unary_backward(n, NAME##_d); }  \
+    static double NAME##_local(const gg_node *n, int i, size_t k)                    \
+    {                                                                                \
+        (void)i;                                                                     \
+        return unary_local(n, k, NAME##_d);                                          \
+    }                                                                                \
+    const ggc_gate ggg_gate_##NAME = {#NAME, 1, RULE, true, ggg_same_shape,           \
+                                     NAME##_forward, NAME##_backward, NAME##_local};
+
+/* ---- The loops shared by every binary gate ------------------------------ */
+
+/* The innermost loop of BROADCAST_LOOP with strides SA, SB; constant ones
+ * let it vectorize. */
+#define INNER_LOOP(p, SA, SB, BODY)                                                  \
+    for (size_t i3 = 0; i3 < (p).n[3]; i3++) {                                       \
+        size_t k = k0 + i3, ia = ba + i3 * (SA), ib = bb + i3 * (SB);                \
+        BODY;                                                                        \
+    }
+
+/* Runs BODY for every output element k, with ia and ib the matching
+ * (broadcast) elements of the inputs. The innermost dimension is
+ * contiguous in both inputs (1, 1) or broadcast from one (1, 0 / 0, 1) in
+ * nearly every use (a bias row added to a batch, a scale), so those cases
+ * get loops of their own. */
+#define BROADCAST_LOOP(p, BODY)                                                      \
+    do {                                                                             \
+        if ((p).flat) {                                                              \
+            size_t total = (p).n[0] * (p).n[1] * (p).n[2] * (p).n[3];                \
+            for (size_t k = 0; k < total; k++) {                                     \
+                size_t ia = k, ib = k;                                               \
+                BODY;                                                                \
+            }                                                                        \
+            break;                                                                   \
+        }                                                                            \
+        size_t k0 = 0, sa3 = (p).sa[3], sb3 = (p).sb[3];                             \
+        for (size_t i0 = 0; i0 < (p).n[0]; i0++)                                     \
+            for (size_t i1 = 0; i1 < (p).n[1]; i1++)                                 \
+                for (size_t i2 = 0; i2 < (p).n[2]; i2++, k0 += (p).n[3]) {           \
+                    size_t ba = i0 * (p).sa[0] + i1 * (p).sa[1] + i2 * (p).sa[2];    \
+                    size_t bb = i0 * (p).sb[0] + i1 * (p).sb[1] + i2 * (p).sb[2];    \
+                    if (sa3 == 1 && sb3 == 1)                                        \
+                        INNER_LOOP(p, 1, 1, BODY)                                    \
+                    else if (sa3 == 1 && sb3 == 0)                                   \
+                        INNER_LOOP(p, 1, 0, BODY)                                    \
+                    else if (sa3 == 0 && sb3 == 1)                                   \
+                        INNER_LOOP(p, 0, 1, BODY)                                    \
+                    else                                                             \
+                        INNER_LOOP(p, sa3, sb3, BODY)                                \
+                }                                                                    \
+    } while (0)
+
+/* The tensor loops, once per element type (restrict: see UNARY_LOOPS).
+ * Backward adds upstream * d(out)/d(input which) into that input's
+ * gradient; an input stretched by broadcasting sums its share over the
+ * stretched dimensions. */
+#define BINARY_LOOPS(T)                                                              \
+    INLINE void binary_forward_##T(const ggg_bplan *p, const T *restrict A,           \
+                                   const T *restrict B, T *restrict Z, binary_fn f)  \
+    {                                                                                \
+        BROADCAST_LOOP(*p, Z[k] = (T)f(A[ia], B[ib]));                               \
+    }                                                                                \
+    INLINE void binary_accumulate_##T(const ggg_bplan *p, int which, const T *restrict A, \
+                                      const T *restrict B, const T *restrict Z,      \
+                                      const T *restrict GZ, T *restrict G,           \
+                                      binary_deriv_fn d)                             \
+    {                                                                                \
+        if (which == 0)                                                              \
+            BROADCAST_LOOP(*p, G[ia] += (T)(GZ[k] * d(A[ia], B[ib], Z[k])));         \
+        else                                                                         \
+            BROADCAST_LOOP(*p, G[ib] += (T)(GZ[k] * d(A[ia], B[ib], Z[k])));         \
+    }
+BINARY_LOOPS(float)
+BINARY_LOOPS(double)
+
+INLINE void binary_forward(gg_node *z, binary_fn f)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    if (z->rank == 0 && z->dtype == GG_F64) {
+        z->val.s.d = f(a->val.s.d, b->val.s.d);
+        return;
+    }
+    ggg_bplan p;
+    ggg_bplan_init(z, &p);
+    if (z->dtype == GG_F64)
+        binary_forward_double(&p, ggc_val(a), ggc_val(b), ggc_val(z), f);
+    else
+        binary_forward_float(&p, ggc_val(a), ggc_val(b), ggc_val(z), f);
+}
+
+INLINE void binary_accumulate(gg_node *z, int which, binary_deriv_fn d)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    ggg_bplan p;
+    ggg_bplan_init(z, &p);
+    if (z->dtype == GG_F64)
+        binary_accumulate_double(&p, which, ggc_val(a), ggc_val(b), ggc_val(z), ggc_grad(z),
+                                 ggc_grad(z->in[which]), d);
+    else
+        binary_accumulate_float(&p, which, ggc_val(a), ggc_val(b), ggc_val(z), ggc_grad(z),
+                                ggc_grad(z->in[which]), d);
+}
+
+INLINE void binary_backward(gg_node *z, binary_deriv_fn da, binary_deriv_fn db)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    if (z->rank == 0 && z->dtype == GG_F64) {
+        double x = a->val.s.d, y = b->val.s.d, out = z->val.s.d, up = z->grad.d;
+        double ga = up * da(x, y, out), gb = up * db(x, y, out);
+        if (ggc_needs_grad(a))
+            a->grad.d += ga;
+        if (ggc_needs_grad(b))
+            b->grad.d += gb;
+        return;
+    }
+    if (ggc_needs_grad(a))
+        binary_accumulate(z, 0, da);
+    if (ggc_needs_grad(b))
+        binary_accumulate(z, 1, db);
+}
+
+INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da,
+                           binary_deriv_fn db)
+{
+    double a = load(z->in[0], ggg_bcast_index(z, 0, k));
+    double b = load(z->in[1], ggg_bcast_index(z, 1, k));
+    return (i == 0 ? da : db)(a, b, load(z, k));
+}
+
+/* One binary gate: z = FWD (of a and b); dz/da = DA, dz/db = DB (of a, b, z). */
+#define BINARY_GATE(NAME, RULE, FWD, DA, DB)                                         \
+    static double NAME##_f(double a, double b) { return FWD; }                       \
+    static double NAME##_da(double a, double b, double z)                            \
+    {                                                                                \
+        (void)a, (void)b, (void)z;                                                   \
+        return DA;                                                                   \
+    }                                                                                \
+    static double NAME##_db(double a, double b, double z)                            \
+    {                                                                                \
+        (void)a, (void)b, (void)z;                                                   \
+        return DB;                                                                   \
+    }                                                                                \
+    GGK_VEC static void NAME##_forward(gg_node *n) { binary_forward(n, NAME##_f); }   \
+    GGK_VEC static void NAME##_backward(gg_node *n) { binary_backward(n, NAME##_da, NAME##_db); } \
+    static double NAME##_local(const gg_node *n, int i, size_t k)                    \
+    {                                                                                \
+        return binary_local(n, i, k, NAME##_da, NAME##_db);                          \
+    }                                                                                \
+    const ggc_gate ggg_gate_##NAME = {#NAME, 2, RULE, true, ggg_broadcast_shape,      \
+                                     NAME##_forward, NAME##_backward, NAME##_local};
+
+/* ---- The gates ------------------------------------------------------------ */
+
+BINARY_GATE(add, "distributor: both inputs receive the upstream gradient unchanged",
+            a + b, 1.0, 1.0)
+BINARY_GATE(sub, "distributor with a sign: a receives the upstream gradient, b its negative",
+            a - b, 1.0, -1.0)
+BINARY_GATE(mul, "swap multiplier: each input receives the upstream gradient times the other input",
+            a * b, b, a)
+BINARY_GATE(div, "a receives upstream / b, b receives -upstream * a / b^2",
+            a / b, 1.0 / b, -a / (b * b))
+BINARY_GATE(max, "router: the larger input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
+            a >= b ? a : b, a >= b ? 1.0 : 0.0, a >= b ? 0.0 : 1.0)
+BINARY_GATE(min, "router: the smaller input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
+            a <= b ? a : b, a <= b ? 1.0 : 0.0, a <= b ? 0.0 : 1.0)
+
+UNARY_GATE(copy, "adder: the input receives the sum of the upstream gradients of every use",
+           x, 1.0)
+UNARY_GATE(neg, "flips the sign of the upstream gradient", -x, -1.0)
+UNARY_GATE(sigmoid, "from its own output: dx = y * (1 - y) * upstream",
+           x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)), y * (1.0 - y))
+UNARY_GATE(tanh, "from its own output: dx = (1 - y^2) * upstream", tanh(x), 1.0 - y * y)
+UNARY_GATE(exp, "from its own output: dx = y * upstream", exp(x), y)
+UNARY_GATE(log, "dx = upstream / x", log(x), 1.0 / x)
+UNARY_GATE(relu, "switch: passes the upstream gradient where x > 0, blocks it elsewhere",
+           x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0)
+UNARY_GATE(leaky_relu, "passes the upstream gradient where x > 0, scales it by the slope elsewhere",
+           x > 0 ? x : p * x, x > 0 ? 1.0 : p)
+UNARY_GATE(elu, "passes the upstream gradient where x > 0, elsewhere dx = (y + alpha) * upstream",
+           x > 0 ? x : p * expm1(x), x > 0 ? 1.0 : y + p)
+UNARY_GATE(abs, "passes the upstream gradient with the sign of x (0 at x = 0)",
+           fabs(x), x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0))
+UNARY_GATE(pow, "dx = p * x^(p-1) * upstream", pow(x, p), p * pow(x, p - 1.0))
+
+/* ---- Constructors ----------------------------------------------------------- */
+
+gg_node *gg_add(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_add, a, b, 0, NULL); }
+gg_node *gg_sub(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_sub, a, b, 0, NULL); }
+gg_node *gg_mul(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_mul, a, b, 0, NULL); }
+gg_node *gg_div(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_div, a, b, 0, NULL); }
+gg_node *gg_max(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_max, a, b, 0, NULL); }
+gg_node *gg_min(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_min, a, b, 0, NULL); }
+gg_node *gg_copy(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_copy, a, NULL, 0, NULL); }
+gg_node *gg_neg(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_neg, a, NULL, 0, NULL); }
+gg_node *gg_sigmoid(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_sigmoid, a, NULL, 0, NULL); }
+gg_node *gg_tanh(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_tanh, a, NULL, 0, NULL); }
+gg_node *gg_exp(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_exp, a, NULL, 0, NULL); }
+gg_node *gg_log(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_log, a, NULL, 0, NULL); }
+gg_node *gg_relu(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_relu, a, NULL, 0, NULL); }
+gg_node *gg_abs(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_abs, a, NULL, 0, NULL); }
+
+gg_node *gg_leaky_relu(gg_graph *g, gg_node *a, double slope)
+{
+    return ggc_record(g, GG_GATE_leaky_relu, a, NULL, slope, NULL);
+}
+
+gg_node *gg_elu(gg_graph *g, gg_node *a, double alpha)
+{
+    return ggc_record(g, GG_GATE_elu, a, NULL, alpha, NULL);
+}
+
+gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent)
+{
+    return ggc_record(g, GG_GATE_pow, a, NULL, exponent, NULL);
+}

@@ -1,0 +1,191 @@
+/* gates_loss.c - fused loss gates: softmax cross-entropy with integer
+ * labels and binary cross-entropy on logits. Each is one gate rather than a
+ * chain of exp / log / sum gates so that it stays finite for any logits
+ * (log-sum-exp with the row maximum taken out) and its backward is the
+ * short closed form. Arithmetic in double for both dtypes. */
+#include <math.h>
+
+#include "gategrad/nn.h"
+#include "gates/gates.h"
+
+static double at(const gg_node *n, const void *p, size_t i)
+{
+    return n->dtype == GG_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
+}
+
+static void add_at(const gg_node *n, void *p, size_t i, double v)
+{
+    if (n->dtype == GG_F64)
+        ((double *)p)[i] += v;
+    else
+        ((float *)p)[i] += (float)v;
+}
+
+static void put_scalar(gg_node *z, double v) { ggb_put((gg_dtype)z->dtype, ggc_val(z), 0, v); }
+
+static double upstream(const gg_node *z)
+{
+    return z->dtype == GG_F64 ? z->grad.d : (double)z->grad.f;
+}
+
+/* ---- softmax cross-entropy: logits [B, C], labels [B] ------------------------ */
+
+static bool sce_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
+{
+    const gg_node *x = z->in[0], *y = z->in[1];
+    if (x->rank != 2 || y->rank != 1 || y->val.t->dims[0] != x->val.t->dims[0]) {
+        char sx[64], sy[64];
+        ggc_fail(g, "softmax_cross_entropy: logits %s and labels %s: expected [B,C] and [B]",
+                 gg_shape_str(x, sx, sizeof sx), gg_shape_str(y, sy, sizeof sy));
+        return false;
+    }
+    out->rank = 0;
+    return true;
+}
+
+typedef struct sce_dims {
+    size_t rows, classes;
+} sce_dims;
+
+static sce_dims sce_view(const gg_node *z)
+{
+    const gg_node *x = z->in[0];
+    return (sce_dims){(size_t)x->val.t->dims[0], (size_t)x->val.t->dims[1]};
+}
+
+/* The label of row r as an index; -1 ignores the row, -2 is invalid. */
+static long row_label(const gg_node *y, size_t r, size_t classes)
+{
+    double v = at(y, ggc_val((gg_node *)y), r);
+    if (v < 0)
+        return -1;
+    if (v != floor(v) || v >= (double)classes)
+        return -2;
+    return (long)v;
+}
+
+static double row_lse(const gg_node *x, size_t off, size_t len)
+{
+    const void *p = ggc_val((gg_node *)x);
+    double mx = -INFINITY, s = 0;
+    for (size_t j = 0; j < len; j++)
+        mx = fmax(mx, at(x, p, off + j));
+    for (size_t j = 0; j < len; j++)
+        s += exp(at(x, p, off + j) - mx);
+    return mx + log(s);
+}
+
+static size_t sce_counted(const gg_node *z)
+{
+    sce_dims d = sce_view(z);
+    size_t n = 0;
+    for (size_t r = 0; r < d.rows; r++)
+        n += row_label(z->in[1], r, d.classes) != -1;
+    return n;
+}
+
+static void sce_forward(gg_node *z)
+{
+    gg_node *x = z->in[0];
+    sce_dims d = sce_view(z);
+    double total = 0;
+    for (size_t r = 0; r < d.rows; r++) {
+        long lab = row_label(z->in[1], r, d.classes);
+        if (lab == -2)
+            total = NAN;
+        else if (lab >= 0)
+            total += row_lse(x, r * d.classes, d.classes) - at(x, ggc_val(x), r * d.classes + (size_t)lab);
+    }
+    size_t n = sce_counted(z);
+    put_scalar(z, n ? total / (double)n : 0.0);
+}
+
+static void sce_backward(gg_node *z)
+{
+    gg_node *x = z->in[0];
+    if (!ggc_needs_grad(x))
+        return;
+    sce_dims d = sce_view(z);
+    size_t n = sce_counted(z);
+    double scale = n ? upstream(z) / (double)n : 0.0;
+    const void *px = ggc_val(x);
+    void *gx = ggc_grad(x);
+    for (size_t r = 0; r < d.rows; r++) {
+        long lab = row_label(z->in[1], r, d.classes);
+        if (lab < 0)
+            continue;
+        size_t off = r * d.classes;
+        double lse = row_lse(x, off, d.classes);
+        for (size_t j = 0; j < d.classes; j++) {
+            double p = exp(at(x, px, off + j) - lse);
+            add_at(x, gx, off + j, scale * (p - ((long)j == lab)));
+        }
+    }
+}
+
+const ggc_gate ggg_gate_softmax_cross_entropy = {"softmax_cross_entropy", 2,
+    "d logits = upstream * (softmax - onehot(label)) / rows; labels get none",
+    false, sce_shape, sce_forward, sce_backward, NULL};
+
+/* ---- binary cross-entropy on logits: x and t of one shape ---------------------- */
+
+static bool bce_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
+{
+    const gg_node *x = z->in[0], *t = z->in[1];
+    bool same = x->rank == t->rank;
+    for (int i = 0; same && i < x->rank; i++)
+        same = x->val.t->dims[i] == t->val.t->dims[i];
+    if (!same) {
+        char sx[64], st[64];
+        ggc_fail(g, "bce_with_logits: logits %s and targets %s: shapes differ",
+                 gg_shape_str(x, sx, sizeof sx), gg_shape_str(t, st, sizeof st));
+        return false;
+    }
+    out->rank = 0;
+    return true;
+}
+
+static void bce_forward(gg_node *z)
+{
+    gg_node *x = z->in[0], *t = z->in[1];
+    size_t n = ggc_numel(x);
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        double xi = at(x, ggc_val(x), i), ti = at(t, ggc_val(t), i);
+        total += fmax(xi, 0) - xi * ti + log1p(exp(-fabs(xi)));
+    }
+    put_scalar(z, total / (double)n);
+}
+
+static double sigmoid(double x)
+{
+    return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+}
+
+static void bce_backward(gg_node *z)
+{
+    gg_node *x = z->in[0], *t = z->in[1];
+    size_t n = ggc_numel(x);
+    double scale = upstream(z) / (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double xi = at(x, ggc_val(x), i), ti = at(t, ggc_val(t), i);
+        if (ggc_needs_grad(x))
+            add_at(x, ggc_grad(x), i, scale * (sigmoid(xi) - ti));
+        if (ggc_needs_grad(t))
+            add_at(t, ggc_grad(t), i, -scale * xi);
+    }
+}
+
+const ggc_gate ggg_gate_bce_with_logits = {"bce_with_logits", 2,
+    "d logits = upstream * (sigmoid(x) - t) / N, d targets = -upstream * x / N",
+    false, bce_shape, bce_forward, bce_backward, NULL};
+
+gg_node *gg_softmax_cross_entropy(gg_graph *g, gg_node *logits, gg_node *labels)
+{
+    return ggc_record(g, GG_GATE_softmax_cross_entropy, logits, labels, 0, NULL);
+}
+
+gg_node *gg_bce_with_logits(gg_graph *g, gg_node *logits, gg_node *targets)
+{
+    return ggc_record(g, GG_GATE_bce_with_logits, logits, targets, 0, NULL);
+}

@@ -1,0 +1,85 @@
+/* gates.c - the gate table, the leaf "gate", and the broadcasting rules
+ * that every elementwise gate shares. */
+#include "gates/gates.h"
+
+#define GG_GATE_PTR(name) &ggg_gate_##name,
+const ggc_gate *const ggc_gates[GG_GATE_COUNT] = {GG_GATES(GG_GATE_PTR)};
+#undef GG_GATE_PTR
+
+/* Leaves are never run: their value is written from outside. */
+const ggc_gate ggg_gate_leaf = {
+    .name = "leaf",
+    .arity = 0,
+    .rule = "a leaf keeps (accumulates) the gradient it receives",
+};
+
+bool ggg_same_shape(gg_graph *g, const gg_node *n, ggc_shape *out)
+{
+    (void)g;
+    const gg_node *a = n->in[0];
+    out->rank = a->rank;
+    for (int i = 0; i < a->rank; i++)
+        out->dims[i] = a->val.t->dims[i];
+    return true;
+}
+
+/* Dimensions of n right-aligned into 4, padded with 1 on the left. */
+static void padded_dims(const gg_node *n, size_t d[GG_MAX_DIMS])
+{
+    int pad = GG_MAX_DIMS - n->rank;
+    for (int i = 0; i < GG_MAX_DIMS; i++)
+        d[i] = i < pad ? 1 : (size_t)n->val.t->dims[i - pad];
+}
+
+bool ggg_broadcast_shape(gg_graph *g, const gg_node *n, ggc_shape *out)
+{
+    const gg_node *a = n->in[0], *b = n->in[1];
+    size_t da[GG_MAX_DIMS], db[GG_MAX_DIMS];
+    padded_dims(a, da);
+    padded_dims(b, db);
+    out->rank = a->rank > b->rank ? a->rank : b->rank;
+    for (int i = GG_MAX_DIMS - out->rank; i < GG_MAX_DIMS; i++) {
+        if (da[i] != db[i] && da[i] != 1 && db[i] != 1) {
+            char sa[64], sb[64];
+            ggc_fail(g, "%s: %s and %s: shapes do not broadcast (dimension %d: %zu vs %zu)",
+                     ggc_gates[n->gate]->name, gg_shape_str(a, sa, sizeof sa),
+                     gg_shape_str(b, sb, sizeof sb), i - (GG_MAX_DIMS - out->rank), da[i], db[i]);
+            return false;
+        }
+        out->dims[i - (GG_MAX_DIMS - out->rank)] = (int64_t)(da[i] > db[i] ? da[i] : db[i]);
+    }
+    return true;
+}
+
+static void input_strides(const gg_node *in, const size_t zd[GG_MAX_DIMS], size_t s[GG_MAX_DIMS])
+{
+    size_t d[GG_MAX_DIMS], stride = 1;
+    padded_dims(in, d);
+    for (int i = GG_MAX_DIMS; i-- > 0;) {
+        s[i] = (d[i] == 1 && zd[i] != 1) ? 0 : stride;
+        stride *= d[i];
+    }
+}
+
+void ggg_bplan_init(const gg_node *z, ggg_bplan *p)
+{
+    padded_dims(z, p->n);
+    input_strides(z->in[0], p->n, p->sa);
+    input_strides(z->in[1], p->n, p->sb);
+    size_t nz = ggc_numel(z);
+    p->flat = ggc_numel(z->in[0]) == nz && ggc_numel(z->in[1]) == nz;
+}
+
+size_t ggg_bcast_index(const gg_node *z, int i, size_t k)
+{
+    if (ggc_numel(z->in[i]) == ggc_numel(z))
+        return k;
+    size_t zd[GG_MAX_DIMS], s[GG_MAX_DIMS], idx = 0;
+    padded_dims(z, zd);
+    input_strides(z->in[i], zd, s);
+    for (int d = GG_MAX_DIMS; d-- > 0;) {
+        idx += (k % zd[d]) * s[d];
+        k /= zd[d];
+    }
+    return idx;
+}

@@ -1,0 +1,19 @@
+/* nn/nn.h - what the layer, loss, optimizer and training files share
+ * (internal, prefix ggn_). */
+#ifndef GGN_NN_H
+#define GGN_NN_H
+
+#include <stddef.h>
+
+#include "base/base.h"
+#include "gategrad/nn.h"
+
+/* gg_optimizer_step, then the gradients it used are zeroed in the same
+ * pass (while in cache): a training loop's next backward starts from zero
+ * with no gg_optimizer_zero_grad sweep of its own. */
+void ggn_optimizer_step_zero(gg_optimizer *o);
+
+/* Index of the largest of row[0..len) (the first on ties). */
+size_t ggn_argmax_f32(const float *row, size_t len);
+
+#endif
