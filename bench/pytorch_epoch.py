@@ -4,7 +4,7 @@ epoch (784-256-128-10, relu, batch 128, Adam lr 1e-3, shuffled
 Fashion-MNIST training set) timed the same way (training steps only, data
 already in memory as float32).
 
-    OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 tools/bench_torch.py --threads 2
+    OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/pytorch_epoch.py --threads 2
 
 Prints seconds per epoch (median) and, last, one JSON line. Needs
 python3-torch (sh tools/setup.sh --bench) and the Fashion-MNIST IDX files.

@@ -136,8 +136,8 @@ int bench_scalar(size_t n, int reps, bench_scalar_result *res)
 #ifdef M_MMAP_THRESHOLD
     /* glibc raises its mmap threshold after a large mapped block is freed
      * (the engine's node slabs), after which the tape's arrays came from
-     * the engine's freed memory instead of fresh pages: 21 instead of
-     * 33 ns per node, a reference that depended on what ran before it.
+     * the engine's freed memory instead of fresh pages, a reference that
+     * depended on what ran before it.
      * Fixing the threshold at its default gives both sides fresh memory,
      * as in a process of their own. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);

@@ -140,6 +140,36 @@ GG_API gg_node *gg_transpose(gg_graph *g, gg_node *a);
 GG_API gg_node *gg_softmax(gg_graph *g, gg_node *a);
 GG_API gg_node *gg_log_softmax(gg_graph *g, gg_node *a);
 
+/* The step (Heaviside) activation of the perceptron: 1 where a > 0, else 0.
+ * Its gradient is 0 everywhere it is defined, so nothing trains through it:
+ * that is why backprop needs a smooth activation. */
+/* The step (Heaviside) activation of the perceptron: 1 where a > 0, else 0.
+ * Its gradient is 0 everywhere it is defined, so nothing trains through it:
+ * that is why backprop needs a smooth activation. */
+GG_API gg_node *gg_step(gg_graph *g, gg_node *a);
+
+/* ---- Fused loss gates ------------------------------------------------------
+ * One gate each rather than a chain of exp / log / sum gates, so that they
+ * stay finite for any logits and their backward is the short closed form.
+ * Each returns a rank-0 node of the inputs' dtype. */
+
+/* Softmax cross-entropy with integer labels, fused and stable:
+ *     loss = mean over rows r of  logsumexp(logits[r, :]) - logits[r, label[r]]
+ * logits is [B, C]; labels is a [B] node of the same dtype holding class
+ * indices as numbers (0.0, 1.0, ... C-1), usually a gg_input refilled per
+ * batch. A negative label marks a row to ignore (padding): it adds nothing to
+ * the loss or the gradient, and the mean is over the other rows (0 when every
+ * row is ignored). A label >= C or not a whole number makes the loss NaN.
+ * Backward: d logits = (softmax - onehot(label)) / rows counted. Labels get
+ * no gradient. */
+GG_API gg_node *gg_softmax_cross_entropy(gg_graph *g, gg_node *logits, gg_node *labels);
+
+/* Binary cross-entropy on logits, stable for any logit:
+ *     loss = mean of  max(x, 0) - x * t + log(1 + e^-|x|)
+ * targets has logits' shape, values in [0, 1]. Backward: dx = (sigmoid(x)
+ * - t) / N, dt = -x / N. */
+GG_API gg_node *gg_bce_with_logits(gg_graph *g, gg_node *logits, gg_node *targets);
+
 /* ---- Running the graph -------------------------------------------------- */
 
 /* Recomputes every node root depends on, in topological order, from the

@@ -44,35 +44,15 @@
 
 /* ---- Losses -------------------------------------------------------------
  * Each returns a rank-0 node (the mean over the batch unless said otherwise)
- * of the inputs' dtype, or NULL with a message in gg_error(g). */
-
-/* Softmax cross-entropy with integer labels, fused and stable:
- *     loss = mean over rows r of  logsumexp(logits[r, :]) - logits[r, label[r]]
- * logits is [B, C]; labels is a [B] node of the same dtype holding class
- * indices as numbers (0.0, 1.0, ... C-1), usually a gg_input refilled per
- * batch. A negative label marks a row to ignore (padding): it adds nothing to
- * the loss or the gradient, and the mean is over the other rows (0 when every
- * row is ignored). A label >= C or not a whole number makes the loss NaN.
- * Backward: d logits = (softmax - onehot(label)) / rows counted. Labels get
- * no gradient. */
-GG_API gg_node *gg_softmax_cross_entropy(gg_graph *g, gg_node *logits, gg_node *labels);
-
-/* Binary cross-entropy on logits, stable for any logit:
- *     loss = mean of  max(x, 0) - x * t + log(1 + e^-|x|)
- * targets has logits' shape, values in [0, 1]. Backward: dx = (sigmoid(x)
- * - t) / N, dt = -x / N. */
-GG_API gg_node *gg_bce_with_logits(gg_graph *g, gg_node *logits, gg_node *targets);
+ * of the inputs' dtype, or NULL with a message in gg_error(g). The fused
+ * losses gg_softmax_cross_entropy and gg_bce_with_logits are gates, in
+ * gategrad/graph.h. */
 
 /* Mean squared error, mean of (pred - target)^2 (targets broadcast), and the
  * lecture's half sum of squares, E = 1/2 * sum of (target - pred)^2, both
  * composed of sub, mul, sum/mean gates. */
 GG_API gg_node *gg_mse_loss(gg_graph *g, gg_node *pred, gg_node *target);
 GG_API gg_node *gg_half_sse_loss(gg_graph *g, gg_node *pred, gg_node *target);
-
-/* The step (Heaviside) activation of the perceptron: 1 where a > 0, else 0.
- * Its gradient is 0 everywhere it is defined, so nothing trains through it:
- * that is why backprop needs a smooth activation. */
-GG_API gg_node *gg_step(gg_graph *g, gg_node *a);
 
 /* Fraction of the first m rows of logits [rows, C] (row-major, f32) whose
  * largest entry (first on ties) is at the label's index. 0 when m is 0. */

@@ -57,6 +57,17 @@ char *ggb_strdup(const char *s)
     return d;
 }
 
+char *ggb_strndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *d = ggb_malloc(len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+
 int ggb_mul_size(size_t a, size_t b, size_t *out)
 {
     if (a != 0 && b > SIZE_MAX / a)

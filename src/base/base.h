@@ -34,6 +34,8 @@ void *ggb_aligned_alloc(size_t align, size_t size);
 void *ggb_huge_alloc(size_t size);
 void ggb_free(void *p);
 char *ggb_strdup(const char *s);
+/* The first n bytes of s (fewer if it ends first), NUL-terminated. */
+char *ggb_strndup(const char *s, size_t n);
 
 /* *out = a * b; returns 0, or -1 when the product overflows size_t. */
 int ggb_mul_size(size_t a, size_t b, size_t *out);

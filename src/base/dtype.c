@@ -1,4 +1,4 @@
-/* base.c - dtype helpers shared by every module. */
+/* dtype.c - the names and sizes of the element types (gategrad/base.h). */
 #include "gategrad/base.h"
 
 size_t gg_dtype_size(gg_dtype dtype)

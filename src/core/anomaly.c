@@ -17,7 +17,7 @@ int gg_detect_anomaly(gg_graph *g, int on)
 static long first_bad(gg_dtype dtype, const void *buf, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        double v = dtype == GG_F64 ? ((const double *)buf)[i] : ((const float *)buf)[i];
+        double v = ggb_get(dtype, buf, i);
         if (!isfinite(v))
             return (long)i;
     }
@@ -42,14 +42,14 @@ static void describe_inputs(const gg_graph *g, const gg_node *n, char *buf, size
         char who[96], shape[64];
         describe(g, in, who, sizeof who);
         const void *v = ggc_val((gg_node *)in);
-        long bad = first_bad((gg_dtype)in->dtype, v, ggc_numel(in));
+        long bad = first_bad(in->dtype, v, ggc_numel(in));
         int w;
         if (in->rank == 0)
-            w = snprintf(buf + used, size - used, "%s%s = %.17g", i ? ", " : "", who, ggb_get((gg_dtype)in->dtype, v, 0));
+            w = snprintf(buf + used, size - used, "%s%s = %.17g", i ? ", " : "", who, ggb_get(in->dtype, v, 0));
         else
             w = snprintf(buf + used, size - used, "%s%s %s, element %ld = %.17g", i ? ", " : "", who,
                          gg_shape_str(in, shape, sizeof shape), bad < 0 ? 0 : bad,
-                         ggb_get((gg_dtype)in->dtype, v, bad < 0 ? 0 : (size_t)bad));
+                         ggb_get(in->dtype, v, bad < 0 ? 0 : (size_t)bad));
         if (w < 0)
             break;
         used += (size_t)w;
@@ -69,8 +69,8 @@ static bool report(gg_graph *g, const gg_node *n, const char *phase, const char 
 bool ggc_anomaly_forward(gg_graph *g, const gg_node *n)
 {
     const void *v = ggc_val((gg_node *)n);
-    long bad = first_bad((gg_dtype)n->dtype, v, ggc_numel(n));
-    return bad < 0 || report(g, n, "forward", "its value", ggb_get((gg_dtype)n->dtype, v, (size_t)bad), bad);
+    long bad = first_bad(n->dtype, v, ggc_numel(n));
+    return bad < 0 || report(g, n, "forward", "its value", ggb_get(n->dtype, v, (size_t)bad), bad);
 }
 
 bool ggc_anomaly_backward(gg_graph *g, const gg_node *n)
@@ -80,11 +80,11 @@ bool ggc_anomaly_backward(gg_graph *g, const gg_node *n)
         if (!ggc_needs_grad(in))
             continue;
         const void *gr = ggc_grad((gg_node *)in);
-        long bad = first_bad((gg_dtype)in->dtype, gr, ggc_numel(in));
+        long bad = first_bad(in->dtype, gr, ggc_numel(in));
         if (bad >= 0) {
             char what[64];
             snprintf(what, sizeof what, "the gradient of input %d (node %u)", i + 1, in->id);
-            return report(g, n, "backward", what, ggb_get((gg_dtype)in->dtype, gr, (size_t)bad), bad);
+            return report(g, n, "backward", what, ggb_get(in->dtype, gr, (size_t)bad), bad);
         }
     }
     return true;

@@ -7,7 +7,7 @@
 /* root's value with element i of leaf set to v. */
 static int value_at(gg_graph *g, gg_node *root, gg_node *leaf, size_t i, double v, double *out)
 {
-    ggb_put((gg_dtype)leaf->dtype, ggc_val(leaf), i, v);
+    ggb_put(leaf->dtype, ggc_val(leaf), i, v);
     if (gg_forward(g, root))
         return -1;
     *out = gg_value(root);
@@ -19,12 +19,12 @@ static int check_leaf(gg_graph *g, gg_node *root, gg_node *leaf, double eps, dou
 {
     size_t cnt = ggc_numel(leaf);
     for (size_t i = 0; i < cnt; i++) {
-        double x = ggb_get((gg_dtype)leaf->dtype, ggc_val(leaf), i), plus, minus;
+        double x = ggb_get(leaf->dtype, ggc_val(leaf), i), plus, minus;
         if (value_at(g, root, leaf, i, x + eps, &plus) || value_at(g, root, leaf, i, x - eps, &minus))
             return -1;
-        ggb_put((gg_dtype)leaf->dtype, ggc_val(leaf), i, x);
+        ggb_put(leaf->dtype, ggc_val(leaf), i, x);
         double numeric = (plus - minus) / (2 * eps);
-        double analytic = ggb_get((gg_dtype)leaf->dtype, ggc_grad(leaf), i);
+        double analytic = ggb_get(leaf->dtype, ggc_grad(leaf), i);
         double err = fabs(analytic - numeric);
         r->checked++;
         if (!(err <= tol * (1 + fabs(numeric))))

@@ -1,5 +1,5 @@
 /* graph.c - the graph: node storage, recording, topological order and the
- * forward / backward drivers. The gates themselves live in gates_*.c. */
+ * forward / backward drivers. The gates themselves live in src/gates/. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,9 +14,8 @@ gg_graph *gg_graph_new(void)
 /* Node chunks: the first SMALL_CHUNKS are allocated one by one (a small
  * graph stays small); later ones are carved CHUNKS_PER_SLAB at a time from
  * huge-page slabs, because writing a big graph's nodes into fresh memory
- * otherwise takes one page fault per 4 KiB: measured on a 1M-node scalar
- * graph (48 MB of nodes), recording and backward went from about 48 to
- * about 38 ns per node. */
+ * otherwise takes one page fault per 4 KiB, which dominates recording a
+ * big scalar graph. */
 #define CHUNK_BYTES (GGC_CHUNK_SIZE * sizeof(gg_node))
 #define SMALL_CHUNKS 32
 #define CHUNKS_PER_SLAB (GGB_HUGE_PAGE / CHUNK_BYTES)

@@ -3,7 +3,6 @@
 
 #include "core/core.h"
 
-static void store(gg_node *n, size_t i, double v) { ggb_put((gg_dtype)n->dtype, ggc_val(n), i, v); }
 
 gg_node *gg_scalar(gg_graph *g, double value)
 {
@@ -17,7 +16,7 @@ gg_node *gg_constant(gg_graph *g, gg_dtype dtype, double value)
 {
     gg_node *n = ggc_record_leaf(g, dtype, &(ggc_shape){0}, false);
     if (n)
-        store(n, 0, value);
+        ggb_put(n->dtype, ggc_val(n), 0, value);
     return n;
 }
 
@@ -82,7 +81,7 @@ int gg_set_value(gg_graph *g, gg_node *leaf, double value)
                  gg_shape_str(leaf, buf, sizeof buf));
         return -1;
     }
-    store(leaf, 0, value);
+    ggb_put(leaf->dtype, ggc_val(leaf), 0, value);
     return 0;
 }
 
@@ -98,20 +97,19 @@ int gg_set_data(gg_graph *g, gg_node *leaf, const void *data)
     return 0;
 }
 
-static double load(const gg_node *n, const void *p, size_t i) { return ggb_get((gg_dtype)n->dtype, p, i); }
 
 double gg_value_at(const gg_node *n, size_t i)
 {
     if (!n || i >= ggc_numel(n))
         return 0.0;
-    return load(n, ggc_val((gg_node *)n), i);
+    return ggb_get(n->dtype, ggc_val((gg_node *)n), i);
 }
 
 double gg_grad_at(const gg_node *n, size_t i)
 {
     if (!n || i >= ggc_numel(n) || !ggc_needs_grad(n))
         return 0.0;
-    return load(n, ggc_grad((gg_node *)n), i);
+    return ggb_get(n->dtype, ggc_grad((gg_node *)n), i);
 }
 
 double gg_value(const gg_node *n) { return gg_value_at(n, 0); }

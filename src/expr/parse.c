@@ -162,11 +162,8 @@ static int add_variable(gg_expr_vars **vars, gg_graph *g, const char *name, size
         return -1;
     }
     var_entry *e = ggb_calloc(1, sizeof *e);
-    if (e && (e->name = ggb_malloc(len + 1))) {
-        memcpy(e->name, name, len);
-        e->name[len] = '\0';
+    if (e && (e->name = ggb_strndup(name, len)))
         e->node = gg_scalar(g, value);
-    }
     if (!e || !e->name || !e->node || gg_set_label(g, e->node, e->name) || !vars_push(*vars, e)) {
         fail(err, 0, "cannot add variable %.*s: %s", (int)len, name,
              gg_error(g) ? gg_error(g) : "out of memory");

@@ -1,4 +1,4 @@
-/* gates_elementwise.c - gates that work element by element: the lecture's
+/* elementwise.c - gates that work element by element: the lecture's
  * add, mul, max, copy and sigmoid, and their relatives.
  *
  * Each gate is one definition: its forward formula and its local derivative,
@@ -7,7 +7,7 @@
  * written once, below, and inlined into every gate. Formulas are written in
  * double for both dtypes and rounded to the node's; where float computes the
  * same bits (add, mul, max, relu, ...) the compiler keeps f32 loops in float,
- * and it vectorizes them, for AVX-512 too (kernels/vec.h). */
+ * and it vectorizes them, for AVX-512 too (GGK_VEC in kernels/kernels.h). */
 #include <math.h>
 
 #include "gates/gates.h"
@@ -72,14 +72,9 @@ INLINE void unary_backward(gg_node *n, unary_deriv_fn d)
         unary_backward_float(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d);
 }
 
-static double load(const gg_node *n, size_t k)
-{
-    return ggb_get((gg_dtype)n->dtype, ggc_val((gg_node *)n), k);
-}
-
 INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
 {
-    return d(load(n->in[0], k), load(n, k), n->param.f);
+    return d(gg_value_at(n->in[0], k), gg_value_at(n, k), n->param.f);
 }
 
 /* One unary gate: y = FWD (of x and p), dy/dx = DERIV (of x, y and p). */
@@ -101,8 +96,14 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
         (void)i;                                                                     \
         return unary_local(n, k, NAME##_d);                                          \
     }                                                                                \
-    const ggc_gate ggg_gate_##NAME = {#NAME, 1, RULE, true, ggg_same_shape,           \
-                                     NAME##_forward, NAME##_backward, NAME##_local};
+    const ggc_gate ggg_gate_##NAME = {.name = #NAME,                                 \
+                                     .arity = 1,                                     \
+                                     .rule = RULE,                                   \
+                                     .elementwise = true,                            \
+                                     .shape = ggg_same_shape,                        \
+                                     .forward = NAME##_forward,                      \
+                                     .backward = NAME##_backward,                    \
+                                     .local = NAME##_local};
 
 /* ---- The loops shared by every binary gate ------------------------------ */
 
@@ -218,9 +219,9 @@ INLINE void binary_backward(gg_node *z, binary_deriv_fn da, binary_deriv_fn db)
 INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da,
                            binary_deriv_fn db)
 {
-    double a = load(z->in[0], ggg_bcast_index(z, 0, k));
-    double b = load(z->in[1], ggg_bcast_index(z, 1, k));
-    return (i == 0 ? da : db)(a, b, load(z, k));
+    double a = gg_value_at(z->in[0], ggg_bcast_index(z, 0, k));
+    double b = gg_value_at(z->in[1], ggg_bcast_index(z, 1, k));
+    return (i == 0 ? da : db)(a, b, gg_value_at(z, k));
 }
 
 /* One binary gate: z = FWD (of a and b); dz/da = DA, dz/db = DB (of a, b, z). */
@@ -242,8 +243,14 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
     {                                                                                \
         return binary_local(n, i, k, NAME##_da, NAME##_db);                          \
     }                                                                                \
-    const ggc_gate ggg_gate_##NAME = {#NAME, 2, RULE, true, ggg_broadcast_shape,      \
-                                     NAME##_forward, NAME##_backward, NAME##_local};
+    const ggc_gate ggg_gate_##NAME = {.name = #NAME,                                 \
+                                     .arity = 2,                                     \
+                                     .rule = RULE,                                   \
+                                     .elementwise = true,                            \
+                                     .shape = ggg_broadcast_shape,                   \
+                                     .forward = NAME##_forward,                      \
+                                     .backward = NAME##_backward,                    \
+                                     .local = NAME##_local};
 
 /* ---- The gates ------------------------------------------------------------ */
 

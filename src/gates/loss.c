@@ -1,32 +1,11 @@
-/* gates_loss.c - fused loss gates: softmax cross-entropy with integer
+/* loss.c - fused loss gates: softmax cross-entropy with integer
  * labels and binary cross-entropy on logits. Each is one gate rather than a
  * chain of exp / log / sum gates so that it stays finite for any logits
  * (log-sum-exp with the row maximum taken out) and its backward is the
  * short closed form. Arithmetic in double for both dtypes. */
 #include <math.h>
 
-#include "gategrad/nn.h"
 #include "gates/gates.h"
-
-static double at(const gg_node *n, const void *p, size_t i)
-{
-    return n->dtype == GG_F64 ? ((const double *)p)[i] : ((const float *)p)[i];
-}
-
-static void add_at(const gg_node *n, void *p, size_t i, double v)
-{
-    if (n->dtype == GG_F64)
-        ((double *)p)[i] += v;
-    else
-        ((float *)p)[i] += (float)v;
-}
-
-static void put_scalar(gg_node *z, double v) { ggb_put((gg_dtype)z->dtype, ggc_val(z), 0, v); }
-
-static double upstream(const gg_node *z)
-{
-    return z->dtype == GG_F64 ? z->grad.d : (double)z->grad.f;
-}
 
 /* ---- softmax cross-entropy: logits [B, C], labels [B] ------------------------ */
 
@@ -56,7 +35,7 @@ static sce_dims sce_view(const gg_node *z)
 /* The label of row r as an index; -1 ignores the row, -2 is invalid. */
 static long row_label(const gg_node *y, size_t r, size_t classes)
 {
-    double v = at(y, ggc_val((gg_node *)y), r);
+    double v = ggb_get(y->dtype, ggc_val((gg_node *)y), r);
     if (v < 0)
         return -1;
     if (v != floor(v) || v >= (double)classes)
@@ -69,9 +48,9 @@ static double row_lse(const gg_node *x, size_t off, size_t len)
     const void *p = ggc_val((gg_node *)x);
     double mx = -INFINITY, s = 0;
     for (size_t j = 0; j < len; j++)
-        mx = fmax(mx, at(x, p, off + j));
+        mx = fmax(mx, ggb_get(x->dtype, p, off + j));
     for (size_t j = 0; j < len; j++)
-        s += exp(at(x, p, off + j) - mx);
+        s += exp(ggb_get(x->dtype, p, off + j) - mx);
     return mx + log(s);
 }
 
@@ -94,10 +73,10 @@ static void sce_forward(gg_node *z)
         if (lab == -2)
             total = NAN;
         else if (lab >= 0)
-            total += row_lse(x, r * d.classes, d.classes) - at(x, ggc_val(x), r * d.classes + (size_t)lab);
+            total += row_lse(x, r * d.classes, d.classes) - ggb_get(x->dtype, ggc_val(x), r * d.classes + (size_t)lab);
     }
     size_t n = sce_counted(z);
-    put_scalar(z, n ? total / (double)n : 0.0);
+    ggb_put(z->dtype, ggc_val(z), 0, n ? total / (double)n : 0.0);
 }
 
 static void sce_backward(gg_node *z)
@@ -107,7 +86,7 @@ static void sce_backward(gg_node *z)
         return;
     sce_dims d = sce_view(z);
     size_t n = sce_counted(z);
-    double scale = n ? upstream(z) / (double)n : 0.0;
+    double scale = n ? ggb_get(z->dtype, ggc_grad(z), 0) / (double)n : 0.0;
     const void *px = ggc_val(x);
     void *gx = ggc_grad(x);
     for (size_t r = 0; r < d.rows; r++) {
@@ -117,15 +96,20 @@ static void sce_backward(gg_node *z)
         size_t off = r * d.classes;
         double lse = row_lse(x, off, d.classes);
         for (size_t j = 0; j < d.classes; j++) {
-            double p = exp(at(x, px, off + j) - lse);
-            add_at(x, gx, off + j, scale * (p - ((long)j == lab)));
+            double p = exp(ggb_get(x->dtype, px, off + j) - lse);
+            ggb_add(x->dtype, gx, off + j, scale * (p - ((long)j == lab)));
         }
     }
 }
 
-const ggc_gate ggg_gate_softmax_cross_entropy = {"softmax_cross_entropy", 2,
-    "d logits = upstream * (softmax - onehot(label)) / rows; labels get none",
-    false, sce_shape, sce_forward, sce_backward, NULL};
+const ggc_gate ggg_gate_softmax_cross_entropy = {
+    .name = "softmax_cross_entropy",
+    .arity = 2,
+    .rule = "d logits = upstream * (softmax - onehot(label)) / rows; labels get none",
+    .shape = sce_shape,
+    .forward = sce_forward,
+    .backward = sce_backward,
+};
 
 /* ---- binary cross-entropy on logits: x and t of one shape ---------------------- */
 
@@ -151,10 +135,10 @@ static void bce_forward(gg_node *z)
     size_t n = ggc_numel(x);
     double total = 0;
     for (size_t i = 0; i < n; i++) {
-        double xi = at(x, ggc_val(x), i), ti = at(t, ggc_val(t), i);
+        double xi = ggb_get(x->dtype, ggc_val(x), i), ti = ggb_get(t->dtype, ggc_val(t), i);
         total += fmax(xi, 0) - xi * ti + log1p(exp(-fabs(xi)));
     }
-    put_scalar(z, total / (double)n);
+    ggb_put(z->dtype, ggc_val(z), 0, total / (double)n);
 }
 
 static double sigmoid(double x)
@@ -166,19 +150,24 @@ static void bce_backward(gg_node *z)
 {
     gg_node *x = z->in[0], *t = z->in[1];
     size_t n = ggc_numel(x);
-    double scale = upstream(z) / (double)n;
+    double scale = ggb_get(z->dtype, ggc_grad(z), 0) / (double)n;
     for (size_t i = 0; i < n; i++) {
-        double xi = at(x, ggc_val(x), i), ti = at(t, ggc_val(t), i);
+        double xi = ggb_get(x->dtype, ggc_val(x), i), ti = ggb_get(t->dtype, ggc_val(t), i);
         if (ggc_needs_grad(x))
-            add_at(x, ggc_grad(x), i, scale * (sigmoid(xi) - ti));
+            ggb_add(x->dtype, ggc_grad(x), i, scale * (sigmoid(xi) - ti));
         if (ggc_needs_grad(t))
-            add_at(t, ggc_grad(t), i, -scale * xi);
+            ggb_add(t->dtype, ggc_grad(t), i, -scale * xi);
     }
 }
 
-const ggc_gate ggg_gate_bce_with_logits = {"bce_with_logits", 2,
-    "d logits = upstream * (sigmoid(x) - t) / N, d targets = -upstream * x / N",
-    false, bce_shape, bce_forward, bce_backward, NULL};
+const ggc_gate ggg_gate_bce_with_logits = {
+    .name = "bce_with_logits",
+    .arity = 2,
+    .rule = "d logits = upstream * (sigmoid(x) - t) / N, d targets = -upstream * x / N",
+    .shape = bce_shape,
+    .forward = bce_forward,
+    .backward = bce_backward,
+};
 
 gg_node *gg_softmax_cross_entropy(gg_graph *g, gg_node *logits, gg_node *labels)
 {

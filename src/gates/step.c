@@ -1,6 +1,5 @@
-/* gates_nn.c - activations that the lecture's perceptrons need beyond the
+/* step.c - activations that the lecture's perceptrons need beyond the
  * elementwise family: the step function. */
-#include "gategrad/nn.h"
 #include "gates/gates.h"
 
 static void step_forward(gg_node *n)
@@ -29,8 +28,15 @@ static double step_local(const gg_node *n, int i, size_t k)
     return 0;
 }
 
-const ggc_gate ggg_gate_step = {"step", 1,
-    "blocks the gradient: the step's derivative is 0 wherever it is defined",
-    true, ggg_same_shape, step_forward, step_backward, step_local};
+const ggc_gate ggg_gate_step = {
+    .name = "step",
+    .arity = 1,
+    .rule = "blocks the gradient: the step's derivative is 0 wherever it is defined",
+    .elementwise = true,
+    .shape = ggg_same_shape,
+    .forward = step_forward,
+    .backward = step_backward,
+    .local = step_local,
+};
 
 gg_node *gg_step(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_step, a, NULL, 0, NULL); }

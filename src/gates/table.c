@@ -1,4 +1,4 @@
-/* gates.c - the gate table, the leaf "gate", and the broadcasting rules
+/* table.c - the gate table, the leaf "gate", and the broadcasting rules
  * that every elementwise gate shares. */
 #include "gates/gates.h"
 

@@ -1,4 +1,4 @@
-/* gates_tensor.c - gates that mix elements: matmul, sums and means,
+/* tensor.c - gates that mix elements: matmul, sums and means,
  * reshape, transpose, softmax and log-softmax. Reductions accumulate in
  * double for both dtypes. */
 #include <math.h>
@@ -7,9 +7,6 @@
 #include "gates/gates.h"
 #include "kernels/kernels.h"
 
-static double get(const gg_node *n, const void *p, size_t i) { return ggb_get((gg_dtype)n->dtype, p, i); }
-static void put(const gg_node *n, void *p, size_t i, double v) { ggb_put((gg_dtype)n->dtype, p, i, v); }
-static void add_to(const gg_node *n, void *p, size_t i, double v) { ggb_add((gg_dtype)n->dtype, p, i, v); }
 
 static int64_t dim(const gg_node *n, int i) { return n->val.t->dims[i]; }
 
@@ -61,9 +58,14 @@ static void matmul_backward(gg_node *z)
     }
 }
 
-const ggc_gate ggg_gate_matmul = {"matmul", 2,
-    "matrix swap multiplier: dA = upstream . B^T, dB = A^T . upstream",
-    false, matmul_shape, matmul_forward, matmul_backward, NULL};
+const ggc_gate ggg_gate_matmul = {
+    .name = "matmul",
+    .arity = 2,
+    .rule = "matrix swap multiplier: dA = upstream . B^T, dB = A^T . upstream",
+    .shape = matmul_shape,
+    .forward = matmul_forward,
+    .backward = matmul_backward,
+};
 
 /* ---- sum and mean of all elements ------------------------------------------- */
 
@@ -80,7 +82,7 @@ static double total(gg_node *a)
     size_t cnt = ggc_numel(a);
     double s = 0;
     for (size_t i = 0; i < cnt; i++)
-        s += get(a, x, i);
+        s += ggb_get(a->dtype, x, i);
     return s;
 }
 
@@ -89,27 +91,37 @@ static void spread(gg_node *z, double scale)
     gg_node *a = z->in[0];
     if (!ggc_needs_grad(a))
         return;
-    double up = get(z, ggc_grad(z), 0) * scale;
+    double up = ggb_get(z->dtype, ggc_grad(z), 0) * scale;
     void *ga = ggc_grad(a);
     size_t cnt = ggc_numel(a);
     for (size_t i = 0; i < cnt; i++)
-        add_to(a, ga, i, up);
+        ggb_add(a->dtype, ga, i, up);
 }
 
-static void sum_forward(gg_node *z) { put(z, ggc_val(z), 0, total(z->in[0])); }
+static void sum_forward(gg_node *z) { ggb_put(z->dtype, ggc_val(z), 0, total(z->in[0])); }
 static void sum_backward(gg_node *z) { spread(z, 1.0); }
 static void mean_forward(gg_node *z)
 {
-    put(z, ggc_val(z), 0, total(z->in[0]) / (double)ggc_numel(z->in[0]));
+    ggb_put(z->dtype, ggc_val(z), 0, total(z->in[0]) / (double)ggc_numel(z->in[0]));
 }
 static void mean_backward(gg_node *z) { spread(z, 1.0 / (double)ggc_numel(z->in[0])); }
 
-const ggc_gate ggg_gate_sum = {"sum", 1,
-    "distributor: every element receives the upstream gradient",
-    false, scalar_shape, sum_forward, sum_backward, NULL};
-const ggc_gate ggg_gate_mean = {"mean", 1,
-    "distributor: every element receives the upstream gradient / count",
-    false, scalar_shape, mean_forward, mean_backward, NULL};
+const ggc_gate ggg_gate_sum = {
+    .name = "sum",
+    .arity = 1,
+    .rule = "distributor: every element receives the upstream gradient",
+    .shape = scalar_shape,
+    .forward = sum_forward,
+    .backward = sum_backward,
+};
+const ggc_gate ggg_gate_mean = {
+    .name = "mean",
+    .arity = 1,
+    .rule = "distributor: every element receives the upstream gradient / count",
+    .shape = scalar_shape,
+    .forward = mean_forward,
+    .backward = mean_backward,
+};
 
 /* ---- sum and mean along one axis -------------------------------------------
  * The input is viewed as [outer, len, inner] around the axis. The param
@@ -156,8 +168,8 @@ static void reduce_axis_forward(gg_node *z, double scale)
         for (size_t i = 0; i < v.inner; i++) {
             double s = 0;
             for (size_t l = 0; l < v.len; l++)
-                s += get(a, x, (o * v.len + l) * v.inner + i);
-            put(z, y, o * v.inner + i, s * scale);
+                s += ggb_get(a->dtype, x, (o * v.len + l) * v.inner + i);
+            ggb_put(z->dtype, y, o * v.inner + i, s * scale);
         }
 }
 
@@ -172,7 +184,7 @@ static void reduce_axis_backward(gg_node *z, double scale)
     for (size_t o = 0; o < v.outer; o++)
         for (size_t l = 0; l < v.len; l++)
             for (size_t i = 0; i < v.inner; i++)
-                add_to(a, gx, (o * v.len + l) * v.inner + i, get(z, gy, o * v.inner + i) * scale);
+                ggb_add(a->dtype, gx, (o * v.len + l) * v.inner + i, ggb_get(z->dtype, gy, o * v.inner + i) * scale);
 }
 
 static double axis_len(const gg_node *z) { return (double)view_around(z).len; }
@@ -181,12 +193,22 @@ static void sum_axis_backward(gg_node *z) { reduce_axis_backward(z, 1.0); }
 static void mean_axis_forward(gg_node *z) { reduce_axis_forward(z, 1.0 / axis_len(z)); }
 static void mean_axis_backward(gg_node *z) { reduce_axis_backward(z, 1.0 / axis_len(z)); }
 
-const ggc_gate ggg_gate_sum_axis = {"sum_axis", 1,
-    "distributor along the axis: each element receives its slice's upstream gradient",
-    false, axis_shape, sum_axis_forward, sum_axis_backward, NULL};
-const ggc_gate ggg_gate_mean_axis = {"mean_axis", 1,
-    "distributor along the axis: each element receives its slice's upstream gradient / length",
-    false, axis_shape, mean_axis_forward, mean_axis_backward, NULL};
+const ggc_gate ggg_gate_sum_axis = {
+    .name = "sum_axis",
+    .arity = 1,
+    .rule = "distributor along the axis: each element receives its slice's upstream gradient",
+    .shape = axis_shape,
+    .forward = sum_axis_forward,
+    .backward = sum_axis_backward,
+};
+const ggc_gate ggg_gate_mean_axis = {
+    .name = "mean_axis",
+    .arity = 1,
+    .rule = "distributor along the axis: each element receives its slice's upstream gradient / length",
+    .shape = axis_shape,
+    .forward = mean_axis_forward,
+    .backward = mean_axis_backward,
+};
 
 /* ---- reshape and transpose -------------------------------------------------- */
 
@@ -222,12 +244,17 @@ static void reshape_backward(gg_node *z)
     const void *gy = ggc_grad(z);
     void *gx = ggc_grad(a);
     for (size_t i = 0, n = ggc_numel(z); i < n; i++)
-        add_to(a, gx, i, get(z, gy, i));
+        ggb_add(a->dtype, gx, i, ggb_get(z->dtype, gy, i));
 }
 
-const ggc_gate ggg_gate_reshape = {"reshape", 1,
-    "passes the upstream gradient through, reshaped back",
-    false, reshape_shape, reshape_forward, reshape_backward, NULL};
+const ggc_gate ggg_gate_reshape = {
+    .name = "reshape",
+    .arity = 1,
+    .rule = "passes the upstream gradient through, reshaped back",
+    .shape = reshape_shape,
+    .forward = reshape_forward,
+    .backward = reshape_backward,
+};
 
 static bool transpose_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
 {
@@ -256,9 +283,9 @@ static void transpose_pass(gg_node *z, bool backward)
             for (size_t j = 0; j < c; j++) {
                 size_t ia = b * r * c + i * c + j, iz = b * r * c + j * r + i;
                 if (backward)
-                    add_to(a, dst, ia, get(z, src, iz));
+                    ggb_add(a->dtype, dst, ia, ggb_get(z->dtype, src, iz));
                 else
-                    put(z, dst, iz, get(a, src, ia));
+                    ggb_put(z->dtype, dst, iz, ggb_get(a->dtype, src, ia));
             }
 }
 
@@ -269,9 +296,14 @@ static void transpose_backward(gg_node *z)
         transpose_pass(z, true);
 }
 
-const ggc_gate ggg_gate_transpose = {"transpose", 1,
-    "passes the upstream gradient through, transposed back",
-    false, transpose_shape, transpose_forward, transpose_backward, NULL};
+const ggc_gate ggg_gate_transpose = {
+    .name = "transpose",
+    .arity = 1,
+    .rule = "passes the upstream gradient through, transposed back",
+    .shape = transpose_shape,
+    .forward = transpose_forward,
+    .backward = transpose_backward,
+};
 
 /* ---- softmax and log-softmax along the last axis ------------------------------ */
 
@@ -283,14 +315,14 @@ static void softmax_row(const gg_node *a, const void *x, gg_node *z, void *y, si
 {
     double mx = -INFINITY;
     for (size_t j = 0; j < len; j++)
-        mx = fmax(mx, get(a, x, off + j));
+        mx = fmax(mx, ggb_get(a->dtype, x, off + j));
     double s = 0;
     for (size_t j = 0; j < len; j++)
-        s += exp(get(a, x, off + j) - mx);
+        s += exp(ggb_get(a->dtype, x, off + j) - mx);
     double log_s = log(s);
     for (size_t j = 0; j < len; j++) {
-        double d = get(a, x, off + j) - mx;
-        put(z, y, off + j, take_log ? d - log_s : exp(d - log_s));
+        double d = ggb_get(a->dtype, x, off + j) - mx;
+        ggb_put(z->dtype, y, off + j, take_log ? d - log_s : exp(d - log_s));
     }
 }
 
@@ -318,10 +350,10 @@ static void softmax_grad(gg_node *z, bool from_log)
         size_t off = r * len;
         double dot = 0;
         for (size_t j = 0; j < len; j++)
-            dot += get(z, gy, off + j) * (from_log ? 1.0 : get(z, y, off + j));
+            dot += ggb_get(z->dtype, gy, off + j) * (from_log ? 1.0 : ggb_get(z->dtype, y, off + j));
         for (size_t j = 0; j < len; j++) {
-            double yj = get(z, y, off + j), gj = get(z, gy, off + j);
-            add_to(a, gx, off + j, from_log ? gj - exp(yj) * dot : yj * (gj - dot));
+            double yj = ggb_get(z->dtype, y, off + j), gj = ggb_get(z->dtype, gy, off + j);
+            ggb_add(a->dtype, gx, off + j, from_log ? gj - exp(yj) * dot : yj * (gj - dot));
         }
     }
 }
@@ -329,12 +361,22 @@ static void softmax_grad(gg_node *z, bool from_log)
 static void softmax_backward(gg_node *z) { softmax_grad(z, false); }
 static void log_softmax_backward(gg_node *z) { softmax_grad(z, true); }
 
-const ggc_gate ggg_gate_softmax = {"softmax", 1,
-    "from its own output: dx = y * (upstream - sum(upstream * y)) along the row",
-    false, ggg_same_shape, softmax_forward, softmax_backward, NULL};
-const ggc_gate ggg_gate_log_softmax = {"log_softmax", 1,
-    "dx = upstream - softmax * sum(upstream) along the row",
-    false, ggg_same_shape, log_softmax_forward, log_softmax_backward, NULL};
+const ggc_gate ggg_gate_softmax = {
+    .name = "softmax",
+    .arity = 1,
+    .rule = "from its own output: dx = y * (upstream - sum(upstream * y)) along the row",
+    .shape = ggg_same_shape,
+    .forward = softmax_forward,
+    .backward = softmax_backward,
+};
+const ggc_gate ggg_gate_log_softmax = {
+    .name = "log_softmax",
+    .arity = 1,
+    .rule = "dx = upstream - softmax * sum(upstream) along the row",
+    .shape = ggg_same_shape,
+    .forward = log_softmax_forward,
+    .backward = log_softmax_backward,
+};
 
 /* ---- Constructors ------------------------------------------------------------ */
 

@@ -89,7 +89,7 @@ int gg_atomic_write(gg_atomic_file *af, const void *buf, size_t n, char *err)
 static int sync_directory(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
+    char *dir = slash ? ggb_strndup(path, slash == path ? 1 : (size_t)(slash - path))
                       : ggb_strdup(".");
     if (!dir)
         return -1;

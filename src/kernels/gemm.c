@@ -1,6 +1,6 @@
 /* kernels/gemm.c - blocked, packed, threaded GEMM with run-time selection of
  * the micro-kernel (AVX-512, AVX2+FMA, or portable C). The loop nest lives in
- * gemm_tmpl.h, instantiated here for float and double. */
+ * gemm_blocked.inc, instantiated here for float and double. */
 #include "kernels/kernels.h"
 
 #include <pthread.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "gategrad/threads.h"
 
 #define GGK_CAT_(a, b) a##b
@@ -39,7 +40,7 @@ typedef struct ggk_ws {
 
 static pthread_mutex_t ws_mu = PTHREAD_MUTEX_INITIALIZER;
 static ggk_ws *ws_free;
-#define GG_WS_RESERVE_MAX 256 /* gg_set_num_threads' limit */
+#define GG_WS_RESERVE_MAX GG_MAX_THREADS
 static int ws_made; /* workspaces in existence, free or in use */
 static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
 
@@ -49,8 +50,8 @@ static void ws_free_all(void)
     while (ws_free) {
         ggk_ws *w = ws_free;
         ws_free = w->next;
-        free(w->data);
-        free(w);
+        ggb_free(w->data);
+        ggb_free(w);
     }
     pthread_mutex_unlock(&ws_mu);
 }
@@ -92,17 +93,17 @@ static ggk_ws *ws_get(size_t bytes)
     if (w && w->bytes >= bytes)
         return w;
     if (!w) {
-        if (!(w = calloc(1, sizeof *w)))
+        if (!(w = ggb_calloc(1, sizeof *w)))
             return NULL;
         pthread_mutex_lock(&ws_mu);
         ws_made++;
         pthread_mutex_unlock(&ws_mu);
     }
-    free(w->data);
+    ggb_free(w->data);
     w->bytes = (bytes + 63) / 64 * 64;
-    w->data = aligned_alloc(64, w->bytes);
+    w->data = ggb_aligned_alloc(64, w->bytes);
     if (!w->data) {
-        free(w);
+        ggb_free(w);
         pthread_mutex_lock(&ws_mu);
         ws_made--;
         pthread_mutex_unlock(&ws_mu);
@@ -233,11 +234,10 @@ static size_t split_cost(size_t dim, size_t unit, size_t other, size_t K, size_t
 
 /* Chooses how many threads to ask for, which dimension they split, and in
  * how many chunks: one per thread. Smaller chunks balance a delayed
- * thread better but repack the operand that is not split once more each;
- * measured with both settings interleaved in one process, two chunks per
- * thread were 4-12% slower on 1024^3 A.B and A^T.B and on fc1's dW, and no
- * faster elsewhere. A thread that starts late still loses its chunk to one
- * that is done (see task_ in gemm_tmpl.h). */
+ * thread better but repack the operand that is not split once more each,
+ * which costs more than it balances (the README's Performance section has
+ * the figures). A thread that starts late still loses its chunk to one
+ * that is done (see task_ in gemm_blocked.inc). */
 static int plan_split(size_t M, size_t N, size_t K, size_t mr, size_t nr, int *split_n,
                       size_t *unit, size_t *units, size_t *chunks)
 {

@@ -199,7 +199,7 @@ static int train_epoch(fit_state *s, gg_epoch_stats *st, char *err)
         if (train_step(s, m, &loss, err))
             return -1;
         if (!isfinite(loss)) {
-            ggb_errorf(err, "training diverged: the loss is %g at epoch %zu (try a smaller --lr)", loss, st->epoch);
+            ggb_errorf(err, "training diverged: the loss is %g at epoch %zu (try a smaller learning rate)", loss, st->epoch);
             return -1;
         }
         total += loss * (double)m;

@@ -1,4 +1,4 @@
-/* datasets.c - the data sets `gategrad train --data NAME` understands. */
+/* datasets.c - the data sets known by name (gg_load_named_dataset). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>

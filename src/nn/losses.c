@@ -1,5 +1,5 @@
 /* losses.c - the losses that are plain compositions of gates, and the
- * accuracy metric. The fused ones live in src/gates_loss.c. */
+ * accuracy metric. The fused ones are gates (src/gates/loss.c). */
 #include "gategrad/nn.h"
 #include "nn/nn.h"
 

@@ -1,7 +1,8 @@
-/* teach_internal.h - what trace.c, explain.c and dot.c share: a growing
- * string, number formatting, node names and tensor summaries. */
-#ifndef GG_TEACH_INTERNAL_H
-#define GG_TEACH_INTERNAL_H
+/* teach/teach.h - what trace.c, explain.c and dot.c share (internal,
+ * prefix ggt_): a growing string, number formatting, node names and tensor
+ * summaries. */
+#ifndef GGT_TEACH_H
+#define GGT_TEACH_H
 
 #include <stdbool.h>
 
