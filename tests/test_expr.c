@@ -1,4 +1,4 @@
-/* test_expr.c - the `gategrad` command's expression parser: values,
+/* test_expr.c - the expression language (gategrad/expr.h): values,
  * precedence and associativity, one gate per operator, fan-out, every class
  * of bad input with its column, huge inputs, and random garbage. */
 #include <setjmp.h>
@@ -333,6 +333,52 @@ static void random_garbage(void **state)
     }
 }
 
+/* The C interface: variables by name and value, reading them back,
+ * re-running with a new value, and bad calls refused with a message. */
+static void library_interface(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_expr_vars *vars = NULL;
+    gg_expr_error err;
+    assert_int_equal(gg_expr_vars_put(&vars, g, "x", 3.0, &err), 0);
+    assert_int_equal(gg_expr_vars_put(&vars, g, "y2", -0.5, &err), 0);
+    gg_node *f = gg_expr_build(g, "x*x + x + y2", vars, &err);
+    assert_non_null(f);
+    assert_int_equal(gg_backward(g, f), 0);
+    assert_true(gg_value(f) == 11.5);
+    assert_true(gg_grad(gg_expr_var_find(vars, "x")) == 7.0);
+    assert_int_equal(gg_expr_vars_count(vars), 2);
+    assert_string_equal(gg_expr_var_name(vars, 1), "y2");
+    assert_ptr_equal(gg_expr_var_node(vars, 0), gg_expr_var_find(vars, "x"));
+    assert_string_equal(gg_label(g, gg_expr_var_node(vars, 0)), "x");
+    assert_null(gg_expr_var_name(vars, 2));
+    assert_null(gg_expr_var_node(vars, 2));
+    assert_null(gg_expr_var_find(vars, "z"));
+    assert_null(gg_expr_var_find(vars, NULL));
+
+    /* A new value, then forward: the same graph, recomputed. */
+    assert_int_equal(gg_set_value(g, gg_expr_var_find(vars, "x"), -1.0), 0);
+    assert_int_equal(gg_forward(g, f), 0);
+    assert_true(gg_value(f) == -0.5);
+
+    assert_int_equal(gg_expr_vars_put(&vars, g, "x", 1.0, &err), -1);
+    assert_string_equal(err.message, "variable x is given twice");
+    assert_int_equal(gg_expr_vars_put(&vars, g, "2x", 1.0, &err), -1);
+    assert_non_null(strstr(err.message, "is not a variable name"));
+    assert_int_equal(gg_expr_vars_put(&vars, g, "w", NAN, &err), -1);
+    assert_string_equal(err.message, "value of w is not finite");
+    assert_int_equal(gg_expr_vars_put(NULL, g, "w", 1.0, &err), -1);
+    assert_int_equal(gg_expr_vars_add(&vars, NULL, "w=1", &err), -1);
+    assert_null(gg_expr_build(NULL, "x", vars, &err));
+    assert_string_equal(err.message, "gg_expr_build: no graph given");
+    assert_null(gg_expr_build(g, NULL, vars, &err));
+    assert_null(gg_expr_build(g, "x +", vars, NULL)); /* err may be NULL */
+    assert_int_equal(gg_expr_vars_count(NULL), 0);
+    gg_expr_vars_free(vars);
+    gg_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +393,7 @@ int main(void)
         cmocka_unit_test(deep_nesting),
         cmocka_unit_test(long_sums),
         cmocka_unit_test(random_garbage),
+        cmocka_unit_test(library_interface),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,9 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "gategrad.h"
-#include "gategrad/io.h"
-#include "gategrad/threads.h"
+#include <gategrad.h>
 
 typedef enum { NN_STR, NN_SIZE, NN_DOUBLE, NN_FLAG } nn_opt_kind;
 

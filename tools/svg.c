@@ -11,7 +11,6 @@
 
 #include "nn_common.h"
 /* The io module's atomic writer; the library exports it for its own tools. */
-#include "gategrad/io.h"
 
 static const char *const palette[] = {"#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd",
                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
