@@ -44,7 +44,7 @@ static ggk_ws *ws_free;
 static int ws_made; /* workspaces in existence, free or in use */
 static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
 
-static void ws_free_all(void)
+void ggk_gemm_free_workspaces(void)
 {
     pthread_mutex_lock(&ws_mu);
     while (ws_free) {
@@ -52,13 +52,14 @@ static void ws_free_all(void)
         ws_free = w->next;
         ggb_free(w->data);
         ggb_free(w);
+        ws_made--;
     }
     pthread_mutex_unlock(&ws_mu);
 }
 
 static void ws_register(void)
 {
-    atexit(ws_free_all);
+    atexit(ggk_gemm_free_workspaces);
 }
 
 /* Takes from the free list the smallest workspace of at least bytes, or,

@@ -106,6 +106,11 @@ void ggk_gemm_f64(int transa, int transb, size_t M, size_t N, size_t K,
                   const double *A, size_t lda, const double *B, size_t ldb,
                   double beta, double *C, size_t ldc);
 
+/* Frees the packing workspaces no product is using (registered with atexit
+ * on first use; products allocate new ones as they need them). For the
+ * fault-injection test, which makes every run start from cold kernels. */
+void ggk_gemm_free_workspaces(void);
+
 /* ==== GEMM kernel paths (gemm.c and its SIMD files) ========================= */
 /* What the GEMM driver (gemm.c) and its SIMD micro-kernels (gemm_avx2.c,
  * gemm_avx512.c) share. The driver packs op(B) into NR-column micro-panels (kc x NR, k-major) and
