@@ -58,10 +58,42 @@ typedef struct ggc_shape {
     int64_t dims[GG_MAX_DIMS];
 } ggc_shape;
 
+/* What a gate's param means: shown beside its name in traces and pictures
+ * when it is a number (pow's exponent, leaky relu's slope). */
+typedef enum ggc_param_kind {
+    GGC_PARAM_NONE,
+    GGC_PARAM_NUMBER, /* param.f */
+    GGC_PARAM_AXIS,   /* an axis, encoded in param by the gate */
+} ggc_param_kind;
+
+/* A gate: one entry of the table, holding everything any part of the
+ * project knows about it. The core runs shape, forward and backward; the
+ * teaching views read name, rule, formula and local; the expression
+ * language reads expr. */
 typedef struct ggc_gate {
     const char *name;
     int arity;
+    ggc_param_kind param;
+    /* The inputs are not interchangeable (sub, div, matmul): pictures label
+     * the wires a, b. */
+    bool ordered;
+    /* One sentence: how the gate passes the upstream gradient on. */
     const char *rule;
+    /* How a trace writes the gradient input i receives, the lecture's way,
+     * in the formula language of src/teach/trace.c: text, "upstream", and
+     * {a} {b} {o} (the symbol of input 0, input 1, the other input), {a=}
+     * {b=} {o=} {x} {y} {p} {p1} (the value of input 0, 1, the other, the
+     * receiving input, the output, the param, param - 1), "(" before "}" to
+     * put a negative value in parentheses. Text with " = " outside braces
+     * is followed by " * <upstream>"; every formula by " = <result>". NULL:
+     * "local * upstream = <local>". */
+    const char *formula[2];
+    /* A router (max, min): an input whose local derivative is 0 receives
+     * nothing, and a trace says it was routed to the other input. */
+    bool routes;
+    /* The gate's function name in the expression language (arity as
+     * above), or NULL when it has none. */
+    const char *expr;
     /* true: output shape is the broadcast of the inputs' shapes, and a
      * rank-0 f64 node may take the scalar fast path. */
     bool elementwise;
@@ -78,6 +110,7 @@ typedef struct ggc_gate {
 /* The gate table, indexed by a node's gate id; defined by src/gates/, which
  * lists the gates. The core only runs them, through this interface. */
 extern const ggc_gate *const ggc_gates[];
+extern const size_t ggc_gate_count;
 #define GGC_GATE_LEAF 0 /* the "gate" of leaves, never run */
 
 typedef struct ggc_label_entry ggc_label_entry;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/base.h" /* the library's allocator, so fault injection reaches the parser */
+#include "core/core.h" /* the gate table: its entries with an expression name are the functions */
 #include "gategrad/expr.h"
 #include "gategrad/graph.h"
 
@@ -241,26 +242,31 @@ void gg_expr_vars_free(gg_expr_vars *vars)
 
 /* ---- Functions ------------------------------------------------------------------- */
 
-typedef struct func {
-    const char *name;
-    int arity;
-    gg_node *(*unary)(gg_graph *, gg_node *);
-    gg_node *(*binary)(gg_graph *, gg_node *, gg_node *);
-} func;
+/* Functions are the gates with an expression name (ggc_gate.expr), read
+ * from the gate table: adding a gate adds its function. */
 
-static const func funcs[] = {
-    {"max", 2, NULL, gg_max},      {"min", 2, NULL, gg_min},   {"sigmoid", 1, gg_sigmoid, NULL},
-    {"tanh", 1, gg_tanh, NULL},    {"relu", 1, gg_relu, NULL}, {"exp", 1, gg_exp, NULL},
-    {"log", 1, gg_log, NULL},      {"abs", 1, gg_abs, NULL},
-};
-enum { NFUNCS = sizeof funcs / sizeof funcs[0] };
-
+/* The id of the gate called name[0..len) in the language, or -1. */
 static int find_func(const char *name, size_t len)
 {
-    for (int i = 0; i < NFUNCS; i++)
-        if (strlen(funcs[i].name) == len && memcmp(funcs[i].name, name, len) == 0)
-            return i;
+    for (size_t id = 0; id < ggc_gate_count; id++) {
+        const char *e = ggc_gates[id]->expr;
+        if (e && strlen(e) == len && memcmp(e, name, len) == 0)
+            return (int)id;
+    }
     return -1;
+}
+
+/* "max, min, sigmoid, ..." into buf. */
+static const char *known_funcs(char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t id = 0; id < ggc_gate_count && used < size; id++) {
+        const char *e = ggc_gates[id]->expr;
+        int w = e ? snprintf(buf + used, size - used, "%s%s", used ? ", " : "", e) : 0;
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return buf;
 }
 
 /* ---- The parser's state ------------------------------------------------------------- */
@@ -270,7 +276,7 @@ enum op_kind { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_NEG, OP_POW, OP_PAREN, OP_CALL
 typedef struct op {
     enum op_kind kind;
     size_t col;  /* where it is in the text, 1-based */
-    int func;    /* OP_CALL: index in funcs; OP_PAREN: the call it opens, or -1 */
+    int func;    /* OP_CALL: the gate id; OP_PAREN: the call it opens, or -1 */
     size_t args; /* OP_PAREN of a call: arguments seen so far */
 } op;
 
@@ -354,10 +360,10 @@ static bool apply(parser *ps, op o)
         return push_val(ps, gg_neg(g, a.node), o.col);
     }
     if (o.kind == OP_CALL) {
-        const func *f = &funcs[o.func];
-        ps->nvals -= (size_t)f->arity;
+        int arity = ggc_gates[o.func]->arity;
+        ps->nvals -= (size_t)arity;
         operand *a = &ps->vals[ps->nvals];
-        gg_node *n = f->arity == 1 ? f->unary(g, a[0].node) : f->binary(g, a[0].node, a[1].node);
+        gg_node *n = ggc_record(g, o.func, a[0].node, arity > 1 ? a[1].node : NULL, 0, NULL);
         return push_val(ps, n, o.col);
     }
     operand b = ps->vals[--ps->nvals], a = ps->vals[--ps->nvals];
@@ -431,8 +437,9 @@ static size_t operand_name(parser *ps, size_t at, bool *call)
     if (s[after] == '(') {
         int f = find_func(s, len);
         if (f < 0) {
-            fail(ps->err, at + 1, "unknown function '%.*s' (known: max, min, sigmoid, tanh, "
-                 "relu, exp, log, abs)", (int)(len < 40 ? len : 40), s);
+            char known[160];
+            fail(ps->err, at + 1, "unknown function '%.*s' (known: %s)", (int)(len < 40 ? len : 40), s,
+                 known_funcs(known, sizeof known));
             return 0;
         }
         if (!push_op(ps, (op){OP_CALL, at + 1, f, 0}) ||
@@ -522,9 +529,9 @@ static bool close_paren(parser *ps, size_t at)
     if (paren.func < 0)
         return true;
     op call = ps->ops[--ps->nops];
-    const func *f = &funcs[call.func];
+    const ggc_gate *f = ggc_gates[call.func];
     if (paren.args != (size_t)f->arity) {
-        fail(ps->err, call.col, "%s takes %d argument%s, not %zu", f->name, f->arity,
+        fail(ps->err, call.col, "%s takes %d argument%s, not %zu", f->expr, f->arity,
              f->arity == 1 ? "" : "s", paren.args);
         return false;
     }

@@ -77,8 +77,10 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
     return d(gg_value_at(n->in[0], k), gg_value_at(n, k), n->param.f);
 }
 
-/* One unary gate: y = FWD (of x and p), dy/dx = DERIV (of x, y and p). */
-#define UNARY_GATE(NAME, RULE, FWD, DERIV)                                           \
+/* One unary gate: y = FWD (of x and p), dy/dx = DERIV (of x, y and p); the
+ * rest of its entry (formula, expression name, ...) as designated
+ * initializers. */
+#define UNARY_GATE(NAME, RULE, FWD, DERIV, ...)                                         \
     static double NAME##_f(double x, double p)                                       \
     {                                                                                \
         (void)p;                                                                     \
@@ -103,7 +105,8 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
                                      .shape = ggg_same_shape,                        \
                                      .forward = NAME##_forward,                      \
                                      .backward = NAME##_backward,                    \
-                                     .local = NAME##_local};
+                                     .local = NAME##_local,                          \
+                                     __VA_ARGS__};
 
 /* ---- The loops shared by every binary gate ------------------------------ */
 
@@ -224,8 +227,9 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
     return (i == 0 ? da : db)(a, b, gg_value_at(z, k));
 }
 
-/* One binary gate: z = FWD (of a and b); dz/da = DA, dz/db = DB (of a, b, z). */
-#define BINARY_GATE(NAME, RULE, FWD, DA, DB)                                         \
+/* One binary gate: z = FWD (of a and b); dz/da = DA, dz/db = DB (of a, b,
+ * z); the rest of its entry as designated initializers. */
+#define BINARY_GATE(NAME, RULE, FWD, DA, DB, ...)                                       \
     static double NAME##_f(double a, double b) { return FWD; }                       \
     static double NAME##_da(double a, double b, double z)                            \
     {                                                                                \
@@ -250,40 +254,61 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
                                      .shape = ggg_broadcast_shape,                   \
                                      .forward = NAME##_forward,                      \
                                      .backward = NAME##_backward,                    \
-                                     .local = NAME##_local};
+                                     .local = NAME##_local,                          \
+                                     __VA_ARGS__};
 
 /* ---- The gates ------------------------------------------------------------ */
 
 BINARY_GATE(add, "distributor: both inputs receive the upstream gradient unchanged",
-            a + b, 1.0, 1.0)
+            a + b, 1.0, 1.0,
+            .formula = {"upstream", "upstream"})
 BINARY_GATE(sub, "distributor with a sign: a receives the upstream gradient, b its negative",
-            a - b, 1.0, -1.0)
+            a - b, 1.0, -1.0,
+            .formula = {"upstream", "-upstream"}, .ordered = true)
 BINARY_GATE(mul, "swap multiplier: each input receives the upstream gradient times the other input",
-            a * b, b, a)
+            a * b, b, a,
+            .formula = {"{o} * upstream = {o=}", "{o} * upstream = {o=}"})
 BINARY_GATE(div, "a receives upstream / b, b receives -upstream * a / b^2",
-            a / b, 1.0 / b, -a / (b * b))
+            a / b, 1.0 / b, -a / (b * b),
+            .formula = {"upstream / {b} = 1 / {b=}", "-upstream * {a} / {b}^2 = -{a=(} / {b=(}^2"},
+            .ordered = true)
 BINARY_GATE(max, "router: the larger input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
-            a >= b ? a : b, a >= b ? 1.0 : 0.0, a >= b ? 0.0 : 1.0)
+            a >= b ? a : b, a >= b ? 1.0 : 0.0, a >= b ? 0.0 : 1.0,
+            .formula = {"upstream ({x} >= {o=})", "upstream ({x} > {o=})"}, .routes = true,
+            .expr = "max")
 BINARY_GATE(min, "router: the smaller input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
-            a <= b ? a : b, a <= b ? 1.0 : 0.0, a <= b ? 0.0 : 1.0)
+            a <= b ? a : b, a <= b ? 1.0 : 0.0, a <= b ? 0.0 : 1.0,
+            .formula = {"upstream ({x} <= {o=})", "upstream ({x} < {o=})"}, .routes = true,
+            .expr = "min")
 
 UNARY_GATE(copy, "adder: the input receives the sum of the upstream gradients of every use",
-           x, 1.0)
-UNARY_GATE(neg, "flips the sign of the upstream gradient", -x, -1.0)
+           x, 1.0,
+           .formula = {"upstream"})
+UNARY_GATE(neg, "flips the sign of the upstream gradient", -x, -1.0,
+           .formula = {"-upstream"})
 UNARY_GATE(sigmoid, "from its own output: dx = y * (1 - y) * upstream",
-           x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)), y * (1.0 - y))
-UNARY_GATE(tanh, "from its own output: dx = (1 - y^2) * upstream", tanh(x), 1.0 - y * y)
-UNARY_GATE(exp, "from its own output: dx = y * upstream", exp(x), y)
-UNARY_GATE(log, "dx = upstream / x", log(x), 1.0 / x)
+           x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)), y * (1.0 - y),
+           .formula = {"y * (1 - y) * upstream = {y} * (1 - {y})"}, .expr = "sigmoid")
+UNARY_GATE(tanh, "from its own output: dx = (1 - y^2) * upstream", tanh(x), 1.0 - y * y,
+           .formula = {"(1 - y^2) * upstream = (1 - {y(}^2)"}, .expr = "tanh")
+UNARY_GATE(exp, "from its own output: dx = y * upstream", exp(x), y,
+           .formula = {"y * upstream = {y}"}, .expr = "exp")
+UNARY_GATE(log, "dx = upstream / x", log(x), 1.0 / x,
+           .formula = {"upstream / x = 1 / {x}"}, .expr = "log")
 UNARY_GATE(relu, "switch: passes the upstream gradient where x > 0, blocks it elsewhere",
-           x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0)
+           x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0,
+           .expr = "relu")
 UNARY_GATE(leaky_relu, "passes the upstream gradient where x > 0, scales it by the slope elsewhere",
-           x > 0 ? x : p * x, x > 0 ? 1.0 : p)
+           x > 0 ? x : p * x, x > 0 ? 1.0 : p,
+           .param = GGC_PARAM_NUMBER)
 UNARY_GATE(elu, "passes the upstream gradient where x > 0, elsewhere dx = (y + alpha) * upstream",
-           x > 0 ? x : p * expm1(x), x > 0 ? 1.0 : y + p)
+           x > 0 ? x : p * expm1(x), x > 0 ? 1.0 : y + p,
+           .param = GGC_PARAM_NUMBER)
 UNARY_GATE(abs, "passes the upstream gradient with the sign of x (0 at x = 0)",
-           fabs(x), x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0))
-UNARY_GATE(pow, "dx = p * x^(p-1) * upstream", pow(x, p), p * pow(x, p - 1.0))
+           fabs(x), x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0),
+           .expr = "abs")
+UNARY_GATE(pow, "dx = p * x^(p-1) * upstream", pow(x, p), p * pow(x, p - 1.0),
+           .formula = {"p * x^(p - 1) * upstream = {p} * {x(}^{p1(}"}, .param = GGC_PARAM_NUMBER)
 
 /* ---- Constructors ----------------------------------------------------------- */
 

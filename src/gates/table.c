@@ -4,6 +4,7 @@
 
 #define GG_GATE_PTR(name) &ggg_gate_##name,
 const ggc_gate *const ggc_gates[GG_GATE_COUNT] = {GG_GATES(GG_GATE_PTR)};
+const size_t ggc_gate_count = GG_GATE_COUNT;
 #undef GG_GATE_PTR
 
 /* Leaves are never run: their value is written from outside. */

@@ -61,6 +61,7 @@ static void matmul_backward(gg_node *z)
 const ggc_gate ggg_gate_matmul = {
     .name = "matmul",
     .arity = 2,
+    .ordered = true,
     .rule = "matrix swap multiplier: dA = upstream . B^T, dB = A^T . upstream",
     .shape = matmul_shape,
     .forward = matmul_forward,
@@ -196,6 +197,7 @@ static void mean_axis_backward(gg_node *z) { reduce_axis_backward(z, 1.0 / axis_
 const ggc_gate ggg_gate_sum_axis = {
     .name = "sum_axis",
     .arity = 1,
+    .param = GGC_PARAM_AXIS,
     .rule = "distributor along the axis: each element receives its slice's upstream gradient",
     .shape = axis_shape,
     .forward = sum_axis_forward,
@@ -204,6 +206,7 @@ const ggc_gate ggg_gate_sum_axis = {
 const ggc_gate ggg_gate_mean_axis = {
     .name = "mean_axis",
     .arity = 1,
+    .param = GGC_PARAM_AXIS,
     .rule = "distributor along the axis: each element receives its slice's upstream gradient / length",
     .shape = axis_shape,
     .forward = mean_axis_forward,

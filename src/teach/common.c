@@ -119,7 +119,7 @@ void ggt_sb_values(ggt_sb *sb, const gg_node *n, bool grad, const gg_view_opts *
 
 bool ggt_plain_constant(const gg_graph *g, const gg_node *n)
 {
-    return n->gate == GG_GATE_leaf && !ggc_needs_grad(n) && !gg_label(g, n);
+    return n->gate == GGC_GATE_LEAF && !ggc_needs_grad(n) && !gg_label(g, n);
 }
 
 void ggt_sb_symbol(ggt_sb *sb, const gg_graph *g, const gg_node *n, const gg_view_opts *opts)
@@ -144,7 +144,7 @@ void ggt_sb_call(ggt_sb *sb, const gg_graph *g, const gg_node *n, bool values,
             ggt_sb_values(sb, in, false, opts);
         }
     }
-    if (n->gate == GG_GATE_pow || n->gate == GG_GATE_leaky_relu || n->gate == GG_GATE_elu) {
+    if (gate->param == GGC_PARAM_NUMBER) {
         ggt_sb_printf(sb, ", ");
         ggt_sb_num(sb, n->param.f);
     }

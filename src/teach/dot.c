@@ -49,18 +49,18 @@ static void value_node(FILE *out, ggt_sb *sb, const gg_graph *g, const gg_node *
 static void gate_node(FILE *out, ggt_sb *sb, const gg_node *n)
 {
     ggt_sb_clear(sb);
-    ggt_sb_printf(sb, "%s", ggc_gates[n->gate]->name);
-    if (n->gate == GG_GATE_pow || n->gate == GG_GATE_leaky_relu || n->gate == GG_GATE_elu) {
+    const ggc_gate *gate = ggc_gates[n->gate];
+    ggt_sb_printf(sb, "%s", gate->name);
+    if (gate->param == GGC_PARAM_NUMBER) {
         ggt_sb_printf(sb, " ");
         ggt_sb_num(sb, n->param.f);
     }
     fprintf(out, "  g%u [shape=ellipse, style=filled, fillcolor=\"#cfe2ff\", label=\"", n->id);
     put_escaped(out, ggt_sb_str(sb));
     fprintf(out, "\"];\n  g%u -> v%u;\n", n->id, n->id);
-    bool ordered = n->gate == GG_GATE_sub || n->gate == GG_GATE_div || n->gate == GG_GATE_matmul;
-    for (int i = 0; i < ggc_gates[n->gate]->arity; i++) {
+    for (int i = 0; i < gate->arity; i++) {
         fprintf(out, "  v%u -> g%u", n->in[i]->id, n->id);
-        if (ordered)
+        if (gate->ordered)
             fprintf(out, " [label=\"%c\"]", 'a' + i);
         fprintf(out, ";\n");
     }
@@ -88,7 +88,7 @@ int gg_dot(gg_graph *g, gg_node *root, FILE *out, const gg_view_opts *opts)
         if (mark && !mark[id])
             continue;
         value_node(out, &sb, g, n, opts);
-        if (n->gate != GG_GATE_leaf)
+        if (n->gate != GGC_GATE_LEAF)
             gate_node(out, &sb, n);
     }
     ggb_free(mark);

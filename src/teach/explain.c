@@ -57,7 +57,7 @@ static void mark_reach(explainer *e)
     e->reach[0] = 1;
     for (size_t id = e->leaf->id + 1; id <= e->root->id; id++) {
         const gg_node *n = gg_node_at(e->g, id);
-        for (int i = 0; n->gate != GG_GATE_leaf && i < ggc_gates[n->gate]->arity; i++)
+        for (int i = 0; n->gate != GGC_GATE_LEAF && i < ggc_gates[n->gate]->arity; i++)
             if (depends(e, n->in[i]))
                 e->reach[slot(e, n)] = 1;
     }

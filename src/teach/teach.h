@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 #include "gategrad/teach.h"
-#include "gates/gates.h"
+#include "core/core.h"
 
 /* A string that grows as it is written; oom sticks once an allocation fails
  * (the text is then truncated, never overrun). */

@@ -91,7 +91,7 @@ static bool begin_pass(gg_tracer *t, const gg_node *root)
     t->gates_left = 0;
     for (size_t id = 0; id < nids; id++) {
         const gg_node *n = gg_node_at(t->g, id), *in[2];
-        if (!mark[id] || n->gate == GG_GATE_leaf || !ggc_needs_grad(n))
+        if (!mark[id] || n->gate == GGC_GATE_LEAF || !ggc_needs_grad(n))
             continue;
         t->gates_left++;
         for (int k = grad_inputs(n, in); k-- > 0;)
@@ -117,101 +117,82 @@ static bool begin_pass(gg_tracer *t, const gg_node *root)
 
 static void num(ggt_sb *sb, double v) { ggt_sb_num(sb, v); }
 
-/* A number that a power follows: negative ones in parentheses. */
-static void base(ggt_sb *sb, double v)
+/* One {field} of a gate's formula (see ggc_gate.formula), spec[0..len):
+ * a symbol or a value of the gate's inputs, output or param. */
+static void formula_field(gg_tracer *t, const gg_node *n, int i, const char *spec, size_t len)
 {
-    ggt_sb_printf(sb, v < 0 ? "(" : "");
+    ggt_sb *sb = &t->line;
+    bool paren = len > 0 && spec[len - 1] == '(';
+    if (paren)
+        len--;
+    bool value = len == 2 && spec[1] == '=';
+    int which = spec[0] == 'a' ? 0 : spec[0] == 'b' ? 1 : 1 - i; /* {a}, {b}, {o} */
+    double v;
+    if (len == 1 && spec[0] == 'x')
+        v = gg_value(n->in[i]);
+    else if (len == 1 && spec[0] == 'y')
+        v = gg_value(n);
+    else if (len == 1 && spec[0] == 'p')
+        v = n->param.f;
+    else if (len == 2 && spec[0] == 'p' && spec[1] == '1')
+        v = n->param.f - 1;
+    else if (len == 1 || value) {
+        if (!value) {
+            ggt_sb_symbol(sb, t->g, n->in[which], &t->opts);
+            return;
+        }
+        v = gg_value(n->in[which]);
+    } else {
+        ggt_sb_printf(sb, "{%.*s}", (int)len, spec); /* a typo in a table entry shows as is */
+        return;
+    }
+    ggt_sb_printf(sb, paren && v < 0 ? "(" : "");
     num(sb, v);
-    ggt_sb_printf(sb, v < 0 ? ")" : "");
+    ggt_sb_printf(sb, paren && v < 0 ? ")" : "");
 }
 
-/* "how = numbers" for the gradient input i receives: the local derivative
- * written the way the slides write it, with the current values. Returns
- * false when the text already ends in the result. */
+/* Whether formula f goes on to numbers: " = " in its text outside braces. */
+static bool shows_numbers(const char *f)
+{
+    for (const char *p = f; *p; p++) {
+        if (*p == '{' && strchr(p, '}'))
+            p = strchr(p, '}');
+        else if (p[0] == ' ' && p[1] == '=' && p[2] == ' ')
+            return true;
+    }
+    return false;
+}
+
+/* "how = numbers" for the gradient input i receives: the gate's formula
+ * with the current values. Returns false when the text already ends in the
+ * result. */
 static bool formula(gg_tracer *t, const gg_node *n, int i, double up)
 {
     ggt_sb *sb = &t->line;
-    const gg_node *a = n->in[0], *b = n->in[1];
-    double x = gg_value(n->in[i]), y = gg_value(n), local = ggc_gates[n->gate]->local(n, i, 0);
-    switch (n->gate) {
-    case GG_GATE_add:
-    case GG_GATE_copy:
-        ggt_sb_printf(sb, "upstream");
-        return true;
-    case GG_GATE_sub:
-    case GG_GATE_neg:
-        ggt_sb_printf(sb, local < 0 ? "-upstream" : "upstream");
-        return true;
-    case GG_GATE_max:
-    case GG_GATE_min:
-        if (local == 0) {
-            ggt_sb_printf(sb, "0 (routed to the other input)");
-            return false;
-        }
-        ggt_sb_printf(sb, "upstream (");
-        num(sb, x);
-        if (n->gate == GG_GATE_max)
-            ggt_sb_printf(sb, i == 0 ? " >= " : " > ");
-        else
-            ggt_sb_printf(sb, i == 0 ? " <= " : " < ");
-        num(sb, gg_value(n->in[1 - i]));
-        ggt_sb_printf(sb, ")");
-        return true;
-    case GG_GATE_mul:
-        ggt_sb_symbol(sb, t->g, n->in[1 - i], &t->opts);
-        ggt_sb_printf(sb, " * upstream = ");
-        num(sb, gg_value(n->in[1 - i]));
-        break;
-    case GG_GATE_div:
-        if (i == 0) {
-            ggt_sb_printf(sb, "upstream / ");
-            ggt_sb_symbol(sb, t->g, b, &t->opts);
-            ggt_sb_printf(sb, " = 1 / ");
-            num(sb, gg_value(b));
-        } else {
-            ggt_sb_printf(sb, "-upstream * ");
-            ggt_sb_symbol(sb, t->g, a, &t->opts);
-            ggt_sb_printf(sb, " / ");
-            ggt_sb_symbol(sb, t->g, b, &t->opts);
-            ggt_sb_printf(sb, "^2 = -");
-            base(sb, gg_value(a));
-            ggt_sb_printf(sb, " / ");
-            base(sb, gg_value(b));
-            ggt_sb_printf(sb, "^2");
-        }
-        break;
-    case GG_GATE_sigmoid:
-        ggt_sb_printf(sb, "y * (1 - y) * upstream = ");
-        num(sb, y);
-        ggt_sb_printf(sb, " * (1 - ");
-        num(sb, y);
-        ggt_sb_printf(sb, ")");
-        break;
-    case GG_GATE_tanh:
-        ggt_sb_printf(sb, "(1 - y^2) * upstream = (1 - ");
-        base(sb, y);
-        ggt_sb_printf(sb, "^2)");
-        break;
-    case GG_GATE_exp:
-        ggt_sb_printf(sb, "y * upstream = ");
-        num(sb, y);
-        break;
-    case GG_GATE_log:
-        ggt_sb_printf(sb, "upstream / x = 1 / ");
-        num(sb, x);
-        break;
-    case GG_GATE_pow:
-        ggt_sb_printf(sb, "p * x^(p - 1) * upstream = ");
-        num(sb, n->param.f);
-        ggt_sb_printf(sb, " * ");
-        base(sb, x);
-        ggt_sb_printf(sb, "^");
-        base(sb, n->param.f - 1);
-        break;
-    default:
+    const ggc_gate *gate = ggc_gates[n->gate];
+    double local = gate->local(n, i, 0);
+    if (gate->routes && local == 0) {
+        ggt_sb_printf(sb, "0 (routed to the other input)");
+        return false;
+    }
+    const char *f = gate->formula[i];
+    if (!f) {
         ggt_sb_printf(sb, "local * upstream = ");
         num(sb, local);
-        break;
+    } else {
+        for (const char *p = f; *p;) {
+            const char *close = *p == '{' ? strchr(p, '}') : NULL;
+            if (close) {
+                formula_field(t, n, i, p + 1, (size_t)(close - p - 1));
+                p = close + 1;
+                continue;
+            }
+            size_t run = strcspn(p + 1, "{") + 1;
+            ggt_sb_printf(sb, "%.*s", (int)run, p);
+            p += run;
+        }
+        if (!shows_numbers(f))
+            return true;
     }
     ggt_sb_printf(sb, " * ");
     num(sb, up);
