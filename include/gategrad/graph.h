@@ -78,6 +78,9 @@ GG_API gg_node *gg_scalar(gg_graph *g, double value);
 /* A constant rank-0 leaf of the given dtype (receives no gradient). */
 GG_API gg_node *gg_constant(gg_graph *g, gg_dtype dtype, double value);
 
+/* gg_constant(g, GG_F64, value): the f64 constant, for terse scalar code. */
+GG_API gg_node *gg_const(gg_graph *g, double value);
+
 /* ---- Tensor leaves ------------------------------------------------------ */
 
 /* A variable tensor leaf of the given dtype and shape (rank 0..GG_MAX_DIMS,
@@ -115,7 +118,22 @@ GG_API gg_node *gg_relu(gg_graph *g, gg_node *a);                /* max(a, 0) */
 GG_API gg_node *gg_leaky_relu(gg_graph *g, gg_node *a, double slope); /* a > 0 ? a : slope * a */
 GG_API gg_node *gg_elu(gg_graph *g, gg_node *a, double alpha);   /* a > 0 ? a : alpha * (e^a - 1) */
 GG_API gg_node *gg_abs(gg_graph *g, gg_node *a);                 /* |a| (gradient 0 at 0) */
-GG_API gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent);/* a^exponent, exponent constant */
+/* a^exponent, exponent constant; the gradient is 0 everywhere when the
+ * exponent is 0 (as PyTorch's), even at a = 0. */
+GG_API gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent);
+GG_API gg_node *gg_sqrt(gg_graph *g, gg_node *a);         /* sqrt(a), from its output: dx = upstream / (2y) */
+GG_API gg_node *gg_sin(gg_graph *g, gg_node *a);          /* sin(a) */
+GG_API gg_node *gg_cos(gg_graph *g, gg_node *a);          /* cos(a) */
+/* log(1 + e^a), as PyTorch computes it: a itself above 20 (gradient 1
+ * there), so it stays finite for any a. */
+GG_API gg_node *gg_softplus(gg_graph *g, gg_node *a);
+GG_API gg_node *gg_silu(gg_graph *g, gg_node *a);         /* a * sigmoid(a) */
+GG_API gg_node *gg_gelu(gg_graph *g, gg_node *a);         /* a * Phi(a), the exact (erf) form */
+/* base^exponent with both nodes, broadcast (torch.pow): a negative base
+ * with an integral exponent has a value (NaN otherwise), the gradient
+ * d/d base is 0 where the exponent is 0, and d/d exponent = y * log(base)
+ * is 0 where the base is 0 and the exponent >= 0. */
+GG_API gg_node *gg_pow_node(gg_graph *g, gg_node *base, gg_node *exponent);
 
 /* Matrix product of 2-D tensors: [m,k] x [k,n] -> [m,n]. */
 GG_API gg_node *gg_matmul(gg_graph *g, gg_node *a, gg_node *b);

@@ -82,8 +82,9 @@ typedef struct ggc_gate {
     /* How a trace writes the gradient input i receives, the lecture's way,
      * in the formula language of src/teach/trace.c: text, "upstream", and
      * {a} {b} {o} (the symbol of input 0, input 1, the other input), {a=}
-     * {b=} {o=} {x} {y} {p} {p1} (the value of input 0, 1, the other, the
-     * receiving input, the output, the param, param - 1), "(" before "}" to
+     * {b=} {o=} {x} {y} {p} {p1} {d} (the value of input 0, 1, the other,
+     * the receiving input, the output, the param, param - 1, the local
+     * derivative), "(" before "}" to
      * put a negative value in parentheses. Text with " = " outside braces
      * is followed by " * <upstream>"; every formula by " = <result>". NULL:
      * "local * upstream = <local>". */

@@ -20,6 +20,8 @@ gg_node *gg_constant(gg_graph *g, gg_dtype dtype, double value)
     return n;
 }
 
+gg_node *gg_const(gg_graph *g, double value) { return gg_constant(g, GG_F64, value); }
+
 static gg_node *make_tensor(gg_graph *g, gg_dtype dtype, int rank, const int64_t *dims,
                             const void *data, bool variable)
 {

@@ -340,13 +340,12 @@ static int prec(enum op_kind k)
 
 /* ---- Applying operators: one gate each -------------------------------------------------- */
 
-static bool apply_pow(parser *ps, operand a, operand b, size_t col)
+/* a ^ b: the pow gate with a constant exponent (it may be any expression
+ * without variables), pow_node when the exponent depends on a variable. */
+static bool apply_pow(parser *ps, operand a, operand b)
 {
-    if (gg_requires_grad(b.node)) {
-        fail(ps->err, col, "the exponent of ^ must be a constant (it depends on a variable); "
-                           "for x^y write exp(y * log(x))");
-        return false;
-    }
+    if (gg_requires_grad(b.node))
+        return push_val(ps, gg_pow_node(ps->g, a.node, b.node), a.col);
     return push_val(ps, gg_pow(ps->g, a.node, gg_value(b.node)), a.col);
 }
 
@@ -372,7 +371,7 @@ static bool apply(parser *ps, op o)
     case OP_SUB: return push_val(ps, gg_sub(g, a.node, b.node), a.col);
     case OP_MUL: return push_val(ps, gg_mul(g, a.node, b.node), a.col);
     case OP_DIV: return push_val(ps, gg_div(g, a.node, b.node), a.col);
-    default: return apply_pow(ps, a, b, o.col);
+    default: return apply_pow(ps, a, b);
     }
 }
 

@@ -307,8 +307,37 @@ UNARY_GATE(elu, "passes the upstream gradient where x > 0, elsewhere dx = (y + a
 UNARY_GATE(abs, "passes the upstream gradient with the sign of x (0 at x = 0)",
            fabs(x), x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0),
            .expr = "abs")
-UNARY_GATE(pow, "dx = p * x^(p-1) * upstream", pow(x, p), p * pow(x, p - 1.0),
+UNARY_GATE(pow, "dx = p * x^(p-1) * upstream", pow(x, p), p == 0 ? 0.0 : p * pow(x, p - 1.0),
            .formula = {"p * x^(p - 1) * upstream = {p} * {x(}^{p1(}"}, .param = GGC_PARAM_NUMBER)
+UNARY_GATE(sqrt, "from its own output: dx = upstream / (2 * y)", sqrt(x), 0.5 / y,
+           .formula = {"upstream / (2 * y) = 1 / (2 * {y})"}, .expr = "sqrt")
+UNARY_GATE(sin, "dx = cos(x) * upstream", sin(x), cos(x),
+           .formula = {"cos(x) * upstream = {d}"}, .expr = "sin")
+UNARY_GATE(cos, "dx = -sin(x) * upstream", cos(x), -sin(x),
+           .formula = {"-sin(x) * upstream = {d}"}, .expr = "cos")
+/* PyTorch's softplus: x itself above 20, where log(1 + e^x) rounds to x. */
+UNARY_GATE(softplus, "dx = sigmoid(x) * upstream (upstream itself above x = 20, where softplus is x)",
+           x > 20 ? x : log1p(exp(x)), x > 20 ? 1.0 : 1.0 / (1.0 + exp(-x)),
+           .formula = {"sigmoid(x) * upstream = {d}"}, .expr = "softplus")
+UNARY_GATE(silu, "dx = (s + x * s * (1 - s)) * upstream, where s = sigmoid(x)",
+           x / (1.0 + exp(-x)), (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x)))) / (1.0 + exp(-x)),
+           .formula = {"(s + x * s * (1 - s)) * upstream = {d}"}, .expr = "silu")
+/* The exact form, with erf: Phi is the standard normal CDF, phi its density. */
+#define SQRT1_2 0.70710678118654752440    /* 1 / sqrt(2) */
+#define INV_SQRT_2PI 0.39894228040143267794 /* 1 / sqrt(2 pi) */
+UNARY_GATE(gelu, "dx = (Phi(x) + x * phi(x)) * upstream, Phi and phi the normal CDF and density",
+           0.5 * x * (1.0 + erf(x * SQRT1_2)),
+           0.5 * (1.0 + erf(x * SQRT1_2)) + x * exp(-0.5 * x * x) * INV_SQRT_2PI,
+           .formula = {"(Phi(x) + x * phi(x)) * upstream = {d}"}, .expr = "gelu")
+
+/* a^b with both inputs nodes (torch.pow): a negative base with an integral
+ * exponent has a value; b = 0 gives da = 0 even at a = 0, and a = 0 with
+ * b >= 0 gives db = 0 (PyTorch's conventions). */
+BINARY_GATE(pow_node, "a receives b * a^(b-1) * upstream, b receives a^b * log(a) * upstream",
+            pow(a, b), b == 0 ? 0.0 : b * pow(a, b - 1.0), (a == 0 && b >= 0) ? 0.0 : z * log(a),
+            .ordered = true, .expr = "pow",
+            .formula = {"b * a^(b - 1) * upstream = {b=} * {a=(}^({b=} - 1)",
+                        "a^b * log(a) * upstream = {y} * log({a=})"})
 
 /* ---- Constructors ----------------------------------------------------------- */
 
@@ -340,4 +369,16 @@ gg_node *gg_elu(gg_graph *g, gg_node *a, double alpha)
 gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent)
 {
     return ggc_record(g, GG_GATE_pow, a, NULL, exponent, NULL);
+}
+
+gg_node *gg_sqrt(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_sqrt, a, NULL, 0, NULL); }
+gg_node *gg_sin(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_sin, a, NULL, 0, NULL); }
+gg_node *gg_cos(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_cos, a, NULL, 0, NULL); }
+gg_node *gg_softplus(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_softplus, a, NULL, 0, NULL); }
+gg_node *gg_silu(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_silu, a, NULL, 0, NULL); }
+gg_node *gg_gelu(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_gelu, a, NULL, 0, NULL); }
+
+gg_node *gg_pow_node(gg_graph *g, gg_node *base, gg_node *exponent)
+{
+    return ggc_record(g, GG_GATE_pow_node, base, exponent, 0, NULL);
 }

@@ -38,7 +38,8 @@ size_t ggg_bcast_index(const gg_node *z, int i, size_t k);
 #define GG_GATES(X)                                                            \
     X(leaf) X(add) X(sub) X(mul) X(div) X(max) X(min) X(copy) X(neg)           \
     X(sigmoid) X(tanh) X(exp) X(log) X(relu) X(leaky_relu) X(elu) X(abs)       \
-    X(pow) X(matmul) X(sum) X(mean) X(sum_axis) X(mean_axis) X(reshape)        \
+    X(pow) X(sqrt) X(sin) X(cos) X(softplus) X(silu) X(gelu) X(pow_node)      \
+    X(matmul) X(sum) X(mean) X(sum_axis) X(mean_axis) X(reshape)        \
     X(transpose) X(softmax) X(log_softmax)                                     \
     X(softmax_cross_entropy) X(bce_with_logits) X(step)
 

@@ -136,6 +136,8 @@ static void formula_field(gg_tracer *t, const gg_node *n, int i, const char *spe
         v = n->param.f;
     else if (len == 2 && spec[0] == 'p' && spec[1] == '1')
         v = n->param.f - 1;
+    else if (len == 1 && spec[0] == 'd')
+        v = ggc_gates[n->gate]->local(n, i, 0);
     else if (len == 1 || value) {
         if (!value) {
             ggt_sb_symbol(sb, t->g, n->in[which], &t->opts);
