@@ -256,8 +256,13 @@ GG_API int gg_is_leaf(const gg_node *n);
 /* Non-zero when the node carries a gradient. */
 GG_API int gg_requires_grad(const gg_node *n);
 
-/* The node's inputs: returns how many (0..2) and stores them in in[]. */
+/* The node's inputs: returns how many it has (0 for a leaf; more than 2
+ * for n-ary gates such as gg_where and gg_concat) and stores the first two
+ * of them in in[] (room for 2). */
 GG_API int gg_inputs(const gg_node *n, gg_node **in);
+
+/* Input i of n (0-based), or NULL when it has no such input. */
+GG_API gg_node *gg_node_input(const gg_node *n, int i);
 
 /* Formats n's shape as "[3,4]" (or "[]" for a scalar) into buf. */
 GG_API const char *gg_shape_str(const gg_node *n, char *buf, size_t size);

@@ -37,8 +37,8 @@ static void describe_inputs(const gg_graph *g, const gg_node *n, char *buf, size
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (int i = 0; i < 2 && n->in[i] && used < size; i++) {
-        const gg_node *in = n->in[i];
+    for (int i = 0; i < ggc_nin(n) && used < size; i++) {
+        const gg_node *in = ggc_in(n, i);
         char who[96], shape[64];
         describe(g, in, who, sizeof who);
         const void *v = ggc_val((gg_node *)in);
@@ -75,8 +75,8 @@ bool ggc_anomaly_forward(gg_graph *g, const gg_node *n)
 
 bool ggc_anomaly_backward(gg_graph *g, const gg_node *n)
 {
-    for (int i = 0; i < 2 && n->in[i]; i++) {
-        const gg_node *in = n->in[i];
+    for (int i = 0; i < ggc_nin(n); i++) {
+        const gg_node *in = ggc_in(n, i);
         if (!ggc_needs_grad(in))
             continue;
         const void *gr = ggc_grad((gg_node *)in);

@@ -32,7 +32,17 @@ enum {
     GGC_NEEDS_GRAD = 1u << 0, /* a variable leaf, or computed from one */
     GGC_MARK = 1u << 1,       /* scratch bit of the topological sort */
     GGC_LABELED = 1u << 2,    /* has an entry in the label table */
+    GGC_AUX = 1u << 3,        /* param.aux holds more inputs or parameters */
 };
+
+/* What a node holds beyond its 48 bytes, in the arena: inputs past the
+ * first two (n-ary gates: where, concat) and parameters past one (clamp's
+ * bounds, slice's range). Most nodes have none. */
+typedef struct ggc_aux {
+    int nin;           /* inputs in all */
+    double p[4];       /* the gate's parameters */
+    gg_node *more[];   /* inputs 2 .. nin-1 */
+} ggc_aux;
 
 /* 48 bytes: a million scalar nodes take 48 MB, with no heap block of their own. */
 struct gg_node {
@@ -45,6 +55,7 @@ struct gg_node {
     union {
         double f;
         int64_t i;
+        struct ggc_aux *aux; /* GGC_AUX nodes */
     } param;
     uint32_t id;
     uint8_t gate;
@@ -58,12 +69,16 @@ typedef struct ggc_shape {
     int64_t dims[GG_MAX_DIMS];
 } ggc_shape;
 
+/* ggc_gate.arity of a gate whose nodes each say how many inputs they have. */
+#define GGC_VARIADIC (-1)
+
 /* What a gate's param means: shown beside its name in traces and pictures
  * when it is a number (pow's exponent, leaky relu's slope). */
 typedef enum ggc_param_kind {
     GGC_PARAM_NONE,
     GGC_PARAM_NUMBER, /* param.f */
     GGC_PARAM_AXIS,   /* an axis, encoded in param by the gate */
+    GGC_PARAM_DTYPE,  /* param.f is the output's gg_dtype (cast) */
 } ggc_param_kind;
 
 /* A gate: one entry of the table, holding everything any part of the
@@ -72,8 +87,11 @@ typedef enum ggc_param_kind {
  * language reads expr. */
 typedef struct ggc_gate {
     const char *name;
-    int arity;
+    int arity; /* or GGC_VARIADIC */
     ggc_param_kind param;
+    /* The inputs may differ in dtype (where's condition). The output has
+     * the dtype of input 0, or the one param names (GGC_PARAM_DTYPE). */
+    bool mixed_dtypes;
     /* The inputs are not interchangeable (sub, div, matmul): pictures label
      * the wires a, b. */
     bool ordered;
@@ -180,6 +198,13 @@ static inline bool ggc_owns(const gg_graph *g, const gg_node *n)
 gg_node *ggc_record(gg_graph *g, int gate, gg_node *a, gg_node *b, double param,
                     const ggc_shape *want);
 
+/* The same for any number of inputs (in[0..nin), all non-NULL) and up to
+ * four parameters (p, may be NULL when np is 0): nodes with more than two
+ * inputs or more than one parameter get a ggc_aux; one parameter goes to
+ * param.f as with ggc_record. */
+gg_node *ggc_record_n(gg_graph *g, int gate, int nin, gg_node *const *in, const double *p, int np,
+                      const ggc_shape *want);
+
 /* Records a leaf of the given dtype and shape: a variable (receives a
  * gradient) or a constant. Its value is left for the caller to fill. */
 gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bool variable);
@@ -191,6 +216,18 @@ void ggc_free_labels(gg_graph *g);
  * its ancestors in DESCENDING id order (root first), the order backward
  * walks; forward walks it from the end. NULL with an error on failure. */
 gg_node **ggc_order(gg_graph *g, const gg_node *root, size_t *len);
+
+/* A node's inputs, however many. */
+static inline int ggc_nin(const gg_node *n)
+{
+    if (n->flags & GGC_AUX)
+        return n->param.aux->nin;
+    return n->in[1] ? 2 : n->in[0] ? 1 : 0;
+}
+static inline gg_node *ggc_in(const gg_node *n, int i)
+{
+    return i < 2 ? n->in[i] : n->param.aux->more[i - 2];
+}
 
 /* Element access independent of rank. */
 static inline size_t ggc_numel(const gg_node *n)

@@ -221,6 +221,80 @@ gg_node *ggc_record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double par
     return n;
 }
 
+/* Says what is wrong with inputs in[0..nin) for gate (cold path). */
+static __attribute__((noinline, cold)) bool reject_inputs(gg_graph *g, const ggc_gate *gate, int nin,
+                                                          gg_node *const *in)
+{
+    for (int i = 0; i < nin; i++)
+        if (!ggc_owns(g, in[i])) {
+            ggc_fail(g, "%s: input %d (node %u) belongs to another graph", gate->name, i + 1, in[i]->id);
+            return false;
+        }
+    for (int i = 1; i < nin; i++)
+        if (in[i]->dtype != in[0]->dtype) {
+            char s0[64], si[64];
+            ggc_fail(g, "%s: input 1 is %s %s and input %d %s %s: dtypes differ (convert with gg_cast)",
+                     gate->name, gg_dtype_name(in[0]->dtype), gg_shape_str(in[0], s0, sizeof s0), i + 1,
+                     gg_dtype_name(in[i]->dtype), gg_shape_str(in[i], si, sizeof si));
+            return false;
+        }
+    return true;
+}
+
+gg_node *ggc_record_n(gg_graph *g, int gate_id, int nin, gg_node *const *in, const double *p, int np,
+                      const ggc_shape *want)
+{
+    const ggc_gate *gate = ggc_gates[gate_id];
+    if (!g)
+        return NULL;
+    for (int i = 0; i < nin; i++)
+        if (!in[i])
+            return NULL;
+    if (nin < 1 || (gate->arity != GGC_VARIADIC && nin != gate->arity) || np < 0 || np > 4)
+        return ggc_fail(g, "%s: %d inputs and %d parameters given", gate->name, nin, np);
+    bool ok = true;
+    for (int i = 0; i < nin; i++)
+        ok = ok && ggc_owns(g, in[i]) && (gate->mixed_dtypes || in[i]->dtype == in[0]->dtype);
+    if (!ok && !reject_inputs(g, gate, nin, in))
+        return NULL;
+    ggc_aux *aux = NULL;
+    if (nin > 2 || np > 1) {
+        size_t more = nin > 2 ? (size_t)nin - 2 : 0;
+        if (!(aux = ggc_arena_alloc(g, sizeof *aux + more * sizeof *aux->more)))
+            return ggc_fail(g, "%s: out of memory for %d inputs", gate->name, nin);
+        *aux = (ggc_aux){.nin = nin};
+        for (int i = 0; i < np; i++)
+            aux->p[i] = p[i];
+        for (int i = 2; i < nin; i++)
+            aux->more[i - 2] = in[i];
+    }
+    gg_node *n = next_slot(g);
+    if (!n)
+        return NULL;
+    n->gate = (uint8_t)gate_id;
+    n->in[0] = in[0];
+    n->in[1] = nin > 1 ? in[1] : NULL;
+    n->dtype = in[0]->dtype;
+    if (gate->param == GGC_PARAM_DTYPE && np == 1)
+        n->dtype = (uint8_t)p[0];
+    if (aux) {
+        n->param.aux = aux;
+        n->flags |= GGC_AUX;
+    } else if (np == 1) {
+        n->param.f = p[0];
+    }
+    for (int i = 0; i < nin; i++)
+        n->flags |= in[i]->flags & GGC_NEEDS_GRAD;
+    ggc_shape shape = want ? *want : (ggc_shape){0};
+    if (!gate->shape(g, n, &shape) || !attach_storage(g, n, &shape))
+        return NULL;
+    g->count++;
+    gate->forward(n);
+    if (observed(g) && observe(g, n, GGC_HOOK_FORWARD))
+        return NULL;
+    return n;
+}
+
 gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bool variable)
 {
     if (!g)
@@ -260,6 +334,9 @@ static inline __attribute__((always_inline)) int sweep(gg_graph *g, gg_node *roo
             n->in[0]->flags |= GGC_MARK;
         if (n->in[1])
             n->in[1]->flags |= GGC_MARK;
+        if (__builtin_expect(n->flags & GGC_AUX, 0))
+            for (int i = 2; i < n->param.aux->nin; i++)
+                n->param.aux->more[i - 2]->flags |= GGC_MARK;
         if (rc == 0)
             rc = visit(g, n);
     }

@@ -141,10 +141,15 @@ int gg_requires_grad(const gg_node *n) { return n && ggc_needs_grad(n); }
 
 int gg_inputs(const gg_node *n, gg_node **in)
 {
-    int k = 0;
-    for (int i = 0; n && i < 2 && n->in[i]; i++)
-        in[k++] = n->in[i];
+    int k = n ? ggc_nin(n) : 0;
+    for (int i = 0; i < k && i < 2; i++)
+        in[i] = n->in[i];
     return k;
+}
+
+gg_node *gg_node_input(const gg_node *n, int i)
+{
+    return n && i >= 0 && i < ggc_nin(n) ? ggc_in(n, i) : NULL;
 }
 
 const char *gg_gate_name(const gg_node *n) { return n ? ggc_gates[n->gate]->name : "(null)"; }

@@ -135,8 +135,8 @@ void ggt_sb_call(ggt_sb *sb, const gg_graph *g, const gg_node *n, bool values,
 {
     const ggc_gate *gate = ggc_gates[n->gate];
     ggt_sb_printf(sb, "%s(", gate->name);
-    for (int i = 0; i < gate->arity; i++) {
-        const gg_node *in = n->in[i];
+    for (int i = 0; i < ggc_nin(n); i++) {
+        const gg_node *in = ggc_in(n, i);
         ggt_sb_printf(sb, i ? ", " : "");
         ggt_sb_symbol(sb, g, in, opts);
         if (values && !ggt_plain_constant(g, in)) {
@@ -164,8 +164,8 @@ uint8_t *ggt_ancestors(const gg_graph *g, const gg_node *root)
     mark[root->id] = 1;
     for (size_t id = root->id + 1; id-- > 0;) {
         const gg_node *n = gg_node_at(g, id);
-        for (int i = 0; mark[id] && i < ggc_gates[n->gate]->arity; i++)
-            mark[n->in[i]->id] = 1;
+        for (int i = 0; mark[id] && i < ggc_nin(n); i++)
+            mark[ggc_in(n, i)->id] = 1;
     }
     return mark;
 }

@@ -58,8 +58,8 @@ static void gate_node(FILE *out, ggt_sb *sb, const gg_node *n)
     fprintf(out, "  g%u [shape=ellipse, style=filled, fillcolor=\"#cfe2ff\", label=\"", n->id);
     put_escaped(out, ggt_sb_str(sb));
     fprintf(out, "\"];\n  g%u -> v%u;\n", n->id, n->id);
-    for (int i = 0; i < gate->arity; i++) {
-        fprintf(out, "  v%u -> g%u", n->in[i]->id, n->id);
+    for (int i = 0; i < ggc_nin(n); i++) {
+        fprintf(out, "  v%u -> g%u", ggc_in(n, i)->id, n->id);
         if (gate->ordered)
             fprintf(out, " [label=\"%c\"]", 'a' + i);
         fprintf(out, ";\n");

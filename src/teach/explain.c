@@ -57,8 +57,8 @@ static void mark_reach(explainer *e)
     e->reach[0] = 1;
     for (size_t id = e->leaf->id + 1; id <= e->root->id; id++) {
         const gg_node *n = gg_node_at(e->g, id);
-        for (int i = 0; n->gate != GGC_GATE_LEAF && i < ggc_gates[n->gate]->arity; i++)
-            if (depends(e, n->in[i]))
+        for (int i = 0; i < ggc_nin(n); i++)
+            if (depends(e, ggc_in(n, i)))
                 e->reach[slot(e, n)] = 1;
     }
 }
@@ -82,10 +82,10 @@ static bool sweep(explainer *e)
                      n->id, gate->name, gg_shape_str(n, shape, sizeof shape));
             return false;
         }
-        for (int i = 0; i < gate->arity; i++)
-            if (depends(e, n->in[i])) {
-                e->paths[slot(e, n->in[i])] += e->paths[s];
-                e->deriv[slot(e, n->in[i])] += e->deriv[s] * local(n, i);
+        for (int i = 0; i < ggc_nin(n); i++)
+            if (depends(e, ggc_in(n, i))) {
+                e->paths[slot(e, ggc_in(n, i))] += e->paths[s];
+                e->deriv[slot(e, ggc_in(n, i))] += e->deriv[s] * local(n, i);
             }
     }
     if (e->leaf->rank != 0) {
@@ -173,14 +173,14 @@ static bool walk(explainer *e, double total)
             depth--;
             continue;
         }
-        int arity = ggc_gates[top->n->gate]->arity;
-        while (top->next < arity && !depends(e, top->n->in[top->next]))
+        int arity = ggc_nin(top->n);
+        while (top->next < arity && !depends(e, ggc_in(top->n, top->next)))
             top->next++;
         if (top->next == arity) {
             depth--;
             continue;
         }
-        e->stack[depth++] = (frame){top->n->in[top->next++], 0};
+        e->stack[depth++] = (frame){ggc_in(top->n, top->next++), 0};
     }
     return true;
 }

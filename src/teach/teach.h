@@ -9,6 +9,10 @@
 #include "gategrad/teach.h"
 #include "core/core.h"
 
+/* A trace shows what a gate gave each of its first this many inputs (the
+ * gradients of the rest are in the graph, as always). */
+#define GGT_TRACED_INPUTS 16
+
 /* A string that grows as it is written; oom sticks once an allocation fails
  * (the text is then truncated, never overrun). */
 typedef struct ggt_sb {

@@ -22,7 +22,7 @@ struct gg_tracer {
     size_t *first;     /* where the node's contributions start in terms */
     double *terms;     /* each contribution (first element) ... */
     uint32_t *from;    /* ... and the gate that made it */
-    double before[2];  /* the gate's inputs' gradients at BACKWARD_BEGIN */
+    double before[GGT_TRACED_INPUTS]; /* the gate's inputs' gradients at BACKWARD_BEGIN */
 };
 
 static void emit(gg_tracer *t)
@@ -33,13 +33,19 @@ static void emit(gg_tracer *t)
     t->line.oom = false;
 }
 
-/* The inputs a gate passes gradient to, each counted once (x * x has one). */
+/* The inputs a gate passes gradient to, each counted once (x * x has one),
+ * at most GGT_TRACED_INPUTS of them. */
 static int grad_inputs(const gg_node *n, const gg_node **in)
 {
     int k = 0;
-    for (int i = 0; i < ggc_gates[n->gate]->arity; i++)
-        if (ggc_needs_grad(n->in[i]) && (i == 0 || n->in[1] != n->in[0]))
-            in[k++] = n->in[i];
+    for (int i = 0; i < ggc_nin(n) && k < GGT_TRACED_INPUTS; i++) {
+        const gg_node *x = ggc_in(n, i);
+        bool again = false;
+        for (int j = 0; j < k && !again; j++)
+            again = in[j] == x;
+        if (ggc_needs_grad(x) && !again)
+            in[k++] = x;
+    }
     return k;
 }
 
@@ -129,7 +135,7 @@ static void formula_field(gg_tracer *t, const gg_node *n, int i, const char *spe
     int which = spec[0] == 'a' ? 0 : spec[0] == 'b' ? 1 : 1 - i; /* {a}, {b}, {o} */
     double v;
     if (len == 1 && spec[0] == 'x')
-        v = gg_value(n->in[i]);
+        v = gg_value(ggc_in(n, i));
     else if (len == 1 && spec[0] == 'y')
         v = gg_value(n);
     else if (len == 1 && spec[0] == 'p')
@@ -140,10 +146,10 @@ static void formula_field(gg_tracer *t, const gg_node *n, int i, const char *spe
         v = ggc_gates[n->gate]->local(n, i, 0);
     else if (len == 1 || value) {
         if (!value) {
-            ggt_sb_symbol(sb, t->g, n->in[which], &t->opts);
+            ggt_sb_symbol(sb, t->g, ggc_in(n, which), &t->opts);
             return;
         }
-        v = gg_value(n->in[which]);
+        v = gg_value(ggc_in(n, which));
     } else {
         ggt_sb_printf(sb, "{%.*s}", (int)len, spec); /* a typo in a table entry shows as is */
         return;
@@ -207,8 +213,8 @@ static void scalar_step(gg_tracer *t, const gg_node *n)
     ggt_sb *sb = &t->line;
     double up = gg_grad(n);
     const char *sep = "";
-    for (int i = 0; i < ggc_gates[n->gate]->arity; i++) {
-        const gg_node *in = n->in[i];
+    for (int i = 0; i < ggc_nin(n); i++) {
+        const gg_node *in = ggc_in(n, i);
         if (!ggc_needs_grad(in))
             continue;
         ggt_sb_printf(sb, "%sd", sep);
@@ -225,8 +231,8 @@ static void scalar_step(gg_tracer *t, const gg_node *n)
 static bool all_scalar(const gg_node *n)
 {
     bool ok = n->rank == 0 && ggc_gates[n->gate]->local;
-    for (int i = 0; ok && i < ggc_gates[n->gate]->arity; i++)
-        ok = n->in[i]->rank == 0;
+    for (int i = 0; ok && i < ggc_nin(n); i++)
+        ok = ggc_in(n, i)->rank == 0;
     return ok;
 }
 
@@ -245,7 +251,7 @@ static void backward_line(gg_tracer *t, const gg_node *n)
         ggt_sb_printf(sb, ": ");
         scalar_step(t, n);
     }
-    const gg_node *in[2];
+    const gg_node *in[GGT_TRACED_INPUTS];
     int k = grad_inputs(n, in);
     for (int i = 0; i < k; i++) {
         ggt_sb_printf(sb, i ? ", " : "; now ");
@@ -292,7 +298,7 @@ static void fanout_line(gg_tracer *t, const gg_node *in)
  * that has now received all of its contributions. */
 static void record_terms(gg_tracer *t, const gg_node *n)
 {
-    const gg_node *in[2];
+    const gg_node *in[GGT_TRACED_INPUTS];
     int k = grad_inputs(n, in);
     for (int i = 0; i < k; i++) {
         size_t at = t->first[in[i]->id] + t->seen[in[i]->id]++;
@@ -307,7 +313,7 @@ static void record_terms(gg_tracer *t, const gg_node *n)
 static int hook(gg_graph *g, gg_node *n, ggc_hook_phase phase, void *ctx)
 {
     gg_tracer *t = ctx;
-    const gg_node *in[2];
+    const gg_node *in[GGT_TRACED_INPUTS];
     switch (phase) {
     case GGC_HOOK_FORWARD:
         forward_line(t, n);
