@@ -135,6 +135,20 @@ GG_API gg_node *gg_gelu(gg_graph *g, gg_node *a);         /* a * Phi(a), the exa
  * is 0 where the base is 0 and the exponent >= 0. */
 GG_API gg_node *gg_pow_node(gg_graph *g, gg_node *base, gg_node *exponent);
 
+/* min(max(a, lo), hi), elementwise. The gradient passes where
+ * lo <= a <= hi, bounds included (PyTorch's convention), and is 0 outside.
+ * Use -INFINITY or INFINITY for a side without a bound; NaN is an error. */
+GG_API gg_node *gg_clamp(gg_graph *g, gg_node *a, double lo, double hi);
+
+/* Elementwise choice: a where cond != 0, else b; cond, a and b broadcast
+ * together (three ways) and share one dtype. a and b receive the upstream
+ * gradient where they were chosen; cond receives none. */
+GG_API gg_node *gg_where(gg_graph *g, gg_node *cond, gg_node *a, gg_node *b);
+
+/* a converted to dtype (rounded to nearest for f64 -> f32); the gradient
+ * flows back converted to a's dtype. An unknown dtype is an error. */
+GG_API gg_node *gg_cast(gg_graph *g, gg_node *a, gg_dtype dtype);
+
 /* Matrix product of 2-D tensors: [m,k] x [k,n] -> [m,n]. */
 GG_API gg_node *gg_matmul(gg_graph *g, gg_node *a, gg_node *b);
 

@@ -40,6 +40,7 @@ enum {
  * bounds, slice's range). Most nodes have none. */
 typedef struct ggc_aux {
     int nin;           /* inputs in all */
+    int np;            /* parameters */
     double p[4];       /* the gate's parameters */
     gg_node *more[];   /* inputs 2 .. nin-1 */
 } ggc_aux;
@@ -72,13 +73,18 @@ typedef struct ggc_shape {
 /* ggc_gate.arity of a gate whose nodes each say how many inputs they have. */
 #define GGC_VARIADIC (-1)
 
+/* Inputs that a gate entry describes one by one (formula, wire); the
+ * teaching views fall back to generic text for inputs past these. */
+#define GGC_DESCRIBED_INPUTS 3
+
 /* What a gate's param means: shown beside its name in traces and pictures
  * when it is a number (pow's exponent, leaky relu's slope). */
 typedef enum ggc_param_kind {
     GGC_PARAM_NONE,
     GGC_PARAM_NUMBER, /* param.f */
     GGC_PARAM_AXIS,   /* an axis, encoded in param by the gate */
-    GGC_PARAM_DTYPE,  /* param.f is the output's gg_dtype (cast) */
+    GGC_PARAM_DTYPE,  /* param.f is the output's gg_dtype (cast): the output
+                         has input 0's dtype for every other gate */
 } ggc_param_kind;
 
 /* A gate: one entry of the table, holding everything any part of the
@@ -89,12 +95,14 @@ typedef struct ggc_gate {
     const char *name;
     int arity; /* or GGC_VARIADIC */
     ggc_param_kind param;
-    /* The inputs may differ in dtype (where's condition). The output has
-     * the dtype of input 0, or the one param names (GGC_PARAM_DTYPE). */
-    bool mixed_dtypes;
+    /* How many numbers param holds when more than one (clamp's lo and hi):
+     * the expression language takes them as constant arguments after the
+     * inputs. 0 means one for GGC_PARAM_NUMBER gates, none otherwise. */
+    int nparams;
     /* The inputs are not interchangeable (sub, div, matmul): pictures label
-     * the wires a, b. */
+     * the wires a, b, ... or with wire[i] where given. */
     bool ordered;
+    const char *wire[GGC_DESCRIBED_INPUTS];
     /* One sentence: how the gate passes the upstream gradient on. */
     const char *rule;
     /* How a trace writes the gradient input i receives, the lecture's way,
@@ -104,9 +112,10 @@ typedef struct ggc_gate {
      * the receiving input, the output, the param, param - 1, the local
      * derivative), "(" before "}" to
      * put a negative value in parentheses. Text with " = " outside braces
-     * is followed by " * <upstream>"; every formula by " = <result>". NULL:
-     * "local * upstream = <local>". */
-    const char *formula[2];
+     * is followed by " * <upstream>"; every formula by " = <result>", but
+     * one that starts with "0" is all there is to say. NULL: "local *
+     * upstream = <local>". */
+    const char *formula[GGC_DESCRIBED_INPUTS];
     /* A router (max, min): an input whose local derivative is 0 receives
      * nothing, and a trace says it was routed to the other input. */
     bool routes;
@@ -227,6 +236,18 @@ static inline int ggc_nin(const gg_node *n)
 static inline gg_node *ggc_in(const gg_node *n, int i)
 {
     return i < 2 ? n->in[i] : n->param.aux->more[i - 2];
+}
+
+/* A node's parameters (param.f, or the aux's) into p[4]; returns how many. */
+static inline int ggc_params(const gg_node *n, double p[4])
+{
+    if (!(n->flags & GGC_AUX)) {
+        p[0] = n->param.f;
+        return 1;
+    }
+    for (int i = 0; i < n->param.aux->np; i++)
+        p[i] = n->param.aux->p[i];
+    return n->param.aux->np;
 }
 
 /* Element access independent of rank. */

@@ -254,7 +254,7 @@ gg_node *ggc_record_n(gg_graph *g, int gate_id, int nin, gg_node *const *in, con
         return ggc_fail(g, "%s: %d inputs and %d parameters given", gate->name, nin, np);
     bool ok = true;
     for (int i = 0; i < nin; i++)
-        ok = ok && ggc_owns(g, in[i]) && (gate->mixed_dtypes || in[i]->dtype == in[0]->dtype);
+        ok = ok && ggc_owns(g, in[i]) && in[i]->dtype == in[0]->dtype;
     if (!ok && !reject_inputs(g, gate, nin, in))
         return NULL;
     ggc_aux *aux = NULL;
@@ -262,7 +262,7 @@ gg_node *ggc_record_n(gg_graph *g, int gate_id, int nin, gg_node *const *in, con
         size_t more = nin > 2 ? (size_t)nin - 2 : 0;
         if (!(aux = ggc_arena_alloc(g, sizeof *aux + more * sizeof *aux->more)))
             return ggc_fail(g, "%s: out of memory for %d inputs", gate->name, nin);
-        *aux = (ggc_aux){.nin = nin};
+        *aux = (ggc_aux){.nin = nin, .np = np};
         for (int i = 0; i < np; i++)
             aux->p[i] = p[i];
         for (int i = 2; i < nin; i++)

@@ -359,10 +359,24 @@ static bool apply(parser *ps, op o)
         return push_val(ps, gg_neg(g, a.node), o.col);
     }
     if (o.kind == OP_CALL) {
-        int arity = ggc_gates[o.func]->arity;
-        ps->nvals -= (size_t)arity;
+        const ggc_gate *f = ggc_gates[o.func];
+        int arity = f->arity, np = f->nparams;
+        ps->nvals -= (size_t)(arity + np);
         operand *a = &ps->vals[ps->nvals];
-        gg_node *n = ggc_record(g, o.func, a[0].node, arity > 1 ? a[1].node : NULL, 0, NULL);
+        gg_node *in[GGC_DESCRIBED_INPUTS];
+        double p[4];
+        for (int i = 0; i < arity; i++)
+            in[i] = a[i].node;
+        for (int i = 0; i < np; i++) {
+            if (gg_requires_grad(a[arity + i].node)) {
+                fail(ps->err, a[arity + i].col, "argument %d of %s must be a constant (it depends on a variable)",
+                     arity + i + 1, f->expr);
+                return false;
+            }
+            p[i] = gg_value(a[arity + i].node);
+        }
+        gg_node *n = np == 0 && arity <= 2 ? ggc_record(g, o.func, in[0], arity > 1 ? in[1] : NULL, 0, NULL)
+                                           : ggc_record_n(g, o.func, arity, in, p, np, NULL);
         return push_val(ps, n, o.col);
     }
     operand b = ps->vals[--ps->nvals], a = ps->vals[--ps->nvals];
@@ -529,9 +543,10 @@ static bool close_paren(parser *ps, size_t at)
         return true;
     op call = ps->ops[--ps->nops];
     const ggc_gate *f = ggc_gates[call.func];
-    if (paren.args != (size_t)f->arity) {
-        fail(ps->err, call.col, "%s takes %d argument%s, not %zu", f->expr, f->arity,
-             f->arity == 1 ? "" : "s", paren.args);
+    int want = f->arity + f->nparams;
+    if (paren.args != (size_t)want) {
+        fail(ps->err, call.col, "%s takes %d argument%s, not %zu", f->expr, want, want == 1 ? "" : "s",
+             paren.args);
         return false;
     }
     return apply(ps, call);

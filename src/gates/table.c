@@ -32,23 +32,35 @@ static void padded_dims(const gg_node *n, size_t d[GG_MAX_DIMS])
         d[i] = i < pad ? 1 : (size_t)n->val.t->dims[i - pad];
 }
 
+/* The broadcast of every input's shape, folded from the left: input j must
+ * agree with the shape of inputs 0..j-1 broadcast together. */
 bool ggg_broadcast_shape(gg_graph *g, const gg_node *n, ggc_shape *out)
 {
-    const gg_node *a = n->in[0], *b = n->in[1];
-    size_t da[GG_MAX_DIMS], db[GG_MAX_DIMS];
-    padded_dims(a, da);
-    padded_dims(b, db);
-    out->rank = a->rank > b->rank ? a->rank : b->rank;
-    for (int i = GG_MAX_DIMS - out->rank; i < GG_MAX_DIMS; i++) {
-        if (da[i] != db[i] && da[i] != 1 && db[i] != 1) {
-            char sa[64], sb[64];
-            ggc_fail(g, "%s: %s and %s: shapes do not broadcast (dimension %d: %zu vs %zu)",
-                     ggc_gates[n->gate]->name, gg_shape_str(a, sa, sizeof sa),
-                     gg_shape_str(b, sb, sizeof sb), i - (GG_MAX_DIMS - out->rank), da[i], db[i]);
-            return false;
+    size_t acc[GG_MAX_DIMS], d[GG_MAX_DIMS];
+    const gg_node *a = ggc_in(n, 0);
+    padded_dims(a, acc);
+    out->rank = a->rank;
+    for (int j = 1; j < ggc_nin(n); j++) {
+        const gg_node *b = ggc_in(n, j);
+        padded_dims(b, d);
+        int rank = out->rank > b->rank ? out->rank : b->rank;
+        for (int i = GG_MAX_DIMS - rank; i < GG_MAX_DIMS; i++) {
+            if (acc[i] != d[i] && acc[i] != 1 && d[i] != 1) {
+                char sa[64], sb[64];
+                int64_t dims[GG_MAX_DIMS];
+                for (int k = 0; k < out->rank; k++)
+                    dims[k] = (int64_t)acc[GG_MAX_DIMS - out->rank + k];
+                ggc_fail(g, "%s: %s and %s: shapes do not broadcast (dimension %d: %zu vs %zu)",
+                         ggc_gates[n->gate]->name, ggc_dims_str(out->rank, dims, sa, sizeof sa),
+                         gg_shape_str(b, sb, sizeof sb), i - (GG_MAX_DIMS - rank), acc[i], d[i]);
+                return false;
+            }
+            acc[i] = acc[i] > d[i] ? acc[i] : d[i];
         }
-        out->dims[i - (GG_MAX_DIMS - out->rank)] = (int64_t)(da[i] > db[i] ? da[i] : db[i]);
+        out->rank = rank;
     }
+    for (int i = 0; i < out->rank; i++)
+        out->dims[i] = (int64_t)acc[GG_MAX_DIMS - out->rank + i];
     return true;
 }
 
@@ -73,11 +85,12 @@ void ggg_bplan_init(const gg_node *z, ggg_bplan *p)
 
 size_t ggg_bcast_index(const gg_node *z, int i, size_t k)
 {
-    if (ggc_numel(z->in[i]) == ggc_numel(z))
+    const gg_node *in = ggc_in(z, i);
+    if (ggc_numel(in) == ggc_numel(z))
         return k;
     size_t zd[GG_MAX_DIMS], s[GG_MAX_DIMS], idx = 0;
     padded_dims(z, zd);
-    input_strides(z->in[i], zd, s);
+    input_strides(in, zd, s);
     for (int d = GG_MAX_DIMS; d-- > 0;) {
         idx += (k % zd[d]) * s[d];
         k /= zd[d];

@@ -145,8 +145,11 @@ void ggt_sb_call(ggt_sb *sb, const gg_graph *g, const gg_node *n, bool values,
         }
     }
     if (gate->param == GGC_PARAM_NUMBER) {
-        ggt_sb_printf(sb, ", ");
-        ggt_sb_num(sb, n->param.f);
+        double p[4];
+        for (int i = 0, np = ggc_params(n, p); i < np; i++) {
+            ggt_sb_printf(sb, ", ");
+            ggt_sb_num(sb, p[i]);
+        }
     }
     ggt_sb_printf(sb, ")");
 }

@@ -52,16 +52,21 @@ static void gate_node(FILE *out, ggt_sb *sb, const gg_node *n)
     const ggc_gate *gate = ggc_gates[n->gate];
     ggt_sb_printf(sb, "%s", gate->name);
     if (gate->param == GGC_PARAM_NUMBER) {
-        ggt_sb_printf(sb, " ");
-        ggt_sb_num(sb, n->param.f);
+        double p[4];
+        for (int i = 0, np = ggc_params(n, p); i < np; i++) {
+            ggt_sb_printf(sb, " ");
+            ggt_sb_num(sb, p[i]);
+        }
     }
     fprintf(out, "  g%u [shape=ellipse, style=filled, fillcolor=\"#cfe2ff\", label=\"", n->id);
     put_escaped(out, ggt_sb_str(sb));
     fprintf(out, "\"];\n  g%u -> v%u;\n", n->id, n->id);
     for (int i = 0; i < ggc_nin(n); i++) {
         fprintf(out, "  v%u -> g%u", ggc_in(n, i)->id, n->id);
-        if (gate->ordered)
-            fprintf(out, " [label=\"%c\"]", 'a' + i);
+        if (gate->ordered && i < GGC_DESCRIBED_INPUTS && gate->wire[i])
+            fprintf(out, " [label=\"%s\"]", gate->wire[i]);
+        else if (gate->ordered)
+            fprintf(out, " [label=\"%c\"]", 'a' + (i % 26));
         fprintf(out, ";\n");
     }
 }

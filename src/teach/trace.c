@@ -179,11 +179,15 @@ static bool formula(gg_tracer *t, const gg_node *n, int i, double up)
     ggt_sb *sb = &t->line;
     const ggc_gate *gate = ggc_gates[n->gate];
     double local = gate->local(n, i, 0);
+    const char *f = i < GGC_DESCRIBED_INPUTS ? gate->formula[i] : NULL;
+    if (f && f[0] == '0') {
+        ggt_sb_printf(sb, "%s", f);
+        return false;
+    }
     if (gate->routes && local == 0) {
         ggt_sb_printf(sb, "0 (routed to the other input)");
         return false;
     }
-    const char *f = gate->formula[i];
     if (!f) {
         ggt_sb_printf(sb, "local * upstream = ");
         num(sb, local);
