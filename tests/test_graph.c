@@ -197,6 +197,67 @@ static void shape_queries(void **state)
     gg_graph_free(g);
 }
 
+/* One micrograd-style step over the parameters W (big: its own arena
+ * block) and b: the expression is recorded anew, labelled, and back-
+ * propagated. Returns the loss node. */
+static gg_node *rebuild_step(gg_graph *g, gg_node *W, gg_node *b, gg_node *x)
+{
+    gg_node *h = gg_tanh(g, gg_add(g, gg_matmul(g, x, W), b));
+    gg_node *decay = gg_mean(g, gg_mul(g, W, W)); /* big buffers, from the pool after a truncation */
+    gg_node *loss = gg_add(g, gg_mean(g, gg_mul(g, h, h)), decay);
+    assert_int_equal(gg_set_label(g, h, "h"), 0);
+    assert_int_equal(gg_backward(g, loss), 0);
+    return loss;
+}
+
+/* gg_graph_truncate: the rebuilt nodes take the dropped nodes' slots and
+ * memory, so after the first step nothing grows; the parameters keep their
+ * values, gradients and labels. */
+static void truncate_and_rebuild(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_rng r;
+    gg_rng_seed(&r, 5);
+    gg_node *W = gg_tensor(g, GG_F64, 2, (int64_t[]){300, 200}, NULL); /* 480 KB */
+    gg_node *b = gg_tensor(g, GG_F64, 1, (int64_t[]){200}, NULL);
+    gg_node *x = gg_input(g, GG_F64, 2, (int64_t[]){4, 300}, NULL);
+    for (size_t i = 0; i < gg_numel(W); i++)
+        ((double *)gg_data(W))[i] = 0.1 * (gg_rng_uniform(&r) - 0.5);
+    for (size_t i = 0; i < gg_numel(x); i++)
+        ((double *)gg_data(x))[i] = gg_rng_uniform(&r);
+    assert_int_equal(gg_set_label(g, W, "W"), 0);
+    size_t params = gg_node_count(g);
+
+    gg_node *loss = rebuild_step(g, W, b, x);
+    double first = gg_value(loss), grad0 = gg_grad_at(W, 7);
+    size_t bytes = gg_graph_bytes(g), count = gg_node_count(g);
+    const void *hdata = gg_data(gg_find(g, "h"));
+    for (int step = 0; step < 5; step++) {
+        assert_int_equal(gg_graph_truncate(g, params), 0);
+        assert_int_equal(gg_node_count(g), params);
+        assert_null(gg_find(g, "h"));
+        assert_ptr_equal(gg_find(g, "W"), W);
+        gg_node *again = rebuild_step(g, W, b, x);
+        assert_ptr_equal(again, loss);                    /* the same slot */
+        assert_ptr_equal(gg_data(gg_find(g, "h")), hdata); /* the same buffer */
+        assert_int_equal(gg_node_count(g), count);
+        assert_int_equal(gg_graph_bytes(g), bytes);
+        assert_true(gg_value(again) == first);
+        assert_near(gg_grad_at(W, 7), (step + 2) * grad0, 1e-15); /* leaves accumulate */
+    }
+
+    assert_int_equal(gg_graph_truncate(g, gg_node_count(g)), 0);
+    assert_int_equal(gg_graph_truncate(g, gg_node_count(g) + 1), -1);
+    assert_contains(gg_error(g), "truncate: the graph has");
+    assert_int_equal(gg_graph_truncate(g, 0), 0);
+    assert_int_equal(gg_node_count(g), 0);
+    assert_null(gg_find(g, "W"));
+    assert_non_null(gg_scalar(g, 1.0));
+    assert_int_equal(gg_graph_truncate(NULL, 0), -1);
+    gg_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +271,7 @@ int main(void)
         cmocka_unit_test(backward_seed_for_tensor_roots),
         cmocka_unit_test(labels),
         cmocka_unit_test(shape_queries),
+        cmocka_unit_test(truncate_and_rebuild),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

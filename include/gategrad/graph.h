@@ -60,6 +60,16 @@ GG_API size_t gg_node_count(const gg_graph *g);
 /* Heap bytes g holds: node storage, tensor buffers, the cached order. */
 GG_API size_t gg_graph_bytes(const gg_graph *g);
 
+/* Drops every node with id >= n and keeps their memory for the nodes
+ * recorded next: pointers to the dropped nodes become invalid, the nodes
+ * below n keep their values, gradients and labels. A loop that rebuilds its
+ * expression every step on top of its parameters (recorded first, as
+ * micrograd does) calls gg_graph_truncate(g, nparams) and then allocates
+ * nothing, and touches no fresh page, after its first step (labels given to
+ * the rebuilt nodes are the exception: each costs its allocation again).
+ * 0 on success; -1 (message in gg_error) when n exceeds the node count. */
+GG_API int gg_graph_truncate(gg_graph *g, size_t n);
+
 /* The node with the given id, or NULL if there is none. */
 GG_API gg_node *gg_node_at(const gg_graph *g, size_t id);
 
@@ -201,6 +211,61 @@ GG_API gg_node *gg_softmax_cross_entropy(gg_graph *g, gg_node *logits, gg_node *
  * targets has logits' shape, values in [0, 1]. Backward: dx = (sigmoid(x)
  * - t) / N, dt = -x / N. */
 GG_API gg_node *gg_bce_with_logits(gg_graph *g, gg_node *logits, gg_node *targets);
+
+/* ---- Your own gates ------------------------------------------------------
+ * A gate of your own is recorded like any other: traces, pictures,
+ * gg_gradcheck and anomaly detection handle it, and gg_backward runs its
+ * backward in turn. Describe it once (a static const gg_gate_def is the
+ * usual way) and record nodes with gg_custom:
+ *
+ *     static void cube_fwd(void *u, const gg_node *const *in, gg_node *out)
+ *     {   // out = x^3, element by element (f64 here)
+ *         const double *x = gg_data_const(in[0]);
+ *         double *y = gg_data(out);
+ *         for (size_t i = 0; i < gg_numel(out); i++) y[i] = x[i] * x[i] * x[i];
+ *     }
+ *     static void cube_bwd(void *u, gg_node *const *in, const gg_node *out)
+ *     {   // dx += 3x^2 * upstream
+ *         const double *x = gg_data_const(in[0]), *gy = gg_grad_data_const(out);
+ *         double *gx = gg_grad_data(in[0]);
+ *         if (gx) for (size_t i = 0; i < gg_numel(out); i++) gx[i] += 3 * x[i] * x[i] * gy[i];
+ *     }
+ *     static const gg_gate_def cube = {.name = "cube", .arity = 1,
+ *         .rule = "dx = 3x^2 * upstream", .forward = cube_fwd, .backward = cube_bwd};
+ *     gg_node *y = gg_custom(g, &cube, (gg_node *[]){x});
+ */
+
+/* Most inputs a user's gate takes. */
+#define GG_CUSTOM_MAX_INPUTS 8
+
+typedef struct gg_gate_def {
+    const char *name; /* shown in traces, pictures and errors (copied) */
+    const char *rule; /* one sentence: how it passes the gradient on (copied) */
+    int arity;        /* inputs, 1..GG_CUSTOM_MAX_INPUTS */
+    /* The output's rank (0..GG_MAX_DIMS) and dims from the inputs; returns
+     * 0, or non-zero after writing why into err (GG_ERRLEN bytes), which
+     * becomes the recording's error. NULL: the shape of input 0. The output
+     * has input 0's dtype; every input must share it. */
+    int (*shape)(void *user, const gg_node *const *in, int *rank, int64_t *dims, char *err);
+    /* Writes the output's value (gg_data(out)) from the inputs'. */
+    void (*forward)(void *user, const gg_node *const *in, gg_node *out);
+    /* Adds (+=) each input's share of the upstream gradient
+     * (gg_grad_data_const(out)) into gg_grad_data(in[i]), which is NULL for
+     * an input that carries no gradient. */
+    void (*backward)(void *user, gg_node *const *in, const gg_node *out);
+    /* Optional: d out / d in[i] at element k from the current values, for
+     * traces and gg_explain on scalars. NULL when there is none. */
+    double (*local)(void *user, const gg_node *const *in, const gg_node *out, int i, size_t k);
+    void *user; /* handed to every callback */
+} gg_gate_def;
+
+/* Records a node of the gate def describes over in[0..def->arity), computes
+ * its value, and returns it (NULL with a message on error: a definition
+ * without name, rule, forward or backward, an arity out of range, inputs of
+ * another graph or of mixed dtypes, a shape the callback refused). The
+ * graph copies what it keeps of def (a definition used again is found
+ * again); the callbacks and user data must stay valid while g runs them. */
+GG_API gg_node *gg_custom(gg_graph *g, const gg_gate_def *def, gg_node *const *in);
 
 /* ---- Running the graph -------------------------------------------------- */
 

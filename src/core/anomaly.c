@@ -29,7 +29,7 @@ static void describe(const gg_graph *g, const gg_node *n, char *buf, size_t size
 {
     const char *label = gg_label(g, n);
     snprintf(buf, size, "node %u%s%s%s (%s)", n->id, label ? " '" : "", label ? label : "",
-             label ? "'" : "", ggc_gates[n->gate]->name);
+             label ? "'" : "", ggc_gate_of(n)->name);
 }
 
 /* "x = 0" for scalars, "x: [3,4] first -1.5" for tensors, for each input. */

@@ -42,6 +42,7 @@ typedef struct ggc_aux {
     int nin;           /* inputs in all */
     int np;            /* parameters */
     double p[4];       /* the gate's parameters */
+    const struct ggc_gate *gate; /* a user's gate (GGC_GATE_CUSTOM): its own entry */
     gg_node *more[];   /* inputs 2 .. nin-1 */
 } ggc_aux;
 
@@ -139,9 +140,32 @@ typedef struct ggc_gate {
  * lists the gates. The core only runs them, through this interface. */
 extern const ggc_gate *const ggc_gates[];
 extern const size_t ggc_gate_count;
-#define GGC_GATE_LEAF 0 /* the "gate" of leaves, never run */
+#define GGC_GATE_LEAF 0   /* the "gate" of leaves, never run */
+#define GGC_GATE_CUSTOM 1 /* users' gates: each node's aux holds its entry */
+
+/* The entry that describes n: its table entry, or a user's gate's own. The
+ * drivers run every gate through the table (a user's gate through the
+ * custom entry's trampolines); everything that names or explains a gate
+ * reads this. */
+static inline const ggc_gate *ggc_gate_of(const gg_node *n)
+{
+    return n->gate == GGC_GATE_CUSTOM ? n->param.aux->gate : ggc_gates[n->gate];
+}
 
 typedef struct ggc_label_entry ggc_label_entry;
+
+/* The arena (arena.c): small allocations carved in order from a list of
+ * blocks, big ones in blocks of their own, a pool of big blocks to reuse. */
+typedef struct ggc_arena {
+    struct ggc_arena_block *first, *cur, *big, *pool;
+} ggc_arena;
+
+/* A heap block the graph frees with itself (users' gate definitions). */
+typedef enum { GGC_OWNED_GATE } ggc_owned_kind;
+typedef struct ggc_owned {
+    struct ggc_owned *next;
+    ggc_owned_kind kind;
+} ggc_owned;
 
 /* Called around every gate evaluation when set (teaching traces, anomaly
  * detection); NULL costs one predictable branch per node. */
@@ -157,13 +181,14 @@ struct gg_graph {
     size_t nchunks, chunk_cap;
     size_t count;
 
-    struct gg_arena_block *arena; /* tensor buffers and descriptors */
+    ggc_arena arena; /* tensor buffers, descriptors, node extras */
 
     gg_node **order; /* cached topological order of order_root's ancestors */
     size_t order_len, order_cap;
     const gg_node *order_root;
 
     ggc_label_entry *labels_by_name, *labels_by_node;
+    ggc_owned *owned; /* freed with the graph, never by truncation */
 
     ggc_hook_fn hook;
     void *hook_ctx;
@@ -182,9 +207,14 @@ struct gg_graph {
 void *ggc_fail(gg_graph *g, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Allocates size bytes aligned to 64 from g's arena, or NULL. Never freed
- * before the graph is. */
+/* Allocates size bytes aligned to 64 from g's arena, or NULL. Freed with
+ * the graph, or reused after a truncation drops the nodes that used it. */
 void *ggc_arena_alloc(gg_graph *g, size_t size);
+/* Truncation: carving restarts at mark (the first small allocation of the
+ * first dropped node), and the big block of a dropped buffer goes to the
+ * pool of blocks to reuse (nothing happens for a small buffer). */
+void ggc_arena_rewind(gg_graph *g, const void *mark);
+void ggc_arena_release(gg_graph *g, const void *buffer);
 void ggc_arena_free_all(gg_graph *g);
 size_t ggc_arena_bytes(const gg_graph *g);
 
@@ -214,12 +244,19 @@ gg_node *ggc_record(gg_graph *g, int gate, gg_node *a, gg_node *b, double param,
 gg_node *ggc_record_n(gg_graph *g, int gate, int nin, gg_node *const *in, const double *p, int np,
                       const ggc_shape *want);
 
+/* Records a node of a user's gate: the custom table entry runs it, and own
+ * (kept by the graph) describes it; in[0..nin). */
+gg_node *ggc_record_custom(gg_graph *g, int gate, const ggc_gate *own, int nin, gg_node *const *in);
+
 /* Records a leaf of the given dtype and shape: a variable (receives a
  * gradient) or a constant. Its value is left for the caller to fill. */
 gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bool variable);
 
 /* Frees the label tables (graph teardown). */
 void ggc_free_labels(gg_graph *g);
+
+/* Forgets the labels of nodes with id >= first (truncation). */
+void ggc_drop_labels_from(gg_graph *g, size_t first);
 
 /* The cached topological order for root (building it if needed): root and
  * its ancestors in DESCENDING id order (root first), the order backward

@@ -56,6 +56,10 @@ void gg_graph_free(gg_graph *g)
     ggb_free(g->chunks);
     ggb_free(g->order);
     ggc_free_labels(g);
+    for (ggc_owned *o = g->owned, *next; o; o = next) {
+        next = o->next;
+        ggb_free(o);
+    }
     ggc_arena_free_all(g);
     ggb_free(g);
 }
@@ -68,6 +72,51 @@ size_t gg_graph_bytes(const gg_graph *g)
         return 0;
     return sizeof *g + g->chunk_cap * sizeof *g->chunks + chunk_bytes(g) +
            g->order_cap * sizeof *g->order + ggc_arena_bytes(g);
+}
+
+/* The first arena allocation of the nodes from id first on (the carving
+ * point to rewind to), or NULL when none of them holds arena memory. A
+ * node's extras come before its tensor descriptor, which comes before its
+ * buffers. */
+static const void *first_arena_use(const gg_graph *g, size_t first)
+{
+    for (size_t id = first; id < g->count; id++) {
+        const gg_node *n = ggc_node(g, id);
+        if (n->flags & GGC_AUX)
+            return n->param.aux;
+        if (n->rank)
+            return n->val.t;
+    }
+    return NULL;
+}
+
+int gg_graph_truncate(gg_graph *g, size_t n)
+{
+    if (!g)
+        return -1;
+    if (n > g->count) {
+        ggc_fail(g, "truncate: the graph has %zu nodes, fewer than %zu", g->count, n);
+        return -1;
+    }
+    if (n == g->count)
+        return 0;
+    const void *mark = first_arena_use(g, n);
+    for (size_t id = n; id < g->count; id++) {
+        const gg_node *x = ggc_node(g, id);
+        if (x->rank) {
+            ggc_arena_release(g, x->val.t->data);
+            ggc_arena_release(g, x->val.t->grad);
+        }
+    }
+    if (mark)
+        ggc_arena_rewind(g, mark);
+    ggc_drop_labels_from(g, n);
+    if (g->order_root && g->order_root->id >= n) {
+        g->order_root = NULL;
+        g->order_len = 0;
+    }
+    g->count = n;
+    return 0;
 }
 
 gg_node *gg_node_at(const gg_graph *g, size_t id)
@@ -126,7 +175,7 @@ static bool attach_storage(gg_graph *g, gg_node *n, const ggc_shape *shape)
         if (shape->dims[i] < 1 || (size_t)shape->dims[i] > SIZE_MAX / esize / numel) {
             char buf[96];
             ggc_fail(g, "%s: shape %s is invalid (every dimension must be >= 1 and the size must fit in memory)",
-                     ggc_gates[n->gate]->name, ggc_dims_str(shape->rank, shape->dims, buf, sizeof buf));
+                     ggc_gate_of(n)->name, ggc_dims_str(shape->rank, shape->dims, buf, sizeof buf));
             return false;
         }
         numel *= (size_t)shape->dims[i];
@@ -135,7 +184,7 @@ static bool attach_storage(gg_graph *g, gg_node *n, const ggc_shape *shape)
     void *data = t ? ggc_arena_alloc(g, numel * esize) : NULL;
     void *grad = (data && (n->flags & GGC_NEEDS_GRAD)) ? ggc_arena_alloc(g, numel * esize) : NULL;
     if (!data || ((n->flags & GGC_NEEDS_GRAD) && !grad)) {
-        ggc_fail(g, "%s: out of memory for a tensor of %zu elements", ggc_gates[n->gate]->name, numel);
+        ggc_fail(g, "%s: out of memory for a tensor of %zu elements", ggc_gate_of(n)->name, numel);
         return false;
     }
     memcpy(t->dims, shape->dims, sizeof t->dims);
@@ -241,10 +290,25 @@ static __attribute__((noinline, cold)) bool reject_inputs(gg_graph *g, const ggc
     return true;
 }
 
+static gg_node *record_any(gg_graph *g, int gate_id, const ggc_gate *own, int nin, gg_node *const *in,
+                           const double *p, int np, const ggc_shape *want);
+
 gg_node *ggc_record_n(gg_graph *g, int gate_id, int nin, gg_node *const *in, const double *p, int np,
                       const ggc_shape *want)
 {
-    const ggc_gate *gate = ggc_gates[gate_id];
+    return record_any(g, gate_id, NULL, nin, in, p, np, want);
+}
+
+gg_node *ggc_record_custom(gg_graph *g, int gate_id, const ggc_gate *own, int nin, gg_node *const *in)
+{
+    return record_any(g, gate_id, own, nin, in, NULL, 0, NULL);
+}
+
+/* Records a node of gate gate_id (described by own for a user's gate). */
+static gg_node *record_any(gg_graph *g, int gate_id, const ggc_gate *own, int nin, gg_node *const *in,
+                           const double *p, int np, const ggc_shape *want)
+{
+    const ggc_gate *gate = own ? own : ggc_gates[gate_id];
     if (!g)
         return NULL;
     for (int i = 0; i < nin; i++)
@@ -258,11 +322,11 @@ gg_node *ggc_record_n(gg_graph *g, int gate_id, int nin, gg_node *const *in, con
     if (!ok && !reject_inputs(g, gate, nin, in))
         return NULL;
     ggc_aux *aux = NULL;
-    if (nin > 2 || np > 1) {
+    if (nin > 2 || np > 1 || own) {
         size_t more = nin > 2 ? (size_t)nin - 2 : 0;
         if (!(aux = ggc_arena_alloc(g, sizeof *aux + more * sizeof *aux->more)))
             return ggc_fail(g, "%s: out of memory for %d inputs", gate->name, nin);
-        *aux = (ggc_aux){.nin = nin, .np = np};
+        *aux = (ggc_aux){.nin = nin, .np = np, .gate = own};
         for (int i = 0; i < np; i++)
             aux->p[i] = p[i];
         for (int i = 2; i < nin; i++)

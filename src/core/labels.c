@@ -122,3 +122,13 @@ void ggc_free_labels(gg_graph *g)
         ggb_free(e);
     }
 }
+
+void ggc_drop_labels_from(gg_graph *g, size_t first)
+{
+    ggc_label_entry *e, *tmp;
+    HASH_ITER(by_name, g->labels_by_name, e, tmp)
+    {
+        if (e->node->id >= first)
+            remove_entry(g, e);
+    }
+}

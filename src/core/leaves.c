@@ -67,7 +67,7 @@ static bool check_leaf(gg_graph *g, gg_node *n, const char *op)
     }
     if (n->gate != GGC_GATE_LEAF) {
         ggc_fail(g, "%s: node %u is computed by a %s gate, not a leaf; its value comes from gg_forward",
-                 op, n->id, ggc_gates[n->gate]->name);
+                 op, n->id, ggc_gate_of(n)->name);
         return false;
     }
     return true;
@@ -152,6 +152,6 @@ gg_node *gg_node_input(const gg_node *n, int i)
     return n && i >= 0 && i < ggc_nin(n) ? ggc_in(n, i) : NULL;
 }
 
-const char *gg_gate_name(const gg_node *n) { return n ? ggc_gates[n->gate]->name : "(null)"; }
-const char *gg_gate_rule(const gg_node *n) { return n ? ggc_gates[n->gate]->rule : ""; }
+const char *gg_gate_name(const gg_node *n) { return n ? ggc_gate_of(n)->name : "(null)"; }
+const char *gg_gate_rule(const gg_node *n) { return n ? ggc_gate_of(n)->rule : ""; }
 double gg_gate_param(const gg_node *n) { return n ? n->param.f : 0.0; }

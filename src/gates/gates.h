@@ -36,7 +36,7 @@ void ggg_bplan_init(const gg_node *z, ggg_bplan *p);
 size_t ggg_bcast_index(const gg_node *z, int i, size_t k);
 
 #define GG_GATES(X)                                                            \
-    X(leaf) X(add) X(sub) X(mul) X(div) X(max) X(min) X(copy) X(neg)           \
+    X(leaf) X(custom) X(add) X(sub) X(mul) X(div) X(max) X(min) X(copy) X(neg)           \
     X(sigmoid) X(tanh) X(exp) X(log) X(relu) X(leaky_relu) X(elu) X(abs)       \
     X(pow) X(sqrt) X(sin) X(cos) X(softplus) X(silu) X(gelu) X(pow_node)      \
     X(matmul) X(sum) X(mean) X(sum_axis) X(mean_axis) X(reshape)        \
@@ -52,5 +52,6 @@ GG_GATES(GG_GATE_DECL)
 #undef GG_GATE_DECL
 
 _Static_assert(GG_GATE_leaf == GGC_GATE_LEAF, "the leaf is gate 0 of the table");
+_Static_assert(GG_GATE_custom == GGC_GATE_CUSTOM, "users' gates are gate 1 of the table");
 
 #endif

@@ -51,7 +51,7 @@ bool ggg_broadcast_shape(gg_graph *g, const gg_node *n, ggc_shape *out)
                 for (int k = 0; k < out->rank; k++)
                     dims[k] = (int64_t)acc[GG_MAX_DIMS - out->rank + k];
                 ggc_fail(g, "%s: %s and %s: shapes do not broadcast (dimension %d: %zu vs %zu)",
-                         ggc_gates[n->gate]->name, ggc_dims_str(out->rank, dims, sa, sizeof sa),
+                         ggc_gate_of(n)->name, ggc_dims_str(out->rank, dims, sa, sizeof sa),
                          gg_shape_str(b, sb, sizeof sb), i - (GG_MAX_DIMS - rank), acc[i], d[i]);
                 return false;
             }

@@ -133,7 +133,7 @@ void ggt_sb_symbol(ggt_sb *sb, const gg_graph *g, const gg_node *n, const gg_vie
 void ggt_sb_call(ggt_sb *sb, const gg_graph *g, const gg_node *n, bool values,
                  const gg_view_opts *opts)
 {
-    const ggc_gate *gate = ggc_gates[n->gate];
+    const ggc_gate *gate = ggc_gate_of(n);
     ggt_sb_printf(sb, "%s(", gate->name);
     for (int i = 0; i < ggc_nin(n); i++) {
         const gg_node *in = ggc_in(n, i);

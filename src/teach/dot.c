@@ -49,7 +49,7 @@ static void value_node(FILE *out, ggt_sb *sb, const gg_graph *g, const gg_node *
 static void gate_node(FILE *out, ggt_sb *sb, const gg_node *n)
 {
     ggt_sb_clear(sb);
-    const ggc_gate *gate = ggc_gates[n->gate];
+    const ggc_gate *gate = ggc_gate_of(n);
     ggt_sb_printf(sb, "%s", gate->name);
     if (gate->param == GGC_PARAM_NUMBER) {
         double p[4];

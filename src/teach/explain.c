@@ -28,7 +28,7 @@ typedef struct explainer {
 
 static size_t slot(const explainer *e, const gg_node *n) { return n->id - e->leaf->id; }
 
-static double local(const gg_node *n, int i) { return ggc_gates[n->gate]->local(n, i, 0); }
+static double local(const gg_node *n, int i) { return ggc_gate_of(n)->local(n, i, 0); }
 
 /* Factors print with 8 decimals, as the slides write them; tiny or huge
  * ones switch to an exponent so that they do not read as 0. */
@@ -74,7 +74,7 @@ static bool sweep(explainer *e)
         size_t s = slot(e, n);
         if (!e->reach[s] || e->paths[s] == 0)
             continue;
-        const ggc_gate *gate = ggc_gates[n->gate];
+        const ggc_gate *gate = ggc_gate_of(n);
         if (n->rank != 0 || !gate->local) {
             char shape[64];
             ggc_fail(e->g, "explain: node n%u (%s %s) is not a scalar elementwise gate; "

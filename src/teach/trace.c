@@ -143,7 +143,7 @@ static void formula_field(gg_tracer *t, const gg_node *n, int i, const char *spe
     else if (len == 2 && spec[0] == 'p' && spec[1] == '1')
         v = n->param.f - 1;
     else if (len == 1 && spec[0] == 'd')
-        v = ggc_gates[n->gate]->local(n, i, 0);
+        v = ggc_gate_of(n)->local(n, i, 0);
     else if (len == 1 || value) {
         if (!value) {
             ggt_sb_symbol(sb, t->g, ggc_in(n, which), &t->opts);
@@ -177,7 +177,7 @@ static bool shows_numbers(const char *f)
 static bool formula(gg_tracer *t, const gg_node *n, int i, double up)
 {
     ggt_sb *sb = &t->line;
-    const ggc_gate *gate = ggc_gates[n->gate];
+    const ggc_gate *gate = ggc_gate_of(n);
     double local = gate->local(n, i, 0);
     const char *f = i < GGC_DESCRIBED_INPUTS ? gate->formula[i] : NULL;
     if (f && f[0] == '0') {
@@ -226,7 +226,7 @@ static void scalar_step(gg_tracer *t, const gg_node *n)
         ggt_sb_printf(sb, " = ");
         if (formula(t, n, i, up)) {
             ggt_sb_printf(sb, " = ");
-            num(sb, up * ggc_gates[n->gate]->local(n, i, 0));
+            num(sb, up * ggc_gate_of(n)->local(n, i, 0));
         }
         sep = ", ";
     }
@@ -234,7 +234,7 @@ static void scalar_step(gg_tracer *t, const gg_node *n)
 
 static bool all_scalar(const gg_node *n)
 {
-    bool ok = n->rank == 0 && ggc_gates[n->gate]->local;
+    bool ok = n->rank == 0 && ggc_gate_of(n)->local;
     for (int i = 0; ok && i < ggc_nin(n); i++)
         ok = ggc_in(n, i)->rank == 0;
     return ok;
@@ -243,7 +243,7 @@ static bool all_scalar(const gg_node *n)
 static void backward_line(gg_tracer *t, const gg_node *n)
 {
     ggt_sb *sb = &t->line;
-    const ggc_gate *gate = ggc_gates[n->gate];
+    const ggc_gate *gate = ggc_gate_of(n);
     ggt_sb_printf(sb, "backward ");
     ggt_sb_head(sb, t->g, n);
     ggt_sb_printf(sb, " = ");
