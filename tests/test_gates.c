@@ -1,5 +1,6 @@
-/* test_gates.c - every gate's forward value and backward gradient by hand,
- * then by gradient checking on scalars, tensors, broadcast shapes and f32. */
+/* test_gates.c - every gate's forward value and backward gradient by hand
+ * (PyTorch's conventions at the edges), then by gradient checking on
+ * scalars, tensors, broadcast shapes and f32. */
 #include "testutil.h"
 
 #include "gategrad.h"
@@ -21,18 +22,32 @@ static void unary_at(unary_op op, double x, double *value, double *grad)
     gg_graph_free(g);
 }
 
+/* Fails unless got is want to TOL relative + absolute; an expected NaN
+ * wants NaN and an expected infinity the same infinity. what and the
+ * arguments after it say which check it is. */
+#define assert_gate(got, want, what, ...)                                               \
+    do {                                                                                \
+        double ga_ = (got), ge_ = (want);                                               \
+        bool ok_ = isnan(ge_)   ? isnan(ga_)                                            \
+                   : isinf(ge_) ? ga_ == ge_                                            \
+                                : fabs(ga_ - ge_) <= TOL * (1 + fabs(ge_));             \
+        if (!ok_)                                                                       \
+            fail_msg(what ": %.17g, expected %.17g", __VA_ARGS__, ga_, ge_);            \
+    } while (0)
+
 static void check_unary(unary_op op, double x, double want_value, double want_grad)
 {
     double v, d;
     unary_at(op, x, &v, &d);
-    assert_near(v, want_value, TOL * (1 + fabs(want_value)));
-    assert_near(d, want_grad, TOL * (1 + fabs(want_grad)));
+    assert_gate(v, want_value, "value at x = %.17g", x);
+    assert_gate(d, want_grad, "gradient at x = %.17g", x);
 }
 
 static gg_node *leaky01(gg_graph *g, gg_node *a) { return gg_leaky_relu(g, a, 0.1); }
 static gg_node *elu1(gg_graph *g, gg_node *a) { return gg_elu(g, a, 1.0); }
 static gg_node *cube(gg_graph *g, gg_node *a) { return gg_pow(g, a, 3.0); }
 static gg_node *sqrt_pow(gg_graph *g, gg_node *a) { return gg_pow(g, a, 0.5); }
+static gg_node *pow0(gg_graph *g, gg_node *a) { return gg_pow(g, a, 0.0); }
 
 static void unary_gates_by_hand(void **state)
 {
@@ -57,6 +72,52 @@ static void unary_gates_by_hand(void **state)
     check_unary(gg_abs, 0.0, 0.0, 0.0);
     check_unary(cube, 2.0, 8.0, 12.0);
     check_unary(sqrt_pow, 4.0, 2.0, 0.25);
+    check_unary(pow0, 2.0, 1.0, 0.0);
+    check_unary(pow0, 0.0, 1.0, 0.0);  /* PyTorch's: 0, not 0 * 0^-1 = NaN */
+    check_unary(pow0, -3.0, 1.0, 0.0);
+}
+
+#define PI 3.14159265358979323846
+#define LN2 0.69314718055994530942
+#define SQRT2 1.41421356237309504880
+/* Phi and phi, the standard normal CDF and density, at 1 (to 21 digits). */
+#define PHI1 0.841344746068542948585
+#define PDF1 0.241970724519143349798
+
+static void new_unary_gates_by_hand(void **state)
+{
+    (void)state;
+    check_unary(gg_sqrt, 4.0, 2.0, 0.25);
+    check_unary(gg_sqrt, 2.0, SQRT2, 0.25 * SQRT2);
+    check_unary(gg_sqrt, 0.0, 0.0, INFINITY); /* +inf, as torch's */
+    check_unary(gg_sqrt, -1.0, NAN, NAN);
+    check_unary(gg_sin, 0.0, 0.0, 1.0);
+    check_unary(gg_sin, PI / 6, 0.5, 0.5 * sqrt(3.0));
+    check_unary(gg_sin, -PI / 2, -1.0, 0.0);
+    check_unary(gg_cos, 0.0, 1.0, 0.0);
+    check_unary(gg_cos, PI / 3, 0.5, -0.5 * sqrt(3.0));
+    check_unary(gg_cos, 2.0, cos(2.0), -sin(2.0));
+    check_unary(gg_softplus, 0.0, LN2, 0.5);
+    check_unary(gg_softplus, 1.0, 1.3132616875182228, 0.7310585786300049);
+    check_unary(gg_softplus, -1.0, 0.31326168751822286, 0.2689414213699951);
+    check_unary(gg_softplus, 20.0, 20.000000002061153, 0.9999999979388463); /* not yet x */
+    check_unary(gg_softplus, 20.5, 20.5, 1.0);      /* above 20: x itself, gradient 1 */
+    check_unary(gg_softplus, 30.0, 30.0, 1.0);
+    check_unary(gg_softplus, 1e6, 1e6, 1.0);        /* finite: no exp overflow */
+    check_unary(gg_softplus, -50.0, 1.9287498479639178e-22, 1.9287498479639178e-22);
+    check_unary(gg_softplus, -1000.0, 0.0, 0.0);
+    check_unary(gg_silu, 0.0, 0.0, 0.5);
+    check_unary(gg_silu, 1.0, 0.7310585786300049, 0.9276705118714869);  /* s + s(1-s) */
+    check_unary(gg_silu, -2.0, -0.2384058440442351, -0.09078424878489547);
+    check_unary(gg_silu, 50.0, 50.0, 1.0);
+    check_unary(gg_silu, -50.0, -9.64374923981959e-21, -9.450874255023198e-21);
+    check_unary(gg_silu, -800.0, 0.0, 0.0);         /* no NaN far out */
+    check_unary(gg_silu, 800.0, 800.0, 1.0);
+    check_unary(gg_gelu, 0.0, 0.0, 0.5);
+    check_unary(gg_gelu, 1.0, PHI1, PHI1 + PDF1);
+    check_unary(gg_gelu, -1.0, -(1 - PHI1), (1 - PHI1) - PDF1);
+    check_unary(gg_gelu, 40.0, 40.0, 1.0);
+    check_unary(gg_gelu, -40.0, 0.0, 0.0);
 }
 
 static void check_binary(binary_op op, double a, double b, double want, double da, double db)
@@ -64,9 +125,9 @@ static void check_binary(binary_op op, double a, double b, double want, double d
     gg_graph *g = gg_graph_new();
     gg_node *x = gg_scalar(g, a), *y = gg_scalar(g, b), *z = op(g, x, y);
     assert_int_equal(gg_backward(g, z), 0);
-    assert_near(gg_value(z), want, TOL);
-    assert_near(gg_grad(x), da, TOL);
-    assert_near(gg_grad(y), db, TOL);
+    assert_gate(gg_value(z), want, "%s(%.17g, %.17g)", gg_gate_name(z), a, b);
+    assert_gate(gg_grad(x), da, "%s(%.17g, %.17g) d/da", gg_gate_name(z), a, b);
+    assert_gate(gg_grad(y), db, "%s(%.17g, %.17g) d/db", gg_gate_name(z), a, b);
     gg_graph_free(g);
 }
 
@@ -82,6 +143,55 @@ static void binary_gates_by_hand(void **state)
     check_binary(gg_max, 2, 2, 2, 1, 0);     /* tie: the first input takes it */
     check_binary(gg_min, 2, -1, -1, 0, 1);
     check_binary(gg_min, 2, 2, 2, 1, 0);
+}
+
+/* pow_node: torch.pow's values and gradients, edges included. */
+static void pow_node_by_hand(void **state)
+{
+    (void)state;
+    check_binary(gg_pow_node, 2, 3, 8, 12, 8 * LN2);
+    check_binary(gg_pow_node, 4, 0.5, 2, 0.25, 2 * log(4.0));
+    check_binary(gg_pow_node, 3, 0, 1, 0, log(3.0));
+    check_binary(gg_pow_node, 2, -1, 0.5, -0.25, 0.5 * LN2);
+    /* a negative base with an integral exponent has a value; d/db = y log(a) is NaN */
+    check_binary(gg_pow_node, -2, 3, -8, 12, NAN);
+    check_binary(gg_pow_node, -2, 2, 4, -4, NAN);
+    check_binary(gg_pow_node, -2, -1, -0.5, -0.25, NAN);
+    check_binary(gg_pow_node, -8, 1.0 / 3, NAN, NAN, NAN); /* fractional: NaN */
+    /* base 0: d/db is 0 for b >= 0 (not 0 * log 0 = NaN), d/da 0 at b = 0 */
+    check_binary(gg_pow_node, 0, 0, 1, 0, 0);
+    check_binary(gg_pow_node, 0, 1, 0, 1, 0);
+    check_binary(gg_pow_node, 0, 2, 0, 0, 0);
+    check_binary(gg_pow_node, 0, 0.5, 0, INFINITY, 0);
+    check_binary(gg_pow_node, 0, -1, INFINITY, -INFINITY, -INFINITY); /* b < 0: inf * log 0 */
+}
+
+/* gg_const: an f64 rank-0 constant leaf, like gg_constant(g, GG_F64, v). */
+static void const_leaf(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *c = gg_const(g, 2.5), *k = gg_constant(g, GG_F64, 2.5), *x = gg_scalar(g, 3);
+    assert_non_null(c);
+    assert_near(gg_value(c), 2.5, 0);
+    assert_int_equal(gg_node_dtype(c), GG_F64);
+    assert_int_equal(gg_shape(c, NULL), 0);
+    assert_true(gg_is_leaf(c));
+    assert_false(gg_requires_grad(c));
+    assert_null(gg_grad_data(c));
+    assert_string_equal(gg_gate_name(c), "leaf");
+    assert_int_equal(gg_requires_grad(k), gg_requires_grad(c));
+    assert_false(gg_requires_grad(gg_sin(g, c))); /* constants alone carry no gradient */
+    gg_node *y = gg_add(g, gg_mul(g, x, c), gg_pow_node(g, c, x));
+    assert_true(gg_requires_grad(y));
+    assert_int_equal(gg_backward(g, y), 0);
+    assert_near(gg_value(y), 7.5 + pow(2.5, 3), TOL);
+    assert_near(gg_grad(x), 2.5 + pow(2.5, 3) * log(2.5), TOL);
+    assert_near(gg_grad(c), 0, 0);
+    assert_int_equal(gg_set_value(g, c, -1.0), 0); /* a leaf: its value can be written */
+    assert_near(gg_value(c), -1.0, 0);
+    assert_null(gg_const(NULL, 1.0));
+    gg_graph_free(g);
 }
 
 static void same_node_twice(void **state)
@@ -124,8 +234,9 @@ static void elementwise_gradcheck(void **state)
 {
     (void)state;
     unary_op unary[] = {gg_sigmoid, gg_tanh, gg_exp, gg_log, gg_neg, gg_copy, gg_relu,
-                        leaky01, elu1, gg_abs, cube, sqrt_pow};
-    binary_op binary[] = {gg_add, gg_sub, gg_mul, gg_div, gg_max, gg_min};
+                        leaky01, elu1, gg_abs, cube, sqrt_pow, pow0, gg_sqrt, gg_sin,
+                        gg_cos, gg_softplus, gg_silu, gg_gelu};
+    binary_op binary[] = {gg_add, gg_sub, gg_mul, gg_div, gg_max, gg_min, gg_pow_node};
     gg_rng r;
     gg_rng_seed(&r, 11);
     for (size_t i = 0; i < sizeof unary / sizeof *unary; i++) {
@@ -133,7 +244,7 @@ static void elementwise_gradcheck(void **state)
         gg_node *x = gg_tensor(g, GG_F64, 2, (int64_t[]){3, 4}, NULL);
         fill(x, &r, 0.2, 2.0);
         for (size_t k = 0; k < 12; k += 2) /* half negative, where defined */
-            if (unary[i] != gg_log && unary[i] != sqrt_pow)
+            if (unary[i] != gg_log && unary[i] != sqrt_pow && unary[i] != gg_sqrt)
                 ((double *)gg_data(x))[k] *= -1;
         gg_node *w = gg_input(g, GG_F64, 2, (int64_t[]){3, 4}, NULL);
         fill(w, &r, -1, 1);
@@ -153,6 +264,31 @@ static void elementwise_gradcheck(void **state)
         expect_gradcheck(g, gg_sum(g, gg_mul(g, binary[i](g, a, b), w)));
         gg_graph_free(g);
     }
+    /* the smooth gates over a wider range, both sides of 0 (softplus stays
+     * below its switch at 20) */
+    unary_op smooth[] = {gg_sin, gg_cos, gg_softplus, gg_silu, gg_gelu, gg_sigmoid, gg_tanh};
+    for (size_t i = 0; i < sizeof smooth / sizeof *smooth; i++) {
+        gg_graph *g = gg_graph_new();
+        gg_node *x = gg_tensor(g, GG_F64, 2, (int64_t[]){4, 5}, NULL);
+        fill(x, &r, -8, 8);
+        gg_node *w = gg_input(g, GG_F64, 2, (int64_t[]){4, 5}, NULL);
+        fill(w, &r, -1, 1);
+        expect_gradcheck(g, gg_sum(g, gg_mul(g, smooth[i](g, x), w)));
+        gg_graph_free(g);
+    }
+    /* pow_node with negative bases and integral exponents: d/d base is
+     * finite (d/d exponent is NaN there, so the exponent is a constant) */
+    gg_graph *g = gg_graph_new();
+    gg_node *a = gg_tensor(g, GG_F64, 1, (int64_t[]){6}, NULL);
+    fill(a, &r, -2.0, -0.5);
+    gg_node *b = gg_input(g, GG_F64, 1, (int64_t[]){6}, (double[]){2, 3, -1, 4, -2, 1});
+    gg_node *w = gg_input(g, GG_F64, 1, (int64_t[]){6}, NULL);
+    fill(w, &r, -1, 1);
+    gg_node *z = gg_pow_node(g, a, b);
+    expect_gradcheck(g, gg_sum(g, gg_mul(g, z, w)));
+    for (size_t k = 0; k < 6; k++)
+        assert_true(isfinite(gg_value_at(z, k)));
+    gg_graph_free(g);
 }
 
 /* Broadcasting: shapes that stretch in every way; gradients come back in
@@ -169,7 +305,7 @@ static void broadcast_gradcheck(void **state)
         {4, {2, 3, 1, 2}, 3, {3, 4, 1}, 4, {2, 3, 4, 2}},
         {1, {1}, 4, {1, 2, 1, 3}, 4, {1, 2, 1, 3}},
     };
-    binary_op ops[] = {gg_add, gg_sub, gg_mul, gg_div, gg_max, gg_min};
+    binary_op ops[] = {gg_add, gg_sub, gg_mul, gg_div, gg_max, gg_min, gg_pow_node};
     gg_rng r;
     gg_rng_seed(&r, 5);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
@@ -178,7 +314,7 @@ static void broadcast_gradcheck(void **state)
             gg_node *a = gg_tensor(g, GG_F64, cases[c].ra, cases[c].a, NULL);
             gg_node *b = gg_tensor(g, GG_F64, cases[c].rb, cases[c].b, NULL);
             fill(a, &r, 0.5, 1.5);
-            fill(b, &r, 1.6, 2.5); /* no ties for max/min, no zero divisors */
+            fill(b, &r, 1.6, 2.5); /* no ties for max/min, no zero divisors; pow_node: positive bases */
             gg_node *z = ops[o](g, a, b);
             int64_t dims[GG_MAX_DIMS];
             assert_int_equal(gg_shape(z, dims), cases[c].rz);
@@ -304,6 +440,58 @@ static void f32_matches_f64(void **state)
     gg_graph_free(g);
 }
 
+/* Every elementwise gate in f32 follows f64 to f32 precision: the inputs
+ * are f32 numbers in both, so only the rounding of results differs. */
+static void elementwise_f32_matches_f64(void **state)
+{
+    (void)state;
+    unary_op unary[] = {gg_sigmoid, gg_tanh, gg_exp, gg_log, gg_neg, gg_copy, gg_relu,
+                        leaky01, elu1, gg_abs, cube, sqrt_pow, pow0, gg_sqrt, gg_sin,
+                        gg_cos, gg_softplus, gg_silu, gg_gelu};
+    binary_op binary[] = {gg_add, gg_sub, gg_mul, gg_div, gg_max, gg_min, gg_pow_node};
+    gg_rng r;
+    gg_rng_seed(&r, 33);
+    enum { N = 16 };
+    float a32[N], b32[N], w32[N];
+    double a64[N], b64[N], w64[N];
+    for (int i = 0; i < N; i++) {
+        a32[i] = (float)(0.1 + 2.9 * gg_rng_uniform(&r)); /* positive: log, sqrt, bases */
+        b32[i] = (float)(4 * gg_rng_uniform(&r) - 2);
+        w32[i] = (float)(2 * gg_rng_uniform(&r) - 1);
+        a64[i] = a32[i], b64[i] = b32[i], w64[i] = w32[i];
+    }
+    const int64_t n = N;
+    for (size_t o = 0; o < sizeof unary / sizeof *unary + sizeof binary / sizeof *binary; o++) {
+        bool is_unary = o < sizeof unary / sizeof *unary;
+        gg_graph *g = gg_graph_new();
+        gg_node *x[2], *y[2], *z[2];
+        for (int k = 0; k < 2; k++) {
+            gg_dtype dt = k ? GG_F32 : GG_F64;
+            x[k] = gg_tensor(g, dt, 1, &n, k ? (const void *)a32 : a64);
+            y[k] = gg_tensor(g, dt, 1, &n, k ? (const void *)b32 : b64);
+            gg_node *w = gg_input(g, dt, 1, &n, k ? (const void *)w32 : w64);
+            z[k] = is_unary ? unary[o](g, x[k]) : binary[o - sizeof unary / sizeof *unary](g, x[k], y[k]);
+            gg_node *s = gg_sum(g, gg_mul(g, z[k], w));
+            assert_int_equal(gg_node_dtype(s), dt);
+            assert_int_equal(gg_backward(g, s), 0);
+        }
+        for (size_t i = 0; i < N; i++) {
+            double want = gg_value_at(z[0], i);
+            if (fabs(gg_value_at(z[1], i) - want) > 1e-6 * (1 + fabs(want)))
+                fail_msg("%s element %zu: f32 %.9g, f64 %.17g", gg_gate_name(z[0]), i,
+                         gg_value_at(z[1], i), want);
+            for (int v = 0; v < (is_unary ? 1 : 2); v++) {
+                gg_node *l32 = v ? y[1] : x[1], *l64 = v ? y[0] : x[0];
+                double gw = gg_grad_at(l64, i);
+                if (fabs(gg_grad_at(l32, i) - gw) > 1e-6 * (1 + fabs(gw)))
+                    fail_msg("%s element %zu, input %d: f32 gradient %.9g, f64 %.17g",
+                             gg_gate_name(z[0]), i, v, gg_grad_at(l32, i), gw);
+            }
+        }
+        gg_graph_free(g);
+    }
+}
+
 static void rules_and_names(void **state)
 {
     (void)state;
@@ -317,6 +505,21 @@ static void rules_and_names(void **state)
     assert_contains(gg_gate_rule(gg_sigmoid(g, a)), "own output");
     assert_string_equal(gg_gate_name(a), "leaf");
     assert_near(gg_gate_param(gg_leaky_relu(g, a, 0.01)), 0.01, 0);
+    assert_near(gg_gate_param(gg_pow(g, a, 0)), 0, 0);
+    const struct { gg_node *n; const char *name; } named[] = {
+        {gg_sqrt(g, a), "sqrt"}, {gg_sin(g, a), "sin"}, {gg_cos(g, a), "cos"},
+        {gg_softplus(g, a), "softplus"}, {gg_silu(g, a), "silu"}, {gg_gelu(g, a), "gelu"},
+        {gg_pow_node(g, a, b), "pow_node"},
+    };
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
+        assert_non_null(named[i].n);
+        assert_string_equal(gg_gate_name(named[i].n), named[i].name);
+        assert_non_null(gg_gate_rule(named[i].n));
+    }
+    gg_node *in[2];
+    assert_int_equal(gg_inputs(named[6].n, in), 2); /* base, then exponent */
+    assert_ptr_equal(in[0], a);
+    assert_ptr_equal(in[1], b);
     gg_graph_free(g);
 }
 
@@ -324,7 +527,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(unary_gates_by_hand),
+        cmocka_unit_test(new_unary_gates_by_hand),
         cmocka_unit_test(binary_gates_by_hand),
+        cmocka_unit_test(pow_node_by_hand),
+        cmocka_unit_test(const_leaf),
         cmocka_unit_test(same_node_twice),
         cmocka_unit_test(elementwise_gradcheck),
         cmocka_unit_test(broadcast_gradcheck),
@@ -332,6 +538,7 @@ int main(void)
         cmocka_unit_test(tensor_gates_gradcheck),
         cmocka_unit_test(tensor_values),
         cmocka_unit_test(f32_matches_f64),
+        cmocka_unit_test(elementwise_f32_matches_f64),
         cmocka_unit_test(rules_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
