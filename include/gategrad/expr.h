@@ -3,16 +3,18 @@
  * `gategrad` command reads its expressions with it.
  *
  *   expr     := numbers (1, 2.5, .5, 1e-3), variables [A-Za-z_][A-Za-z0-9_]*,
- *               + - * / ^, unary minus, ( ), and calls max(a, b), min(a, b),
- *               sigmoid, tanh, relu, exp, log, abs (one argument each)
+ *               + - * / ^, unary minus, ( ), and calls of the gate table's
+ *               functions: max(a, b), min(a, b), sigmoid, tanh, exp, log,
+ *               relu, abs, sqrt, sin, cos, softplus, silu, gelu (one
+ *               argument each), pow(a, b), clamp(x, lo, hi) (lo and hi
+ *               constant), where(cond, a, b)
  *   precedence, loosest first: + -  then  * /  then unary minus  then ^
  *               (^ is right-associative: a^b^c = a^(b^c), -a^2 = -(a^2))
  *
- * Gates: + add, - sub, * mul, / div, unary minus neg, ^ pow, functions by
- * name; numbers are constant leaves. The exponent of ^ must be constant (it
- * may be any expression without variables, e.g. x^(1/2) or x^-1): the pow
- * gate takes a fixed exponent, and x^y with a variable y is refused with a
- * hint to write exp(y * log(x)) instead.
+ * Gates: + add, - sub, * mul, / div, unary minus neg, ^ pow with a constant
+ * exponent (any expression without variables, e.g. x^(1/2) or x^-1) and
+ * pow_node with one that depends on a variable (x^y, 2^x), functions by
+ * name; numbers are constant leaves.
  *
  * A variable is one scalar leaf labelled with its name however often it is
  * used, so using it twice shows as fan-out in a trace.

@@ -185,9 +185,6 @@ GG_API gg_node *gg_log_softmax(gg_graph *g, gg_node *a);
 /* The step (Heaviside) activation of the perceptron: 1 where a > 0, else 0.
  * Its gradient is 0 everywhere it is defined, so nothing trains through it:
  * that is why backprop needs a smooth activation. */
-/* The step (Heaviside) activation of the perceptron: 1 where a > 0, else 0.
- * Its gradient is 0 everywhere it is defined, so nothing trains through it:
- * that is why backprop needs a smooth activation. */
 GG_API gg_node *gg_step(gg_graph *g, gg_node *a);
 
 /* ---- Fused loss gates ------------------------------------------------------
