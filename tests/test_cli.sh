@@ -65,6 +65,22 @@ ok "df/dx = -8" grad "2 * (x*y + max(z, w))" x=3 y=-4 z=2 w=-1
 ok "df/dw = 0" grad "2 * (x*y + max(z, w))" x=3 y=-4 z=2 w=-1
 ok '"grad": {"x": 7}' grad "x*x + x" x=3 --json
 ok "df/dy = 1.386294361" grad "x^y" x=2 y=1
+
+# A program of assignments: the lecture's two-layer network (section 6),
+# whose names make explain print the slide's grouped chain for w5.
+net="z1 = w1*x1 + w2*x2; z2 = w3*x1 + w4*x2; h1 = sigmoid(z1); h2 = sigmoid(z2)
+z3 = w5*h1 + w6*h2; z4 = w7*h1 + w8*h2; o1 = sigmoid(z3); o2 = sigmoid(z4)
+E = 0.5*(0.4 - o1)^2 + 0.5*(0.6 - o2)^2"
+netv="x1=0.1 x2=0.2 w1=0.3 w2=0.25 w3=0.4 w4=0.35 w5=0.45 w6=0.4 w7=0.7 w8=0.6"
+# shellcheck disable=SC2086
+ok "grouped at labelled nodes: ∂E/∂o1 · ∂o1/∂z3 · ∂z3/∂w5" explain "$net" $netv --wrt w5
+# shellcheck disable=SC2086
+ok "= 0.20944600 · 0.23802157 · 0.51998934" explain "$net" $netv --wrt w5
+# shellcheck disable=SC2086
+ok "E = 0.02397190075" grad "$net" $netv
+bad "line 2, column 9: variable 'q' has no value" grad "a = x * 2
+b = a + q" x=1
+bad "(did you mean 'tanh'?)" grad "tahn(x)" x=1
 ok "result = 2" grad -- "--f" f=2
 ok "df/dx = 5" grad "x*y + x" x=3 y=4
 

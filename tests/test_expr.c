@@ -118,6 +118,42 @@ static void functions(void **state)
     assert_eval("x^(y + 2)", 1);
 }
 
+/* Programs: assignments separated by ';' or newlines label their nodes,
+ * later statements use the names, the last statement is the root. */
+static void programs(void **state)
+{
+    (void)state;
+    static const char *const vars[] = {"x=2", "y=3", NULL};
+    env e = make_env(vars);
+    gg_expr_error err;
+    gg_node *f = gg_expr_build(e.g, "a = x*y; b = a + x\n\nc = (b *\n b); c - 1", e.vars, &err);
+    if (!f)
+        fail_msg("column %zu: %s", err.column, err.message);
+    assert_true(gg_value(f) == 63);
+    assert_non_null(gg_find(e.g, "a"));
+    assert_true(gg_value(gg_find(e.g, "b")) == 8);
+    assert_int_equal(gg_backward(e.g, f), 0);
+    assert_true(gg_grad(gg_find(e.g, "x")) == 2 * 8 * (3 + 1)); /* dc/dx = 2b * (y + 1) */
+    /* "b = a" and "c = 2" get nodes of their own for their names. */
+    gg_node *g2 = gg_expr_build(e.g, "p = x; q = p; r = 2; q * r", e.vars, &err);
+    assert_non_null(g2);
+    assert_string_equal(gg_gate_name(gg_find(e.g, "q")), "copy");
+    assert_string_equal(gg_gate_name(gg_find(e.g, "r")), "copy");
+    assert_true(gg_value(g2) == 4);
+    free_env(&e);
+
+    /* Errors on a later line report that line and the column in it. */
+    env e2 = make_env(vars);
+    assert_null(gg_expr_build(e2.g, "a = x\nb = a + q\nb", e2.vars, &err));
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 9);
+    assert_null(gg_expr_build(e2.g, "k = x\n  k = 1", e2.vars, &err));
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 3);
+    assert_string_equal(err.message, "'k' is assigned twice (first at line 1, column 1)");
+    free_env(&e2);
+}
+
 /* ^ with a constant exponent is the pow gate, with a variable one pow_node
  * (both inputs receive a gradient). */
 static void powers(void **state)
@@ -231,7 +267,17 @@ static void bad_expressions(void **state)
     expect_error("max(1,)", 7, "expected an operand");
     expect_error("1e999", 1, "out of range");
     expect_error("+x", 1, "expected an operand");
-    expect_error("x = 1", 3, "unexpected character '='");
+    expect_error("x = 1", 1, "'x' is a variable given a value; assign another name");
+    expect_error("x == 1", 4, "unexpected character '='");
+    expect_error("sigmod(x)", 1, "unknown function 'sigmod' (did you mean 'sigmoid'?)");
+    expect_error("x + yy", 5, "variable 'yy' has no value (give yy=NUMBER) (did you mean 'y'?)");
+    expect_error("x + zzzz", 5, "variable 'zzzz' has no value (give zzzz=NUMBER)");
+    expect_error("a = x*y; a = 2", 10, "'a' is assigned twice (first at column 1)");
+    expect_error("a = b + 1; b = x", 5, "'b' is used before it is assigned (at column 12)");
+    expect_error("a = x; a + 1; a", 8, "only the last one may be a bare expression");
+    expect_error("a = ; b = 1", 5, "empty expression");
+    expect_error("a = x +; b = 1", 8, "expected an operand");
+    expect_error("a = (x +\n y", 5, "this '(' is never closed");
 }
 
 static void expect_assign_error(const char *const *assign, const char *words)
@@ -422,6 +468,7 @@ int main(void)
         cmocka_unit_test(random_garbage),
         cmocka_unit_test(library_interface),
         cmocka_unit_test(powers),
+        cmocka_unit_test(programs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

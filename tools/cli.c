@@ -112,11 +112,13 @@ int cli_parse(int argc, char **argv, unsigned accepted, const char *usage, cli_a
     return -1;
 }
 
-/* The expression, or the part of a long one around col, with a caret
- * under col. */
-static void show_column(const char *text, size_t col)
+/* Line `line` of the text (1-based), or the part of a long one around col,
+ * with a caret under col. */
+static void show_column(const char *text, size_t line, size_t col)
 {
-    size_t len = strlen(text), at = col - 1, from = 0, to = len;
+    for (size_t l = 1; l < line && strchr(text, '\n'); l++)
+        text = strchr(text, '\n') + 1;
+    size_t len = strcspn(text, "\n"), at = col - 1, from = 0, to = len;
     if (at > 40)
         from = at - 40;
     if (to > at + 40)
@@ -154,8 +156,11 @@ int cli_build(const cli_args *a, cli_expr *e)
         if (err.column == 0) {
             cli_error("%s", err.message);
         } else {
-            cli_error("column %zu: %s", err.column, err.message);
-            show_column(a->expr, err.column);
+            if (strchr(a->expr, '\n'))
+                cli_error("line %zu, column %zu: %s", err.line, err.column, err.message);
+            else
+                cli_error("column %zu: %s", err.column, err.message);
+            show_column(a->expr, err.line, err.column);
         }
         return CLI_BAD_INPUT;
     }

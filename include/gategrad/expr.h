@@ -31,10 +31,11 @@
 #include "gategrad/base.h"
 #include "gategrad/graph.h"
 
-/* Where and what went wrong. column is 1-based in the expression, 0 when
- * the problem is not in the expression (a NAME=VALUE argument). */
+/* Where and what went wrong: line and column 1-based in the text (line 1
+ * for a one-line expression), both 0 when the problem is not in the text
+ * (a NAME=VALUE argument). */
 typedef struct gg_expr_error {
-    size_t column;
+    size_t line, column;
     char message[GG_ERRLEN];
 } gg_expr_error;
 

@@ -41,6 +41,7 @@ __attribute__((format(printf, 3, 4))) static void fail(gg_expr_error *err, size_
 typedef struct var_entry {
     char *name;
     gg_node *node;
+    size_t col; /* where a program assigned it (1-based), 0 for a given value */
     UT_hash_handle hh;
 } var_entry;
 
@@ -150,9 +151,10 @@ static bool split_assignment(const char *arg, size_t *name_len, double *value, g
     return true;
 }
 
-/* Adds the variable name[0..len) holding value; 0, or -1 with err filled. */
-static int add_variable(gg_expr_vars **vars, gg_graph *g, const char *name, size_t len,
-                        double value, gg_expr_error *err)
+/* Adds name[0..len) for node (made by make when node is NULL: a new
+ * variable leaf holding value) to *vars; 0, or -1 with err filled. */
+static int add_entry(gg_expr_vars **vars, gg_graph *g, const char *name, size_t len, gg_node *node,
+                     double value, size_t col, gg_expr_error *err)
 {
     if (vars_lookup(*vars, name, len)) {
         fail(err, 0, "variable %.*s is given twice", (int)len, name);
@@ -164,9 +166,11 @@ static int add_variable(gg_expr_vars **vars, gg_graph *g, const char *name, size
     }
     var_entry *e = ggb_calloc(1, sizeof *e);
     if (e && (e->name = ggb_strndup(name, len)))
-        e->node = gg_scalar(g, value);
+        e->node = node ? node : gg_scalar(g, value);
+    if (e)
+        e->col = col;
     if (!e || !e->name || !e->node || gg_set_label(g, e->node, e->name) || !vars_push(*vars, e)) {
-        fail(err, 0, "cannot add variable %.*s: %s", (int)len, name,
+        fail(err, col, "cannot %s %.*s: %s", node ? "assign" : "add variable", (int)len, name,
              gg_error(g) ? gg_error(g) : "out of memory");
         if (e)
             ggb_free(e->name);
@@ -174,6 +178,12 @@ static int add_variable(gg_expr_vars **vars, gg_graph *g, const char *name, size
         return -1;
     }
     return 0;
+}
+
+static int add_variable(gg_expr_vars **vars, gg_graph *g, const char *name, size_t len, double value,
+                        gg_expr_error *err)
+{
+    return add_entry(vars, g, name, len, NULL, value, 0, err);
 }
 
 int gg_expr_vars_add(gg_expr_vars **vars, gg_graph *g, const char *arg, gg_expr_error *err)
@@ -289,6 +299,8 @@ typedef struct parser {
     gg_graph *g;
     const char *text;
     const gg_expr_vars *vars;
+    gg_expr_vars *assigned; /* names the program assigned so far */
+    size_t start, stop;     /* the statement being parsed: where it starts, where it ended */
     gg_expr_error *err;
     op *ops;
     size_t nops, ops_cap;
@@ -439,6 +451,107 @@ static void expected_operand(parser *ps, size_t at)
                               "before '%c'", ps->text[at]);
 }
 
+/* ---- Suggestions for unknown names -------------------------------------------------------- */
+
+/* Edit distance between a[0..la) and b (NUL-terminated), up to 16 + 1. */
+static size_t distance(const char *a, size_t la, const char *b)
+{
+    size_t lb = strlen(b);
+    if (la > 16 || lb > 16)
+        return 17;
+    size_t row[17];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* Keeps cand in *best when it is nearer name than what is there: at most
+ * two edits, and fewer than the name's length. */
+static void consider(const char *name, size_t len, const char *cand, const char **best, size_t *dist)
+{
+    size_t d = distance(name, len, cand);
+    if (d > 0 && d <= 2 && d < len && d < *dist) {
+        *best = cand;
+        *dist = d;
+    }
+}
+
+/* " (did you mean 'NAME'?)" for the nearest function, or "". */
+static const char *near_function(const char *name, size_t len, char *buf, size_t size)
+{
+    const char *best = NULL;
+    size_t dist = SIZE_MAX;
+    for (size_t id = 0; id < ggc_gate_count; id++)
+        if (ggc_gates[id]->expr)
+            consider(name, len, ggc_gates[id]->expr, &best, &dist);
+    snprintf(buf, size, best ? " (did you mean '%s'?)" : "", best);
+    return buf;
+}
+
+/* The same among the variables and the names assigned so far. */
+static const char *near_variable(const parser *ps, const char *name, size_t len, char *buf, size_t size)
+{
+    const char *best = NULL;
+    size_t dist = SIZE_MAX;
+    const gg_expr_vars *tables[2] = {ps->vars, ps->assigned};
+    for (int t = 0; t < 2; t++)
+        for (size_t i = 0; tables[t] && i < tables[t]->count; i++)
+            consider(name, len, tables[t]->list[i]->name, &best, &dist);
+    snprintf(buf, size, best ? " (did you mean '%s'?)" : "", best);
+    return buf;
+}
+
+/* "column C", or "line L, column C" in a text of several lines, for the
+ * 1-based offset col. */
+static const char *place(const char *text, size_t col, char *buf, size_t size)
+{
+    size_t line = 1, start = 0;
+    for (size_t i = 0; i + 1 < col && text[i]; i++)
+        if (text[i] == '\n') {
+            line++;
+            start = i + 1;
+        }
+    if (strchr(text, '\n'))
+        snprintf(buf, size, "line %zu, column %zu", line, col - start);
+    else
+        snprintf(buf, size, "column %zu", col);
+    return buf;
+}
+
+/* Where a later statement of the program assigns name[0..len), or 0. */
+static size_t assigned_later(const parser *ps, const char *name, size_t len)
+{
+    const char *s = ps->text;
+    for (size_t at = ps->stop; s[at]; at++) {
+        if (s[at] != ';' && s[at] != '\n')
+            continue;
+        size_t k = at + 1;
+        while (isspace((unsigned char)s[k]))
+            k++;
+        if (scan_ident(s + k) != len || memcmp(s + k, name, len) != 0)
+            continue;
+        size_t e = k + len;
+        while (s[e] == ' ' || s[e] == '\t')
+            e++;
+        if (s[e] == '=')
+            return k + 1;
+    }
+    return 0;
+}
+
 /* A name: a call when '(' follows (*call set), else a variable. Returns
  * the length consumed (the '(' included), 0 on error. */
 static size_t operand_name(parser *ps, size_t at, bool *call)
@@ -450,9 +563,9 @@ static size_t operand_name(parser *ps, size_t at, bool *call)
     if (s[after] == '(') {
         int f = find_func(s, len);
         if (f < 0) {
-            char known[160];
-            fail(ps->err, at + 1, "unknown function '%.*s' (known: %s)", (int)(len < 40 ? len : 40), s,
-                 known_funcs(known, sizeof known));
+            char known[200], near[64];
+            fail(ps->err, at + 1, "unknown function '%.*s'%s (known: %s)", (int)(len < 40 ? len : 40), s,
+                 near_function(s, len, near, sizeof near), known_funcs(known, sizeof known));
             return 0;
         }
         if (!push_op(ps, (op){OP_CALL, at + 1, f, 0}) ||
@@ -462,9 +575,19 @@ static size_t operand_name(parser *ps, size_t at, bool *call)
         return after + 1;
     }
     var_entry *v = vars_lookup(ps->vars, s, len);
+    if (!v)
+        v = vars_lookup(ps->assigned, s, len);
     if (!v) {
-        fail(ps->err, at + 1, "variable '%.*s' has no value (give %.*s=NUMBER)",
-             (int)(len < 40 ? len : 40), s, (int)(len < 40 ? len : 40), s);
+        int shown = (int)(len < 40 ? len : 40);
+        char near[64];
+        size_t later = assigned_later(ps, s, len);
+        char where[48];
+        if (later)
+            fail(ps->err, at + 1, "'%.*s' is used before it is assigned (at %s)", shown, s,
+                 place(ps->text, later, where, sizeof where));
+        else
+            fail(ps->err, at + 1, "variable '%.*s' has no value (give %.*s=NUMBER)%s", shown, s, shown, s,
+                 near_variable(ps, s, len, near, sizeof near));
         return 0;
     }
     return push_val(ps, v->node, at + 1) ? len : 0;
@@ -524,7 +647,7 @@ static size_t at_operand(parser *ps, size_t at, bool *operand_done)
         return push_op(ps, (op){OP_PAREN, at + 1, -1, 0}) ? 1 : 0;
     if (c == ')' && empty_call(ps, at))
         return 0; /* handled by the caller as a closing parenthesis */
-    if (c == '\0' || strchr("+*/^),", c))
+    if (c == '\0' || strchr("+*/^),;", c))
         expected_operand(ps, at);
     else
         stray(ps, at);
@@ -608,16 +731,36 @@ static gg_node *finish(parser *ps, size_t end)
     return ps->vals[0].node;
 }
 
+/* Whether a '(' is still open: a newline inside parentheses does not end
+ * the statement. */
+static bool in_parens(const parser *ps)
+{
+    for (size_t i = 0; i < ps->nops; i++)
+        if (ps->ops[i].kind == OP_PAREN)
+            return true;
+    return false;
+}
+
+/* Whether the statement ends at: the text's end, or ';' or a newline
+ * where an operator could come, outside parentheses. */
+static bool statement_ends(const parser *ps, size_t at)
+{
+    char c = ps->text[at];
+    return c == '\0' || ((c == ';' || c == '\n') && !in_parens(ps));
+}
+
+/* Parses the statement's expression from ps->start; sets ps->stop. */
 static gg_node *parse(parser *ps)
 {
     const char *s = ps->text;
-    size_t at = 0;
+    size_t at = ps->start;
     bool want_operand = true, seen = false;
+    ps->nops = ps->nvals = 0;
     for (;;) {
-        while (isspace((unsigned char)s[at]))
+        while (isspace((unsigned char)s[at]) && !(s[at] == '\n' && !want_operand && !in_parens(ps)))
             at++;
-        if (s[at] == '\0' && !seen) {
-            fail(ps->err, 0, "empty expression");
+        if (statement_ends(ps, at) && !seen) {
+            fail(ps->err, ps->start ? at + 1 : 0, "empty expression");
             return NULL;
         }
         seen = true;
@@ -636,12 +779,87 @@ static gg_node *parse(parser *ps)
             want_operand = !done;
             continue;
         }
-        if (s[at] == '\0')
+        if (statement_ends(ps, at)) {
+            ps->stop = at;
             return finish(ps, at);
+        }
         if (!at_operator(ps, at, &want_operand))
             return NULL;
         at++;
     }
+}
+
+/* "name = ..." was parsed into *v: name labels it and later statements
+ * may use it. A given variable or a name assigned before is refused. */
+static bool assign(parser *ps, size_t at, size_t len, gg_node **v)
+{
+    const char *name = ps->text + at;
+    int shown = (int)(len < 40 ? len : 40);
+    var_entry *old = vars_lookup(ps->assigned, name, len);
+    if (old) {
+        char where[48];
+        fail(ps->err, at + 1, "'%.*s' is assigned twice (first at %s)", shown, name,
+             place(ps->text, old->col, where, sizeof where));
+        return false;
+    }
+    if (vars_lookup(ps->vars, name, len)) {
+        fail(ps->err, at + 1, "'%.*s' is a variable given a value; assign another name", shown, name);
+        return false;
+    }
+    /* The name needs a node of its own: "b = a" or "c = 2" copy. */
+    if (gg_is_leaf(*v) || gg_label(ps->g, *v))
+        *v = gg_copy(ps->g, *v);
+    return add_entry(&ps->assigned, ps->g, name, len, *v, 0, at + 1, ps->err) == 0;
+}
+
+/* A program: statements separated by ';' or newlines, each "name = expr"
+ * but the last, which may be a bare expression; its value is the root. */
+static gg_node *parse_program(parser *ps)
+{
+    const char *s = ps->text;
+    gg_node *root = NULL;
+    size_t at = 0, bare = 0;
+    for (;;) {
+        while (isspace((unsigned char)s[at]) || s[at] == ';')
+            at++;
+        if (s[at] == '\0')
+            break;
+        if (bare) {
+            fail(ps->err, bare, "this statement assigns no name; only the last one may be a bare expression");
+            return NULL;
+        }
+        size_t len = scan_ident(s + at), eq = at + len;
+        while (s[eq] == ' ' || s[eq] == '\t')
+            eq++;
+        bool named = len > 0 && s[eq] == '=';
+        ps->start = named ? eq + 1 : at;
+        gg_node *v = parse(ps);
+        if (!v || (named && !assign(ps, at, len, &v)))
+            return NULL;
+        if (!named)
+            bare = at + 1;
+        root = v;
+        at = ps->stop;
+    }
+    if (!root)
+        fail(ps->err, 0, "empty expression");
+    return root;
+}
+
+/* The error's column, an offset into the whole text so far, as a line and
+ * a column in it. */
+static void to_line_and_column(const char *text, gg_expr_error *err)
+{
+    if (err->column == 0)
+        return;
+    size_t line = 1, start = 0;
+    for (size_t i = 0; i + 1 < err->column && text[i]; i++)
+        if (text[i] == '\n') {
+            line++;
+            start = i + 1;
+        }
+    err->line = line;
+    err->column -= start;
 }
 
 gg_node *gg_expr_build(gg_graph *g, const char *text, const gg_expr_vars *vars, gg_expr_error *err)
@@ -655,8 +873,10 @@ gg_node *gg_expr_build(gg_graph *g, const char *text, const gg_expr_vars *vars, 
         return NULL;
     }
     parser ps = {.g = g, .text = text, .vars = vars, .err = err};
-    gg_node *root = parse(&ps);
+    gg_node *root = parse_program(&ps);
     ggb_free(ps.ops);
     ggb_free(ps.vals);
+    gg_expr_vars_free(ps.assigned);
+    to_line_and_column(text, err);
     return root;
 }
