@@ -234,10 +234,12 @@ static void trace_unary_gates(void **state)
     capture_open(&c);
     traced(g, f, &c, NULL);
     const char *t = capture_text(&c);
-    assert_has(t, "(1 - y^2) * upstream = (1 - 0.46211716^2) * 1 = 0.78644773");
-    assert_has(t, "y * upstream = 1.6487213 * 1 = 1.6487213");
-    assert_has(t, "upstream / x = 1 / 0.5 * 1 = 2");
-    assert_has(t, "p * x^(p - 1) * upstream = 3 * 0.5^2 * 1 = 0.75");
+    /* Formulas name the operands by their nodes ("a"; the gates' own
+     * outputs are unlabelled here, "n<id>"), never by letters of their own. */
+    assert_has(t, "^2) * upstream = (1 - 0.46211716^2) * 1 = 0.78644773");
+    assert_has(t, " * upstream = 1.6487213 * 1 = 1.6487213");
+    assert_has(t, "da = upstream / a = 1 / 0.5 * 1 = 2");
+    assert_has(t, "da = 3 * a^2 * upstream = 3 * 0.5^2 * 1 = 0.75");
     assert_has(t, "da = upstream / 4 = 1 / 4 * 1 = 0.25");
     assert_has(t, "= -upstream = -1");
     assert_has(t, "relu gate");
@@ -262,7 +264,7 @@ static void trace_neuron(void **state)
     traced(g, f, &c, NULL);
     const char *t = capture_text(&c);
     assert_has(t, "forward  f #9 = sigmoid(dot = 1) = 0.73105858\n");
-    assert_has(t, "ddot = y * (1 - y) * upstream = 0.73105858 * (1 - 0.73105858) * 1 = 0.19661193");
+    assert_has(t, "ddot = f * (1 - f) * upstream = 0.73105858 * (1 - 0.73105858) * 1 = 0.19661193");
     assert_has(t, "dx0 = w0 * upstream = 2 * 0.19661193 = 0.39322387");
     assert_has(t, "dx1 = w1 * upstream = -3 * 0.19661193 = -0.5898358");
     assert_true(fabs(gg_grad(x1) - -0.5898357997244456) < 1e-15);

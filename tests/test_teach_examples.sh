@@ -24,7 +24,7 @@ check gates "f = -20; df/dx = -8, df/dy = 6, df/dz = 2, df/dw = 0"
 check gates "copy gate, gradient adder: dx = 1 (from g) + 4 (from p) = 5"
 
 check neuron "forward  f #9 = sigmoid(dot = 1) = 0.73105858"
-check neuron "ddot = y * (1 - y) * upstream = 0.73105858 * (1 - 0.73105858) * 1 = 0.19661193"
+check neuron "ddot = f * (1 - f) * upstream = 0.73105858 * (1 - 0.73105858) * 1 = 0.19661193"
 check neuron "f = 0.7310585786300049"
 check neuron "dx = [0.3932238664829637, -0.58983579972444"
 check neuron "dw = [-0.19661193324148185, -0.3932238664829637, 0.19661193324148185]"

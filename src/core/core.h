@@ -108,7 +108,9 @@ typedef struct ggc_gate {
     const char *rule;
     /* How a trace writes the gradient input i receives, the lecture's way,
      * in the formula language of src/teach/trace.c: text, "upstream", and
-     * {a} {b} {o} (the symbol of input 0, input 1, the other input), {a=}
+     * {a} {b} {o} {X} {Y} (the symbol of input 0, input 1, the other input,
+     * the receiving input, the output: its name, or a constant's value;
+     * text never names an operand with a letter of its own), {a=}
      * {b=} {o=} {x} {y} {p} {p1} {d} (the value of input 0, 1, the other,
      * the receiving input, the output, the param, param - 1, the local
      * derivative), "(" before "}" to

@@ -262,13 +262,13 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
 BINARY_GATE(add, "distributor: both inputs receive the upstream gradient unchanged",
             a + b, 1.0, 1.0,
             .formula = {"upstream", "upstream"})
-BINARY_GATE(sub, "distributor with a sign: a receives the upstream gradient, b its negative",
+BINARY_GATE(sub, "distributor with a sign: the first input receives the upstream gradient, the second its negative",
             a - b, 1.0, -1.0,
             .formula = {"upstream", "-upstream"}, .ordered = true)
 BINARY_GATE(mul, "swap multiplier: each input receives the upstream gradient times the other input",
             a * b, b, a,
             .formula = {"{o} * upstream = {o=}", "{o} * upstream = {o=}"})
-BINARY_GATE(div, "a receives upstream / b, b receives -upstream * a / b^2",
+BINARY_GATE(div, "the numerator receives upstream / denominator, the denominator -upstream * numerator / denominator^2",
             a / b, 1.0 / b, -a / (b * b),
             .formula = {"upstream / {b} = 1 / {b=}", "-upstream * {a} / {b}^2 = -{a=(} / {b=(}^2"},
             .ordered = true)
@@ -286,58 +286,58 @@ UNARY_GATE(copy, "adder: the input receives the sum of the upstream gradients of
            .formula = {"upstream"})
 UNARY_GATE(neg, "flips the sign of the upstream gradient", -x, -1.0,
            .formula = {"-upstream"})
-UNARY_GATE(sigmoid, "from its own output: dx = y * (1 - y) * upstream",
+UNARY_GATE(sigmoid, "from its own output: the input receives output * (1 - output) * upstream",
            x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)), y * (1.0 - y),
-           .formula = {"y * (1 - y) * upstream = {y} * (1 - {y})"}, .expr = "sigmoid")
-UNARY_GATE(tanh, "from its own output: dx = (1 - y^2) * upstream", tanh(x), 1.0 - y * y,
-           .formula = {"(1 - y^2) * upstream = (1 - {y(}^2)"}, .expr = "tanh")
-UNARY_GATE(exp, "from its own output: dx = y * upstream", exp(x), y,
-           .formula = {"y * upstream = {y}"}, .expr = "exp")
-UNARY_GATE(log, "dx = upstream / x", log(x), 1.0 / x,
-           .formula = {"upstream / x = 1 / {x}"}, .expr = "log")
-UNARY_GATE(relu, "switch: passes the upstream gradient where x > 0, blocks it elsewhere",
+           .formula = {"{Y} * (1 - {Y}) * upstream = {y} * (1 - {y})"}, .expr = "sigmoid")
+UNARY_GATE(tanh, "from its own output: the input receives (1 - output^2) * upstream", tanh(x), 1.0 - y * y,
+           .formula = {"(1 - {Y}^2) * upstream = (1 - {y(}^2)"}, .expr = "tanh")
+UNARY_GATE(exp, "from its own output: the input receives output * upstream", exp(x), y,
+           .formula = {"{Y} * upstream = {y}"}, .expr = "exp")
+UNARY_GATE(log, "the input receives upstream / input", log(x), 1.0 / x,
+           .formula = {"upstream / {X} = 1 / {x}"}, .expr = "log")
+UNARY_GATE(relu, "switch: passes the upstream gradient where the input > 0, blocks it elsewhere",
            x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0,
            .expr = "relu")
-UNARY_GATE(leaky_relu, "passes the upstream gradient where x > 0, scales it by the slope elsewhere",
+UNARY_GATE(leaky_relu, "passes the upstream gradient where the input > 0, scales it by the slope elsewhere",
            x > 0 ? x : p * x, x > 0 ? 1.0 : p,
            .param = GGC_PARAM_NUMBER)
-UNARY_GATE(elu, "passes the upstream gradient where x > 0, elsewhere dx = (y + alpha) * upstream",
+UNARY_GATE(elu, "passes the upstream gradient where the input > 0, elsewhere the input receives (output + alpha) * upstream",
            x > 0 ? x : p * expm1(x), x > 0 ? 1.0 : y + p,
            .param = GGC_PARAM_NUMBER)
-UNARY_GATE(abs, "passes the upstream gradient with the sign of x (0 at x = 0)",
+UNARY_GATE(abs, "passes the upstream gradient with the sign of the input (0 at 0)",
            fabs(x), x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0),
            .expr = "abs")
-UNARY_GATE(pow, "dx = p * x^(p-1) * upstream", pow(x, p), p == 0 ? 0.0 : p * pow(x, p - 1.0),
-           .formula = {"p * x^(p - 1) * upstream = {p} * {x(}^{p1(}"}, .param = GGC_PARAM_NUMBER)
-UNARY_GATE(sqrt, "from its own output: dx = upstream / (2 * y)", sqrt(x), 0.5 / y,
-           .formula = {"upstream / (2 * y) = 1 / (2 * {y})"}, .expr = "sqrt")
-UNARY_GATE(sin, "dx = cos(x) * upstream", sin(x), cos(x),
-           .formula = {"cos(x) * upstream = {d}"}, .expr = "sin")
-UNARY_GATE(cos, "dx = -sin(x) * upstream", cos(x), -sin(x),
-           .formula = {"-sin(x) * upstream = {d}"}, .expr = "cos")
+UNARY_GATE(pow, "the input receives p * input^(p-1) * upstream, p the constant exponent", pow(x, p), p == 0 ? 0.0 : p * pow(x, p - 1.0),
+           .formula = {"{p} * {X}^{p1(} * upstream = {p} * {x(}^{p1(}"}, .param = GGC_PARAM_NUMBER)
+UNARY_GATE(sqrt, "from its own output: the input receives upstream / (2 * output)", sqrt(x), 0.5 / y,
+           .formula = {"upstream / (2 * {Y}) = 1 / (2 * {y})"}, .expr = "sqrt")
+UNARY_GATE(sin, "the input receives cos(input) * upstream", sin(x), cos(x),
+           .formula = {"cos({X}) * upstream = {d}"}, .expr = "sin")
+UNARY_GATE(cos, "the input receives -sin(input) * upstream", cos(x), -sin(x),
+           .formula = {"-sin({X}) * upstream = {d}"}, .expr = "cos")
 /* PyTorch's softplus: x itself above 20, where log(1 + e^x) rounds to x. */
-UNARY_GATE(softplus, "dx = sigmoid(x) * upstream (upstream itself above x = 20, where softplus is x)",
+UNARY_GATE(softplus, "the input receives sigmoid(input) * upstream (upstream itself above 20, where softplus is the input)",
            x > 20 ? x : log1p(exp(x)), x > 20 ? 1.0 : 1.0 / (1.0 + exp(-x)),
-           .formula = {"sigmoid(x) * upstream = {d}"}, .expr = "softplus")
-UNARY_GATE(silu, "dx = (s + x * s * (1 - s)) * upstream, where s = sigmoid(x)",
+           .formula = {"sigmoid({X}) * upstream = {d}"}, .expr = "softplus")
+UNARY_GATE(silu, "the input receives (s + input * s * (1 - s)) * upstream, where s = sigmoid(input)",
            x / (1.0 + exp(-x)), (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x)))) / (1.0 + exp(-x)),
-           .formula = {"(s + x * s * (1 - s)) * upstream = {d}"}, .expr = "silu")
+           .formula = {"(s + {X} * s * (1 - s)) * upstream, s = sigmoid({X}), = {d}"}, .expr = "silu")
 /* The exact form, with erf: Phi is the standard normal CDF, phi its density. */
 #define SQRT1_2 0.70710678118654752440    /* 1 / sqrt(2) */
 #define INV_SQRT_2PI 0.39894228040143267794 /* 1 / sqrt(2 pi) */
-UNARY_GATE(gelu, "dx = (Phi(x) + x * phi(x)) * upstream, Phi and phi the normal CDF and density",
+UNARY_GATE(gelu, "the input receives (Phi(input) + input * phi(input)) * upstream, Phi and phi the normal CDF and density",
            0.5 * x * (1.0 + erf(x * SQRT1_2)),
            0.5 * (1.0 + erf(x * SQRT1_2)) + x * exp(-0.5 * x * x) * INV_SQRT_2PI,
-           .formula = {"(Phi(x) + x * phi(x)) * upstream = {d}"}, .expr = "gelu")
+           .formula = {"(Phi({X}) + {X} * phi({X})) * upstream = {d}"}, .expr = "gelu")
 
 /* a^b with both inputs nodes (torch.pow): a negative base with an integral
  * exponent has a value; b = 0 gives da = 0 even at a = 0, and a = 0 with
  * b >= 0 gives db = 0 (PyTorch's conventions). */
-BINARY_GATE(pow_node, "a receives b * a^(b-1) * upstream, b receives a^b * log(a) * upstream",
+BINARY_GATE(pow_node, "the base receives exponent * base^(exponent-1) * upstream, the exponent output * log(base) * upstream",
             pow(a, b), b == 0 ? 0.0 : b * pow(a, b - 1.0), (a == 0 && b >= 0) ? 0.0 : z * log(a),
             .ordered = true, .expr = "pow",
-            .formula = {"b * a^(b - 1) * upstream = {b=} * {a=(}^({b=} - 1)",
-                        "a^b * log(a) * upstream = {y} * log({a=})"})
+            .formula = {"{b} * {a}^({b} - 1) * upstream = {b=} * {a=(}^({b=} - 1)",
+                        "{Y} * log({a}) * upstream = {y} * log({a=})"})
 
 /* ---- Constructors ----------------------------------------------------------- */
 

@@ -105,7 +105,7 @@ static void sce_backward(gg_node *z)
 const ggc_gate ggg_gate_softmax_cross_entropy = {
     .name = "softmax_cross_entropy",
     .arity = 2,
-    .rule = "d logits = upstream * (softmax - onehot(label)) / rows; labels get none",
+    .rule = "the logits receive upstream * (softmax - onehot(label)) / rows; the labels receive none",
     .shape = sce_shape,
     .forward = sce_forward,
     .backward = sce_backward,
@@ -163,7 +163,7 @@ static void bce_backward(gg_node *z)
 const ggc_gate ggg_gate_bce_with_logits = {
     .name = "bce_with_logits",
     .arity = 2,
-    .rule = "d logits = upstream * (sigmoid(x) - t) / N, d targets = -upstream * x / N",
+    .rule = "the logits receive upstream * (sigmoid(logits) - targets) / N, the targets -upstream * logits / N",
     .shape = bce_shape,
     .forward = bce_forward,
     .backward = bce_backward,

@@ -54,8 +54,8 @@ const ggc_gate ggg_gate_where = {
     .routes = true,
     .formula = {"0 (the condition only chooses)", "upstream (cond != 0)", "upstream (cond = 0)"},
     .expr = "where",
-    .rule = "router by the condition: a receives the upstream gradient where cond != 0, "
-            "b where it is 0; cond receives none",
+    .rule = "router by the condition: the second input receives the upstream gradient where the "
+            "condition is not 0, the third where it is 0; the condition receives none",
     .shape = ggg_broadcast_shape,
     .forward = where_forward,
     .backward = where_backward,
@@ -126,7 +126,7 @@ const ggc_gate ggg_gate_clamp = {
     .arity = 1,
     .param = GGC_PARAM_NUMBER,
     .nparams = 2,
-    .rule = "switch: passes the upstream gradient where lo <= x <= hi, blocks it outside",
+    .rule = "switch: passes the upstream gradient where lo <= input <= hi, blocks it outside",
     .expr = "clamp",
     .shape = clamp_shape,
     .forward = clamp_forward,

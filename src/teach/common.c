@@ -58,10 +58,16 @@ void ggt_sb_num(ggt_sb *sb, double v)
 void ggt_sb_name(ggt_sb *sb, const gg_graph *g, const gg_node *n)
 {
     const char *label = gg_label(g, n);
-    if (label)
+    if (label) {
         ggt_sb_printf(sb, "%s", label);
-    else
-        ggt_sb_printf(sb, "n%u", n->id);
+        return;
+    }
+    /* "n3", unless a user's label is "n3": then "#3", which no name of the
+     * expression language can be. */
+    char generated[16];
+    snprintf(generated, sizeof generated, "n%u", n->id);
+    const gg_node *holder = gg_find(g, generated);
+    ggt_sb_printf(sb, holder && holder != n ? "#%u" : "n%u", n->id);
 }
 
 void ggt_sb_head(ggt_sb *sb, const gg_graph *g, const gg_node *n)

@@ -134,6 +134,10 @@ static void formula_field(gg_tracer *t, const gg_node *n, int i, const char *spe
     bool value = len == 2 && spec[1] == '=';
     int which = spec[0] == 'a' ? 0 : spec[0] == 'b' ? 1 : 1 - i; /* {a}, {b}, {o} */
     double v;
+    if (len == 1 && (spec[0] == 'X' || spec[0] == 'Y')) {
+        ggt_sb_symbol(sb, t->g, spec[0] == 'X' ? ggc_in(n, i) : n, &t->opts);
+        return;
+    }
     if (len == 1 && spec[0] == 'x')
         v = gg_value(ggc_in(n, i));
     else if (len == 1 && spec[0] == 'y')
