@@ -159,7 +159,17 @@ GG_API gg_node *gg_where(gg_graph *g, gg_node *cond, gg_node *a, gg_node *b);
  * flows back converted to a's dtype. An unknown dtype is an error. */
 GG_API gg_node *gg_cast(gg_graph *g, gg_node *a, gg_dtype dtype);
 
-/* Matrix product of 2-D tensors: [m,k] x [k,n] -> [m,n]. */
+/* Matrix product with NumPy's (and torch.matmul's) rules:
+ *   [m,k] x [k,n] -> [m,n];
+ *   [k] x [k] -> the dot product, a rank-0 node;
+ *   [k] x [k,n] -> [n] and [m,k] x [k] -> [m] (a 1-D a is a [1,k] matrix,
+ *   a 1-D b a [k,1] one, and that 1 is removed from the result);
+ *   rank 3 and 4: batches of matrices over the leading dimensions, which
+ *   broadcast as in gg_add ([2,1,3,4] x [5,4,6] -> [2,5,3,6]; a 1-D operand
+ *   goes with every batch: [k] x [b,k,n] -> [b,n]).
+ * The gradient of an operand broadcast over batches is summed over them.
+ * Errors (NULL, message naming both shapes): a rank-0 operand, inner
+ * dimensions that differ, batch dimensions that do not broadcast. */
 GG_API gg_node *gg_matmul(gg_graph *g, gg_node *a, gg_node *b);
 
 /* Sum / mean of all elements: a rank-0 node. */

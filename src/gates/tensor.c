@@ -10,27 +10,87 @@
 
 static int64_t dim(const gg_node *n, int i) { return n->val.t->dims[i]; }
 
-/* ---- matmul: [m,k] x [k,n] ------------------------------------------------ */
+/* ---- matmul: NumPy's matmul, through the GEMM kernel ------------------------
+ * [m,k] x [k,n] -> [m,n]. A 1-D operand is a matrix by a 1 prepended (a)
+ * or appended (b), removed again from the result: [k] x [k] is the dot
+ * product (rank 0), [k] x [k,n] -> [n], [m,k] x [k] -> [m]. Dimensions
+ * before the last two are batches of matrices, broadcast as NumPy does:
+ * [2,1,3,4] x [5,4,6] -> [2,5,3,6]. Every product, forward and backward,
+ * is one ggk_gemm call per batch matrix, reading transposes in place. */
+
+/* How the operands are read as batches of matrices: a's batch matrices
+ * are m x k, b's k x n, the output's m x n; batch[] are the output's batch
+ * dimensions (padded in front with 1), sa[] and sb[] the operands' batch
+ * strides in elements (0 along a dimension they are broadcast over). */
+typedef struct mm_plan {
+    size_t m, k, n;
+    size_t batch[2], sa[2], sb[2];
+} mm_plan;
+
+/* Fills *p from a's and b's shapes (both rank >= 1). Returns NULL, or the
+ * reason they have no product. */
+static const char *mm_plan_of(const gg_node *a, const gg_node *b, mm_plan *p)
+{
+    int ra = a->rank, rb = b->rank;
+    p->m = ra >= 2 ? (size_t)dim(a, ra - 2) : 1;
+    p->k = (size_t)dim(a, ra - 1);
+    p->n = rb >= 2 ? (size_t)dim(b, rb - 1) : 1;
+    if ((size_t)dim(b, rb >= 2 ? rb - 2 : 0) != p->k)
+        return "inner dimensions differ";
+    int na = ra > 2 ? ra - 2 : 0, nb = rb > 2 ? rb - 2 : 0;
+    size_t stride_a = p->m * p->k, stride_b = p->k * p->n;
+    for (int d = 1; d >= 0; d--) {
+        int ia = d - (2 - na), ib = d - (2 - nb); /* indexes of a's and b's batch dimensions */
+        size_t da = ia >= 0 ? (size_t)dim(a, ia) : 1, db = ib >= 0 ? (size_t)dim(b, ib) : 1;
+        if (da != db && da != 1 && db != 1)
+            return "batch dimensions do not broadcast";
+        p->batch[d] = da > db ? da : db;
+        p->sa[d] = da > 1 ? stride_a : 0;
+        p->sb[d] = db > 1 ? stride_b : 0;
+        stride_a *= da;
+        stride_b *= db;
+    }
+    return NULL;
+}
 
 static bool matmul_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
 {
     const gg_node *a = z->in[0], *b = z->in[1];
-    char sa[64], sb[64];
-    if (a->rank != 2 || b->rank != 2) {
-        ggc_fail(g, "matmul: %s x %s: both operands must be 2-D", gg_shape_str(a, sa, sizeof sa),
-                 gg_shape_str(b, sb, sizeof sb));
+    mm_plan p;
+    const char *why = !a->rank || !b->rank ? "a rank-0 operand has no matrix product (use gg_mul)"
+                                           : mm_plan_of(a, b, &p);
+    if (why) {
+        char sa[64], sb[64];
+        ggc_fail(g, "matmul: %s x %s: %s", gg_shape_str(a, sa, sizeof sa), gg_shape_str(b, sb, sizeof sb), why);
         return false;
     }
-    if (dim(a, 1) != dim(b, 0)) {
-        ggc_fail(g, "matmul: %s x %s: inner dimensions differ", gg_shape_str(a, sa, sizeof sa),
-                 gg_shape_str(b, sb, sizeof sb));
-        return false;
-    }
-    *out = (ggc_shape){.rank = 2, .dims = {dim(a, 0), dim(b, 1)}};
+    int batch_rank = a->rank > b->rank ? a->rank - 2 : b->rank - 2;
+    out->rank = 0;
+    for (int d = 2 - (batch_rank > 0 ? batch_rank : 0); d < 2; d++)
+        out->dims[out->rank++] = (int64_t)p.batch[d];
+    if (a->rank >= 2)
+        out->dims[out->rank++] = (int64_t)p.m;
+    if (b->rank >= 2)
+        out->dims[out->rank++] = (int64_t)p.n;
     return true;
 }
 
-static void matmul_forward(gg_node *z)
+/* C = op(A) . op(B) (+ C when accumulate), in z's dtype; the pointers are
+ * offset by the element counts oa, ob, oc. */
+static void mm_gemm(const gg_node *z, int ta, int tb, size_t M, size_t N, size_t K, const void *A,
+                    size_t oa, size_t lda, const void *B, size_t ob, size_t ldb, int accumulate, void *C,
+                    size_t oc, size_t ldc)
+{
+    if (z->dtype == GG_F32)
+        ggk_gemm_f32(ta, tb, M, N, K, (const float *)A + oa, lda, (const float *)B + ob, ldb,
+                     accumulate ? 1.0f : 0.0f, (float *)C + oc, ldc);
+    else
+        ggk_gemm_f64(ta, tb, M, N, K, (const double *)A + oa, lda, (const double *)B + ob, ldb,
+                     accumulate ? 1.0 : 0.0, (double *)C + oc, ldc);
+}
+
+/* Both operands 2-D: one product, the calls the MLP's layers make. */
+static void matmul2_forward(gg_node *z)
 {
     gg_node *a = z->in[0], *b = z->in[1];
     size_t m = (size_t)dim(a, 0), k = (size_t)dim(a, 1), n = (size_t)dim(b, 1);
@@ -41,7 +101,7 @@ static void matmul_forward(gg_node *z)
 }
 
 /* dA += dZ . B^T and dB += A^T . dZ, with no transposed copies. */
-static void matmul_backward(gg_node *z)
+static void matmul2_backward(gg_node *z)
 {
     gg_node *a = z->in[0], *b = z->in[1];
     size_t m = (size_t)dim(a, 0), k = (size_t)dim(a, 1), n = (size_t)dim(b, 1);
@@ -58,11 +118,51 @@ static void matmul_backward(gg_node *z)
     }
 }
 
+static void matmul_forward(gg_node *z)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    if (a->rank == 2 && b->rank == 2) {
+        matmul2_forward(z);
+        return;
+    }
+    mm_plan p;
+    mm_plan_of(a, b, &p);
+    size_t oc = 0;
+    for (size_t i = 0; i < p.batch[0]; i++)
+        for (size_t j = 0; j < p.batch[1]; j++, oc += p.m * p.n)
+            mm_gemm(z, 0, 0, p.m, p.n, p.k, ggc_val(a), i * p.sa[0] + j * p.sa[1], p.k, ggc_val(b),
+                    i * p.sb[0] + j * p.sb[1], p.n, 0, ggc_val(z), oc, p.n);
+}
+
+/* Per batch matrix, dA += dZ . B^T and dB += A^T . dZ; an operand broadcast
+ * over a batch dimension receives the sum over it, one product after the
+ * other accumulating into the same gradient matrix. */
+static void matmul_backward(gg_node *z)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    if (a->rank == 2 && b->rank == 2) {
+        matmul2_backward(z);
+        return;
+    }
+    mm_plan p;
+    mm_plan_of(a, b, &p);
+    size_t oc = 0;
+    for (size_t i = 0; i < p.batch[0]; i++)
+        for (size_t j = 0; j < p.batch[1]; j++, oc += p.m * p.n) {
+            size_t oa = i * p.sa[0] + j * p.sa[1], ob = i * p.sb[0] + j * p.sb[1];
+            if (ggc_needs_grad(a))
+                mm_gemm(z, 0, 1, p.m, p.k, p.n, ggc_grad(z), oc, p.n, ggc_val(b), ob, p.n, 1, ggc_grad(a), oa, p.k);
+            if (ggc_needs_grad(b))
+                mm_gemm(z, 1, 0, p.k, p.n, p.m, ggc_val(a), oa, p.k, ggc_grad(z), oc, p.n, 1, ggc_grad(b), ob, p.n);
+        }
+}
+
 const ggc_gate ggg_gate_matmul = {
     .name = "matmul",
     .arity = 2,
     .ordered = true,
-    .rule = "matrix swap multiplier: dA = upstream . B^T, dB = A^T . upstream",
+    .rule = "matrix swap multiplier: dA = upstream . B^T, dB = A^T . upstream (per batch matrix, summed "
+            "over the batches an operand is broadcast to)",
     .shape = matmul_shape,
     .forward = matmul_forward,
     .backward = matmul_backward,
