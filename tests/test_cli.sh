@@ -81,6 +81,12 @@ ok "E = 0.02397190075" grad "$net" $netv
 bad "line 2, column 9: variable 'q' has no value" grad "a = x * 2
 b = a + q" x=1
 bad "(did you mean 'tanh'?)" grad "tahn(x)" x=1
+# x*x's two paths differ only in the operand they run through.
+ok "path 2 of 3: ∂f/∂n1 · ∂n1/∂x (operand 2)" explain "x*x + x" x=3 --wrt x
+# A variable called n2 is never confused with the generated name of node 2.
+ok "forward  #2 = mul(n2 = 3, x = 4) = 12" trace "n2 * x + n2" n2=3 x=4
+# Formulas name the operands by their nodes, not by letters of their own.
+ok "dz = h * (1 - h) * upstream = 0.62245933 * (1 - 0.62245933) * 1 = 0.23500371" trace "h = sigmoid(z)" z=0.5
 ok "result = 2" grad -- "--f" f=2
 ok "df/dx = 5" grad "x*y + x" x=3 y=4
 

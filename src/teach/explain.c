@@ -97,6 +97,19 @@ static bool sweep(explainer *e)
 
 /* ---- Printing one path ----------------------------------------------------------- */
 
+/* " (operand k)" when the gate of frame f takes the input the path goes
+ * on to in more than one slot (x * x): the paths differ only there. */
+static void operand_mark(ggt_sb *sb, const frame *f)
+{
+    int slot = f->next - 1;
+    const gg_node *to = ggc_in(f->n, slot);
+    for (int j = 0; j < ggc_nin(f->n); j++)
+        if (j != slot && ggc_in(f->n, j) == to) {
+            ggt_sb_printf(sb, " (operand %d)", slot + 1);
+            return;
+        }
+}
+
 /* One line of factors: names (numbers false) or numbers, each factor being
  * the product of the local derivatives from stack entry a down to b. */
 static void factor_line(explainer *e, const size_t *cut, size_t ncut, bool numbers)
@@ -107,6 +120,7 @@ static void factor_line(explainer *e, const size_t *cut, size_t ncut, bool numbe
         ggt_sb_printf(sb, f ? " \u00b7 " : "");
         if (!numbers) {
             partial(sb, e, e->stack[cut[f]].n, e->stack[cut[f + 1]].n);
+            operand_mark(sb, &e->stack[cut[f + 1] - 1]);
             continue;
         }
         double p = 1;
