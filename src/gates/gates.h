@@ -35,6 +35,25 @@ void ggg_bplan_init(const gg_node *z, ggg_bplan *p);
 /* Index of element k of the output in input i under broadcasting. */
 size_t ggg_bcast_index(const gg_node *z, int i, size_t k);
 
+/* Gates along one axis (sum_axis, max_axis, softmax_axis, ...). The
+ * param holds axis + 4 * keepdim, the axis counted from the front;
+ * ggg_record_axis checks the axis (negative counts from the end, a rank-0
+ * input has none), encodes it and records the node. */
+gg_node *ggg_record_axis(gg_graph *g, int gate, gg_node *a, int axis, int keepdim);
+static inline int ggg_axis(const gg_node *z) { return (int)z->param.f & 3; }
+static inline bool ggg_keepdim(const gg_node *z) { return (int)z->param.f >> 2; }
+
+/* The input viewed as [outer, len, inner] around the axis: element
+ * (o, l, i) is at (o * len + l) * inner + i, and the reduced output's
+ * (o, i) at o * inner + i. */
+typedef struct ggg_axis_view {
+    size_t outer, len, inner;
+} ggg_axis_view;
+ggg_axis_view ggg_axis_view_of(const gg_node *z);
+
+/* The shape of a reduction along the axis: the axis dropped, or kept as 1. */
+bool ggg_axis_shape(gg_graph *g, const gg_node *z, ggc_shape *out);
+
 #define GG_GATES(X)                                                            \
     X(leaf) X(add) X(sub) X(mul) X(div) X(max) X(min) X(copy) X(neg)           \
     X(sigmoid) X(tanh) X(exp) X(log) X(relu) X(leaky_relu) X(elu) X(abs)       \

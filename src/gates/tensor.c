@@ -125,44 +125,12 @@ const ggc_gate ggg_gate_mean = {
 };
 
 /* ---- sum and mean along one axis -------------------------------------------
- * The input is viewed as [outer, len, inner] around the axis. The param
- * holds axis + 4 * keepdim. */
-
-typedef struct axis_view {
-    size_t outer, len, inner;
-} axis_view;
-
-static axis_view view_around(const gg_node *z)
-{
-    const gg_node *a = z->in[0];
-    int axis = (int)z->param.f & 3;
-    axis_view v = {1, (size_t)dim(a, axis), 1};
-    for (int i = 0; i < axis; i++)
-        v.outer *= (size_t)dim(a, i);
-    for (int i = axis + 1; i < a->rank; i++)
-        v.inner *= (size_t)dim(a, i);
-    return v;
-}
-
-static bool axis_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
-{
-    (void)g;
-    const gg_node *a = z->in[0];
-    int code = (int)z->param.f, axis = code & 3, keep = code >> 2;
-    out->rank = 0;
-    for (int i = 0; i < a->rank; i++) {
-        if (i != axis)
-            out->dims[out->rank++] = dim(a, i);
-        else if (keep)
-            out->dims[out->rank++] = 1;
-    }
-    return true;
-}
+ * The input is viewed as [outer, len, inner] around the axis (gates.h). */
 
 static void reduce_axis_forward(gg_node *z, double scale)
 {
     gg_node *a = z->in[0];
-    axis_view v = view_around(z);
+    ggg_axis_view v = ggg_axis_view_of(z);
     const void *x = ggc_val(a);
     void *y = ggc_val(z);
     for (size_t o = 0; o < v.outer; o++)
@@ -179,7 +147,7 @@ static void reduce_axis_backward(gg_node *z, double scale)
     gg_node *a = z->in[0];
     if (!ggc_needs_grad(a))
         return;
-    axis_view v = view_around(z);
+    ggg_axis_view v = ggg_axis_view_of(z);
     const void *gy = ggc_grad(z);
     void *gx = ggc_grad(a);
     for (size_t o = 0; o < v.outer; o++)
@@ -188,7 +156,7 @@ static void reduce_axis_backward(gg_node *z, double scale)
                 ggb_add(a->dtype, gx, (o * v.len + l) * v.inner + i, ggb_get(z->dtype, gy, o * v.inner + i) * scale);
 }
 
-static double axis_len(const gg_node *z) { return (double)view_around(z).len; }
+static double axis_len(const gg_node *z) { return (double)ggg_axis_view_of(z).len; }
 static void sum_axis_forward(gg_node *z) { reduce_axis_forward(z, 1.0); }
 static void sum_axis_backward(gg_node *z) { reduce_axis_backward(z, 1.0); }
 static void mean_axis_forward(gg_node *z) { reduce_axis_forward(z, 1.0 / axis_len(z)); }
@@ -199,7 +167,7 @@ const ggc_gate ggg_gate_sum_axis = {
     .arity = 1,
     .param = GGC_PARAM_AXIS,
     .rule = "distributor along the axis: each element receives its slice's upstream gradient",
-    .shape = axis_shape,
+    .shape = ggg_axis_shape,
     .forward = sum_axis_forward,
     .backward = sum_axis_backward,
 };
@@ -208,7 +176,7 @@ const ggc_gate ggg_gate_mean_axis = {
     .arity = 1,
     .param = GGC_PARAM_AXIS,
     .rule = "distributor along the axis: each element receives its slice's upstream gradient / length",
-    .shape = axis_shape,
+    .shape = ggg_axis_shape,
     .forward = mean_axis_forward,
     .backward = mean_axis_backward,
 };
@@ -402,27 +370,14 @@ gg_node *gg_log_softmax(gg_graph *g, gg_node *a)
     return ggc_record(g, GG_GATE_log_softmax, a, NULL, 0, NULL);
 }
 
-static gg_node *reduce_axis(gg_graph *g, int gate, gg_node *a, int axis, int keepdim)
-{
-    if (!g || !a)
-        return NULL;
-    int rank = a->rank;
-    if (axis < -rank || axis >= rank || rank == 0)
-        return ggc_fail(g, "%s: axis %d is out of range for a rank-%d tensor", ggc_gates[gate]->name,
-                        axis, rank);
-    if (axis < 0)
-        axis += rank;
-    return ggc_record(g, gate, a, NULL, axis + 4 * (keepdim != 0), NULL);
-}
-
 gg_node *gg_sum_axis(gg_graph *g, gg_node *a, int axis, int keepdim)
 {
-    return reduce_axis(g, GG_GATE_sum_axis, a, axis, keepdim);
+    return ggg_record_axis(g, GG_GATE_sum_axis, a, axis, keepdim);
 }
 
 gg_node *gg_mean_axis(gg_graph *g, gg_node *a, int axis, int keepdim)
 {
-    return reduce_axis(g, GG_GATE_mean_axis, a, axis, keepdim);
+    return ggg_record_axis(g, GG_GATE_mean_axis, a, axis, keepdim);
 }
 
 gg_node *gg_reshape(gg_graph *g, gg_node *a, int rank, const int64_t *dims)
