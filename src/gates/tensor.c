@@ -1,7 +1,6 @@
 /* tensor.c - gates that mix elements: matmul, sums and means,
- * reshape, transpose, softmax and log-softmax. Reductions accumulate in
- * double for both dtypes. */
-#include <math.h>
+ * reshape, transpose, softmax and log-softmax (along the last axis, with
+ * the kernels of axis.c). Reductions accumulate in double for both dtypes. */
 #include <string.h>
 
 #include "gates/gates.h"
@@ -280,57 +279,27 @@ const ggc_gate ggg_gate_transpose = {
 
 static size_t last_dim(const gg_node *n) { return n->rank ? (size_t)dim(n, n->rank - 1) : 1; }
 
-/* Writes row's softmax (log_softmax when take_log) into out, stably. */
-static void softmax_row(const gg_node *a, const void *x, gg_node *z, void *y, size_t off,
-                        size_t len, bool take_log)
+/* The rows of the last axis: the axis view with inner = 1 (a rank-0 input
+ * is one row of one). The kernels are the axis family's (axis.c). */
+static ggg_axis_view rows_of(const gg_node *a)
 {
-    double mx = -INFINITY;
-    for (size_t j = 0; j < len; j++)
-        mx = fmax(mx, ggb_get(a->dtype, x, off + j));
-    double s = 0;
-    for (size_t j = 0; j < len; j++)
-        s += exp(ggb_get(a->dtype, x, off + j) - mx);
-    double log_s = log(s);
-    for (size_t j = 0; j < len; j++) {
-        double d = ggb_get(a->dtype, x, off + j) - mx;
-        ggb_put(z->dtype, y, off + j, take_log ? d - log_s : exp(d - log_s));
-    }
+    size_t len = last_dim(a);
+    return (ggg_axis_view){ggc_numel(a) / len, len, 1};
 }
 
-static void softmax_pass(gg_node *z, bool take_log)
+static void softmax_forward(gg_node *z) { ggg_softmax_lines(z, rows_of(z->in[0]), false); }
+static void log_softmax_forward(gg_node *z) { ggg_softmax_lines(z, rows_of(z->in[0]), true); }
+
+static void softmax_backward(gg_node *z)
 {
-    gg_node *a = z->in[0];
-    size_t len = last_dim(a), rows = ggc_numel(a) / len;
-    for (size_t r = 0; r < rows; r++)
-        softmax_row(a, ggc_val(a), z, ggc_val(z), r * len, len, take_log);
+    if (ggc_needs_grad(z->in[0]))
+        ggg_softmax_lines_backward(z, rows_of(z->in[0]), false);
 }
-
-static void softmax_forward(gg_node *z) { softmax_pass(z, false); }
-static void log_softmax_forward(gg_node *z) { softmax_pass(z, true); }
-
-/* softmax: dx = y * (dy - sum(dy * y)); log_softmax: dx = dy - e^y * sum(dy). */
-static void softmax_grad(gg_node *z, bool from_log)
+static void log_softmax_backward(gg_node *z)
 {
-    gg_node *a = z->in[0];
-    if (!ggc_needs_grad(a))
-        return;
-    size_t len = last_dim(a), rows = ggc_numel(a) / len;
-    const void *y = ggc_val(z), *gy = ggc_grad(z);
-    void *gx = ggc_grad(a);
-    for (size_t r = 0; r < rows; r++) {
-        size_t off = r * len;
-        double dot = 0;
-        for (size_t j = 0; j < len; j++)
-            dot += ggb_get(z->dtype, gy, off + j) * (from_log ? 1.0 : ggb_get(z->dtype, y, off + j));
-        for (size_t j = 0; j < len; j++) {
-            double yj = ggb_get(z->dtype, y, off + j), gj = ggb_get(z->dtype, gy, off + j);
-            ggb_add(a->dtype, gx, off + j, from_log ? gj - exp(yj) * dot : yj * (gj - dot));
-        }
-    }
+    if (ggc_needs_grad(z->in[0]))
+        ggg_softmax_lines_backward(z, rows_of(z->in[0]), true);
 }
-
-static void softmax_backward(gg_node *z) { softmax_grad(z, false); }
-static void log_softmax_backward(gg_node *z) { softmax_grad(z, true); }
 
 const ggc_gate ggg_gate_softmax = {
     .name = "softmax",
