@@ -192,6 +192,28 @@ GG_API gg_node *gg_transpose(gg_graph *g, gg_node *a);
 GG_API gg_node *gg_softmax(gg_graph *g, gg_node *a);
 GG_API gg_node *gg_log_softmax(gg_graph *g, gg_node *a);
 
+/* Maximum / minimum along one axis (negative counts from the end; keepdim
+ * as for gg_sum_axis), as torch.max(a, dim) / torch.min(a, dim) give them.
+ * The whole upstream gradient of each slice goes to the element the value
+ * came from: the first of equal ones (torch.max(dim)'s index; torch.amax
+ * splits it between them instead), and the first NaN, which is the
+ * maximum and the minimum of its slice (NaN propagates). Errors: an axis
+ * out of range, a rank-0 a. */
+GG_API gg_node *gg_max_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
+GG_API gg_node *gg_min_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
+
+/* The index (0, 1, ... as numbers of a's dtype) of the maximum along one
+ * axis, the index gg_max_axis routes to: the first of equal ones, the first
+ * NaN. A constant: it carries no gradient and passes none back. */
+GG_API gg_node *gg_argmax_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
+
+/* Softmax and log-softmax along any axis (negative counts from the end),
+ * stable as gg_softmax; gg_softmax_axis(g, a, -1) computes the same bits
+ * as gg_softmax(g, a), and its gradient. Errors: an axis out of range, a
+ * rank-0 a (which gg_softmax accepts). */
+GG_API gg_node *gg_softmax_axis(gg_graph *g, gg_node *a, int axis);
+GG_API gg_node *gg_log_softmax_axis(gg_graph *g, gg_node *a, int axis);
+
 /* The step (Heaviside) activation of the perceptron: 1 where a > 0, else 0.
  * Its gradient is 0 everywhere it is defined, so nothing trains through it:
  * that is why backprop needs a smooth activation. */

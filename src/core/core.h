@@ -128,6 +128,10 @@ typedef struct ggc_gate {
     /* true: output shape is the broadcast of the inputs' shapes, and a
      * rank-0 f64 node may take the scalar fast path. */
     bool elementwise;
+    /* true: the output never carries a gradient, whatever its inputs
+     * (argmax's indices): a constant for every gate downstream, as a leaf
+     * made by gg_input, so backward never runs it. */
+    bool constant;
     /* Sets *out from n's inputs and param; false (error recorded) if invalid. */
     bool (*shape)(gg_graph *g, const gg_node *n, ggc_shape *out);
     void (*forward)(gg_node *n);

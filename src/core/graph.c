@@ -254,7 +254,7 @@ gg_node *ggc_record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double par
     n->in[1] = gate->arity == 2 ? b : NULL;
     n->dtype = a->dtype;
     n->param.f = param;
-    if ((a->flags | (n->in[1] ? n->in[1]->flags : 0)) & GGC_NEEDS_GRAD)
+    if (((a->flags | (n->in[1] ? n->in[1]->flags : 0)) & GGC_NEEDS_GRAD) && !gate->constant)
         n->flags |= GGC_NEEDS_GRAD;
 
     bool scalar_fast = gate->elementwise && a->rank == 0 && (!n->in[1] || n->in[1]->rank == 0);
@@ -347,7 +347,7 @@ static gg_node *record_any(gg_graph *g, int gate_id, const ggc_gate *own, int ni
     } else if (np == 1) {
         n->param.f = p[0];
     }
-    for (int i = 0; i < nin; i++)
+    for (int i = 0; i < nin && !gate->constant; i++)
         n->flags |= in[i]->flags & GGC_NEEDS_GRAD;
     ggc_shape shape = want ? *want : (ggc_shape){0};
     if (!gate->shape(g, n, &shape) || !attach_storage(g, n, &shape))

@@ -35,13 +35,41 @@ void ggg_bplan_init(const gg_node *z, ggg_bplan *p);
 /* Index of element k of the output in input i under broadcasting. */
 size_t ggg_bcast_index(const gg_node *z, int i, size_t k);
 
+/* Gates along one axis (sum_axis, max_axis, softmax_axis, ...). The
+ * param holds axis + 4 * keepdim, the axis counted from the front;
+ * ggg_record_axis checks the axis (negative counts from the end, a rank-0
+ * input has none), encodes it and records the node. */
+gg_node *ggg_record_axis(gg_graph *g, int gate, gg_node *a, int axis, int keepdim);
+static inline int ggg_axis(const gg_node *z) { return (int)z->param.f & 3; }
+static inline bool ggg_keepdim(const gg_node *z) { return (int)z->param.f >> 2; }
+
+/* The input viewed as [outer, len, inner] around the axis: element
+ * (o, l, i) is at (o * len + l) * inner + i, and the reduced output's
+ * (o, i) at o * inner + i. */
+typedef struct ggg_axis_view {
+    size_t outer, len, inner;
+} ggg_axis_view;
+ggg_axis_view ggg_axis_view_of(const gg_node *z);
+
+/* The shape of a reduction along the axis: the axis dropped, or kept as 1. */
+bool ggg_axis_shape(gg_graph *g, const gg_node *z, ggc_shape *out);
+
+/* Softmax (log_softmax when take_log) of z's input 0 along v's len, into
+ * z, stably (the maximum along the line subtracted first); and its
+ * backward from z's own value, accumulated into the input's gradient
+ * (the caller checks that it has one). Defined in axis.c; the last-axis
+ * softmax gates of tensor.c run them with inner = 1. */
+void ggg_softmax_lines(gg_node *z, ggg_axis_view v, bool take_log);
+void ggg_softmax_lines_backward(gg_node *z, ggg_axis_view v, bool from_log);
+
 #define GG_GATES(X)                                                            \
     X(leaf) X(custom) X(add) X(sub) X(mul) X(div) X(max) X(min) X(copy) X(neg)           \
     X(sigmoid) X(tanh) X(exp) X(log) X(relu) X(leaky_relu) X(elu) X(abs)       \
     X(pow) X(sqrt) X(sin) X(cos) X(softplus) X(silu) X(gelu) X(pow_node)      \
     X(matmul) X(sum) X(mean) X(sum_axis) X(mean_axis) X(reshape)        \
     X(transpose) X(softmax) X(log_softmax)                                     \
-    X(softmax_cross_entropy) X(bce_with_logits) X(step) X(where) X(clamp) X(cast)
+    X(softmax_cross_entropy) X(bce_with_logits) X(step) X(where) X(clamp) X(cast) \
+    X(max_axis) X(min_axis) X(argmax_axis) X(softmax_axis) X(log_softmax_axis)
 
 #define GG_GATE_ENUM(name) GG_GATE_##name,
 enum { GG_GATES(GG_GATE_ENUM) GG_GATE_COUNT };

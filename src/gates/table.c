@@ -1,5 +1,6 @@
-/* table.c - the gate table, the leaf "gate", and the broadcasting rules
- * that every elementwise gate shares. */
+/* table.c - the gate table, the leaf "gate", the broadcasting rules
+ * that every elementwise gate shares, and the axis view of the gates along
+ * one axis. */
 #include "gates/gates.h"
 
 #define GG_GATE_PTR(name) &ggg_gate_##name,
@@ -96,4 +97,50 @@ size_t ggg_bcast_index(const gg_node *z, int i, size_t k)
         k /= zd[d];
     }
     return idx;
+}
+
+/* ---- Gates along one axis ------------------------------------------------- */
+
+gg_node *ggg_record_axis(gg_graph *g, int gate, gg_node *a, int axis, int keepdim)
+{
+    if (!g || !a)
+        return NULL;
+    int rank = a->rank;
+    if (axis < -rank || axis >= rank || rank == 0) {
+        char sa[64];
+        return ggc_fail(g, "%s: axis %d is out of range for a rank-%d tensor %s", ggc_gates[gate]->name,
+                        axis, rank, gg_shape_str(a, sa, sizeof sa));
+    }
+    if (axis < 0)
+        axis += rank;
+    return ggc_record(g, gate, a, NULL, axis + 4 * (keepdim != 0), NULL);
+}
+
+ggg_axis_view ggg_axis_view_of(const gg_node *z)
+{
+    const gg_node *a = z->in[0];
+    const int64_t *d = a->val.t->dims;
+    int axis = ggg_axis(z);
+    ggg_axis_view v = {1, (size_t)d[axis], 1};
+    for (int i = 0; i < axis; i++)
+        v.outer *= (size_t)d[i];
+    for (int i = axis + 1; i < a->rank; i++)
+        v.inner *= (size_t)d[i];
+    return v;
+}
+
+bool ggg_axis_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
+{
+    (void)g;
+    const gg_node *a = z->in[0];
+    int axis = ggg_axis(z);
+    bool keep = ggg_keepdim(z);
+    out->rank = 0;
+    for (int i = 0; i < a->rank; i++) {
+        if (i != axis)
+            out->dims[out->rank++] = a->val.t->dims[i];
+        else if (keep)
+            out->dims[out->rank++] = 1;
+    }
+    return true;
 }

@@ -1,7 +1,6 @@
 /* tensor.c - gates that mix elements: matmul, sums and means,
- * reshape, transpose, softmax and log-softmax. Reductions accumulate in
- * double for both dtypes. */
-#include <math.h>
+ * reshape, transpose, softmax and log-softmax (along the last axis, with
+ * the kernels of axis.c). Reductions accumulate in double for both dtypes. */
 #include <string.h>
 
 #include "gates/gates.h"
@@ -225,44 +224,12 @@ const ggc_gate ggg_gate_mean = {
 };
 
 /* ---- sum and mean along one axis -------------------------------------------
- * The input is viewed as [outer, len, inner] around the axis. The param
- * holds axis + 4 * keepdim. */
-
-typedef struct axis_view {
-    size_t outer, len, inner;
-} axis_view;
-
-static axis_view view_around(const gg_node *z)
-{
-    const gg_node *a = z->in[0];
-    int axis = (int)z->param.f & 3;
-    axis_view v = {1, (size_t)dim(a, axis), 1};
-    for (int i = 0; i < axis; i++)
-        v.outer *= (size_t)dim(a, i);
-    for (int i = axis + 1; i < a->rank; i++)
-        v.inner *= (size_t)dim(a, i);
-    return v;
-}
-
-static bool axis_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
-{
-    (void)g;
-    const gg_node *a = z->in[0];
-    int code = (int)z->param.f, axis = code & 3, keep = code >> 2;
-    out->rank = 0;
-    for (int i = 0; i < a->rank; i++) {
-        if (i != axis)
-            out->dims[out->rank++] = dim(a, i);
-        else if (keep)
-            out->dims[out->rank++] = 1;
-    }
-    return true;
-}
+ * The input is viewed as [outer, len, inner] around the axis (gates.h). */
 
 static void reduce_axis_forward(gg_node *z, double scale)
 {
     gg_node *a = z->in[0];
-    axis_view v = view_around(z);
+    ggg_axis_view v = ggg_axis_view_of(z);
     const void *x = ggc_val(a);
     void *y = ggc_val(z);
     for (size_t o = 0; o < v.outer; o++)
@@ -279,7 +246,7 @@ static void reduce_axis_backward(gg_node *z, double scale)
     gg_node *a = z->in[0];
     if (!ggc_needs_grad(a))
         return;
-    axis_view v = view_around(z);
+    ggg_axis_view v = ggg_axis_view_of(z);
     const void *gy = ggc_grad(z);
     void *gx = ggc_grad(a);
     for (size_t o = 0; o < v.outer; o++)
@@ -288,7 +255,7 @@ static void reduce_axis_backward(gg_node *z, double scale)
                 ggb_add(a->dtype, gx, (o * v.len + l) * v.inner + i, ggb_get(z->dtype, gy, o * v.inner + i) * scale);
 }
 
-static double axis_len(const gg_node *z) { return (double)view_around(z).len; }
+static double axis_len(const gg_node *z) { return (double)ggg_axis_view_of(z).len; }
 static void sum_axis_forward(gg_node *z) { reduce_axis_forward(z, 1.0); }
 static void sum_axis_backward(gg_node *z) { reduce_axis_backward(z, 1.0); }
 static void mean_axis_forward(gg_node *z) { reduce_axis_forward(z, 1.0 / axis_len(z)); }
@@ -299,7 +266,7 @@ const ggc_gate ggg_gate_sum_axis = {
     .arity = 1,
     .param = GGC_PARAM_AXIS,
     .rule = "distributor along the axis: each element receives its slice's upstream gradient",
-    .shape = axis_shape,
+    .shape = ggg_axis_shape,
     .forward = sum_axis_forward,
     .backward = sum_axis_backward,
 };
@@ -308,7 +275,7 @@ const ggc_gate ggg_gate_mean_axis = {
     .arity = 1,
     .param = GGC_PARAM_AXIS,
     .rule = "distributor along the axis: each element receives its slice's upstream gradient / length",
-    .shape = axis_shape,
+    .shape = ggg_axis_shape,
     .forward = mean_axis_forward,
     .backward = mean_axis_backward,
 };
@@ -412,57 +379,27 @@ const ggc_gate ggg_gate_transpose = {
 
 static size_t last_dim(const gg_node *n) { return n->rank ? (size_t)dim(n, n->rank - 1) : 1; }
 
-/* Writes row's softmax (log_softmax when take_log) into out, stably. */
-static void softmax_row(const gg_node *a, const void *x, gg_node *z, void *y, size_t off,
-                        size_t len, bool take_log)
+/* The rows of the last axis: the axis view with inner = 1 (a rank-0 input
+ * is one row of one). The kernels are the axis family's (axis.c). */
+static ggg_axis_view rows_of(const gg_node *a)
 {
-    double mx = -INFINITY;
-    for (size_t j = 0; j < len; j++)
-        mx = fmax(mx, ggb_get(a->dtype, x, off + j));
-    double s = 0;
-    for (size_t j = 0; j < len; j++)
-        s += exp(ggb_get(a->dtype, x, off + j) - mx);
-    double log_s = log(s);
-    for (size_t j = 0; j < len; j++) {
-        double d = ggb_get(a->dtype, x, off + j) - mx;
-        ggb_put(z->dtype, y, off + j, take_log ? d - log_s : exp(d - log_s));
-    }
+    size_t len = last_dim(a);
+    return (ggg_axis_view){ggc_numel(a) / len, len, 1};
 }
 
-static void softmax_pass(gg_node *z, bool take_log)
+static void softmax_forward(gg_node *z) { ggg_softmax_lines(z, rows_of(z->in[0]), false); }
+static void log_softmax_forward(gg_node *z) { ggg_softmax_lines(z, rows_of(z->in[0]), true); }
+
+static void softmax_backward(gg_node *z)
 {
-    gg_node *a = z->in[0];
-    size_t len = last_dim(a), rows = ggc_numel(a) / len;
-    for (size_t r = 0; r < rows; r++)
-        softmax_row(a, ggc_val(a), z, ggc_val(z), r * len, len, take_log);
+    if (ggc_needs_grad(z->in[0]))
+        ggg_softmax_lines_backward(z, rows_of(z->in[0]), false);
 }
-
-static void softmax_forward(gg_node *z) { softmax_pass(z, false); }
-static void log_softmax_forward(gg_node *z) { softmax_pass(z, true); }
-
-/* softmax: dx = y * (dy - sum(dy * y)); log_softmax: dx = dy - e^y * sum(dy). */
-static void softmax_grad(gg_node *z, bool from_log)
+static void log_softmax_backward(gg_node *z)
 {
-    gg_node *a = z->in[0];
-    if (!ggc_needs_grad(a))
-        return;
-    size_t len = last_dim(a), rows = ggc_numel(a) / len;
-    const void *y = ggc_val(z), *gy = ggc_grad(z);
-    void *gx = ggc_grad(a);
-    for (size_t r = 0; r < rows; r++) {
-        size_t off = r * len;
-        double dot = 0;
-        for (size_t j = 0; j < len; j++)
-            dot += ggb_get(z->dtype, gy, off + j) * (from_log ? 1.0 : ggb_get(z->dtype, y, off + j));
-        for (size_t j = 0; j < len; j++) {
-            double yj = ggb_get(z->dtype, y, off + j), gj = ggb_get(z->dtype, gy, off + j);
-            ggb_add(a->dtype, gx, off + j, from_log ? gj - exp(yj) * dot : yj * (gj - dot));
-        }
-    }
+    if (ggc_needs_grad(z->in[0]))
+        ggg_softmax_lines_backward(z, rows_of(z->in[0]), true);
 }
-
-static void softmax_backward(gg_node *z) { softmax_grad(z, false); }
-static void log_softmax_backward(gg_node *z) { softmax_grad(z, true); }
 
 const ggc_gate ggg_gate_softmax = {
     .name = "softmax",
@@ -502,27 +439,14 @@ gg_node *gg_log_softmax(gg_graph *g, gg_node *a)
     return ggc_record(g, GG_GATE_log_softmax, a, NULL, 0, NULL);
 }
 
-static gg_node *reduce_axis(gg_graph *g, int gate, gg_node *a, int axis, int keepdim)
-{
-    if (!g || !a)
-        return NULL;
-    int rank = a->rank;
-    if (axis < -rank || axis >= rank || rank == 0)
-        return ggc_fail(g, "%s: axis %d is out of range for a rank-%d tensor", ggc_gates[gate]->name,
-                        axis, rank);
-    if (axis < 0)
-        axis += rank;
-    return ggc_record(g, gate, a, NULL, axis + 4 * (keepdim != 0), NULL);
-}
-
 gg_node *gg_sum_axis(gg_graph *g, gg_node *a, int axis, int keepdim)
 {
-    return reduce_axis(g, GG_GATE_sum_axis, a, axis, keepdim);
+    return ggg_record_axis(g, GG_GATE_sum_axis, a, axis, keepdim);
 }
 
 gg_node *gg_mean_axis(gg_graph *g, gg_node *a, int axis, int keepdim)
 {
-    return reduce_axis(g, GG_GATE_mean_axis, a, axis, keepdim);
+    return ggg_record_axis(g, GG_GATE_mean_axis, a, axis, keepdim);
 }
 
 gg_node *gg_reshape(gg_graph *g, gg_node *a, int rank, const int64_t *dims)
