@@ -206,7 +206,9 @@ GG_API gg_node *gg_bce_with_logits(gg_graph *g, gg_node *logits, gg_node *target
 
 /* Recomputes every node root depends on, in topological order, from the
  * current leaf values. No allocation once root's order is cached (the first
- * call for a root builds it). 0 on success. */
+ * call for a root builds it). 0 on success; non-zero with a message when a
+ * gate cannot run on its inputs' current values (gg_gather_rows given an
+ * index out of range by gg_set_data), the pass stopping there. */
 GG_API int gg_forward(gg_graph *g, gg_node *root);
 
 /* Back-propagates from root, which must hold a single element: its gradient
@@ -291,7 +293,8 @@ GG_API const char *gg_gate_name(const gg_node *n);
 /* One line: how n's gate passes the upstream gradient to its inputs. */
 GG_API const char *gg_gate_rule(const gg_node *n);
 
-/* The gate's constant parameter (pow exponent, leaky slope, elu alpha, axis). */
+/* The gate's constant parameter (pow exponent, leaky slope, elu alpha, axis);
+ * the first one for gates with several (clamp's lo, slice's axis). */
 GG_API double gg_gate_param(const gg_node *n);
 
 /* ---- Labels -------------------------------------------------------------- */
