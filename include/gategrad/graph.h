@@ -161,7 +161,9 @@ GG_API gg_node *gg_mean(gg_graph *g, gg_node *a);
 GG_API gg_node *gg_sum_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
 GG_API gg_node *gg_mean_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
 
-/* The same elements in a new shape with the same element count. */
+/* The same elements in a new shape with the same element count. One
+ * dimension may be -1: it is inferred from the others (torch.reshape's
+ * rule); two -1s, or a count that the others do not divide, is an error. */
 GG_API gg_node *gg_reshape(gg_graph *g, gg_node *a, int rank, const int64_t *dims);
 
 /* Swaps the last two dimensions (rank >= 2). */
