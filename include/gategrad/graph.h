@@ -169,6 +169,42 @@ GG_API gg_node *gg_reshape(gg_graph *g, gg_node *a, int rank, const int64_t *dim
 /* Swaps the last two dimensions (rank >= 2). */
 GG_API gg_node *gg_transpose(gg_graph *g, gg_node *a);
 
+/* ---- Shape gates: elements moved, not computed ---------------------------
+ * Axes count from the end when negative (-1 is the last). Each gate's
+ * backward adds the upstream gradient back where the elements came from. */
+
+/* a[..., start:stop, ...] along axis, as Python slices with step 1:
+ * negative bounds count from the end, stop is exclusive, and bounds past
+ * either end are clamped to it (torch.narrow / a[:, 1:3]). A slice that
+ * would be empty is an error (tensors have no zero-length dimension), as is
+ * a bound beyond +-2^53. The gradient goes back into the sliced range. */
+GG_API gg_node *gg_slice(gg_graph *g, gg_node *a, int axis, int64_t start, int64_t stop);
+
+/* The n >= 1 parts joined along axis (torch.cat): same dtype, same rank
+ * (>= 1) and the same dimensions except along axis. parts is copied; the
+ * node has all n as inputs (gg_node_input). Each part receives its own
+ * stretch of the gradient. Errors name the part (parts[i]) and the shapes. */
+GG_API gg_node *gg_concat(gg_graph *g, int n, gg_node *const *parts, int axis);
+
+/* Rows of table [V, D] picked by indices (an embedding lookup, table[idx]
+ * or torch.nn.functional.embedding): the output is indices' shape + [D]
+ * (a scalar index gives [D]). indices is a constant (gg_input, gg_constant:
+ * no gradient, else an error) of rank <= 3 in table's dtype, holding whole
+ * numbers in [0, V). An index that is not is an error naming its position
+ * and value, when the node is recorded and at every gg_forward (which then
+ * returns non-zero) after the indices were rewritten with gg_set_data.
+ * Backward adds each output row's gradient into the row it came from, so
+ * repeated indices add up; the indices receive none. */
+GG_API gg_node *gg_gather_rows(gg_graph *g, gg_node *table, gg_node *indices);
+
+/* a stretched to the shape dims[0..rank) by NumPy's rules (torch.broadcast_to):
+ * a's shape right-aligned against it, each dimension equal or 1 (a 1
+ * stretches). Backward sums the gradient back to a's shape. */
+GG_API gg_node *gg_broadcast_to(gg_graph *g, gg_node *a, int rank, const int64_t *dims);
+
+/* a with axes d0 and d1 swapped (torch.transpose; d0 == d1 is a copy). */
+GG_API gg_node *gg_transpose_axes(gg_graph *g, gg_node *a, int d0, int d1);
+
 /* Softmax and log-softmax along the last axis, stable for large inputs
  * (the row maximum is subtracted first). */
 GG_API gg_node *gg_softmax(gg_graph *g, gg_node *a);

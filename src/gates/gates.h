@@ -41,7 +41,8 @@ size_t ggg_bcast_index(const gg_node *z, int i, size_t k);
     X(pow) X(sqrt) X(sin) X(cos) X(softplus) X(silu) X(gelu) X(pow_node)      \
     X(matmul) X(sum) X(mean) X(sum_axis) X(mean_axis) X(reshape)        \
     X(transpose) X(softmax) X(log_softmax)                                     \
-    X(softmax_cross_entropy) X(bce_with_logits) X(step) X(where) X(clamp) X(cast)
+    X(softmax_cross_entropy) X(bce_with_logits) X(step) X(where) X(clamp) X(cast) \
+    X(slice) X(concat) X(gather_rows) X(broadcast_to) X(transpose_axes)
 
 #define GG_GATE_ENUM(name) GG_GATE_##name,
 enum { GG_GATES(GG_GATE_ENUM) GG_GATE_COUNT };
