@@ -181,11 +181,49 @@ GG_API gg_node *gg_mean(gg_graph *g, gg_node *a);
 GG_API gg_node *gg_sum_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
 GG_API gg_node *gg_mean_axis(gg_graph *g, gg_node *a, int axis, int keepdim);
 
-/* The same elements in a new shape with the same element count. */
+/* The same elements in a new shape with the same element count. One
+ * dimension may be -1: it is inferred from the others (torch.reshape's
+ * rule); two -1s, or a count that the others do not divide, is an error. */
 GG_API gg_node *gg_reshape(gg_graph *g, gg_node *a, int rank, const int64_t *dims);
 
 /* Swaps the last two dimensions (rank >= 2). */
 GG_API gg_node *gg_transpose(gg_graph *g, gg_node *a);
+
+/* ---- Shape gates: elements moved, not computed ---------------------------
+ * Axes count from the end when negative (-1 is the last). Each gate's
+ * backward adds the upstream gradient back where the elements came from. */
+
+/* a[..., start:stop, ...] along axis, as Python slices with step 1:
+ * negative bounds count from the end, stop is exclusive, and bounds past
+ * either end are clamped to it (torch.narrow / a[:, 1:3]). A slice that
+ * would be empty is an error (tensors have no zero-length dimension), as is
+ * a bound beyond +-2^53. The gradient goes back into the sliced range. */
+GG_API gg_node *gg_slice(gg_graph *g, gg_node *a, int axis, int64_t start, int64_t stop);
+
+/* The n >= 1 parts joined along axis (torch.cat): same dtype, same rank
+ * (>= 1) and the same dimensions except along axis. parts is copied; the
+ * node has all n as inputs (gg_node_input). Each part receives its own
+ * stretch of the gradient. Errors name the part (parts[i]) and the shapes. */
+GG_API gg_node *gg_concat(gg_graph *g, int n, gg_node *const *parts, int axis);
+
+/* Rows of table [V, D] picked by indices (an embedding lookup, table[idx]
+ * or torch.nn.functional.embedding): the output is indices' shape + [D]
+ * (a scalar index gives [D]). indices is a constant (gg_input, gg_constant:
+ * no gradient, else an error) of rank <= 3 in table's dtype, holding whole
+ * numbers in [0, V). An index that is not is an error naming its position
+ * and value, when the node is recorded and at every gg_forward (which then
+ * returns non-zero) after the indices were rewritten with gg_set_data.
+ * Backward adds each output row's gradient into the row it came from, so
+ * repeated indices add up; the indices receive none. */
+GG_API gg_node *gg_gather_rows(gg_graph *g, gg_node *table, gg_node *indices);
+
+/* a stretched to the shape dims[0..rank) by NumPy's rules (torch.broadcast_to):
+ * a's shape right-aligned against it, each dimension equal or 1 (a 1
+ * stretches). Backward sums the gradient back to a's shape. */
+GG_API gg_node *gg_broadcast_to(gg_graph *g, gg_node *a, int rank, const int64_t *dims);
+
+/* a with axes d0 and d1 swapped (torch.transpose; d0 == d1 is a copy). */
+GG_API gg_node *gg_transpose_axes(gg_graph *g, gg_node *a, int d0, int d1);
 
 /* Softmax and log-softmax along the last axis, stable for large inputs
  * (the row maximum is subtracted first). */
@@ -300,7 +338,9 @@ GG_API gg_node *gg_custom(gg_graph *g, const gg_gate_def *def, gg_node *const *i
 
 /* Recomputes every node root depends on, in topological order, from the
  * current leaf values. No allocation once root's order is cached (the first
- * call for a root builds it). 0 on success. */
+ * call for a root builds it). 0 on success; non-zero with a message when a
+ * gate cannot run on its inputs' current values (gg_gather_rows given an
+ * index out of range by gg_set_data), the pass stopping there. */
 GG_API int gg_forward(gg_graph *g, gg_node *root);
 
 /* Back-propagates from root, which must hold a single element: its gradient
@@ -385,7 +425,8 @@ GG_API const char *gg_gate_name(const gg_node *n);
 /* One line: how n's gate passes the upstream gradient to its inputs. */
 GG_API const char *gg_gate_rule(const gg_node *n);
 
-/* The gate's constant parameter (pow exponent, leaky slope, elu alpha, axis). */
+/* The gate's constant parameter (pow exponent, leaky slope, elu alpha, axis);
+ * the first one for gates with several (clamp's lo, slice's axis). */
 GG_API double gg_gate_param(const gg_node *n);
 
 /* ---- Labels -------------------------------------------------------------- */

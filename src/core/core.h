@@ -134,6 +134,13 @@ typedef struct ggc_gate {
     bool constant;
     /* Sets *out from n's inputs and param; false (error recorded) if invalid. */
     bool (*shape)(gg_graph *g, const gg_node *n, ggc_shape *out);
+    /* Optional: validates the inputs' current values where a forward
+     * cannot run on some of them (gather_rows' indices). ggc_record calls
+     * it after shape, gg_forward before every forward of the gate (leaves
+     * may have been rewritten with gg_set_data since); false, with the
+     * error recorded by ggc_fail, refuses the node or stops the pass with
+     * a non-zero return. NULL (most gates) costs one predictable branch. */
+    bool (*check)(gg_graph *g, const gg_node *n);
     void (*forward)(gg_node *n);
     void (*backward)(gg_node *n);
     /* For elementwise gates: the local derivative d out / d input[i] at

@@ -263,6 +263,8 @@ gg_node *ggc_record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double par
         if (!gate->shape(g, n, &shape) || !attach_storage(g, n, &shape))
             return NULL;
     }
+    if (gate->check && !gate->check(g, n))
+        return NULL;
     g->count++;
     gate->forward(n);
     if (observed(g) && observe(g, n, GGC_HOOK_FORWARD))
@@ -351,6 +353,8 @@ static gg_node *record_any(gg_graph *g, int gate_id, const ggc_gate *own, int ni
         n->flags |= in[i]->flags & GGC_NEEDS_GRAD;
     ggc_shape shape = want ? *want : (ggc_shape){0};
     if (!gate->shape(g, n, &shape) || !attach_storage(g, n, &shape))
+        return NULL;
+    if (gate->check && !gate->check(g, n))
         return NULL;
     g->count++;
     gate->forward(n);
@@ -461,7 +465,10 @@ int gg_forward(gg_graph *g, gg_node *root)
         gg_node *n = order[i];
         if (n->gate == GGC_GATE_LEAF)
             continue;
-        ggc_gates[n->gate]->forward(n);
+        const ggc_gate *gate = ggc_gates[n->gate];
+        if (gate->check && !gate->check(g, n))
+            return -1;
+        gate->forward(n);
         if (observed(g) && observe(g, n, GGC_HOOK_FORWARD))
             return -1;
     }

@@ -154,4 +154,10 @@ gg_node *gg_node_input(const gg_node *n, int i)
 
 const char *gg_gate_name(const gg_node *n) { return n ? ggc_gate_of(n)->name : "(null)"; }
 const char *gg_gate_rule(const gg_node *n) { return n ? ggc_gate_of(n)->rule : ""; }
-double gg_gate_param(const gg_node *n) { return n ? n->param.f : 0.0; }
+double gg_gate_param(const gg_node *n)
+{
+    if (!n || ggc_nin(n) == 0)
+        return 0.0;
+    double p[4];
+    return ggc_params(n, p) ? p[0] : 0.0; /* an aux node's param holds a pointer */
+}

@@ -62,14 +62,58 @@ bool ggg_axis_shape(gg_graph *g, const gg_node *z, ggc_shape *out);
 void ggg_softmax_lines(gg_node *z, ggg_axis_view v, bool take_log);
 void ggg_softmax_lines_backward(gg_node *z, ggg_axis_view v, bool from_log);
 
-#define GG_GATES(X)                                                            \
-    X(leaf) X(custom) X(add) X(sub) X(mul) X(div) X(max) X(min) X(copy) X(neg)           \
-    X(sigmoid) X(tanh) X(exp) X(log) X(relu) X(leaky_relu) X(elu) X(abs)       \
-    X(pow) X(sqrt) X(sin) X(cos) X(softplus) X(silu) X(gelu) X(pow_node)      \
-    X(matmul) X(sum) X(mean) X(sum_axis) X(mean_axis) X(reshape)        \
-    X(transpose) X(softmax) X(log_softmax)                                     \
-    X(softmax_cross_entropy) X(bce_with_logits) X(step) X(where) X(clamp) X(cast) \
-    X(max_axis) X(min_axis) X(argmax_axis) X(softmax_axis) X(log_softmax_axis)
+#define GG_GATES(X)              \
+    X(leaf)                      \
+    X(custom)                    \
+    X(add)                       \
+    X(sub)                       \
+    X(mul)                       \
+    X(div)                       \
+    X(max)                       \
+    X(min)                       \
+    X(copy)                      \
+    X(neg)                       \
+    X(sigmoid)                   \
+    X(tanh)                      \
+    X(exp)                       \
+    X(log)                       \
+    X(relu)                      \
+    X(leaky_relu)                \
+    X(elu)                       \
+    X(abs)                       \
+    X(pow)                       \
+    X(sqrt)                      \
+    X(sin)                       \
+    X(cos)                       \
+    X(softplus)                  \
+    X(silu)                      \
+    X(gelu)                      \
+    X(pow_node)                  \
+    X(matmul)                    \
+    X(sum)                       \
+    X(mean)                      \
+    X(sum_axis)                  \
+    X(mean_axis)                 \
+    X(reshape)                   \
+    X(transpose)                 \
+    X(softmax)                   \
+    X(log_softmax)               \
+    X(softmax_cross_entropy)     \
+    X(bce_with_logits)           \
+    X(step)                      \
+    X(where)                     \
+    X(clamp)                     \
+    X(cast)                      \
+    X(max_axis)                  \
+    X(min_axis)                  \
+    X(argmax_axis)               \
+    X(softmax_axis)              \
+    X(log_softmax_axis)          \
+    X(slice)                     \
+    X(concat)                    \
+    X(gather_rows)               \
+    X(broadcast_to)              \
+    X(transpose_axes)
 
 #define GG_GATE_ENUM(name) GG_GATE_##name,
 enum { GG_GATES(GG_GATE_ENUM) GG_GATE_COUNT };

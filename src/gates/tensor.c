@@ -282,8 +282,40 @@ const ggc_gate ggg_gate_mean_axis = {
 
 /* ---- reshape and transpose -------------------------------------------------- */
 
+/* One dimension of -1 is inferred: the element count over the others'
+ * product (left as it is when another dimension is invalid, for
+ * reshape_shape to refuse). */
+static bool reshape_infer(gg_graph *g, const gg_node *z, ggc_shape *out)
+{
+    int at = -1, unknown = 0;
+    size_t rest = 1;
+    for (int i = 0; i < out->rank; i++) {
+        if (out->dims[i] == -1)
+            at = i, unknown++;
+        else if (out->dims[i] < 1 || (size_t)out->dims[i] > SIZE_MAX / rest)
+            return true;
+        else
+            rest *= (size_t)out->dims[i];
+    }
+    if (unknown == 0)
+        return true;
+    size_t numel = ggc_numel(z->in[0]);
+    if (unknown > 1 || numel % rest) {
+        char sa[64], sb[64];
+        ggc_fail(g, "reshape: %s to %s: %s", gg_shape_str(z->in[0], sa, sizeof sa),
+                 ggc_dims_str(out->rank, out->dims, sb, sizeof sb),
+                 unknown > 1 ? "only one dimension may be -1 (inferred from the others)"
+                             : "the element count is not a multiple of the other dimensions' product");
+        return false;
+    }
+    out->dims[at] = (int64_t)(numel / rest);
+    return true;
+}
+
 static bool reshape_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
 {
+    if (!reshape_infer(g, z, out))
+        return false;
     size_t numel = 1;
     for (int i = 0; i < out->rank; i++) {
         if (out->dims[i] < 1 || (size_t)out->dims[i] > SIZE_MAX / numel) {

@@ -65,8 +65,10 @@ static void gate_node(FILE *out, ggt_sb *sb, const gg_node *n)
         fprintf(out, "  v%u -> g%u", ggc_in(n, i)->id, n->id);
         if (gate->ordered && i < GGC_DESCRIBED_INPUTS && gate->wire[i])
             fprintf(out, " [label=\"%s\"]", gate->wire[i]);
-        else if (gate->ordered)
-            fprintf(out, " [label=\"%c\"]", 'a' + (i % 26));
+        else if (gate->ordered && i < 26)
+            fprintf(out, " [label=\"%c\"]", 'a' + i);
+        else if (gate->ordered) /* past z: the input's position, from 1 */
+            fprintf(out, " [label=\"%d\"]", i + 1);
         fprintf(out, ";\n");
     }
 }

@@ -49,6 +49,21 @@ static int grad_inputs(const gg_node *n, const gg_node **in)
     return k;
 }
 
+/* How many inputs past the traced in[0..k) receive gradient too (counted by
+ * position): a trace says they are there without listing them. */
+static int untraced_inputs(const gg_node *n, const gg_node *const *in, int k)
+{
+    int more = 0;
+    for (int i = 0; k == GGT_TRACED_INPUTS && i < ggc_nin(n); i++) {
+        const gg_node *x = ggc_in(n, i);
+        bool traced = false;
+        for (int j = 0; j < k && !traced; j++)
+            traced = in[j] == x;
+        more += ggc_needs_grad(x) && !traced;
+    }
+    return more;
+}
+
 static void forward_line(gg_tracer *t, const gg_node *n)
 {
     ggt_sb *sb = &t->line;
@@ -96,7 +111,7 @@ static bool begin_pass(gg_tracer *t, const gg_node *root)
     memset(t->seen, 0, nids * sizeof *t->seen);
     t->gates_left = 0;
     for (size_t id = 0; id < nids; id++) {
-        const gg_node *n = gg_node_at(t->g, id), *in[2];
+        const gg_node *n = gg_node_at(t->g, id), *in[GGT_TRACED_INPUTS];
         if (!mark[id] || n->gate == GGC_GATE_LEAF || !ggc_needs_grad(n))
             continue;
         t->gates_left++;
@@ -267,6 +282,9 @@ static void backward_line(gg_tracer *t, const gg_node *n)
         ggt_sb_printf(sb, ".grad = ");
         ggt_sb_values(sb, in[i], true, &t->opts);
     }
+    int more = untraced_inputs(n, in, k);
+    if (more)
+        ggt_sb_printf(sb, "; and %d more inputs' gradients (not shown)", more);
     emit(t);
 }
 
