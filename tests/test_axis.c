@@ -608,7 +608,7 @@ static void traces_name_the_gates(void **state)
     assert_contains(text, "; max_axis gate, router along the axis: the maximum of each slice");
     assert_contains(text, "; min_axis gate, router along the axis: the minimum of each slice");
     assert_contains(text, "; softmax_axis gate, from its own output");
-    assert_contains(text, "; log_softmax_axis gate, dx = upstream - softmax");
+    assert_contains(text, "; log_softmax_axis gate, the input receives upstream - softmax");
     assert_null(strstr(text, "; argmax_axis gate"));
     assert_contains(text, "x #0 is used by 4 gates"); /* argmax takes no part in backward */
     free(text);

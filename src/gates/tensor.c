@@ -160,7 +160,7 @@ const ggc_gate ggg_gate_matmul = {
     .name = "matmul",
     .arity = 2,
     .ordered = true,
-    .rule = "matrix swap multiplier: dA = upstream . B^T, dB = A^T . upstream (per batch matrix, summed "
+    .rule = "matrix swap multiplier: the left matrix receives upstream . right^T, the right one left^T . upstream (per batch matrix, summed "
             "over the batches an operand is broadcast to)",
     .shape = matmul_shape,
     .forward = matmul_forward,
@@ -436,7 +436,7 @@ static void log_softmax_backward(gg_node *z)
 const ggc_gate ggg_gate_softmax = {
     .name = "softmax",
     .arity = 1,
-    .rule = "from its own output: dx = y * (upstream - sum(upstream * y)) along the row",
+    .rule = "from its own output: the input receives output * (upstream - sum(upstream * output)) along the row",
     .shape = ggg_same_shape,
     .forward = softmax_forward,
     .backward = softmax_backward,
@@ -444,7 +444,7 @@ const ggc_gate ggg_gate_softmax = {
 const ggc_gate ggg_gate_log_softmax = {
     .name = "log_softmax",
     .arity = 1,
-    .rule = "dx = upstream - softmax * sum(upstream) along the row",
+    .rule = "the input receives upstream - softmax * sum(upstream) along the row",
     .shape = ggg_same_shape,
     .forward = log_softmax_forward,
     .backward = log_softmax_backward,
