@@ -235,7 +235,7 @@ static void elementwise_gradcheck(void **state)
     (void)state;
     unary_op unary[] = {gg_sigmoid, gg_tanh, gg_exp, gg_log, gg_neg, gg_copy, gg_relu,
                         leaky01, elu1, gg_abs, cube, sqrt_pow, pow0, gg_sqrt, gg_sin,
-                        gg_cos, gg_softplus, gg_silu, gg_gelu};
+                        gg_cos, gg_softplus, gg_silu, gg_gelu, gg_log1p};
     binary_op binary[] = {gg_add, gg_sub, gg_mul, gg_div, gg_max, gg_min, gg_pow_node};
     gg_rng r;
     gg_rng_seed(&r, 11);
@@ -244,7 +244,7 @@ static void elementwise_gradcheck(void **state)
         gg_node *x = gg_tensor(g, GG_F64, 2, (int64_t[]){3, 4}, NULL);
         fill(x, &r, 0.2, 2.0);
         for (size_t k = 0; k < 12; k += 2) /* half negative, where defined */
-            if (unary[i] != gg_log && unary[i] != sqrt_pow && unary[i] != gg_sqrt)
+            if (unary[i] != gg_log && unary[i] != sqrt_pow && unary[i] != gg_sqrt && unary[i] != gg_log1p)
                 ((double *)gg_data(x))[k] *= -1;
         gg_node *w = gg_input(g, GG_F64, 2, (int64_t[]){3, 4}, NULL);
         fill(w, &r, -1, 1);
@@ -447,7 +447,7 @@ static void elementwise_f32_matches_f64(void **state)
     (void)state;
     unary_op unary[] = {gg_sigmoid, gg_tanh, gg_exp, gg_log, gg_neg, gg_copy, gg_relu,
                         leaky01, elu1, gg_abs, cube, sqrt_pow, pow0, gg_sqrt, gg_sin,
-                        gg_cos, gg_softplus, gg_silu, gg_gelu};
+                        gg_cos, gg_softplus, gg_silu, gg_gelu, gg_log1p};
     binary_op binary[] = {gg_add, gg_sub, gg_mul, gg_div, gg_max, gg_min, gg_pow_node};
     gg_rng r;
     gg_rng_seed(&r, 33);

@@ -33,7 +33,7 @@ static const struct {
     {"leaky_relu", NULL, gg_leaky_relu}, {"elu", NULL, gg_elu},   {"abs", gg_abs, NULL},
     {"pow", NULL, gg_pow},         {"sqrt", gg_sqrt, NULL},       {"sin", gg_sin, NULL},
     {"cos", gg_cos, NULL},         {"softplus", gg_softplus, NULL}, {"silu", gg_silu, NULL},
-    {"gelu", gg_gelu, NULL},
+    {"gelu", gg_gelu, NULL},       {"log1p", gg_log1p, NULL},
 };
 
 static const struct {

@@ -134,6 +134,7 @@ GG_API gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent);
 GG_API gg_node *gg_sqrt(gg_graph *g, gg_node *a);         /* sqrt(a), from its output: dx = upstream / (2y) */
 GG_API gg_node *gg_sin(gg_graph *g, gg_node *a);          /* sin(a) */
 GG_API gg_node *gg_cos(gg_graph *g, gg_node *a);          /* cos(a) */
+GG_API gg_node *gg_log1p(gg_graph *g, gg_node *a);        /* log(1 + a), accurate near 0 */
 /* log(1 + e^a), as PyTorch computes it: a itself above 20 (gradient 1
  * there), so it stays finite for any a. */
 GG_API gg_node *gg_softplus(gg_graph *g, gg_node *a);

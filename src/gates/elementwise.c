@@ -315,6 +315,8 @@ UNARY_GATE(sin, "the input receives cos(input) * upstream", sin(x), cos(x),
            .formula = {"cos({X}) * upstream = {d}"}, .expr = "sin")
 UNARY_GATE(cos, "the input receives -sin(input) * upstream", cos(x), -sin(x),
            .formula = {"-sin({X}) * upstream = {d}"}, .expr = "cos")
+UNARY_GATE(log1p, "the input receives upstream / (1 + input)", log1p(x), 1.0 / (1.0 + x),
+           .formula = {"upstream / (1 + {X}) = 1 / (1 + {x})"}, .expr = "log1p")
 /* PyTorch's softplus: x itself above 20, where log(1 + e^x) rounds to x. */
 UNARY_GATE(softplus, "the input receives sigmoid(input) * upstream (upstream itself above 20, where softplus is the input)",
            x > 20 ? x : log1p(exp(x)), x > 20 ? 1.0 : 1.0 / (1.0 + exp(-x)),
@@ -374,6 +376,7 @@ gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent)
 gg_node *gg_sqrt(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_sqrt, a, NULL, 0, NULL); }
 gg_node *gg_sin(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_sin, a, NULL, 0, NULL); }
 gg_node *gg_cos(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_cos, a, NULL, 0, NULL); }
+gg_node *gg_log1p(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_log1p, a, NULL, 0, NULL); }
 gg_node *gg_softplus(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_softplus, a, NULL, 0, NULL); }
 gg_node *gg_silu(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_silu, a, NULL, 0, NULL); }
 gg_node *gg_gelu(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_gelu, a, NULL, 0, NULL); }

@@ -85,6 +85,7 @@ void ggg_softmax_lines_backward(gg_node *z, ggg_axis_view v, bool from_log);
     X(sqrt)                      \
     X(sin)                       \
     X(cos)                       \
+    X(log1p)                     \
     X(softplus)                  \
     X(silu)                      \
     X(gelu)                      \
