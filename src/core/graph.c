@@ -238,6 +238,19 @@ static int observe(gg_graph *g, gg_node *n, ggc_hook_phase phase)
 
 static bool observed(const gg_graph *g) { return g->hook || g->detect_anomaly; }
 
+/* The last step of recording n, which has its inputs and storage: the
+ * gate's check, then n becomes part of g and its value is computed. */
+static inline gg_node *publish(gg_graph *g, const ggc_gate *gate, gg_node *n)
+{
+    if (gate->check && !gate->check(g, n))
+        return NULL;
+    g->count++;
+    gate->forward(n);
+    if (observed(g) && observe(g, n, GGC_HOOK_FORWARD))
+        return NULL;
+    return n;
+}
+
 gg_node *ggc_record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double param,
                     const ggc_shape *want)
 {
@@ -263,13 +276,7 @@ gg_node *ggc_record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double par
         if (!gate->shape(g, n, &shape) || !attach_storage(g, n, &shape))
             return NULL;
     }
-    if (gate->check && !gate->check(g, n))
-        return NULL;
-    g->count++;
-    gate->forward(n);
-    if (observed(g) && observe(g, n, GGC_HOOK_FORWARD))
-        return NULL;
-    return n;
+    return publish(g, gate, n);
 }
 
 /* Says what is wrong with inputs in[0..nin) for gate (cold path). */
@@ -354,13 +361,7 @@ static gg_node *record_any(gg_graph *g, int gate_id, const ggc_gate *own, int ni
     ggc_shape shape = want ? *want : (ggc_shape){0};
     if (!gate->shape(g, n, &shape) || !attach_storage(g, n, &shape))
         return NULL;
-    if (gate->check && !gate->check(g, n))
-        return NULL;
-    g->count++;
-    gate->forward(n);
-    if (observed(g) && observe(g, n, GGC_HOOK_FORWARD))
-        return NULL;
-    return n;
+    return publish(g, gate, n);
 }
 
 gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bool variable)
