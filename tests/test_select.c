@@ -40,6 +40,15 @@ static void clamp_values_and_bounds(void **state)
     assert_true(gg_value_at(inverted, 0) == 1 && gg_value_at(inverted, 5) == 1);
     assert_null(gg_clamp(g, x, NAN, 1));
     assert_contains(gg_error(g), "clamp: the bounds must be numbers");
+    /* NaN stays NaN with no gradient; an f32 input meets its bounds rounded
+     * to f32 (0.7f passes at lo = 0.7, as in PyTorch). */
+    gg_node *nan = gg_tensor(g, GG_F64, 1, (int64_t[]){1}, (double[]){NAN});
+    gg_node *cn = gg_clamp(g, nan, -1, 1);
+    assert_true(isnan(gg_value(cn)));
+    gg_node *f = gg_tensor(g, GG_F32, 1, (int64_t[]){1}, (float[]){0.7f});
+    gg_node *cf = gg_clamp(g, f, 0.7, 2.3);
+    assert_int_equal(gg_backward(g, gg_sum(g, cf)), 0);
+    assert_true(gg_grad(f) == 1 && gg_value(cf) == (double)0.7f);
     gg_graph_free(g);
 }
 

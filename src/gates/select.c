@@ -70,17 +70,21 @@ gg_node *gg_where(gg_graph *g, gg_node *cond, gg_node *a, gg_node *b)
 
 /* ---- clamp(a, lo, hi) ------------------------------------------------------ */
 
+/* NaN stays NaN, as PyTorch's clamp keeps it (fmin and fmax would drop it). */
 static double clamp_of(const gg_node *z, double x)
 {
     const double *p = z->param.aux->p;
-    return fmin(fmax(x, p[0]), p[1]);
+    return isnan(x) ? x : fmin(fmax(x, p[0]), p[1]);
 }
 
 /* PyTorch's convention: the gradient passes where lo <= x <= hi, bounds
- * included. */
+ * included, compared in the input's dtype (an f32 input against the
+ * bounds rounded to f32, as PyTorch compares them). */
 static bool clamp_passes(const gg_node *z, double x)
 {
     const double *p = z->param.aux->p;
+    if (z->dtype == GG_F32)
+        return (float)x >= (float)p[0] && (float)x <= (float)p[1];
     return x >= p[0] && x <= p[1];
 }
 
