@@ -489,6 +489,16 @@ static void consider(const char *name, size_t len, const char *cand, const char 
     }
 }
 
+/* " (did you mean 'best'?)", or "" when there is no best, into buf. */
+static const char *suggestion(const char *best, char *buf, size_t size)
+{
+    if (best)
+        snprintf(buf, size, " (did you mean '%s'?)", best);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
 /* " (did you mean 'NAME'?)" for the nearest function, or "". */
 static const char *near_function(const char *name, size_t len, char *buf, size_t size)
 {
@@ -497,8 +507,7 @@ static const char *near_function(const char *name, size_t len, char *buf, size_t
     for (size_t id = 0; id < ggc_gate_count; id++)
         if (ggc_gates[id]->expr)
             consider(name, len, ggc_gates[id]->expr, &best, &dist);
-    snprintf(buf, size, best ? " (did you mean '%s'?)" : "", best);
-    return buf;
+    return suggestion(best, buf, size);
 }
 
 /* The same among the variables and the names assigned so far. */
@@ -510,8 +519,7 @@ static const char *near_variable(const parser *ps, const char *name, size_t len,
     for (int t = 0; t < 2; t++)
         for (size_t i = 0; tables[t] && i < tables[t]->count; i++)
             consider(name, len, tables[t]->list[i]->name, &best, &dist);
-    snprintf(buf, size, best ? " (did you mean '%s'?)" : "", best);
-    return buf;
+    return suggestion(best, buf, size);
 }
 
 /* "column C", or "line L, column C" in a text of several lines, for the
