@@ -120,6 +120,7 @@ function ggPage() {
   S.forEach(function (s, j) { if (s.k === 'f') fstep[s.n] = Math.min(fstep[s.n], j + 1); else bstep[s.n] = j + 1; });
   var users = N.map(function () { return []; });   // [consumer, operand] of each node
   N.forEach(function (n, j) { (n.in || []).forEach(function (x, o) { users[x].push([j, o]); }); });
+  users.forEach(function (u) { u.sort(function (p, q) { return bstep[p[0]] - bstep[q[0]]; }); }); // in arrival order
   var edited = null, step = 0, svgNS = 'http://www.w3.org/2000/svg';
 
   function el(tag, attrs, text, parent, ns) {
@@ -142,7 +143,10 @@ function ggPage() {
   // ---- drawing ----
   var maxX = 0, maxY = 0;
   N.forEach(function (n) { maxX = Math.max(maxX, n.x + n.w); maxY = Math.max(maxY, n.y + n.h); });
-  var svg = sv('svg', {width: maxX + 190, height: maxY + 40, id: 'gg-svg'}, null, document.getElementById('gg-circuit'));
+  // Scaled down to the window's width, never up; wider graphs scroll.
+  var vw = maxX + 190, vh = maxY + 40;
+  var svg = sv('svg', {viewBox: '0 0 ' + vw + ' ' + vh, width: '100%', id: 'gg-svg',
+    style: 'max-width: ' + vw + 'px; min-width: ' + Math.round(Math.min(vw, Math.max(900, vw * 0.65))) + 'px'}, null, document.getElementById('gg-circuit'));
   var wires = [], parts = [];
   function mid(a, b) { return [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2]; }
   N.forEach(function (n, j) {
@@ -173,15 +177,16 @@ function ggPage() {
   N.forEach(function (n, j) {
     var grp = sv('g', {'class': 'node ' + n.kind, id: 'n' + j}, null, svg), part = {g: grp};
     if (n.kind === 'gate' && n.rank === 0) {
-      sv('circle', {cx: n.x + n.w / 2, cy: n.y + n.h / 2, r: n.w / 2}, null, grp);
+      sv('circle', {'class': 'box', cx: n.x + n.w / 2, cy: n.y + n.h / 2, r: n.w / 2}, null, grp);
       sv('text', {'class': 'gn', x: n.x + n.w / 2, y: n.y + n.h / 2 + 4, 'text-anchor': 'middle'}, n.gate, grp);
       sv('text', {'class': 'nm', x: n.x + n.w / 2, y: n.y - 6, 'text-anchor': 'middle'}, n.name, grp);
     } else {
-      sv('rect', {x: n.x, y: n.y, width: n.w, height: n.h, rx: 7}, null, grp);
-      var head = n.kind === 'gate' ? n.gate + ' \u2192 ' + n.name : n.name;
+      sv('rect', {'class': 'box', x: n.x, y: n.y, width: n.w, height: n.h, rx: 7}, null, grp);
+      var head = n.kind === 'gate' ? n.gate + ' \u2192 ' + n.name
+        : n.kind === 'const' && !n.labelled && !n.rank ? 'const' : n.name;
       sv('text', {'class': 'nm', x: n.x + 8, y: n.y + 16}, head, grp);
       if (n.rank > 0) {
-        sv('text', {'class': 'pending', x: n.x + n.w - 6, y: n.y + 16, 'text-anchor': 'end'}, '[' + n.shape.join(',') + ']', grp);
+        sv('text', {'class': 'pending', x: n.x + n.w - 6, y: n.y + n.h - 6, 'text-anchor': 'end'}, '[' + n.shape.join(',') + ']', grp);
         if (n.value !== null) {
           part.vcells = heat(grp, n, n.x + 8, n.y + 26);
           part.gcells = heat(grp, n, n.x + 20 + n.cols * 14, n.y + 26);
@@ -254,8 +259,11 @@ function ggPage() {
     });
     wires.forEach(function (w) {
       var v = st.val[w.from], c = st.con[w.to + '_' + w.o], n = N[w.to];
-      w.tv.textContent = v === undefined ? '' : N[w.from].rank ? '[' + N[w.from].shape.join(',') + ']' : ggFmt(v);
-      w.tg.textContent = c === undefined || c === null ? '' : ggFmt(c);
+      w.tv.textContent = v === undefined ? W.pending : N[w.from].rank ? '[' + N[w.from].shape.join(',') + ']' : ggFmt(v);
+      w.tv.setAttribute('class', v === undefined ? 'pending' : 'val');
+      var later = step > F && c === undefined && N[w.from].ng;   // backward has begun, not here yet
+      w.tg.textContent = later ? W.pending : c === undefined || c === null ? '' : ggFmt(c);
+      w.tg.setAttribute('class', later ? 'pending' : 'grad');
       var routed = c === 0 && n.routes;
       if (routed) w.tg.textContent = '0 (routed)';
       var on = !act || act.n === w.to;
@@ -266,6 +274,8 @@ function ggPage() {
     rootWire.tv.textContent = rv === undefined || R.rank ? '' : ggFmt(rv);
     rootWire.tg.textContent = step > F && R.ng ? (R.rank ? 'grad' : '1') : '';
     card(act, st);
+    if (act && parts[act.n].g.scrollIntoView)
+      parts[act.n].g.scrollIntoView({block: 'nearest', inline: 'center'});
     if (typeof history !== 'undefined' && history.replaceState)
       history.replaceState(null, '', '#step=' + step);
   }
