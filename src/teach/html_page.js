@@ -146,7 +146,7 @@ function ggPage() {
   // Scaled down to the window's width, never up; wider graphs scroll.
   var vw = maxX + 190, vh = maxY + 40;
   var svg = sv('svg', {viewBox: '0 0 ' + vw + ' ' + vh, width: '100%', id: 'gg-svg',
-    style: 'max-width: ' + vw + 'px; min-width: ' + Math.round(Math.min(vw, Math.max(900, vw * 0.65))) + 'px'}, null, document.getElementById('gg-circuit'));
+    style: 'max-width: ' + vw + 'px; min-width: ' + Math.round(Math.min(vw, Math.max(700, vw * 0.65))) + 'px'}, null, document.getElementById('gg-circuit'));
   var wires = [], parts = [];
   function mid(a, b) { return [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2]; }
   N.forEach(function (n, j) {
