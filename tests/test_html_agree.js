@@ -76,7 +76,18 @@ function compare(what, E, C, D) {
 function check(what, args, assigns) {
   const {D, ctx} = load(html([...args, ...assigns]));
   if (!D.editable) { fail(`${what}: not editable`); return; }
-  compare(what, ctx.ggCompute(D, null), recorded(D), D);
+  const E = ctx.ggCompute(D, null);
+  compare(what, E, recorded(D), D);
+  // The paths view: the products of local derivatives over every path from
+  // a leaf sum to its gradient (what gg_explain writes).
+  D.nodes.forEach((n, j) => {
+    if (n.kind !== 'var') return;
+    const P = ctx.ggPaths(D, j, 1e9);
+    const sum = P.paths.reduce((acc, p) => acc + p.reduce((m, e) => m * E.l[e[0]][e[1]], 1), 0);
+    checked++;
+    if (P.count !== P.paths.length || !same(sum, E.g[j]))
+      fail(`${what}: paths of ${n.name}: ${P.count} paths sum to ${sum}, gradient ${E.g[j]}`);
+  });
   if (!assigns.length) return;
   const moved = assigns.map((a, k) => {
     const [name, value] = a.split('=');

@@ -121,6 +121,13 @@ has '<title>gategrad: z</title>'
 # the DOM holds the page's three scripts and nothing the data could add
 [ "$(grep -o '<script' "$tmp/dom.html" | wc -l)" = 3 ] || fail "program: not 3 scripts in the DOM"
 
+page=fanout
+step=4; dom "$tmp/fanout.html" "4&path=x" # the chain rule for x, path by path
+has 'path 2: ∂f/∂x = 1 = 1'
+has 'path 1: ∂f/∂n2 · ∂n2/∂x = 1 · 4 = 4'
+has 'sum over paths = 5 = x.grad 5'
+has 'class="wire path"'       # on a path: not dimmed, though not the active gate's
+
 page=vectorized
 "$bin" html --example vectorized -o "$tmp/vectorized.html" || fail "gategrad html --example vectorized"
 step=6; dom "$tmp/vectorized.html" 6

@@ -17,7 +17,10 @@ var GG_WORDS = {
     upstream: 'upstream', local: 'local', receives: 'receives', from: 'from', sofar: 'so far',
     more: 'more to come', total: 'total', routed: '0: routed to the other input', shape: 'shape',
     gradsum: 'gradient adder: a value used by several gates receives the sum',
-    done: 'Every gradient has arrived.', edit: 'edit a value: everything is recomputed'
+    done: 'Every gradient has arrived.', edit: 'edit a value: everything is recomputed',
+    nudge: 'nudge', nudged: 'numerical check', paths: 'paths', pathsof: 'the chain rule, path by path',
+    pathhelp: 'click a leaf to see every path to the output', sumpaths: 'sum over paths', path: 'path',
+    notshown: 'more paths, summed but not shown'
   },
   ko: {
     start: '\uc2dc\uc791', forward: '\uc21c\uc804\ud30c', backward: '\uc5ed\uc804\ud30c',
@@ -30,7 +33,10 @@ var GG_WORDS = {
     upstream: 'upstream', local: 'local gradient', receives: '\ubc1b\uc74c', from: '\uc5d0\uc11c', sofar: '\uc9c0\uae08\uae4c\uc9c0',
     more: '\uc544\uc9c1 \uc62c \uac83\uc774 \uc788\uc74c', total: '\ud569', routed: '0: \ub2e4\ub978 \uc785\ub825\uc73c\ub85c \ub77c\uc6b0\ud305\ub428', shape: 'shape',
     gradsum: 'gradient adder: \uc5ec\ub7ec \uac8c\uc774\ud2b8\uc5d0 \uc4f0\uc778 \uac12\uc740 gradient\ub97c \ubaa8\ub450 \ub354\ud574 \ubc1b\uc74c',
-    done: '\ubaa8\ub4e0 gradient\uac00 \ub3c4\ucc29\ud588\uc2b5\ub2c8\ub2e4.', edit: '\uac12\uc744 \ubc14\uafb8\uba74 \ubaa8\ub450 \ub2e4\uc2dc \uacc4\uc0b0\ub429\ub2c8\ub2e4'
+    done: '\ubaa8\ub4e0 gradient\uac00 \ub3c4\ucc29\ud588\uc2b5\ub2c8\ub2e4.', edit: '\uac12\uc744 \ubc14\uafb8\uba74 \ubaa8\ub450 \ub2e4\uc2dc \uacc4\uc0b0\ub429\ub2c8\ub2e4',
+    nudge: 'nudge', nudged: '\uc218\uce58 \ubbf8\ubd84 \ud655\uc778', paths: 'paths', pathsof: 'chain rule: \uacbd\ub85c\ub9c8\ub2e4 local gradient\uc758 \uacf1',
+    pathhelp: '\uc785\ub825\uac12\uc744 \ud074\ub9ad\ud558\uba74 \ucd9c\ub825\uae4c\uc9c0\uc758 \ubaa8\ub4e0 \uacbd\ub85c\ub97c \ubd05\ub2c8\ub2e4', sumpaths: '\uacbd\ub85c\uc758 \ud569', path: '\uacbd\ub85c',
+    notshown: '\ub354 \ub9ce\uc740 \uacbd\ub85c (\ud569\uc5d0\ub294 \ud3ec\ud568)'
   }
 };
 
@@ -79,7 +85,7 @@ function ggErf(x) {
 // with the gate table's formulas (GG_FN): scalar graphs of elementwise gates.
 // leaf: index -> value for the leaves given (the others keep their own).
 function ggCompute(D, leaf) {
-  var N = D.nodes, v = [], g = [], c = [], i, k, n, F;
+  var N = D.nodes, v = [], g = [], c = [], l = [], i, k, n, F;
   for (i = 0; i < N.length; i++) {
     n = N[i];
     if (n.kind !== 'gate') {
@@ -89,7 +95,7 @@ function ggCompute(D, leaf) {
     F = GG_FN[n.gate];
     v[i] = n.in.length === 1 ? F.f(v[n.in[0]], ggNum(n.param)) : F.f(v[n.in[0]], v[n.in[1]]);
   }
-  for (i = 0; i < N.length; i++) { g[i] = 0; c[i] = []; }
+  for (i = 0; i < N.length; i++) { g[i] = 0; c[i] = []; l[i] = []; }
   g[D.root] = N[D.root].ng ? 1 : 0;
   for (i = D.root; i >= 0; i--) {
     n = N[i];
@@ -99,16 +105,32 @@ function ggCompute(D, leaf) {
     for (k = 0; k < n.in.length; k++)
       d[k] = n.in.length === 1 ? F.d[0](v[n.in[0]], v[i], ggNum(n.param))
                                : F.d[k](v[n.in[0]], v[n.in[1]], v[i]);
+    l[i] = d;
     for (k = 0; k < n.in.length; k++) {
       if (!N[n.in[k]].ng) { c[i][k] = null; continue; }
       c[i][k] = g[i] * d[k];
       g[n.in[k]] += c[i][k];
     }
   }
-  return {v: v, g: g, c: c};
+  return {v: v, g: g, c: c, l: l};
 }
 
-if (typeof module !== 'undefined') module.exports = {ggCompute: ggCompute, ggFmt: ggFmt, ggNum: ggNum};
+// Every path from leaf j up to the root, each as its wires [consumer, operand]
+// (at most max paths; count has them all).
+function ggPaths(D, j, max) {
+  var N = D.nodes, users = N.map(function () { return []; }), out = [], count = 0;
+  N.forEach(function (n, i) { (n.in || []).forEach(function (x, o) { users[x].push([i, o]); }); });
+  var stack = [[j, []]];
+  while (stack.length) {
+    var top = stack.pop(), at = top[0], path = top[1];
+    if (at === D.root) { count++; if (out.length < max) out.push(path); continue; }
+    for (var u = users[at].length - 1; u >= 0; u--)
+      if (N[users[at][u][0]].ng) stack.push([users[at][u][0], path.concat([users[at][u]])]);
+  }
+  return {paths: out, count: count};
+}
+
+if (typeof module !== 'undefined') module.exports = {ggCompute: ggCompute, ggPaths: ggPaths, ggFmt: ggFmt, ggNum: ggNum};
 
 function ggPage() {
   var D = JSON.parse(document.getElementById('gg-data').textContent);
@@ -121,7 +143,7 @@ function ggPage() {
   var users = N.map(function () { return []; });   // [consumer, operand] of each node
   N.forEach(function (n, j) { (n.in || []).forEach(function (x, o) { users[x].push([j, o]); }); });
   users.forEach(function (u) { u.sort(function (p, q) { return bstep[p[0]] - bstep[q[0]]; }); }); // in arrival order
-  var edited = null, step = 0, svgNS = 'http://www.w3.org/2000/svg';
+  var edited = null, pathLeaf = -1, step = 0, svgNS = 'http://www.w3.org/2000/svg';
 
   function el(tag, attrs, text, parent, ns) {
     var e = ns ? document.createElementNS(svgNS, tag) : document.createElement(tag);
@@ -198,6 +220,10 @@ function ggPage() {
         part.vt = sv('text', {'class': 'val', x: n.x + 8, y: n.y + 34, id: 'nv' + j}, '', grp);
       }
     }
+    if (n.kind === 'var' && D.editable) {
+      grp.style.cursor = 'pointer';
+      grp.addEventListener('click', function () { pathLeaf = pathLeaf === j ? -1 : j; render(); });
+    }
     if (n.rank === 0) part.gt = sv('text', {'class': 'grad', x: n.x + n.w / 2, y: n.y + n.h + 16, 'text-anchor': 'middle', id: 'ng' + j}, '', grp);
     parts.push(part);
   });
@@ -240,7 +266,9 @@ function ggPage() {
   function pend(cells) { cells.forEach(function (c) { c.rect.setAttribute('fill', '#333'); c.tip.textContent = W.pending; }); }
 
   function render() {
-    var st = state(step), act = step > 0 ? S[step - 1] : null;
+    var st = state(step), act = step > 0 ? S[step - 1] : null, onPath = {};
+    var P = pathLeaf >= 0 ? ggPaths(D, pathLeaf, 16) : null;
+    if (P) P.paths.forEach(function (p) { p.forEach(function (e) { onPath[e[0] + '_' + e[1]] = true; }); });
     var where = document.getElementById('gg-where');
     where.textContent = step === 0 ? W.start + ' 0/' + S.length
       : step <= F ? W.forward + ' ' + step + '/' + F : W.backward + ' ' + (step - F) + '/' + B;
@@ -266,18 +294,20 @@ function ggPage() {
       w.tg.setAttribute('class', later ? 'pending' : 'grad');
       var routed = c === 0 && n.routes;
       if (routed) w.tg.textContent = '0 (routed)';
-      var on = !act || act.n === w.to;
-      w.path.setAttribute('class', 'wire' + (routed ? ' routed' : '') + (act && act.n === w.to ? ' active' : ''));
+      var on = !act || act.n === w.to || onPath[w.to + '_' + w.o];
+      w.path.setAttribute('class', 'wire' + (routed ? ' routed' : '') + (act && act.n === w.to ? ' active' : '') +
+        (onPath[w.to + '_' + w.o] ? ' path' : ''));
       [w.path, w.tv, w.tg].forEach(function (e) { if (!on) e.classList.add('dim'); else e.classList.remove('dim'); });
     });
     var rv = st.val[D.root];
     rootWire.tv.textContent = rv === undefined || R.rank ? '' : ggFmt(rv);
     rootWire.tg.textContent = step > F && R.ng ? (R.rank ? 'grad' : '1') : '';
     card(act, st);
+    paths(P);
     if (act && parts[act.n].g.scrollIntoView)
       parts[act.n].g.scrollIntoView({block: 'nearest', inline: 'center'});
     if (typeof history !== 'undefined' && history.replaceState)
-      history.replaceState(null, '', '#step=' + step);
+      history.replaceState(null, '', '#step=' + step + (pathLeaf >= 0 ? '&path=' + encodeURIComponent(N[pathLeaf].name) : ''));
   }
 
   function card(act, st) {
@@ -323,9 +353,36 @@ function ggPage() {
     if (step === S.length) el('p', {'class': 'note'}, W.done, c);
   }
 
+  // The chain rule for the leaf clicked: a product of local derivatives per
+  // path, then their sum (what gg_explain prints).
+  function paths(P) {
+    var box = document.getElementById('gg-paths');
+    box.textContent = '';
+    if (!D.editable) return;
+    el('h2', {}, W.paths, box);
+    if (!P) { el('p', {'class': 'note'}, W.pathhelp, box); return; }
+    var E = ggCompute(D, edited), x = N[pathLeaf], r = N[D.root], sum = 0;
+    el('div', {'class': 'rule'}, '\u2202' + r.name + '/\u2202' + x.name + ': ' + W.pathsof, box);
+    P.paths.forEach(function (p, q) {
+      var names = [], nums = [], prod = 1;
+      for (var e = p.length - 1; e >= 0; e--) {
+        var i = p[e][0], o = p[e][1], loc = E.l[i][o];
+        names.push('\u2202' + N[i].name + '/\u2202' + N[N[i].in[o]].name);
+        nums.push(ggFmt(loc));
+        prod *= loc;
+      }
+      sum += prod;
+      el('div', {'class': 'line'}, W.path + ' ' + (q + 1) + ': ' + names.join(' \u00b7 ') + ' = ' + nums.join(' \u00b7 ') + ' = ' + ggFmt(prod), box);
+    });
+    if (P.count > P.paths.length) el('div', {'class': 'note'}, (P.count - P.paths.length) + ' ' + W.notshown, box);
+    if (P.count > P.paths.length) sum = E.g[pathLeaf];
+    el('div', {'class': 'sum'}, W.sumpaths + ' = ' + ggFmt(sum) + ' = ' + x.name + '.grad ' + ggFmt(E.g[pathLeaf]), box);
+  }
+
   function go(s) { step = Math.max(0, Math.min(S.length, s)); render(); }
   function fromHash() {
-    var m = /step=(\d+)/.exec(location.hash || '');
+    var m = /step=(\d+)/.exec(location.hash || ''), p = /path=([^&]*)/.exec(location.hash || '');
+    if (p) pathLeaf = N.findIndex(function (n) { return n.kind === 'var' && n.name === decodeURIComponent(p[1]); });
     go(m ? parseInt(m[1], 10) : 0);
   }
   document.getElementById('gg-first').onclick = function () { go(0); };
@@ -350,6 +407,16 @@ function ggPage() {
     el('span', {}, n.name + (n.rank ? ' [' + n.shape.join(',') + ']' : ''), lab);
     if (!D.editable || n.rank) { el('span', {'class': 'val'}, n.rank ? '' : ggFmt(ggNum(n.value)), lab); return; }
     var inp = el('input', {type: 'number', step: 'any', value: String(ggNum(n.value)), id: 'in' + j}, null, lab);
+    var nb = el('button', {type: 'button', 'class': 'nudge', id: 'nudge' + j}, W.nudge, lab);
+    nb.addEventListener('click', function () {
+      var E0 = ggCompute(D, edited), x0 = E0.v[j], h = 1e-4 * Math.max(1, Math.abs(x0)), moved = {};
+      for (var q in edited || {}) moved[q] = edited[q];
+      moved[j] = x0 + h;
+      var df = ggCompute(D, moved).v[D.root] - E0.v[D.root];
+      document.getElementById('gg-nudge').textContent = W.nudged + ': ' + n.name + ' += h = ' + ggFmt(h) +
+        ' \u2192 \u0394' + N[D.root].name + ' = ' + ggFmt(df) + ' \u2248 grad \u00b7 h = ' + ggFmt(E0.g[j]) +
+        ' \u00b7 ' + ggFmt(h) + ' = ' + ggFmt(E0.g[j] * h);
+    });
     inp.addEventListener('input', function () {
       var x = parseFloat(inp.value);
       if (isNaN(x)) return;
@@ -359,6 +426,7 @@ function ggPage() {
     });
   });
   el('p', {'class': 'note'}, D.editable ? W.edit : W.noedit, box);
+  el('p', {'class': 'sum', id: 'gg-nudge'}, '', box);
   fromHash();
 }
 
