@@ -105,6 +105,7 @@ step=7; dom "$tmp/gates.html" 7
 has 'dz = upstream (2 &gt;= -1) = 2, dw = 0 (routed to the other input)'
 has '0 (routed)</text>'
 has 'class="wire routed active"'
+has 'dz: upstream 2 × local 1 = downstream 2'
 
 page=nan
 "$bin" html "log(x) + sqrt(y)" x=0 y=-1 -o "$tmp/nan.html" || fail "gategrad html log(x) + sqrt(y)"
@@ -142,6 +143,7 @@ page=ko
 "$bin" html --example two-layer --lang ko -o "$tmp/ko.html" || fail "gategrad html --example two-layer --lang ko"
 step=30; dom "$tmp/ko.html" 30
 has '역전파 7/23'
+has 'do1: upstream gradient -0.209446 × local gradient -1 = downstream gradient 0.209446'
 has '<html lang="ko">'
 
 # Screenshots of a backward step: a picture, not an empty file.

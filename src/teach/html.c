@@ -86,6 +86,12 @@ static void *push(hcap *c, void *arrp, size_t *n, size_t *cap, size_t size)
 static void collect_line(const char *line, void *ctx)
 {
     hcap *c = ctx;
+    /* Every line starts "forward" or "backward" but the tracer's own note
+     * that it ran out of memory: a page must not show that as a step. */
+    if (line[0] == '(') {
+        c->oom = true;
+        return;
+    }
     size_t *at = push(c, &c->lines, &c->nlines, &c->caplines, sizeof *at);
     if (!at)
         return;

@@ -14,7 +14,7 @@ var GG_WORDS = {
     intro: 'Nothing is computed yet. Step forward to run the gates one by one, then backward to pass the gradient from the output to the inputs.',
     fwdcard: 'forward', inputs: 'Inputs', edited: 'recomputed in the page from the gate table\u2019s formulas',
     noedit: 'recorded numbers only, not editable (this graph has gates whose formulas the page does not have)',
-    upstream: 'upstream', local: 'local', receives: 'receives', from: 'from', sofar: 'so far',
+    upstream: 'upstream', local: 'local', downstream: 'downstream', receives: 'receives', from: 'from', sofar: 'so far',
     more: 'more to come', total: 'total', routed: '0: routed to the other input', shape: 'shape',
     gradsum: 'gradient adder: a value used by several gates receives the sum',
     done: 'Every gradient has arrived.', edit: 'edit a value: everything is recomputed',
@@ -30,7 +30,7 @@ var GG_WORDS = {
     intro: '\uc544\uc9c1 \uc544\ubb34\uac83\ub3c4 \uacc4\uc0b0\ub418\uc9c0 \uc54a\uc558\uc2b5\ub2c8\ub2e4. \uc21c\uc804\ud30c\ub85c \uac8c\uc774\ud2b8\ub97c \ud558\ub098\uc529 \uacc4\uc0b0\ud558\uace0, \uc5ed\uc804\ud30c\ub85c \ucd9c\ub825\uc5d0\uc11c \uc785\ub825\uae4c\uc9c0 gradient\ub97c \uc804\ub2ec\ud569\ub2c8\ub2e4.',
     fwdcard: '\uc21c\uc804\ud30c', inputs: '\uc785\ub825\uac12', edited: '\uac8c\uc774\ud2b8 \ud45c\uc758 \uc2dd\uc73c\ub85c \ud398\uc774\uc9c0\uc5d0\uc11c \ub2e4\uc2dc \uacc4\uc0b0\ud568',
     noedit: '\uae30\ub85d\ub41c \uac12\ub9cc \ubcf4\uc5ec\uc90c (\uc774 \uadf8\ub798\ud504\uc758 \uc77c\ubd80 \uac8c\uc774\ud2b8\ub294 \uc2dd\uc774 \uc5c6\uc5b4 \uc218\uc815\ud560 \uc218 \uc5c6\uc74c)',
-    upstream: 'upstream', local: 'local gradient', receives: '\ubc1b\uc74c', from: '\uc5d0\uc11c', sofar: '\uc9c0\uae08\uae4c\uc9c0',
+    upstream: 'upstream gradient', local: 'local gradient', downstream: 'downstream gradient', receives: '\ubc1b\uc74c', from: '\uc5d0\uc11c', sofar: '\uc9c0\uae08\uae4c\uc9c0',
     more: '\uc544\uc9c1 \uc62c \uac83\uc774 \uc788\uc74c', total: '\ud569', routed: '0: \ub2e4\ub978 \uc785\ub825\uc73c\ub85c \ub77c\uc6b0\ud305\ub428', shape: 'shape',
     gradsum: 'gradient adder: \uc5ec\ub7ec \uac8c\uc774\ud2b8\uc5d0 \uc4f0\uc778 \uac12\uc740 gradient\ub97c \ubaa8\ub450 \ub354\ud574 \ubc1b\uc74c',
     done: '\ubaa8\ub4e0 gradient\uac00 \ub3c4\ucc29\ud588\uc2b5\ub2c8\ub2e4.', edit: '\uac12\uc744 \ubc14\uafb8\uba74 \ubaa8\ub450 \ub2e4\uc2dc \uacc4\uc0b0\ub429\ub2c8\ub2e4',
@@ -321,9 +321,20 @@ function ggPage() {
     var n = N[act.n];
     el('h2', {}, (act.k === 'f' ? W.forward : W.backward) + ': ' + n.gate + ' gate \u2192 ' + n.name, c);
     if (act.k === 'b') el('div', {'class': 'rule'}, n.gate + ' gate, ' + n.rule, c);
-    if (!edited) {
+    if (!edited)
       act.lines.forEach(function (l) { el('div', {'class': 'line'}, l, c); });
-    } else if (act.k === 'f') {
+    if (!edited && act.k === 'b' && n.rank === 0) {
+      // The slide's equation for each input wire, in the page's words.
+      var E0 = D.editable ? ggCompute(D, null) : null, u0 = st.grad[act.n];
+      n.in.forEach(function (x, o) {
+        var d = st.con[act.n + '_' + o];
+        if (d === null || d === undefined || N[x].rank) return;
+        var loc = E0 ? E0.l[act.n][o] : u0 ? d / u0 : NaN;
+        el('div', {'class': 'chain'}, 'd' + N[x].name + ': ' + (n.routes && d === 0 ? W.routed :
+          W.upstream + ' ' + ggFmt(u0) + ' \u00d7 ' + W.local + ' ' + ggFmt(loc) + ' = ' + W.downstream + ' ' + ggFmt(d)), c);
+      });
+    }
+    if (edited && act.k === 'f') {
       el('div', {'class': 'line'}, n.name + ' = ' + n.gate + '(' + n.in.map(function (x) {
         return N[x].name + ' = ' + ggFmt(st.val[x]); }).join(', ') + ') = ' + ggFmt(st.val[act.n]), c);
     } else {
