@@ -198,6 +198,26 @@ static void test_tensor(void **state)
     gg_graph_free(g);
 }
 
+/* A tensor over 64 elements: its summary, no heatmap data. */
+static void test_big_tensor(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    double v[100];
+    for (int i = 0; i < 100; i++)
+        v[i] = i;
+    gg_node *x = gg_tensor(g, GG_F64, 2, (const int64_t[]){10, 10}, v);
+    gg_set_label(g, x, "X");
+    gg_node *f = gg_sum(g, gg_mul(g, x, x));
+    char *h = page(g, f, NULL);
+    assert_non_null(h);
+    assert_contains(h, "\"shape\":[10,10],\"rows\":10,\"cols\":10,\"value\":null,\"summary\":\"[10,10] {0, 1, 2, 3, ... 96 more} min 0 max 99 norm");
+    assert_contains(h, "\"gsummary\":\"[10,10] {0, 2, 4, 6, ... 96 more} min 0 max 198");
+    assert_contains(h, "[0,null]"); /* X's gradient at its step: too big to record */
+    free(h);
+    gg_graph_free(g);
+}
+
 /* Gates without formulas for the page: recorded numbers only. */
 static void test_not_editable(void **state)
 {
@@ -283,7 +303,7 @@ int main(void)
         cmocka_unit_test(test_escaping),    cmocka_unit_test(test_nan_inf),
         cmocka_unit_test(test_too_big),     cmocka_unit_test(test_tensor),
         cmocka_unit_test(test_not_editable), cmocka_unit_test(test_errors_and_lang),
-        cmocka_unit_test(test_gate_texts),
+        cmocka_unit_test(test_gate_texts),  cmocka_unit_test(test_big_tensor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

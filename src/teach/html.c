@@ -355,7 +355,7 @@ static bool layout(hnode *hn, size_t count, const uint32_t *idx)
             hn[i].w = fmax(120, 2 * hn[i].cols * 14 + 36);
             hn[i].h = hn[i].rows * 14 + 44;
         } else if (n->rank) {
-            hn[i].w = 130, hn[i].h = 52;
+            hn[i].w = 170, hn[i].h = 66;
         } else {
             hn[i].w = leaf ? 100 : 56, hn[i].h = leaf ? 44 : 56;
         }

@@ -265,6 +265,12 @@ function ggPage() {
   }
   function pend(cells) { cells.forEach(function (c) { c.rect.setAttribute('fill', '#333'); c.tip.textContent = W.pending; }); }
 
+  function short(t, text, w) {
+    var room = Math.max(8, Math.floor((w - 16) / 7.6));
+    t.textContent = text.length > room ? text.slice(0, room - 1) + '\u2026' : text;
+    sv('title', {}, text, t);
+  }
+
   function render() {
     var st = state(step), act = step > 0 ? S[step - 1] : null, onPath = {};
     var P = pathLeaf >= 0 ? ggPaths(D, pathLeaf, 16) : null;
@@ -274,9 +280,13 @@ function ggPage() {
       : step <= F ? W.forward + ' ' + step + '/' + F : W.backward + ' ' + (step - F) + '/' + B;
     N.forEach(function (n, j) {
       var p = parts[j], v = st.val[j], gr = st.grad[j];
-      if (p.vt) p.vt.textContent = v === undefined ? W.pending : n.rank ? (n.summary || '') : ggFmt(v);
+      if (p.vt) p.vt.textContent = v === undefined ? W.pending : n.rank ? '' : ggFmt(v);
       if (p.gt) p.gt.textContent = !n.ng ? '' : gr === undefined ? (step > F ? W.pending : '') :
-        n.rank ? (Array.isArray(gr) ? '' : (gr === null ? (n.gsummary || '') : ggFmt(gr))) : 'grad ' + ggFmt(gr);
+        n.rank ? '' : 'grad ' + ggFmt(gr);
+      if (n.rank && p.vt) {   // a big tensor: its summary, cut to the box, whole on hover
+        short(p.vt, v === undefined ? W.pending : n.summary || '', n.w);
+        if (n.ng) short(p.gt, gr === undefined ? (step > F ? W.pending : '') : n.gsummary || '', n.w);
+      }
       if (p.gt && n.rank === 0) p.gt.setAttribute('class', gr === undefined ? 'pending' : 'grad');
       if (p.vt) p.vt.setAttribute('class', v === undefined ? 'pending' : 'val');
       if (p.vcells) { if (v === undefined) pend(p.vcells); else show(p.vcells, v, 110); }
