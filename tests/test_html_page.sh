@@ -91,6 +91,12 @@ step=99; dom "$tmp/circuit.html" 99 # past the end: the last step
 has '<span id="gg-where">backward 2/2</span>'
 has 'id="in0"'
 
+step=4; dom "$tmp/circuit.html" "4&v.x=1" # x edited to 1: (1 + 5) * -4
+has 'id="ev-out">-24</text>'
+has 'id="ng2">grad 6</text>'
+has 'recomputed in the page from the gate table'
+has 'dx = local × upstream = 1 × -4 = -4'
+
 page=fanout
 "$bin" html "x*y + x" x=3 y=4 -o "$tmp/fanout.html" || fail "gategrad html x*y + x"
 step=3; dom "$tmp/fanout.html" 3

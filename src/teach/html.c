@@ -434,8 +434,12 @@ static void write_node(FILE *out, gg_graph *g, const hnode *h, const uint32_t *i
         jstr(out, gate->rule ? gate->rule : "");
         fprintf(out, ",\"routes\":%s,\"fn\":%s", gate->routes ? "true" : "false",
                 fn_ok[n->gate] == 1 ? "true" : "false");
+        /* The number the page's formulas call p (pow's exponent, leaky
+         * relu's slope); other gates' params are not numbers. */
+        double p[4] = {0};
+        int np = gate->param == GGC_PARAM_NUMBER ? ggc_params(n, p) : 0;
         fputs(",\"param\":", out);
-        jnum(out, (n->flags & GGC_AUX) ? n->param.aux->p[0] : n->param.f);
+        jnum(out, np ? p[0] : 0);
         fputs(",\"in\":[", out);
         for (int k = 0; k < ggc_nin(n); k++)
             fprintf(out, "%s%u", k ? "," : "", idx[ggc_in(n, k)->id]);

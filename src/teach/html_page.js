@@ -317,7 +317,8 @@ function ggPage() {
     if (act && parts[act.n].g.scrollIntoView)
       parts[act.n].g.scrollIntoView({block: 'nearest', inline: 'center'});
     if (typeof history !== 'undefined' && history.replaceState)
-      history.replaceState(null, '', '#step=' + step + (pathLeaf >= 0 ? '&path=' + encodeURIComponent(N[pathLeaf].name) : ''));
+      history.replaceState(null, '', '#step=' + step + (pathLeaf >= 0 ? '&path=' + encodeURIComponent(N[pathLeaf].name) : '') +
+        Object.keys(edited || {}).map(function (j) { return '&v.' + encodeURIComponent(N[j].name) + '=' + edited[j]; }).join(''));
   }
 
   function card(act, st) {
@@ -400,10 +401,22 @@ function ggPage() {
     el('div', {'class': 'sum'}, W.sumpaths + ' = ' + ggFmt(sum) + ' = ' + x.name + '.grad ' + ggFmt(E.g[pathLeaf]), box);
   }
 
+  function findVar(name) { return N.findIndex(function (n) { return n.kind === 'var' && n.name === name; }); }
+
   function go(s) { step = Math.max(0, Math.min(S.length, s)); render(); }
   function fromHash() {
-    var m = /step=(\d+)/.exec(location.hash || ''), p = /path=([^&]*)/.exec(location.hash || '');
+    var h = location.hash || '', m = /step=(\d+)/.exec(h), p = /path=([^&]*)/.exec(h);
     if (p) pathLeaf = N.findIndex(function (n) { return n.kind === 'var' && n.name === decodeURIComponent(p[1]); });
+    // v.NAME=VALUE: a leaf's edited value, so that a link holds an edited state too
+    h.replace(/^#/, '').split('&').forEach(function (kv) {
+      var q = /^v\.([^=]*)=(.*)$/.exec(kv), j = q ? findVar(decodeURIComponent(q[1])) : -1;
+      if (j >= 0 && D.editable && !isNaN(parseFloat(q[2]))) {
+        edited = edited || {};
+        edited[j] = parseFloat(q[2]);
+        var inp = document.getElementById('in' + j);
+        if (inp) inp.value = String(edited[j]);
+      }
+    });
     go(m ? parseInt(m[1], 10) : 0);
   }
   document.getElementById('gg-first').onclick = function () { go(0); };
