@@ -119,6 +119,14 @@ for (const name of Object.keys(examples)) {
   // The command's own example, then the same program with its values moved.
   const {D, ctx} = load(html(['--example', name]));
   compare(name, ctx.ggCompute(D, null), recorded(D), D);
+  // The nudge button: x += h moves the root by about grad * h (smooth examples).
+  D.nodes.forEach((n, j) => {
+    if (n.kind !== 'var') return;
+    const r = ctx.ggNudge(D, null, j);
+    checked++;
+    if (!(Math.abs(r.df - r.grad * r.h) <= 1e-3 * Math.abs(r.grad * r.h) + 1e-12))
+      fail(`${name}: nudge ${n.name}: df ${r.df}, grad * h ${r.grad * r.h}`);
+  });
   const [prog, vars] = examples[name];
   check(name + ' as a program', [prog], vars.split(' '));
 }

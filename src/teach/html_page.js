@@ -115,6 +115,15 @@ function ggCompute(D, leaf) {
   return {v: v, g: g, c: c, l: l};
 }
 
+// The numerical check of leaf j's gradient: x += h, and the root's change
+// beside grad * h.
+function ggNudge(D, edited, j) {
+  var E0 = ggCompute(D, edited), x0 = E0.v[j], h = 1e-4 * Math.max(1, Math.abs(x0)), moved = {};
+  for (var q in edited || {}) moved[q] = edited[q];
+  moved[j] = x0 + h;
+  return {h: h, df: ggCompute(D, moved).v[D.root] - E0.v[D.root], grad: E0.g[j]};
+}
+
 // Every path from leaf j up to the root, each as its wires [consumer, operand]
 // (at most max paths; count has them all).
 function ggPaths(D, j, max) {
@@ -130,7 +139,7 @@ function ggPaths(D, j, max) {
   return {paths: out, count: count};
 }
 
-if (typeof module !== 'undefined') module.exports = {ggCompute: ggCompute, ggPaths: ggPaths, ggFmt: ggFmt, ggNum: ggNum};
+if (typeof module !== 'undefined') module.exports = {ggCompute: ggCompute, ggPaths: ggPaths, ggNudge: ggNudge, ggFmt: ggFmt, ggNum: ggNum};
 
 function ggPage() {
   var D = JSON.parse(document.getElementById('gg-data').textContent);
@@ -443,13 +452,10 @@ function ggPage() {
     var inp = el('input', {type: 'number', step: 'any', value: String(ggNum(n.value)), id: 'in' + j}, null, lab);
     var nb = el('button', {type: 'button', 'class': 'nudge', id: 'nudge' + j}, W.nudge, lab);
     nb.addEventListener('click', function () {
-      var E0 = ggCompute(D, edited), x0 = E0.v[j], h = 1e-4 * Math.max(1, Math.abs(x0)), moved = {};
-      for (var q in edited || {}) moved[q] = edited[q];
-      moved[j] = x0 + h;
-      var df = ggCompute(D, moved).v[D.root] - E0.v[D.root];
-      document.getElementById('gg-nudge').textContent = W.nudged + ': ' + n.name + ' += h = ' + ggFmt(h) +
-        ' \u2192 \u0394' + N[D.root].name + ' = ' + ggFmt(df) + ' \u2248 grad \u00b7 h = ' + ggFmt(E0.g[j]) +
-        ' \u00b7 ' + ggFmt(h) + ' = ' + ggFmt(E0.g[j] * h);
+      var r = ggNudge(D, edited, j);
+      document.getElementById('gg-nudge').textContent = W.nudged + ': ' + n.name + ' += h = ' + ggFmt(r.h) +
+        ' \u2192 \u0394' + N[D.root].name + ' = ' + ggFmt(r.df) + ' \u2248 grad \u00b7 h = ' + ggFmt(r.grad) +
+        ' \u00b7 ' + ggFmt(r.h) + ' = ' + ggFmt(r.grad * r.h);
     });
     inp.addEventListener('input', function () {
       var x = parseFloat(inp.value);
