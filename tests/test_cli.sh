@@ -182,5 +182,28 @@ bad "column 50000: unbalanced parentheses" grad "$open" x=1
 funcs=$(awk 'BEGIN { for (i = 0; i < 10000; i++) printf "sigmoid("; printf "x"; for (i = 0; i < 10000; i++) printf ")" }')
 ok '"value": 0.6' grad --json "$funcs" x=3
 
+# ---- html: the stepping page -----------------------------------------------------------------
+ok '<meta http-equiv="Content-Security-Policy"' html "(x + y) * z" x=-2 y=5 z=-4
+has "$tmp/out" 'forward  f #4 = mul(n3 = 3, z = -4) = -12'
+for e in circuit gates neuron shopping two-layer vectorized; do
+    ok '</html>' html --example "$e"
+done
+has "$tmp/out" 'W.grad = [2,2] {0.088, 0.176, 0.104, 0.208}'
+ok '<html lang="ko">' html --example circuit --lang ko
+last="html -o FILE"
+run html "x*y + x" x=3 y=4 -o "$tmp/page.html"
+[ "$rc" -eq 0 ] && [ ! -s "$tmp/out" ] || fail "html -o: exit $rc or stdout not empty"
+has "$tmp/page.html" 'dx = 1 (from f) + 4 (from n2) = 5'
+ls "$tmp" | grep -q 'page.html.tmp' && fail "html -o left a temporary file"
+bad "--lang fr: the page speaks en or ko" html "x" x=1 --lang fr
+bad "unknown example 'nope'" html --example nope
+bad "--example circuit takes no expression" html --example circuit "x" x=1
+bad "-o needs a value" html "x" x=1 -o
+bad "column 4" html "x +" x=1
+last="html of 49999 gates"
+run html "$sum" x=3
+[ "$rc" -eq 1 ] || fail "html of a huge graph: exit $rc, not 1"
+has "$tmp/err" "html: the graph has 49999 gates, more than the 500 a page can show"
+
 echo "$checks runs, $failures failures"
 [ "$failures" -eq 0 ]

@@ -285,10 +285,36 @@ static int train_small_mlp(char *err, size_t errlen, double *digest)
     return rc;
 }
 
+/* The stepping page of a small circuit (gg_html), into memory. */
+static int html_page(char *err, size_t errlen, double *digest)
+{
+    gg_expr_vars *vars = NULL;
+    gg_expr_error e = {0};
+    gg_graph *g = gg_graph_new();
+    gg_node *root = NULL;
+    if (g && gg_expr_vars_add(&vars, g, "x=0.5", &e) == 0 && gg_expr_vars_add(&vars, g, "y=-2", &e) == 0)
+        root = gg_expr_build(g, "q = x*y + x; f = sigmoid(q) * max(x, y)", vars, &e);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = root ? open_memstream(&buf, &len) : NULL;
+    int rc = f && gg_html(g, root, f, NULL) == 0 ? 0 : -1;
+    if (f)
+        fclose(f);
+    if (!rc)
+        *digest = (double)len + gg_grad(gg_expr_var_find(vars, "x"));
+    else
+        snprintf(err, errlen, "%s", e.message[0] ? e.message : g ? gg_error(g) : "no graph");
+    free(buf);
+    gg_expr_vars_free(vars);
+    gg_graph_free(g);
+    return rc;
+}
+
 static void parse_and_train_allocation_failures(void **state)
 {
     (void)state;
     assert_true(exhaust("parse an expression", parse_expression, ERRORS_ONLY) >= 5);
+    assert_true(exhaust("write the stepping page", html_page, ERRORS_ONLY) >= 10);
     assert_true(exhaust("build and train a small MLP", train_small_mlp, MAY_ABSORB) >= 10);
 }
 

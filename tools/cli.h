@@ -21,6 +21,7 @@
     X(trace, "the gate-level trace of an expression, forward then backward")          \
     X(explain, "the chain rule for one variable, path by path, with the numbers")     \
     X(dot, "an expression's graph as Graphviz DOT (render with dot -Tsvg)")          \
+    X(html, "a page that steps through backpropagation gate by gate (self-contained HTML)") \
     X(train, "train an MLP classifier on a data set (fashion-mnist, spiral, CSV, ...)") \
     X(predict, "evaluate a saved model on a data set's test split")
 

@@ -95,4 +95,37 @@ GG_API int gg_explain(gg_graph *g, gg_node *root, gg_node *leaf, FILE *out,
  * Returns 0, or non-zero with a message in gg_error(g). */
 GG_API int gg_dot(gg_graph *g, gg_node *root, FILE *out, const gg_view_opts *opts);
 
+/* ---- A page to step through ------------------------------------------------ */
+
+typedef struct gg_html_opts {
+    const char *title; /* the page's title; NULL: "gategrad: <root's name>" */
+    const char *lang;  /* the page's own words: "en" (NULL) or "ko" (Korean,
+                          the lecture's terms; gate names and traces stay) */
+    size_t max_gates;  /* larger graphs are refused; 0 means 500 */
+} gg_html_opts;
+
+/* Writes one self-contained HTML page (inline CSS, script and SVG; a
+ * Content-Security-Policy that lets it load nothing; no network address)
+ * that steps through root's graph gate by gate: step 0 computes nothing,
+ * then one step per gate forward, then one per gate backward in reverse
+ * topological order (buttons, arrow keys and space, deep links #step=N).
+ * The circuit is laid out left to right (layers by longest path from the
+ * leaves), each wire with its value above (light green) and what it
+ * carries back below (red); values not yet computed say so. The active
+ * gate is highlighted, and a card shows its rule sentence and the lines
+ * gg_trace prints for that step, with the running sum of a value used by
+ * several gates. Tensors show their shape and, up to 64 elements, value
+ * and gradient heatmaps (numbers on hover). When every node is a scalar
+ * and every gate elementwise, each variable leaf is an input and the page
+ * recomputes everything from the gate table's formulas; otherwise it shows
+ * the recorded numbers only. Every label reaches the page escaped.
+ *
+ * gg_html runs the steps itself: gg_zero_grad(g), gg_forward and
+ * gg_backward from root, traced; g is left as after gg_backward. It uses
+ * the graph's hook slot while it runs. opts may be NULL. Returns 0, or
+ * non-zero with a message in gg_error(g): NULL arguments, a graph of more
+ * than max_gates gates (the message says how to narrow it), the hook slot
+ * taken, a failing forward or backward, out of memory, a write error. */
+GG_API int gg_html(gg_graph *g, gg_node *root, FILE *out, const gg_html_opts *opts);
+
 #endif

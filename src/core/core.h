@@ -147,6 +147,13 @@ typedef struct ggc_gate {
      * element k, from the current values (used by traces and explain).
      * NULL for the others. */
     double (*local)(const gg_node *n, int i, size_t k);
+    /* For the gates elementwise.c's macros define: the forward formula and
+     * each input's local derivative as the C expressions they are written
+     * in (of x, y = output, p = param for a unary gate; of a, b, z =
+     * output for a binary one), stringified by the macros, so that the
+     * teaching page evaluates the very same formulas. NULL elsewhere. */
+    const char *fwd_text;
+    const char *local_text[2];
 } ggc_gate;
 
 /* The gate table, indexed by a node's gate id; defined by src/gates/, which

@@ -106,6 +106,8 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
                                      .forward = NAME##_forward,                      \
                                      .backward = NAME##_backward,                    \
                                      .local = NAME##_local,                          \
+                                     .fwd_text = #FWD,                               \
+                                     .local_text = {#DERIV},                         \
                                      __VA_ARGS__};
 
 /* ---- The loops shared by every binary gate ------------------------------ */
@@ -255,6 +257,8 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
                                      .forward = NAME##_forward,                      \
                                      .backward = NAME##_backward,                    \
                                      .local = NAME##_local,                          \
+                                     .fwd_text = #FWD,                               \
+                                     .local_text = {#DA, #DB},                       \
                                      __VA_ARGS__};
 
 /* ---- The gates ------------------------------------------------------------ */
