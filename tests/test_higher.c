@@ -599,6 +599,63 @@ static void errors(void **state)
     gg_graph_free(other);
 }
 
+
+/* Kinks as PyTorch has them: relu'(0) = 0 and relu'' = 0, abs'(0) = 0 and
+ * abs'' = 0, max and min route a tie to the first input, and the recorded
+ * sce gradient follows labels rewritten with gg_set_data (an ignored row
+ * included). gg_backward on a recorded gradient gives the next derivative. */
+static void kinks_and_conventions(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, (double[]){-1, 0, 2});
+    gg_node *w[1] = {x}, *d1[1], *d2[1];
+    gg_node *r = gg_sum(g, gg_mul(g, gg_relu(g, x), gg_const(g, 3)));
+    assert_int_equal(gg_gradient(g, r, 1, w, d1), 0);
+    assert_near(gg_value_at(d1[0], 0), 0, 0);
+    assert_near(gg_value_at(d1[0], 1), 0, 0);
+    assert_near(gg_value_at(d1[0], 2), 3, 0);
+    assert_int_equal(gg_gradient(g, gg_sum(g, d1[0]), 1, w, d2), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_near(gg_value_at(d2[0], i), 0, 0);
+    gg_node *a = gg_sum(g, gg_abs(g, x));
+    assert_int_equal(gg_gradient(g, a, 1, w, d1), 0);
+    assert_near(gg_value_at(d1[0], 0), -1, 0);
+    assert_near(gg_value_at(d1[0], 1), 0, 0);
+    assert_near(gg_value_at(d1[0], 2), 1, 0);
+    assert_int_equal(gg_gradient(g, gg_sum(g, gg_mul(g, d1[0], x)), 1, w, d2), 0);
+    assert_near(gg_value_at(d2[0], 0), -1, 0); /* d(x sign x)/dx = sign x: abs'' = 0 */
+    /* ties: max(p, q) and min(p, q) at p = q route to p */
+    gg_node *p = gg_scalar(g, 1.5), *q = gg_scalar(g, 1.5), *pq[2] = {p, q}, *o[2];
+    assert_int_equal(gg_gradient(g, gg_max(g, p, q), 2, pq, o), 0);
+    assert_near(gg_value(o[0]), 1, 0);
+    assert_near(gg_value(o[1]), 0, 0);
+    assert_int_equal(gg_gradient(g, gg_min(g, p, q), 2, pq, o), 0);
+    assert_near(gg_value(o[0]), 1, 0);
+    assert_near(gg_value(o[1]), 0, 0);
+    /* sce: new labels, an ignored row, through gg_forward */
+    gg_node *lg = gg_tensor(g, GG_F64, 2, (int64_t[]){2, 3}, (double[]){0.1, 0.2, 0.3, -0.5, 0.5, 1});
+    gg_node *lab = gg_input(g, GG_F64, 1, (int64_t[]){2}, (double[]){0, 2});
+    gg_node *l = gg_softmax_cross_entropy(g, lg, lab), *gl;
+    assert_int_equal(gg_gradient(g, l, 1, &lg, &gl), 0);
+    gg_set_data(g, lab, (double[]){-1, 1});
+    assert_int_equal(gg_forward(g, gl), 0);
+    assert_int_equal(gg_forward(g, l), 0);
+    gg_zero_grad(g);
+    assert_int_equal(gg_backward(g, l), 0);
+    for (size_t i = 0; i < 6; i++)
+        assert_near(gg_value_at(gl, i), gg_grad_at(lg, i), 1e-15);
+    assert_near(gg_value_at(gl, 0), 0, 0);
+    /* gg_backward through a recorded gradient: d/dx of (d/dx sum x^3) = 6x */
+    gg_node *c = gg_sum(g, gg_pow(g, x, 3)), *dc;
+    assert_int_equal(gg_gradient(g, c, 1, w, &dc), 0);
+    gg_zero_grad(g);
+    assert_int_equal(gg_backward(g, gg_sum(g, dc)), 0);
+    assert_near(gg_grad_at(x, 2), 12, 1e-12);
+    assert_near(gg_grad_at(x, 0), -6, 1e-12);
+    gg_graph_free(g);
+}
+
 int main(void)
 {
     gg_rng_seed(&rng, 12);
@@ -614,6 +671,7 @@ int main(void)
         cmocka_unit_test(custom_gates),
         cmocka_unit_test(f32_roots_and_variables),
         cmocka_unit_test(errors),
+        cmocka_unit_test(kinks_and_conventions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
