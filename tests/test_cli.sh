@@ -182,5 +182,17 @@ bad "column 50000: unbalanced parentheses" grad "$open" x=1
 funcs=$(awk 'BEGIN { for (i = 0; i < 10000; i++) printf "sigmoid("; printf "x"; for (i = 0; i < 10000; i++) printf ")" }')
 ok '"value": 0.6' grad --json "$funcs" x=3
 
+# ---- hessian and dot --grad: the gradient recorded as a graph --------------------------
+ok '{"value": 24.199999999999996, "grad": {"x": -215.59999999999997, "y": -87.999999999999986}, "hessian": {"x": {"x": 1330, "y": 480}, "y": {"x": 480, "y": 200}}}' hessian --json "(1 - x)^2 + 100*(y - x^2)^2" x=-1.2 y=1
+ok 'd2f/dx dy = -1.25' hessian "x^3 * y + 2*x*y^2" x=1.5 y=-2
+ok 'd2f/dy dy = 6' hessian "x^3 * y + 2*x*y^2" x=1.5 y=-2
+ok 'd2f/dx dx = 0' hessian "relu(x) * 3 + abs(x)" x=2
+ok '"hessian": {"x": {"x": 0, "u": 0}, "u": {"x": 0, "u": 0}}' hessian --json "x" x=1 u=2
+bad "column 1: unknown function 'foo'" hessian "foo(x)" x=1
+ok '{ df/dx | value 2.5403023 | grad 1 }' dot --grad x "x * y + sin(x)" x=1 y=2
+ok '{ x | value 1 | grad -0.84147098 }' dot --grad x "x * y + sin(x)" x=1 y=2
+bad "--grad q: no variable 'q' was given a value" dot --grad q "x*y" x=1 y=2
+bad "--grad needs a variable name" dot "x*y" x=1 --grad
+
 echo "$checks runs, $failures failures"
 [ "$failures" -eq 0 ]

@@ -18,6 +18,7 @@
 
 #define GG_COMMANDS(X)                                                                 \
     X(grad, "value of an expression and its gradient for each variable")              \
+    X(hessian, "value, gradient and Hessian matrix of an expression (second derivatives)") \
     X(trace, "the gate-level trace of an expression, forward then backward")          \
     X(explain, "the chain rule for one variable, path by path, with the numbers")     \
     X(dot, "an expression's graph as Graphviz DOT (render with dot -Tsvg)")          \
