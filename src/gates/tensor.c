@@ -156,6 +156,15 @@ static void matmul_backward(gg_node *z)
         }
 }
 
+/* x^T as a node: the input of x when x is itself a transpose (no copy of
+ * a copy), else a new transpose. */
+static gg_node *transposed(gg_graph *g, gg_node *x)
+{
+    if (x && x->gate == GG_GATE_transpose)
+        return x->in[0];
+    return gg_transpose(g, x);
+}
+
 /* Recorded: d a = upstream . b^T, d b = a^T . upstream, with a 1-D operand
  * made a matrix ([1,k] or [k,1]) and the upstream reshaped to match, then
  * summed back over the batches an operand was broadcast to. */
@@ -179,9 +188,9 @@ static bool matmul_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, 
         ur++;
     }
     gg_node *U = (ur == z->rank) ? up : gg_reshape(g, up, ur, ud);
-    if (want[0] && !(din[0] = ggg_reshape_like(g, ggg_sum_to(g, gg_matmul(g, U, gg_transpose(g, B)), A), a)))
+    if (want[0] && !(din[0] = ggg_reshape_like(g, ggg_sum_to(g, gg_matmul(g, U, transposed(g, B)), A), a)))
         return false;
-    if (want[1] && !(din[1] = ggg_reshape_like(g, ggg_sum_to(g, gg_matmul(g, gg_transpose(g, A), U), B), b)))
+    if (want[1] && !(din[1] = ggg_reshape_like(g, ggg_sum_to(g, gg_matmul(g, transposed(g, A), U), B), b)))
         return false;
     return true;
 }
