@@ -8,6 +8,8 @@
 
 #include <gategrad.h>
 
+#include "core/core.h" /* the gate table: every gate must record its backward */
+
 #include "fixtures/torch_higher.h"
 
 static gg_rng rng;
@@ -656,6 +658,40 @@ static void kinks_and_conventions(void **state)
     gg_graph_free(g);
 }
 
+/* Every gate of the table has a recording backward (the leaf is never run;
+ * users' gates have theirs through their definitions). */
+static void every_gate_has_a_builder(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    for (size_t id = 0; id < ggc_gate_count; id++) {
+        if (id == GGC_GATE_LEAF)
+            continue;
+        if (!ggc_gates[id]->grad)
+            fail_msg("gate '%s' has no recording backward (ggc_gate.grad)", ggc_gates[id]->name);
+        n++;
+    }
+    assert_true(n >= 50);
+}
+
+/* A seed that is a variable itself: the vector-Jacobian product is
+ * differentiable in the seed too. */
+static void seed_is_differentiable(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = var(g, 1, (int64_t[]){3}, -1, 1), *s = var(g, 1, (int64_t[]){3}, -1, 1);
+    gg_node *y = gg_exp(g, x), *vjp, *ds;
+    assert_int_equal(gg_gradient_seed(g, y, s, 1, &x, &vjp), 0);
+    assert_int_equal(gg_gradient(g, gg_sum(g, vjp), 1, &s, &ds), 0);
+    for (size_t i = 0; i < 3; i++) {
+        assert_near(gg_value_at(vjp, i), gg_value_at(s, i) * exp(gg_value_at(x, i)), 1e-14);
+        assert_near(gg_value_at(ds, i), exp(gg_value_at(x, i)), 1e-14);
+    }
+    expect_gradgrad(g, gg_sum(g, gg_mul(g, vjp, vjp)), "vjp with a variable seed");
+    gg_graph_free(g);
+}
+
 int main(void)
 {
     gg_rng_seed(&rng, 12);
@@ -672,6 +708,8 @@ int main(void)
         cmocka_unit_test(f32_roots_and_variables),
         cmocka_unit_test(errors),
         cmocka_unit_test(kinks_and_conventions),
+        cmocka_unit_test(every_gate_has_a_builder),
+        cmocka_unit_test(seed_is_differentiable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
