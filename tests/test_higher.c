@@ -568,6 +568,13 @@ static void f32_roots_and_variables(void **state)
     assert_int_equal(gg_gradient(g, r, 1, &x, &gx), 0);
     assert_int_equal(gg_node_dtype(gx), GG_F32);
     assert_near(gg_value_at(gx, 1), exp(-1.0), 1e-7);
+    /* second derivatives through a round trip f64 -> f32 -> f64, within f32's rounding */
+    gg_node *z = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, (double[]){0.3, -0.7, 1.1});
+    gg_node *zz = gg_cast(g, gg_sin(g, gg_cast(g, z, GG_F32)), GG_F64);
+    gg_node *root = gg_sum(g, gg_mul(g, zz, gg_mul(g, zz, z)));
+    gg_gradcheck_result res;
+    assert_int_equal(gg_gradgradcheck(g, root, &z, 1, 1e-2, 2e-3, &res), 0);
+    assert_int_equal(res.checked, 6);
     gg_graph_free(g);
     gg_graph_free(d);
 }
