@@ -226,6 +226,62 @@ static void random_compositions(void **state)
     }
 }
 
+/* Random pipelines over a [m, n] matrix through the tensor, shape, select
+ * and axis gates, with parameters broadcast into it (a bias row, a scale
+ * column), matrix products that change its width, and fan-out. */
+static void random_pipelines(void **state)
+{
+    (void)state;
+    unary_op smooth[] = {gg_sin, gg_tanh, gg_sigmoid, gg_softplus, gg_gelu, gg_silu};
+    for (int trial = 0; trial < 20; trial++) {
+        gg_graph *g = gg_graph_new();
+        int64_t m = 3, n = 4;
+        gg_node *h = var(g, 2, (int64_t[]){m, n}, -1, 1);
+        for (int step = 0; step < 7; step++) {
+            int64_t d[4];
+            gg_shape(h, d);
+            m = d[0], n = d[1];
+            switch (gg_rng_below(&rng, 12)) {
+            case 0: h = smooth[gg_rng_below(&rng, 6)](g, h); break;
+            case 1: h = gg_add(g, h, var(g, 1, (int64_t[]){n}, -1, 1)); break;
+            case 2: h = gg_mul(g, h, var(g, 2, (int64_t[]){m, 1}, -1, 1)); break;
+            case 3: h = gg_matmul(g, h, var(g, 2, (int64_t[]){n, 2 + (int64_t)gg_rng_below(&rng, 3)}, -1, 1)); break;
+            case 4: h = gg_transpose(g, h); break;
+            case 5: h = gg_add(g, h, gg_sum_axis(g, gg_mul(g, h, h), 1, 1)); break;
+            case 6: h = gg_softmax_axis(g, h, (int)gg_rng_below(&rng, 2)); break;
+            case 7: {
+                gg_node *parts[2] = {h, gg_cos(g, h)};
+                h = gg_slice(g, gg_concat(g, 2, parts, 1), 1, 1, n + 2);
+                break;
+            }
+            case 8: h = gg_div(g, h, gg_add(g, gg_const(g, 1), gg_mul(g, h, h))); break;
+            case 9: {
+                gg_node *mask = gg_input(g, GG_F64, 2, (int64_t[]){m, n}, NULL);
+                for (size_t i = 0; i < gg_numel(mask); i++)
+                    ((double *)gg_data(mask))[i] = (double)gg_rng_below(&rng, 2);
+                h = gg_where(g, mask, h, gg_mul(g, h, gg_exp(g, h)));
+                break;
+            }
+            case 10: {
+                gg_node *ix = gg_input(g, GG_F64, 1, (int64_t[]){m + 1}, NULL);
+                for (size_t i = 0; i < gg_numel(ix); i++)
+                    ((double *)gg_data(ix))[i] = (double)gg_rng_below(&rng, (uint64_t)m);
+                h = gg_gather_rows(g, h, ix);
+                break;
+            }
+            default:
+                h = gg_reshape(g, gg_log_softmax(g, gg_reshape(g, h, 1, (int64_t[]){m * n})), 2, (int64_t[]){n, m});
+                break;
+            }
+            assert_non_null(h);
+        }
+        char what[32];
+        snprintf(what, sizeof what, "pipeline %d", trial);
+        expect_gradgrad(g, square_root(g, h), what);
+        gg_graph_free(g);
+    }
+}
+
 /* ---- exact derivatives ------------------------------------------------------ */
 
 /* f = x^3 y + 2 x y^2 at (1.5, -2): every derivative up to the third by
@@ -706,6 +762,7 @@ int main(void)
         cmocka_unit_test(every_unary_gate),
         cmocka_unit_test(every_binary_gate),
         cmocka_unit_test(random_compositions),
+        cmocka_unit_test(random_pipelines),
         cmocka_unit_test(polynomial_third_derivatives),
         cmocka_unit_test(zeros_for_independent),
         cmocka_unit_test(hessians_against_torch),
