@@ -12,11 +12,6 @@ gg_node *ggg_k(gg_graph *g, const gg_node *like, double v)
     return gg_constant(g, (gg_dtype)like->dtype, v);
 }
 
-gg_node *ggg_zeros_like(gg_graph *g, const gg_node *like)
-{
-    return gg_input(g, (gg_dtype)like->dtype, like->rank, ggc_dims(like), NULL);
-}
-
 gg_node *ggg_sum_to(gg_graph *g, gg_node *x, const gg_node *like)
 {
     if (!x)
