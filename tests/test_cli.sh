@@ -193,6 +193,9 @@ ok '{ df/dx | value 2.5403023 | grad 1 }' dot --grad x "x * y + sin(x)" x=1 y=2
 ok '{ x | value 1 | grad -0.84147098 }' dot --grad x "x * y + sin(x)" x=1 y=2
 bad "--grad q: no variable 'q' was given a value" dot --grad q "x*y" x=1 y=2
 bad "--grad needs a variable name" dot "x*y" x=1 --grad
+ok 'result   df/dx = 24, ddf/dx/dx = 8, ddf/dx/dy = 6' trace --grad x "x * x * y" x=3 y=4
+ok 'forward  df/dx #8 = add(n7 = 12, n6 = 12) = 24' trace --grad x "x * x * y" x=3 y=4
+bad "--grad z: no variable 'z' was given a value" trace --grad z "x * y" x=3 y=4
 
 echo "$checks runs, $failures failures"
 [ "$failures" -eq 0 ]
