@@ -453,7 +453,18 @@ static void broadcast_to_forward(gg_node *z)
     gg_node *a = z->in[0];
     const void *x = ggc_val(a);
     void *y = ggc_val(z);
-    for (size_t k = 0, n = ggc_numel(z); k < n; k++)
+    size_t n = ggc_numel(z);
+    if (ggc_numel(a) == 1) { /* one value everywhere (a sum's gradient): a fill */
+        double v = ggb_get(a->dtype, x, 0);
+        if (z->dtype == GG_F32)
+            for (size_t k = 0; k < n; k++)
+                ((float *)y)[k] = (float)v;
+        else
+            for (size_t k = 0; k < n; k++)
+                ((double *)y)[k] = v;
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
         ggb_put(z->dtype, y, k, ggb_get(a->dtype, x, ggg_bcast_index(z, 0, k)));
 }
 
