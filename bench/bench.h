@@ -61,4 +61,17 @@ double bench_now(void);
  * the environment. */
 int bench_gemm(FILE *out, int quick, int json);
 
+typedef struct bench_hvp_result {
+    size_t nodes_loss, nodes_hvp; /* nodes of the loss's graph, and with the H.v graph */
+    double gradient_s;            /* fastest forward + zero_grad + backward of the loss */
+    double hvp_s;                 /* fastest gg_forward of the recorded H.v (all parameters) */
+    double checksum;              /* sum of every H.v element, finite when it ran */
+} bench_hvp_result;
+
+/* A Hessian-vector product of the MLP's loss (784-256-128-10, relu, batch
+ * 128, f32) with respect to all parameters, recorded with gg_hvp and re-run,
+ * beside one first-order gradient of the same loss (bench/hvp.c). 0 on
+ * success, -1 if recording failed. */
+int bench_hvp(int quick, bench_hvp_result *res);
+
 #endif

@@ -36,6 +36,7 @@ typedef struct bench_all {
     char *gemm_json;
     bench_train_result train;
     bench_scalar_result scalar;
+    bench_hvp_result hvp;
     const char *failed; /* the first check that failed, or NULL */
 } bench_all;
 
@@ -98,6 +99,15 @@ static void print_scalar(const bench_scalar_result *s)
            "reference tape", (double)s->tape_bytes / n, (double)s->engine_bytes / (double)s->tape_bytes);
 }
 
+static void print_hvp(const bench_hvp_result *h)
+{
+    printf("\n== Hessian-vector product: MLP loss, all parameters, batch 128, f32 ==\n");
+    printf("%-28s %12.4f   %-22s %7.4f %6.2fx\n", "H.v seconds (gg_hvp graph)", h->hvp_s,
+           "gradient (fwd+bwd)", h->gradient_s, h->hvp_s / h->gradient_s);
+    printf("%-28s %12zu   %-22s %7zu\n", "nodes with the H.v graph", h->nodes_hvp, "the loss's graph",
+           h->nodes_loss);
+}
+
 static void print_json(const bench_all *b)
 {
     const bench_train_result *t = &b->train;
@@ -110,13 +120,15 @@ static void print_json(const bench_all *b)
            "\"data_mib\": %.1f, \"first_loss\": %.5f, \"last_loss\": %.5f}, "
            "\"scalar\": {\"nodes\": %zu, \"ns_per_node\": %.2f, \"tape_ns_per_node\": %.2f, "
            "\"ratio\": %.3f, \"bytes_per_node\": %.1f, \"tape_bytes_per_node\": %.1f, "
-           "\"grad_diff\": %.3g}, \"ok\": %s%s%s%s}\n",
+           "\"grad_diff\": %.3g}, \"hvp\": {\"hvp_seconds\": %.5f, \"gradient_seconds\": %.5f, "
+           "\"ratio\": %.3f}, \"ok\": %s%s%s%s}\n",
            b->quick ? "true" : "false", t->threads, ggk_gemm_path_name(), b->gemm_json, t->data,
            t->model, t->batch, t->samples, t->steps, t->epoch_s, t->gemm_s,
            fmin(1, t->gemm_s / t->epoch_s), t->allocs_per_step, t->allocs_last_epoch, mib(t->peak_rss_bytes),
            mib(t->data_bytes), t->first_loss, t->last_loss, s->nodes, 1e9 * s->engine_s / n,
            1e9 * s->tape_s / n, s->engine_s / s->tape_s, (double)s->engine_bytes / n,
-           (double)s->tape_bytes / n, s->max_grad_diff, b->failed ? "false" : "true",
+           (double)s->tape_bytes / n, s->max_grad_diff, b->hvp.hvp_s, b->hvp.gradient_s,
+           b->hvp.hvp_s / b->hvp.gradient_s, b->failed ? "false" : "true",
            b->failed ? ", \"failed\": \"" : "", b->failed ? b->failed : "", b->failed ? "\"" : "");
 }
 
@@ -139,10 +151,14 @@ static int run_all(bench_all *b, int epochs)
     }
     check(b, b->gemm_status == 0, "a GEMM result differs from the reference");
     check(b, b->scalar.max_grad_diff < 1e-9, "scalar gradients differ from the reference tape");
+    check(b, bench_hvp(b->quick, &b->hvp) == 0 && isfinite(b->hvp.checksum),
+          "the Hessian-vector product could not be recorded or is not finite");
     if (b->json)
         print_json(b);
-    else
+    else {
         print_scalar(&b->scalar);
+        print_hvp(&b->hvp);
+    }
     if (b->failed)
         fprintf(stderr, "gategrad-bench: %s\n", b->failed);
     return b->failed ? 1 : 0;

@@ -22,6 +22,7 @@
  *
  * Modules:
  *   gategrad/graph.h  graphs, nodes, gates, forward/backward, gradcheck
+ *   gategrad/higher.h  gradients as graphs: Hessians, Hessian-vector products
  *   gategrad/expr.h   the expression language: "(x + y) * z" into a graph
  *   gategrad/rng.h    the seeded generator behind every random choice
  *   gategrad/teach.h  traces, chain-rule explanations, Graphviz pictures
@@ -35,6 +36,7 @@
 
 #include "gategrad/base.h"
 #include "gategrad/graph.h"
+#include "gategrad/higher.h"
 #include "gategrad/expr.h"
 #include "gategrad/rng.h"
 #include "gategrad/teach.h"

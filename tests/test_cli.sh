@@ -204,6 +204,20 @@ last="html of 49999 gates"
 run html "$sum" x=3
 [ "$rc" -eq 1 ] || fail "html of a huge graph: exit $rc, not 1"
 has "$tmp/err" "html: the graph has 49999 gates, more than the 500 a page can show"
+# ---- hessian and dot --grad: the gradient recorded as a graph --------------------------
+ok '{"value": 24.199999999999996, "grad": {"x": -215.59999999999997, "y": -87.999999999999986}, "hessian": {"x": {"x": 1330, "y": 480}, "y": {"x": 480, "y": 200}}}' hessian --json "(1 - x)^2 + 100*(y - x^2)^2" x=-1.2 y=1
+ok 'd2f/dx dy = -1.25' hessian "x^3 * y + 2*x*y^2" x=1.5 y=-2
+ok 'd2f/dy dy = 6' hessian "x^3 * y + 2*x*y^2" x=1.5 y=-2
+ok 'd2f/dx dx = 0' hessian "relu(x) * 3 + abs(x)" x=2
+ok '"hessian": {"x": {"x": 0, "u": 0}, "u": {"x": 0, "u": 0}}' hessian --json "x" x=1 u=2
+bad "column 1: unknown function 'foo'" hessian "foo(x)" x=1
+ok '{ df/dx | value 2.5403023 | grad 1 }' dot --grad x "x * y + sin(x)" x=1 y=2
+ok '{ x | value 1 | grad -0.84147098 }' dot --grad x "x * y + sin(x)" x=1 y=2
+bad "--grad q: no variable 'q' was given a value" dot --grad q "x*y" x=1 y=2
+bad "--grad needs a variable name" dot "x*y" x=1 --grad
+ok 'result   df/dx = 24, ddf/dx/dx = 8, ddf/dx/dy = 6' trace --grad x "x * x * y" x=3 y=4
+ok 'forward  df/dx #8 = add(n7 = 12, n6 = 12) = 24' trace --grad x "x * x * y" x=3 y=4
+bad "--grad z: no variable 'z' was given a value" trace --grad z "x * y" x=3 y=4
 
 echo "$checks runs, $failures failures"
 [ "$failures" -eq 0 ]

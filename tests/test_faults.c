@@ -127,6 +127,29 @@ static int build_big_graph(char *err, size_t errlen, double *digest)
     return 0;
 }
 
+/* Higher-order gradients: a gradient recorded as a graph, a Hessian-vector
+ * product and a dense Hessian, every allocation of the sweep failing in turn
+ * (the GEMM's workspaces may be absorbed, as in build_and_backprop). */
+static int record_hvp(char *err, size_t errlen, double *digest)
+{
+    gg_graph *g = gg_graph_new();
+    if (!g)
+        return graph_error(g, err, errlen);
+    gg_node *W = gg_tensor(g, GG_F64, 2, (int64_t[]){3, 2}, (double[]){0.1, -0.2, 0.3, 0.4, -0.5, 0.6});
+    gg_node *X = gg_input(g, GG_F64, 2, (int64_t[]){2, 3}, (double[]){1, 2, 3, -1, 0.5, 2});
+    gg_node *lab = gg_input(g, GG_F64, 1, (int64_t[]){2}, (double[]){1, 0});
+    gg_node *l = gg_softmax_cross_entropy(g, gg_tanh(g, gg_matmul(g, X, W)), lab);
+    gg_node *v = gg_input(g, GG_F64, 2, (int64_t[]){3, 2}, (double[]){1, 0, 0, 1, 1, 0});
+    gg_node *hv, *gr;
+    double H[36];
+    if (!l || !v || gg_gradient(g, l, 1, &W, &gr) || gg_hvp(g, l, 1, &W, &v, &hv) ||
+        gg_hessian(g, l, 1, &W, H, 6))
+        return graph_error(g, err, errlen);
+    *digest = gg_value_at(gr, 1) + gg_value_at(hv, 2) + H[7];
+    gg_graph_free(g);
+    return 0;
+}
+
 static int load_idx(char *err, size_t errlen, double *digest)
 {
     (void)errlen, (void)digest;
@@ -323,6 +346,8 @@ static void core_allocation_failures(void **state)
     (void)state;
     assert_true(exhaust("build and back-propagate a graph", build_and_backprop, MAY_ABSORB) >= 5);
     assert_true(exhaust("build a graph of 80,000 nodes", build_big_graph, ERRORS_ONLY) >= 36);
+    assert_true(exhaust("record a gradient, a Hessian-vector product, a Hessian", record_hvp,
+                        MAY_ABSORB) >= 10);
 }
 
 int main(void)

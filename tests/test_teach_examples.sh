@@ -57,5 +57,9 @@ check perceptrons "XOR    0 0 -> 0  0 1 -> 1  1 0 -> 1  1 1 -> 0"
 
 check boundary "spiral: test accuracy 1.000"
 
+check newton "step 0: x = -1.200000000000000, y = 1.000000000000000, f = 2.420000e+01, |grad| = 2.329e+02"
+check newton "step 5: x = 0.999995695653671, y = 0.999991391325722, f = 1.852740e-11"
+check newton "minimum reached: (1.000000000000000, 1.000000000000000)"
+
 [ "$failures" -eq 0 ] && echo "all example checks passed"
 [ "$failures" -eq 0 ]

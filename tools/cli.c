@@ -196,3 +196,48 @@ int cli_start(int argc, char **argv, unsigned accepted, const char *usage, cli_a
         rc = cli_build(a, e);
     return rc == CLI_OK && e->root ? -1 : cli_free(a, e, rc);
 }
+
+int cli_take_grad(int *argc, char **argv, const char **name)
+{
+    int n = 0;
+    *name = NULL;
+    for (int i = 0; i < *argc; i++) {
+        if (!strcmp(argv[i], "--")) {
+            while (i < *argc)
+                argv[n++] = argv[i++];
+            break;
+        }
+        if (!strcmp(argv[i], "--grad")) {
+            if (i + 1 >= *argc) {
+                cli_error("--grad needs a variable name");
+                return CLI_BAD_INPUT;
+            }
+            *name = argv[++i];
+        } else
+            argv[n++] = argv[i];
+    }
+    *argc = n;
+    argv[n] = NULL;
+    return -1;
+}
+
+gg_node *cli_gradient(cli_expr *e, const char *name)
+{
+    gg_node *x = NULL, *d;
+    for (size_t i = 0; i < gg_expr_vars_count(e->vars); i++)
+        if (!strcmp(gg_expr_var_name(e->vars, i), name))
+            x = gg_expr_var_node(e->vars, i);
+    if (!x) {
+        cli_error("--grad %s: no variable '%s' was given a value", name, name);
+        return NULL;
+    }
+    if (gg_gradient(e->g, e->root, 1, &x, &d)) {
+        cli_error("%s", gg_error(e->g));
+        return NULL;
+    }
+    char label[256];
+    snprintf(label, sizeof label, "d%s/d%s", gg_label(e->g, e->root), name);
+    if (!gg_label(e->g, d) && !gg_find(e->g, label))
+        gg_set_label(e->g, d, label);
+    return d;
+}

@@ -18,6 +18,7 @@
 
 #define GG_COMMANDS(X)                                                                 \
     X(grad, "value of an expression and its gradient for each variable")              \
+    X(hessian, "value, gradient and Hessian matrix of an expression (second derivatives)") \
     X(trace, "the gate-level trace of an expression, forward then backward")          \
     X(explain, "the chain rule for one variable, path by path, with the numbers")     \
     X(dot, "an expression's graph as Graphviz DOT (render with dot -Tsvg)")          \
@@ -71,6 +72,15 @@ int cli_backward(cli_expr *e);
 
 /* Frees what cli_parse and cli_build made; returns rc, for `return cli_free(...)`. */
 int cli_free(cli_args *a, cli_expr *e, int rc);
+
+/* Takes "--grad NAME" out of argv[0..*argc) (before any "--"), shortening
+ * it, and sets *name (NULL without the option). -1 to go on, or
+ * CLI_BAD_INPUT after a message (no NAME). */
+int cli_take_grad(int *argc, char **argv, const char **name);
+
+/* Records d root / d name as a graph (gg_gradient), labelled "d<f>/d<name>";
+ * NULL after a message (no such variable, a gate that cannot record). */
+gg_node *cli_gradient(cli_expr *e, const char *name);
 
 /* "gategrad: <message>" on stderr, printf-style. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -146,6 +146,11 @@ GG_API gg_node *gg_gelu(gg_graph *g, gg_node *a);         /* a * Phi(a), the exa
  * is 0 where the base is 0 and the exponent >= 0. */
 GG_API gg_node *gg_pow_node(gg_graph *g, gg_node *base, gg_node *exponent);
 
+/* Phi(a), the standard normal CDF 0.5 * (1 + erf(a / sqrt 2)), elementwise
+ * (torch.special.ndtr); its gradient is the density e^(-a^2/2) / sqrt(2 pi).
+ * gelu's recorded derivative (gg_gradient) is built from it. */
+GG_API gg_node *gg_normal_cdf(gg_graph *g, gg_node *a);
+
 /* min(max(a, lo), hi), elementwise. The gradient passes where
  * lo <= a <= hi, bounds included (PyTorch's convention), and is 0 outside.
  * Use -INFINITY or INFINITY for a side without a bound; NaN is an error. */
@@ -325,6 +330,17 @@ typedef struct gg_gate_def {
      * traces and gg_explain on scalars. NULL when there is none. */
     double (*local)(void *user, const gg_node *const *in, const gg_node *out, int i, size_t k);
     void *user; /* handed to every callback */
+    /* Optional: records each input's gradient as new nodes of g, for
+     * gg_gradient and gg_hvp (include/gategrad/higher.h): from up (the
+     * gradient out receives, a node of out's shape and dtype), in[] and out,
+     * with the public constructors, into din[i] (in[i]'s shape and dtype;
+     * left NULL, the input receives nothing). Record them from gates that
+     * have gradients of their own (or from custom gates that have this
+     * callback) for the result to be differentiable again. Returns 0, or
+     * non-zero (the error in gg_error, or a generic one). NULL: gg_gradient
+     * through this gate fails with a message naming it, never a silent 0. */
+    int (*gradient)(void *user, gg_graph *g, gg_node *const *in, gg_node *out, gg_node *up,
+                    gg_node **din);
 } gg_gate_def;
 
 /* Records a node of the gate def describes over in[0..def->arity), computes

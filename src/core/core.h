@@ -154,6 +154,14 @@ typedef struct ggc_gate {
      * teaching page evaluates the very same formulas. NULL elsewhere. */
     const char *fwd_text;
     const char *local_text[2];
+    /* The recording backward (gg_gradient, gradient.c): records the
+     * gradient each input i with want[i] receives, as new nodes of g built
+     * with the public constructors from up (the gradient n receives: a
+     * node of n's shape and dtype), n's inputs and n itself, into din[i]
+     * (the input's shape and dtype). din[i] left NULL: the input receives
+     * nothing (a step, argmax). false with the error recorded. NULL: the
+     * gate cannot record its backward, and gg_gradient fails naming it. */
+    bool (*grad)(gg_graph *g, gg_node *n, gg_node *up, const bool *want, gg_node **din);
 } ggc_gate;
 
 /* The gate table, indexed by a node's gate id; defined by src/gates/, which

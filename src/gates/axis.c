@@ -79,6 +79,42 @@ static void argmax_axis_forward(gg_node *z)
 /* Never called: the node is a constant (.constant), like a gg_input. */
 static void argmax_axis_backward(gg_node *z) { (void)z; }
 
+/* Recorded: the upstream (the axis kept) where the element is the one
+ * argmax picks (of -a for the minimum: the first of equal ones, the first
+ * NaN), 0 elsewhere; a one-hot mask made by comparing the index with a
+ * ramp 0..len-1 along the axis. */
+static bool extreme_grad(gg_graph *g, gg_node *z, gg_node *up, gg_node **din, bool smallest)
+{
+    gg_node *a = z->in[0];
+    int axis = ggg_axis(z);
+    gg_node *idx = gg_argmax_axis(g, smallest ? gg_neg(g, a) : a, axis, 1);
+    gg_node *iota = ggg_iota(g, (gg_dtype)a->dtype, a->rank, axis, a->val.t->dims[axis]);
+    if (!ggg_keepdim(z)) {
+        int64_t d[GG_MAX_DIMS];
+        for (int i = 0; i < a->rank; i++)
+            d[i] = i == axis ? 1 : a->val.t->dims[i];
+        up = gg_reshape(g, up, a->rank, d);
+    }
+    gg_node *off = gg_sub(g, iota, idx);
+    return (din[0] = gg_where(g, off, ggg_k(g, a, 0), up)) != NULL;
+}
+static bool max_axis_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return extreme_grad(g, z, up, din, false);
+}
+static bool min_axis_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return extreme_grad(g, z, up, din, true);
+}
+/* Never called either: a constant has no gradient to record. */
+static bool argmax_axis_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)g, (void)z, (void)up, (void)want, (void)din;
+    return true;
+}
+
 const ggc_gate ggg_gate_max_axis = {
     .name = "max_axis",
     .arity = 1,
@@ -88,6 +124,7 @@ const ggc_gate ggg_gate_max_axis = {
     .shape = ggg_axis_shape,
     .forward = max_axis_forward,
     .backward = max_axis_backward,
+    .grad = max_axis_grad,
 };
 const ggc_gate ggg_gate_min_axis = {
     .name = "min_axis",
@@ -98,6 +135,7 @@ const ggc_gate ggg_gate_min_axis = {
     .shape = ggg_axis_shape,
     .forward = min_axis_forward,
     .backward = min_axis_backward,
+    .grad = min_axis_grad,
 };
 const ggc_gate ggg_gate_argmax_axis = {
     .name = "argmax_axis",
@@ -108,6 +146,7 @@ const ggc_gate ggg_gate_argmax_axis = {
     .shape = ggg_axis_shape,
     .forward = argmax_axis_forward,
     .backward = argmax_axis_backward,
+    .grad = argmax_axis_grad,
 };
 
 /* ---- softmax_axis, log_softmax_axis -------------------------------------------- */
@@ -168,6 +207,21 @@ static void log_softmax_axis_backward(gg_node *z)
         ggg_softmax_lines_backward(z, ggg_axis_view_of(z), true);
 }
 
+/* Recorded as softmax's and log_softmax's (tensor.c), along the axis. */
+static bool softmax_axis_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    gg_node *s = gg_sum_axis(g, gg_mul(g, up, z), ggg_axis(z), 1);
+    return (din[0] = gg_mul(g, z, gg_sub(g, up, s))) != NULL;
+}
+static bool log_softmax_axis_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want,
+                                  gg_node **din)
+{
+    (void)want;
+    gg_node *s = gg_sum_axis(g, up, ggg_axis(z), 1);
+    return (din[0] = gg_sub(g, up, gg_mul(g, gg_exp(g, z), s))) != NULL;
+}
+
 const ggc_gate ggg_gate_softmax_axis = {
     .name = "softmax_axis",
     .arity = 1,
@@ -176,6 +230,7 @@ const ggc_gate ggg_gate_softmax_axis = {
     .shape = ggg_same_shape,
     .forward = softmax_axis_forward,
     .backward = softmax_axis_backward,
+    .grad = softmax_axis_grad,
 };
 const ggc_gate ggg_gate_log_softmax_axis = {
     .name = "log_softmax_axis",
@@ -185,6 +240,7 @@ const ggc_gate ggg_gate_log_softmax_axis = {
     .shape = ggg_same_shape,
     .forward = log_softmax_axis_forward,
     .backward = log_softmax_axis_backward,
+    .grad = log_softmax_axis_grad,
 };
 
 /* ---- Constructors ------------------------------------------------------------ */

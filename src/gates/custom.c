@@ -80,6 +80,31 @@ static double custom_local(const gg_node *n, int i, size_t k)
     return c->def.local(c->def.user, (const gg_node *const *)in, n, i, k);
 }
 
+/* The recording backward: the user's gradient callback, when given (the
+ * entry has none otherwise, and gg_gradient names the gate). */
+static bool custom_grad(gg_graph *g, gg_node *n, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    const custom_gate *c = custom_of(n);
+    gg_node *in[GG_CUSTOM_MAX_INPUTS] = {0};
+    int k = gather_inputs(n, in);
+    if (c->def.gradient(c->def.user, g, in, n, up, din)) {
+        if (!g->has_error)
+            ggc_fail(g, "%s: its gradient callback failed", c->entry.name);
+        return false;
+    }
+    for (int i = 0; i < k; i++)
+        if (din[i] && (!ggc_owns(g, din[i]) || din[i]->dtype != in[i]->dtype ||
+                       din[i]->rank != in[i]->rank ||
+                       (in[i]->rank && memcmp(ggc_dims(din[i]), ggc_dims(in[i]),
+                                              (size_t)in[i]->rank * sizeof(int64_t))))) {
+            ggc_fail(g, "%s: its gradient callback gave din[%d] of another shape, dtype or "
+                     "graph than in[%d]", c->entry.name, i, i);
+            return false;
+        }
+    return true;
+}
+
 /* The table's entry: what the drivers run for every user's gate. */
 const ggc_gate ggg_gate_custom = {
     .name = "custom",
@@ -90,12 +115,13 @@ const ggc_gate ggg_gate_custom = {
     .forward = custom_forward,
     .backward = custom_backward,
     .local = custom_local,
+    .grad = custom_grad,
 };
 
 static bool same_def(const gg_gate_def *a, const gg_gate_def *b)
 {
     return a->shape == b->shape && a->forward == b->forward && a->backward == b->backward &&
-           a->local == b->local && a->user == b->user && a->arity == b->arity &&
+           a->local == b->local && a->gradient == b->gradient && a->user == b->user && a->arity == b->arity &&
            !strcmp(a->name, b->name) && !strcmp(a->rule, b->rule);
 }
 
@@ -122,6 +148,7 @@ static const custom_gate *entry_for(gg_graph *g, const gg_gate_def *def)
     c->entry.arity = def->arity;
     c->entry.ordered = def->arity > 1;
     c->entry.local = def->local ? custom_local : NULL;
+    c->entry.grad = def->gradient ? custom_grad : NULL;
     c->owned = (ggc_owned){.next = g->owned, .kind = GGC_OWNED_GATE};
     g->owned = &c->owned;
     return c;

@@ -261,80 +261,204 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
                                      .local_text = {#DA, #DB},                       \
                                      __VA_ARGS__};
 
+/* ---- The recording backwards (ggc_gate.grad) -------------------------------
+ * Each records the input gradients with the public constructors, so that
+ * they are differentiable in turn. A unary gate's is upstream * its local
+ * derivative, written with gates (x the input, y the output, p the param);
+ * a binary gate's is summed back over the dimensions its input was
+ * broadcast along. Kinks follow PyTorch: relu'' = abs'' = 0 (the masks are
+ * steps), max and min route with where. */
+
+#define K(v) ggg_k(g, x, (v))
+#define UNARY_GRAD(NAME, DERIV)                                                      \
+    static gg_node *NAME##_dnode(gg_graph *g, gg_node *x, gg_node *y, double p)       \
+    {                                                                                \
+        (void)g, (void)x, (void)y, (void)p;                                          \
+        return DERIV;                                                                \
+    }                                                                                \
+    static bool NAME##_grad(gg_graph *g, gg_node *n, gg_node *up, const bool *want,  \
+                            gg_node **din)                                           \
+    {                                                                                \
+        (void)want;                                                                  \
+        return (din[0] = gg_mul(g, up, NAME##_dnode(g, n->in[0], n, n->param.f))) != NULL; \
+    }
+
+static bool copy_grad(gg_graph *g, gg_node *n, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)g, (void)n, (void)want;
+    din[0] = up;
+    return true;
+}
+static bool neg_grad(gg_graph *g, gg_node *n, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)n, (void)want;
+    return (din[0] = gg_neg(g, up)) != NULL;
+}
+static bool log_grad(gg_graph *g, gg_node *n, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return (din[0] = gg_div(g, up, n->in[0])) != NULL;
+}
+static bool log1p_grad(gg_graph *g, gg_node *n, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return (din[0] = gg_div(g, up, gg_add(g, ggg_k(g, n, 1), n->in[0]))) != NULL;
+}
+static bool sqrt_grad(gg_graph *g, gg_node *n, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return (din[0] = gg_div(g, up, gg_mul(g, ggg_k(g, n, 2), n))) != NULL;
+}
+static bool pow_grad(gg_graph *g, gg_node *n, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    double p = n->param.f;
+    if (p == 0)
+        return true; /* 0 everywhere, as PyTorch's */
+    gg_node *x = n->in[0];
+    return (din[0] = gg_mul(g, up, gg_mul(g, K(p), gg_pow(g, x, p - 1)))) != NULL;
+}
+UNARY_GRAD(sigmoid, gg_mul(g, y, gg_sub(g, K(1), y)))
+UNARY_GRAD(tanh, gg_sub(g, K(1), gg_mul(g, y, y)))
+UNARY_GRAD(exp, y)
+UNARY_GRAD(relu, gg_step(g, x))
+UNARY_GRAD(leaky_relu, gg_where(g, gg_step(g, x), K(1), K(p)))
+UNARY_GRAD(elu, gg_where(g, gg_step(g, x), K(1), gg_add(g, y, K(p))))
+UNARY_GRAD(abs, gg_sub(g, gg_step(g, x), gg_step(g, gg_neg(g, x))))
+UNARY_GRAD(sin, gg_cos(g, x))
+UNARY_GRAD(cos, gg_neg(g, gg_sin(g, x)))
+UNARY_GRAD(softplus, gg_where(g, gg_step(g, gg_sub(g, x, K(20))), K(1), gg_sigmoid(g, x)))
+static gg_node *silu_deriv(gg_graph *g, gg_node *x)
+{
+    gg_node *s = gg_sigmoid(g, x);
+    return gg_mul(g, s, gg_add(g, K(1), gg_mul(g, x, gg_sub(g, K(1), s))));
+}
+UNARY_GRAD(silu, silu_deriv(g, x))
+#define SQRT1_2 0.70710678118654752440    /* 1 / sqrt(2) */
+#define INV_SQRT_2PI 0.39894228040143267794 /* 1 / sqrt(2 pi) */
+/* phi(x), the standard normal density, with gates. */
+static gg_node *normal_pdf(gg_graph *g, gg_node *x)
+{
+    return gg_mul(g, K(INV_SQRT_2PI), gg_exp(g, gg_mul(g, K(-0.5), gg_mul(g, x, x))));
+}
+UNARY_GRAD(gelu, gg_add(g, gg_normal_cdf(g, x), gg_mul(g, x, normal_pdf(g, x))))
+UNARY_GRAD(normal_cdf, normal_pdf(g, x))
+#undef K
+
+/* 1 where x != 0, else 0 (a constant mask: steps pass no gradient). */
+static gg_node *nonzero(gg_graph *g, gg_node *x)
+{
+    return gg_add(g, gg_step(g, x), gg_step(g, gg_neg(g, x)));
+}
+
+/* din[0], din[1] = da, db summed back to the inputs' shapes. */
+static bool binary_put(gg_graph *g, gg_node *z, const bool *want, gg_node **din, gg_node *da,
+                       gg_node *db)
+{
+    if (want[0] && !(din[0] = ggg_sum_to(g, da, z->in[0])))
+        return false;
+    if (want[1] && !(din[1] = ggg_sum_to(g, db, z->in[1])))
+        return false;
+    return true;
+}
+#define BINARY_GRAD(NAME, DA, DB)                                                    \
+    static bool NAME##_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want,  \
+                            gg_node **din)                                           \
+    {                                                                                \
+        gg_node *a = z->in[0], *b = z->in[1];                                        \
+        (void)a, (void)b;                                                            \
+        return binary_put(g, z, want, din, want[0] ? (DA) : NULL, want[1] ? (DB) : NULL); \
+    }
+BINARY_GRAD(add, up, up)
+BINARY_GRAD(sub, up, gg_neg(g, up))
+BINARY_GRAD(mul, gg_mul(g, up, b), gg_mul(g, up, a))
+BINARY_GRAD(div, gg_div(g, up, b), gg_neg(g, gg_div(g, gg_mul(g, up, z), b)))
+/* Routers: the mask is where the second input wins (strictly: a tie goes to a). */
+BINARY_GRAD(max, gg_where(g, gg_step(g, gg_sub(g, b, a)), ggg_k(g, z, 0), up),
+            gg_where(g, gg_step(g, gg_sub(g, b, a)), up, ggg_k(g, z, 0)))
+BINARY_GRAD(min, gg_where(g, gg_step(g, gg_sub(g, a, b)), ggg_k(g, z, 0), up),
+            gg_where(g, gg_step(g, gg_sub(g, a, b)), up, ggg_k(g, z, 0)))
+/* d base = e * base^(e-1) (0 where e = 0), d e = y * log(base) (0 where
+ * base = 0 and e >= 0), as the imperative backward. */
+BINARY_GRAD(pow_node,
+            gg_where(g, nonzero(g, b),
+                     gg_mul(g, up, gg_mul(g, b, gg_pow_node(g, a, gg_sub(g, b, ggg_k(g, z, 1))))),
+                     ggg_k(g, z, 0)),
+            gg_where(g, gg_add(g, nonzero(g, a), gg_step(g, gg_neg(g, b))),
+                     gg_mul(g, up, gg_mul(g, z, gg_log(g, a))), ggg_k(g, z, 0)))
+
 /* ---- The gates ------------------------------------------------------------ */
 
 BINARY_GATE(add, "distributor: both inputs receive the upstream gradient unchanged",
             a + b, 1.0, 1.0,
-            .formula = {"upstream", "upstream"})
+            .formula = {"upstream", "upstream"}, .grad = add_grad)
 BINARY_GATE(sub, "distributor with a sign: the first input receives the upstream gradient, the second its negative",
             a - b, 1.0, -1.0,
-            .formula = {"upstream", "-upstream"}, .ordered = true)
+            .formula = {"upstream", "-upstream"}, .ordered = true, .grad = sub_grad)
 BINARY_GATE(mul, "swap multiplier: each input receives the upstream gradient times the other input",
             a * b, b, a,
-            .formula = {"{o} * upstream = {o=}", "{o} * upstream = {o=}"})
+            .formula = {"{o} * upstream = {o=}", "{o} * upstream = {o=}"}, .grad = mul_grad)
 BINARY_GATE(div, "the numerator receives upstream / denominator, the denominator -upstream * numerator / denominator^2",
             a / b, 1.0 / b, -a / (b * b),
             .formula = {"upstream / {b} = 1 / {b=}", "-upstream * {a} / {b}^2 = -{a=(} / {b=(}^2"},
-            .ordered = true)
+            .ordered = true, .grad = div_grad)
 BINARY_GATE(max, "router: the larger input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
             a >= b ? a : b, a >= b ? 1.0 : 0.0, a >= b ? 0.0 : 1.0,
             .formula = {"upstream ({x} >= {o=})", "upstream ({x} > {o=})"}, .routes = true,
-            .expr = "max")
+            .expr = "max", .grad = max_grad)
 BINARY_GATE(min, "router: the smaller input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
             a <= b ? a : b, a <= b ? 1.0 : 0.0, a <= b ? 0.0 : 1.0,
             .formula = {"upstream ({x} <= {o=})", "upstream ({x} < {o=})"}, .routes = true,
-            .expr = "min")
+            .expr = "min", .grad = min_grad)
 
 UNARY_GATE(copy, "adder: the input receives the sum of the upstream gradients of every use",
            x, 1.0,
-           .formula = {"upstream"})
+           .formula = {"upstream"}, .grad = copy_grad)
 UNARY_GATE(neg, "flips the sign of the upstream gradient", -x, -1.0,
-           .formula = {"-upstream"})
+           .formula = {"-upstream"}, .grad = neg_grad)
 UNARY_GATE(sigmoid, "from its own output: the input receives output * (1 - output) * upstream",
            x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)), y * (1.0 - y),
-           .formula = {"{Y} * (1 - {Y}) * upstream = {y} * (1 - {y})"}, .expr = "sigmoid")
+           .formula = {"{Y} * (1 - {Y}) * upstream = {y} * (1 - {y})"}, .expr = "sigmoid", .grad = sigmoid_grad)
 UNARY_GATE(tanh, "from its own output: the input receives (1 - output^2) * upstream", tanh(x), 1.0 - y * y,
-           .formula = {"(1 - {Y}^2) * upstream = (1 - {y(}^2)"}, .expr = "tanh")
+           .formula = {"(1 - {Y}^2) * upstream = (1 - {y(}^2)"}, .expr = "tanh", .grad = tanh_grad)
 UNARY_GATE(exp, "from its own output: the input receives output * upstream", exp(x), y,
-           .formula = {"{Y} * upstream = {y}"}, .expr = "exp")
+           .formula = {"{Y} * upstream = {y}"}, .expr = "exp", .grad = exp_grad)
 UNARY_GATE(log, "the input receives upstream / input", log(x), 1.0 / x,
-           .formula = {"upstream / {X} = 1 / {x}"}, .expr = "log")
+           .formula = {"upstream / {X} = 1 / {x}"}, .expr = "log", .grad = log_grad)
 UNARY_GATE(relu, "switch: passes the upstream gradient where the input > 0, blocks it elsewhere",
            x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0,
-           .expr = "relu")
+           .expr = "relu", .grad = relu_grad)
 UNARY_GATE(leaky_relu, "passes the upstream gradient where the input > 0, scales it by the slope elsewhere",
            x > 0 ? x : p * x, x > 0 ? 1.0 : p,
-           .param = GGC_PARAM_NUMBER)
+           .param = GGC_PARAM_NUMBER, .grad = leaky_relu_grad)
 UNARY_GATE(elu, "passes the upstream gradient where the input > 0, elsewhere the input receives (output + alpha) * upstream",
            x > 0 ? x : p * expm1(x), x > 0 ? 1.0 : y + p,
-           .param = GGC_PARAM_NUMBER)
+           .param = GGC_PARAM_NUMBER, .grad = elu_grad)
 UNARY_GATE(abs, "passes the upstream gradient with the sign of the input (0 at 0)",
            fabs(x), x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0),
-           .expr = "abs")
+           .expr = "abs", .grad = abs_grad)
 UNARY_GATE(pow, "the input receives p * input^(p-1) * upstream, p the constant exponent", pow(x, p), p == 0 ? 0.0 : p * pow(x, p - 1.0),
-           .formula = {"{p} * {X}^{p1(} * upstream = {p} * {x(}^{p1(}"}, .param = GGC_PARAM_NUMBER)
+           .formula = {"{p} * {X}^{p1(} * upstream = {p} * {x(}^{p1(}"}, .param = GGC_PARAM_NUMBER, .grad = pow_grad)
 UNARY_GATE(sqrt, "from its own output: the input receives upstream / (2 * output)", sqrt(x), 0.5 / y,
-           .formula = {"upstream / (2 * {Y}) = 1 / (2 * {y})"}, .expr = "sqrt")
+           .formula = {"upstream / (2 * {Y}) = 1 / (2 * {y})"}, .expr = "sqrt", .grad = sqrt_grad)
 UNARY_GATE(sin, "the input receives cos(input) * upstream", sin(x), cos(x),
-           .formula = {"cos({X}) * upstream = {d}"}, .expr = "sin")
+           .formula = {"cos({X}) * upstream = {d}"}, .expr = "sin", .grad = sin_grad)
 UNARY_GATE(cos, "the input receives -sin(input) * upstream", cos(x), -sin(x),
-           .formula = {"-sin({X}) * upstream = {d}"}, .expr = "cos")
+           .formula = {"-sin({X}) * upstream = {d}"}, .expr = "cos", .grad = cos_grad)
 UNARY_GATE(log1p, "the input receives upstream / (1 + input)", log1p(x), 1.0 / (1.0 + x),
-           .formula = {"upstream / (1 + {X}) = 1 / (1 + {x})"}, .expr = "log1p")
+           .formula = {"upstream / (1 + {X}) = 1 / (1 + {x})"}, .expr = "log1p", .grad = log1p_grad)
 /* PyTorch's softplus: x itself above 20, where log(1 + e^x) rounds to x. */
 UNARY_GATE(softplus, "the input receives sigmoid(input) * upstream (upstream itself above 20, where softplus is the input)",
            x > 20 ? x : log1p(exp(x)), x > 20 ? 1.0 : 1.0 / (1.0 + exp(-x)),
-           .formula = {"sigmoid({X}) * upstream = {d}"}, .expr = "softplus")
+           .formula = {"sigmoid({X}) * upstream = {d}"}, .expr = "softplus", .grad = softplus_grad)
 UNARY_GATE(silu, "the input receives (s + input * s * (1 - s)) * upstream, where s = sigmoid(input)",
            x / (1.0 + exp(-x)), (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x)))) / (1.0 + exp(-x)),
-           .formula = {"(s + {X} * s * (1 - s)) * upstream, s = sigmoid({X}), = {d}"}, .expr = "silu")
+           .formula = {"(s + {X} * s * (1 - s)) * upstream, s = sigmoid({X}), = {d}"}, .expr = "silu", .grad = silu_grad)
 /* The exact form, with erf: Phi is the standard normal CDF, phi its density. */
-#define SQRT1_2 0.70710678118654752440    /* 1 / sqrt(2) */
-#define INV_SQRT_2PI 0.39894228040143267794 /* 1 / sqrt(2 pi) */
 UNARY_GATE(gelu, "the input receives (Phi(input) + input * phi(input)) * upstream, Phi and phi the normal CDF and density",
            0.5 * x * (1.0 + erf(x * SQRT1_2)),
            0.5 * (1.0 + erf(x * SQRT1_2)) + x * exp(-0.5 * x * x) * INV_SQRT_2PI,
-           .formula = {"(Phi({X}) + {X} * phi({X})) * upstream = {d}"}, .expr = "gelu")
+           .formula = {"(Phi({X}) + {X} * phi({X})) * upstream = {d}"}, .expr = "gelu", .grad = gelu_grad)
 
 /* a^b with both inputs nodes (torch.pow): a negative base with an integral
  * exponent has a value; b = 0 gives da = 0 even at a = 0, and a = 0 with
@@ -343,7 +467,45 @@ BINARY_GATE(pow_node, "the base receives exponent * base^(exponent-1) * upstream
             pow(a, b), b == 0 ? 0.0 : b * pow(a, b - 1.0), (a == 0 && b >= 0) ? 0.0 : z * log(a),
             .ordered = true, .expr = "pow",
             .formula = {"{b} * {a}^({b} - 1) * upstream = {b=} * {a=(}^({b=} - 1)",
-                        "{Y} * log({a}) * upstream = {y} * log({a=})"})
+                        "{Y} * log({a}) * upstream = {y} * log({a=})"}, .grad = pow_node_grad)
+
+/* Phi, the standard normal CDF: the gate gelu's recorded derivative needs
+ * (gradient phi, the density). Its loops are written out rather than made
+ * by UNARY_GATE, as it is not one of the lecture's elementwise gates with a
+ * PyTorch counterpart of its own (torch.special.ndtr). */
+static double normal_cdf_f(double x) { return 0.5 * (1.0 + erf(x * SQRT1_2)); }
+static double normal_cdf_d(double x) { return exp(-0.5 * x * x) * INV_SQRT_2PI; }
+static void normal_cdf_forward(gg_node *n)
+{
+    gg_node *a = n->in[0];
+    for (size_t k = 0, cnt = ggc_numel(n); k < cnt; k++)
+        ggb_put(n->dtype, ggc_val(n), k, normal_cdf_f(ggb_get(a->dtype, ggc_val(a), k)));
+}
+static void normal_cdf_backward(gg_node *n)
+{
+    gg_node *a = n->in[0];
+    if (!ggc_needs_grad(a))
+        return;
+    for (size_t k = 0, cnt = ggc_numel(n); k < cnt; k++)
+        ggb_add(a->dtype, ggc_grad(a), k,
+                ggb_get(n->dtype, ggc_grad(n), k) * normal_cdf_d(ggb_get(a->dtype, ggc_val(a), k)));
+}
+static double normal_cdf_local(const gg_node *n, int i, size_t k)
+{
+    (void)i;
+    return normal_cdf_d(gg_value_at(n->in[0], k));
+}
+const ggc_gate ggg_gate_normal_cdf = {
+    .name = "normal_cdf",
+    .arity = 1,
+    .rule = "the input receives phi(input) * upstream, phi the standard normal density",
+    .formula = {"phi({X}) * upstream = {d}"},
+    .shape = ggg_same_shape,
+    .forward = normal_cdf_forward,
+    .backward = normal_cdf_backward,
+    .local = normal_cdf_local,
+    .grad = normal_cdf_grad,
+};
 
 /* ---- Constructors ----------------------------------------------------------- */
 
@@ -388,4 +550,9 @@ gg_node *gg_gelu(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_gelu, a
 gg_node *gg_pow_node(gg_graph *g, gg_node *base, gg_node *exponent)
 {
     return ggc_record(g, GG_GATE_pow_node, base, exponent, 0, NULL);
+}
+
+gg_node *gg_normal_cdf(gg_graph *g, gg_node *a)
+{
+    return ggc_record(g, GG_GATE_normal_cdf, a, NULL, 0, NULL);
 }

@@ -62,6 +62,19 @@ bool ggg_axis_shape(gg_graph *g, const gg_node *z, ggc_shape *out);
 void ggg_softmax_lines(gg_node *z, ggg_axis_view v, bool take_log);
 void ggg_softmax_lines_backward(gg_node *z, ggg_axis_view v, bool from_log);
 
+/* What the recording backwards share (grad.c): a rank-0 constant v of
+ * like's dtype; x summed back over the dimensions it was broadcast along,
+ * to like's shape; x reshaped to like's shape (itself when it has it); a
+ * constant of shape [1, .., len, .., 1] (len along axis, rank dimensions)
+ * holding 0, 1, ... len-1; 1 where idx equals iota and 0 elsewhere,
+ * broadcast. NULL when an input is NULL or on
+ * error, as every constructor. */
+gg_node *ggg_k(gg_graph *g, const gg_node *like, double v);
+gg_node *ggg_sum_to(gg_graph *g, gg_node *x, const gg_node *like);
+gg_node *ggg_reshape_like(gg_graph *g, gg_node *x, const gg_node *like);
+gg_node *ggg_iota(gg_graph *g, gg_dtype dtype, int rank, int axis, int64_t len);
+gg_node *ggg_onehot(gg_graph *g, gg_node *idx, gg_node *iota);
+
 #define GG_GATES(X)              \
     X(leaf)                      \
     X(custom)                    \
@@ -114,7 +127,8 @@ void ggg_softmax_lines_backward(gg_node *z, ggg_axis_view v, bool from_log);
     X(concat)                    \
     X(gather_rows)               \
     X(broadcast_to)              \
-    X(transpose_axes)
+    X(transpose_axes)              \
+    X(normal_cdf)
 
 #define GG_GATE_ENUM(name) GG_GATE_##name,
 enum { GG_GATES(GG_GATE_ENUM) GG_GATE_COUNT };

@@ -102,6 +102,22 @@ static void sce_backward(gg_node *z)
     }
 }
 
+/* Recorded: up * (softmax(logits) - onehot(labels)) * counted / max(count,
+ * 1), the row mask counted = (label >= 0) and the count nodes of the
+ * labels, so new labels written with gg_set_data give the new gradient. */
+static bool sce_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    gg_node *x = z->in[0], *lab = z->in[1];
+    sce_dims d = sce_view(z);
+    gg_node *col = gg_reshape(g, lab, 2, (const int64_t[]){(int64_t)d.rows, 1});
+    gg_node *oh = ggg_onehot(g, col, ggg_iota(g, (gg_dtype)x->dtype, 2, 1, (int64_t)d.classes));
+    gg_node *counted = gg_sub(g, ggg_k(g, x, 1), gg_step(g, gg_neg(g, col)));
+    gg_node *count = gg_max(g, gg_sum(g, counted), ggg_k(g, x, 1));
+    gg_node *diff = gg_mul(g, gg_sub(g, gg_softmax(g, x), oh), counted);
+    return (din[0] = gg_mul(g, gg_div(g, diff, count), up)) != NULL;
+}
+
 const ggc_gate ggg_gate_softmax_cross_entropy = {
     .name = "softmax_cross_entropy",
     .arity = 2,
@@ -109,6 +125,7 @@ const ggc_gate ggg_gate_softmax_cross_entropy = {
     .shape = sce_shape,
     .forward = sce_forward,
     .backward = sce_backward,
+    .grad = sce_grad,
 };
 
 /* ---- binary cross-entropy on logits: x and t of one shape ---------------------- */
@@ -160,6 +177,18 @@ static void bce_backward(gg_node *z)
     }
 }
 
+/* Recorded: dx = up * (sigmoid(x) - t) / N, dt = -up * x / N. */
+static bool bce_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    gg_node *x = z->in[0], *t = z->in[1];
+    double inv = 1.0 / (double)ggc_numel(x);
+    if (want[0] && !(din[0] = gg_mul(g, gg_mul(g, up, ggg_k(g, z, inv)), gg_sub(g, gg_sigmoid(g, x), t))))
+        return false;
+    if (want[1] && !(din[1] = gg_mul(g, gg_mul(g, up, ggg_k(g, z, -inv)), x)))
+        return false;
+    return true;
+}
+
 const ggc_gate ggg_gate_bce_with_logits = {
     .name = "bce_with_logits",
     .arity = 2,
@@ -167,6 +196,7 @@ const ggc_gate ggg_gate_bce_with_logits = {
     .shape = bce_shape,
     .forward = bce_forward,
     .backward = bce_backward,
+    .grad = bce_grad,
 };
 
 gg_node *gg_softmax_cross_entropy(gg_graph *g, gg_node *logits, gg_node *labels)

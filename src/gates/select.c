@@ -46,6 +46,18 @@ static double where_local(const gg_node *z, int i, size_t k)
     return i == 0 ? 0.0 : (i == 1) == pick_a ? 1.0 : 0.0;
 }
 
+/* Recorded: a and b receive where(cond, upstream, 0) and where(cond, 0,
+ * upstream), summed back to their shapes. */
+static bool where_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    gg_node *c = ggc_in(z, 0), *zero = ggg_k(g, z, 0);
+    if (want[1] && !(din[1] = ggg_sum_to(g, gg_where(g, c, up, zero), ggc_in(z, 1))))
+        return false;
+    if (want[2] && !(din[2] = ggg_sum_to(g, gg_where(g, c, zero, up), ggc_in(z, 2))))
+        return false;
+    return true;
+}
+
 const ggc_gate ggg_gate_where = {
     .name = "where",
     .arity = 3,
@@ -60,6 +72,7 @@ const ggc_gate ggg_gate_where = {
     .forward = where_forward,
     .backward = where_backward,
     .local = where_local,
+    .grad = where_grad,
 };
 
 gg_node *gg_where(gg_graph *g, gg_node *cond, gg_node *a, gg_node *b)
@@ -125,6 +138,17 @@ static double clamp_local(const gg_node *z, int i, size_t k)
     return clamp_passes(z, gg_value_at(z->in[0], k)) ? 1.0 : 0.0;
 }
 
+/* Recorded: the upstream where lo <= input <= hi, 0 outside. */
+static bool clamp_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    gg_node *x = z->in[0], *zero = ggg_k(g, z, 0);
+    double p[4] = {0};
+    ggc_params(z, p);
+    gg_node *inside = gg_where(g, gg_step(g, gg_sub(g, x, ggg_k(g, z, p[1]))), zero, up);
+    return (din[0] = gg_where(g, gg_step(g, gg_sub(g, ggg_k(g, z, p[0]), x)), zero, inside)) != NULL;
+}
+
 const ggc_gate ggg_gate_clamp = {
     .name = "clamp",
     .arity = 1,
@@ -136,6 +160,7 @@ const ggc_gate ggg_gate_clamp = {
     .forward = clamp_forward,
     .backward = clamp_backward,
     .local = clamp_local,
+    .grad = clamp_grad,
 };
 
 gg_node *gg_clamp(gg_graph *g, gg_node *a, double lo, double hi)
@@ -180,6 +205,12 @@ static double cast_local(const gg_node *z, int i, size_t k)
     return 1.0;
 }
 
+static bool cast_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return (din[0] = gg_cast(g, up, (gg_dtype)z->in[0]->dtype)) != NULL;
+}
+
 const ggc_gate ggg_gate_cast = {
     .name = "cast",
     .arity = 1,
@@ -190,6 +221,7 @@ const ggc_gate ggg_gate_cast = {
     .forward = cast_forward,
     .backward = cast_backward,
     .local = cast_local,
+    .grad = cast_grad,
 };
 
 gg_node *gg_cast(gg_graph *g, gg_node *a, gg_dtype dtype)

@@ -144,6 +144,30 @@ static void slice_backward(gg_node *z)
         add_run(a->dtype, ga, (o * v.len + v.start) * v.inner, ggc_grad(z), o * run, run);
 }
 
+/* Recorded: the upstream between zeros before and after the range, joined
+ * along the axis. */
+static bool slice_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    gg_node *a = z->in[0];
+    slice_view v;
+    slice_resolve(z, &v);
+    gg_node *parts[3];
+    int np = 0;
+    int64_t d[GG_MAX_DIMS];
+    memcpy(d, a->val.t->dims, (size_t)a->rank * sizeof *d);
+    if (v.start > 0) {
+        d[v.axis] = (int64_t)v.start;
+        parts[np++] = gg_input(g, (gg_dtype)a->dtype, a->rank, d, NULL);
+    }
+    parts[np++] = up;
+    if (v.start + v.count < v.len) {
+        d[v.axis] = (int64_t)(v.len - v.start - v.count);
+        parts[np++] = gg_input(g, (gg_dtype)a->dtype, a->rank, d, NULL);
+    }
+    return (din[0] = np == 1 ? up : gg_concat(g, np, parts, v.axis)) != NULL;
+}
+
 const ggc_gate ggg_gate_slice = {
     .name = "slice",
     .arity = 1,
@@ -154,6 +178,7 @@ const ggc_gate ggg_gate_slice = {
     .shape = slice_shape,
     .forward = slice_forward,
     .backward = slice_backward,
+    .grad = slice_grad,
 };
 
 gg_node *gg_slice(gg_graph *g, gg_node *a, int axis, int64_t start, int64_t stop)
@@ -237,6 +262,22 @@ static void concat_pass(gg_node *z, bool backward)
 static void concat_forward(gg_node *z) { concat_pass(z, false); }
 static void concat_backward(gg_node *z) { concat_pass(z, true); }
 
+/* Recorded: each part receives its stretch of the upstream, sliced out. */
+static bool concat_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    double p[4] = {0};
+    ggc_params(z, p);
+    int axis = resolve_axis(p[0], z->rank);
+    int64_t at = 0;
+    for (int j = 0; j < ggc_nin(z); j++) {
+        int64_t len = dim(ggc_in(z, j), axis);
+        if (want[j] && !(din[j] = gg_slice(g, up, axis, at, at + len)))
+            return false;
+        at += len;
+    }
+    return true;
+}
+
 const ggc_gate ggg_gate_concat = {
     .name = "concat",
     .arity = GGC_VARIADIC,
@@ -246,6 +287,7 @@ const ggc_gate ggg_gate_concat = {
     .shape = concat_shape,
     .forward = concat_forward,
     .backward = concat_backward,
+    .grad = concat_grad,
 };
 
 gg_node *gg_concat(gg_graph *g, int n, gg_node *const *parts, int axis)
@@ -345,6 +387,20 @@ static void gather_backward(gg_node *z)
         add_run(t->dtype, gt, (size_t)ggb_get(ix->dtype, pi, k) * d, ggc_grad(z), k * d, d);
 }
 
+/* Recorded: onehot(indices)^T . upstream rows, the one-hot matrix [N, V]
+ * made by comparing the indices with 0..V-1 (so new indices written with
+ * gg_set_data route the recorded gradient anew). */
+static bool gather_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    gg_node *t = z->in[0], *ix = z->in[1];
+    int64_t cnt = (int64_t)ggc_numel(ix), v = dim(t, 0), d = dim(t, 1);
+    gg_node *col = gg_reshape(g, ix, 2, (const int64_t[]){cnt, 1});
+    gg_node *oh = ggg_onehot(g, col, ggg_iota(g, (gg_dtype)t->dtype, 2, 1, v));
+    gg_node *rows = gg_reshape(g, up, 2, (const int64_t[]){cnt, d});
+    return (din[0] = gg_matmul(g, gg_transpose(g, oh), rows)) != NULL;
+}
+
 const ggc_gate ggg_gate_gather_rows = {
     .name = "gather_rows",
     .arity = 2,
@@ -356,6 +412,7 @@ const ggc_gate ggg_gate_gather_rows = {
     .check = gather_check,
     .forward = gather_forward,
     .backward = gather_backward,
+    .grad = gather_grad,
 };
 
 gg_node *gg_gather_rows(gg_graph *g, gg_node *table, gg_node *indices)
@@ -396,7 +453,18 @@ static void broadcast_to_forward(gg_node *z)
     gg_node *a = z->in[0];
     const void *x = ggc_val(a);
     void *y = ggc_val(z);
-    for (size_t k = 0, n = ggc_numel(z); k < n; k++)
+    size_t n = ggc_numel(z);
+    if (ggc_numel(a) == 1) { /* one value everywhere (a sum's gradient): a fill */
+        double v = ggb_get(a->dtype, x, 0);
+        if (z->dtype == GG_F32)
+            for (size_t k = 0; k < n; k++)
+                ((float *)y)[k] = (float)v;
+        else
+            for (size_t k = 0; k < n; k++)
+                ((double *)y)[k] = v;
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
         ggb_put(z->dtype, y, k, ggb_get(a->dtype, x, ggg_bcast_index(z, 0, k)));
 }
 
@@ -411,6 +479,12 @@ static void broadcast_to_backward(gg_node *z)
         ggb_add(a->dtype, ga, ggg_bcast_index(z, 0, k), ggb_get(z->dtype, gz, k));
 }
 
+static bool broadcast_to_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return (din[0] = ggg_sum_to(g, up, z->in[0])) != NULL;
+}
+
 const ggc_gate ggg_gate_broadcast_to = {
     .name = "broadcast_to",
     .arity = 1,
@@ -418,6 +492,7 @@ const ggc_gate ggg_gate_broadcast_to = {
     .shape = broadcast_to_shape,
     .forward = broadcast_to_forward,
     .backward = broadcast_to_backward,
+    .grad = broadcast_to_grad,
 };
 
 gg_node *gg_broadcast_to(gg_graph *g, gg_node *a, int rank, const int64_t *dims)
@@ -501,6 +576,15 @@ static void transpose_axes_backward(gg_node *z)
         transpose_axes_pass(z, true);
 }
 
+static bool transpose_axes_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want,
+                                gg_node **din)
+{
+    (void)want;
+    int d0, d1;
+    transpose_axes_resolve(z, &d0, &d1);
+    return (din[0] = gg_transpose_axes(g, up, d0, d1)) != NULL;
+}
+
 const ggc_gate ggg_gate_transpose_axes = {
     .name = "transpose_axes",
     .arity = 1,
@@ -510,6 +594,7 @@ const ggc_gate ggg_gate_transpose_axes = {
     .shape = transpose_axes_shape,
     .forward = transpose_axes_forward,
     .backward = transpose_axes_backward,
+    .grad = transpose_axes_grad,
 };
 
 gg_node *gg_transpose_axes(gg_graph *g, gg_node *a, int d0, int d1)

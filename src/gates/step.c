@@ -28,6 +28,13 @@ static double step_local(const gg_node *n, int i, size_t k)
     return 0;
 }
 
+/* Recorded: nothing either. */
+static bool step_grad(gg_graph *g, gg_node *n, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)g, (void)n, (void)up, (void)want, (void)din;
+    return true;
+}
+
 const ggc_gate ggg_gate_step = {
     .name = "step",
     .arity = 1,
@@ -37,6 +44,7 @@ const ggc_gate ggg_gate_step = {
     .forward = step_forward,
     .backward = step_backward,
     .local = step_local,
+    .grad = step_grad,
 };
 
 gg_node *gg_step(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_step, a, NULL, 0, NULL); }

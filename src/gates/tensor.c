@@ -156,6 +156,45 @@ static void matmul_backward(gg_node *z)
         }
 }
 
+/* x^T as a node: the input of x when x is itself a transpose (no copy of
+ * a copy), else a new transpose. */
+static gg_node *transposed(gg_graph *g, gg_node *x)
+{
+    if (x && x->gate == GG_GATE_transpose)
+        return x->in[0];
+    return gg_transpose(g, x);
+}
+
+/* Recorded: d a = upstream . b^T, d b = a^T . upstream, with a 1-D operand
+ * made a matrix ([1,k] or [k,1]) and the upstream reshaped to match, then
+ * summed back over the batches an operand was broadcast to. */
+static bool matmul_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    gg_node *A = a, *B = b;
+    if (a->rank == 1)
+        A = gg_reshape(g, a, 2, (const int64_t[]){1, dim(a, 0)});
+    if (b->rank == 1)
+        B = gg_reshape(g, b, 2, (const int64_t[]){dim(b, 0), 1});
+    int64_t ud[GG_MAX_DIMS + 2] = {0};
+    int ur = z->rank;
+    for (int i = 0; i < ur; i++)
+        ud[i] = dim(z, i);
+    if (b->rank == 1)
+        ud[ur++] = 1;
+    if (a->rank == 1) { /* ur >= 1 here: the 1 goes before the last dimension */
+        ud[ur] = ud[ur - 1];
+        ud[ur - 1] = 1;
+        ur++;
+    }
+    gg_node *U = (ur == z->rank) ? up : gg_reshape(g, up, ur, ud);
+    if (want[0] && !(din[0] = ggg_reshape_like(g, ggg_sum_to(g, gg_matmul(g, U, transposed(g, B)), A), a)))
+        return false;
+    if (want[1] && !(din[1] = ggg_reshape_like(g, ggg_sum_to(g, gg_matmul(g, transposed(g, A), U), B), b)))
+        return false;
+    return true;
+}
+
 const ggc_gate ggg_gate_matmul = {
     .name = "matmul",
     .arity = 2,
@@ -165,6 +204,7 @@ const ggc_gate ggg_gate_matmul = {
     .shape = matmul_shape,
     .forward = matmul_forward,
     .backward = matmul_backward,
+    .grad = matmul_grad,
 };
 
 /* ---- sum and mean of all elements ------------------------------------------- */
@@ -206,6 +246,25 @@ static void mean_forward(gg_node *z)
 }
 static void mean_backward(gg_node *z) { spread(z, 1.0 / (double)ggc_numel(z->in[0])); }
 
+/* Recorded: the upstream broadcast back over the input (times 1/count). */
+static bool spread_grad(gg_graph *g, gg_node *z, gg_node *up, gg_node **din, double scale)
+{
+    gg_node *a = z->in[0];
+    if (scale != 1.0)
+        up = gg_mul(g, up, ggg_k(g, up, scale));
+    return (din[0] = a->rank ? gg_broadcast_to(g, up, a->rank, ggc_dims(a)) : up) != NULL;
+}
+static bool sum_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return spread_grad(g, z, up, din, 1.0);
+}
+static bool mean_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return spread_grad(g, z, up, din, 1.0 / (double)ggc_numel(z->in[0]));
+}
+
 const ggc_gate ggg_gate_sum = {
     .name = "sum",
     .arity = 1,
@@ -213,6 +272,7 @@ const ggc_gate ggg_gate_sum = {
     .shape = scalar_shape,
     .forward = sum_forward,
     .backward = sum_backward,
+    .grad = sum_grad,
 };
 const ggc_gate ggg_gate_mean = {
     .name = "mean",
@@ -221,6 +281,7 @@ const ggc_gate ggg_gate_mean = {
     .shape = scalar_shape,
     .forward = mean_forward,
     .backward = mean_backward,
+    .grad = mean_grad,
 };
 
 /* ---- sum and mean along one axis -------------------------------------------
@@ -261,6 +322,31 @@ static void sum_axis_backward(gg_node *z) { reduce_axis_backward(z, 1.0); }
 static void mean_axis_forward(gg_node *z) { reduce_axis_forward(z, 1.0 / axis_len(z)); }
 static void mean_axis_backward(gg_node *z) { reduce_axis_backward(z, 1.0 / axis_len(z)); }
 
+/* Recorded: the upstream with the axis kept (as 1), broadcast back along it. */
+static bool axis_spread_grad(gg_graph *g, gg_node *z, gg_node *up, gg_node **din, double scale)
+{
+    gg_node *a = z->in[0];
+    if (!ggg_keepdim(z)) {
+        int64_t d[GG_MAX_DIMS];
+        for (int i = 0; i < a->rank; i++)
+            d[i] = i == ggg_axis(z) ? 1 : dim(a, i);
+        up = gg_reshape(g, up, a->rank, d);
+    }
+    if (scale != 1.0)
+        up = gg_mul(g, up, ggg_k(g, z, scale));
+    return (din[0] = gg_broadcast_to(g, up, a->rank, ggc_dims(a))) != NULL;
+}
+static bool sum_axis_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return axis_spread_grad(g, z, up, din, 1.0);
+}
+static bool mean_axis_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return axis_spread_grad(g, z, up, din, 1.0 / axis_len(z));
+}
+
 const ggc_gate ggg_gate_sum_axis = {
     .name = "sum_axis",
     .arity = 1,
@@ -269,6 +355,7 @@ const ggc_gate ggg_gate_sum_axis = {
     .shape = ggg_axis_shape,
     .forward = sum_axis_forward,
     .backward = sum_axis_backward,
+    .grad = sum_axis_grad,
 };
 const ggc_gate ggg_gate_mean_axis = {
     .name = "mean_axis",
@@ -278,6 +365,7 @@ const ggc_gate ggg_gate_mean_axis = {
     .shape = ggg_axis_shape,
     .forward = mean_axis_forward,
     .backward = mean_axis_backward,
+    .grad = mean_axis_grad,
 };
 
 /* ---- reshape and transpose -------------------------------------------------- */
@@ -349,6 +437,12 @@ static void reshape_backward(gg_node *z)
         ggb_add(a->dtype, gx, i, ggb_get(z->dtype, gy, i));
 }
 
+static bool reshape_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    return (din[0] = ggg_reshape_like(g, up, z->in[0])) != NULL;
+}
+
 const ggc_gate ggg_gate_reshape = {
     .name = "reshape",
     .arity = 1,
@@ -356,6 +450,7 @@ const ggc_gate ggg_gate_reshape = {
     .shape = reshape_shape,
     .forward = reshape_forward,
     .backward = reshape_backward,
+    .grad = reshape_grad,
 };
 
 static bool transpose_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
@@ -391,11 +486,42 @@ static void transpose_pass(gg_node *z, bool backward)
             }
 }
 
-static void transpose_forward(gg_node *z) { transpose_pass(z, false); }
+/* The forward in typed loops, tiled so that both sides stay in cache (a
+ * matrix product's recorded backward transposes whole activations). */
+#define TRANSPOSE_TILE 32
+#define TRANSPOSE_LOOP(T)                                                                \
+    for (size_t b = 0; b < batch; b++) {                                                 \
+        const T *s = (const T *)src + b * r * c;                                         \
+        T *d = (T *)dst + b * r * c;                                                     \
+        for (size_t i0 = 0; i0 < r; i0 += TRANSPOSE_TILE)                                \
+            for (size_t j0 = 0; j0 < c; j0 += TRANSPOSE_TILE)                            \
+                for (size_t i = i0; i < r && i < i0 + TRANSPOSE_TILE; i++)               \
+                    for (size_t j = j0; j < c && j < j0 + TRANSPOSE_TILE; j++)           \
+                        d[j * r + i] = s[i * c + j];                                     \
+    }
+static void transpose_forward(gg_node *z)
+{
+    gg_node *a = z->in[0];
+    size_t r = (size_t)dim(a, a->rank - 2), c = (size_t)dim(a, a->rank - 1);
+    size_t batch = ggc_numel(a) / (r * c);
+    const void *src = ggc_val(a);
+    void *dst = ggc_val(z);
+    if (z->dtype == GG_F32)
+        TRANSPOSE_LOOP(float)
+    else
+        TRANSPOSE_LOOP(double)
+}
+#undef TRANSPOSE_LOOP
 static void transpose_backward(gg_node *z)
 {
     if (ggc_needs_grad(z->in[0]))
         transpose_pass(z, true);
+}
+
+static bool transpose_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)z, (void)want;
+    return (din[0] = gg_transpose(g, up)) != NULL;
 }
 
 const ggc_gate ggg_gate_transpose = {
@@ -405,6 +531,7 @@ const ggc_gate ggg_gate_transpose = {
     .shape = transpose_shape,
     .forward = transpose_forward,
     .backward = transpose_backward,
+    .grad = transpose_grad,
 };
 
 /* ---- softmax and log-softmax along the last axis ------------------------------ */
@@ -433,6 +560,23 @@ static void log_softmax_backward(gg_node *z)
         ggg_softmax_lines_backward(z, rows_of(z->in[0]), true);
 }
 
+/* Recorded: softmax dx = y * (up - sum(up * y)), log_softmax dx = up -
+ * e^y * sum(up), the sums along the last axis (a rank-0 input is a row of
+ * one). */
+static bool softmax_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    gg_node *uy = gg_mul(g, up, z);
+    gg_node *s = z->rank ? gg_sum_axis(g, uy, -1, 1) : uy;
+    return (din[0] = gg_mul(g, z, gg_sub(g, up, s))) != NULL;
+}
+static bool log_softmax_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    gg_node *s = z->rank ? gg_sum_axis(g, up, -1, 1) : up;
+    return (din[0] = gg_sub(g, up, gg_mul(g, gg_exp(g, z), s))) != NULL;
+}
+
 const ggc_gate ggg_gate_softmax = {
     .name = "softmax",
     .arity = 1,
@@ -440,6 +584,7 @@ const ggc_gate ggg_gate_softmax = {
     .shape = ggg_same_shape,
     .forward = softmax_forward,
     .backward = softmax_backward,
+    .grad = softmax_grad,
 };
 const ggc_gate ggg_gate_log_softmax = {
     .name = "log_softmax",
@@ -448,6 +593,7 @@ const ggc_gate ggg_gate_log_softmax = {
     .shape = ggg_same_shape,
     .forward = log_softmax_forward,
     .backward = log_softmax_backward,
+    .grad = log_softmax_grad,
 };
 
 /* ---- Constructors ------------------------------------------------------------ */
