@@ -461,6 +461,7 @@ static void checkpoint_round_trip(void **state)
     assert_int_equal(gg_safetensors_open(path, &f, err), 0);
     assert_string_equal(gg_safetensors_meta(f, "epochs"), "3");
     assert_int_equal(gg_safetensors_count(f), 4);
+    assert_string_equal(gg_safetensors_meta(f, "gategrad.layout"), "2");
     gg_safetensors_close(f);
     gg_mlp_free(a), gg_mlp_free(b);
     gg_graph_free(g), gg_graph_free(g2);
@@ -479,7 +480,7 @@ static void checkpoint_mismatch_errors(void **state)
     assert_int_equal(gg_mlp_save(a, path, NULL, err), 0);
     assert_int_not_equal(gg_mlp_load(b, path, err), 0);
     assert_contains(err, "fc1.weight");
-    assert_contains(err, "expected [6, 8], found [6, 9]");
+    assert_contains(err, "expected [8, 6], found [9, 6]"); /* [out, in] in the file */
     assert_int_not_equal(gg_mlp_load(c, path, err), 0); /* the biases are extra */
     assert_contains(err, "fc1.bias");
     gg_mlp_spec s;
@@ -524,6 +525,80 @@ static void interrupted_save_keeps_old(void **state)
     gg_graph_free(g), gg_graph_free(g2);
 }
 
+/* The file keeps fcI.weight as torch.nn.Linear does, [out, in]: element
+ * [o][i] of the file is element [i][o] of the graph's W. */
+static void checkpoint_torch_layout(void **state)
+{
+    (void)state;
+    char path[128], err[GG_ERRLEN];
+    snprintf(path, sizeof path, "%s/t.safetensors", tmpdir);
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *a = model(g, "3-2-4:tanh", 1, 5, &x);
+    assert_int_equal(gg_mlp_save(a, path, NULL, err), 0);
+    gg_safetensors *f;
+    assert_int_equal(gg_safetensors_open(path, &f, err), 0);
+    size_t i;
+    gg_safetensors_info info;
+    assert_int_equal(gg_safetensors_find(f, "fc1.weight", &i), 0);
+    assert_int_equal(gg_safetensors_tensor(f, i, &info), 0);
+    assert_int_equal(info.rank, 2);
+    assert_int_equal(info.dims[0], 2);
+    assert_int_equal(info.dims[1], 3);
+    double w[6];
+    gg_tensor_ref t = {.name = "fc1.weight", .dtype = GG_F64, .rank = 2, .dims = {2, 3}, .data = w};
+    assert_int_equal(gg_safetensors_read(f, &t, err), 0);
+    gg_node *w1 = gg_find(g, "fc1.weight");
+    for (int o = 0; o < 2; o++)
+        for (int in = 0; in < 3; in++)
+            assert_true(w[o * 3 + in] == gg_value_at(w1, (size_t)(in * 2 + o)));
+    gg_safetensors_close(f);
+    gg_mlp_free(a);
+    gg_graph_free(g);
+}
+
+/* A checkpoint of the first layout (fcI.weight [in, out], no
+ * "gategrad.layout") loads into the same values; a file without gategrad's
+ * keys (as PyTorch writes) is read as [out, in]; an unknown layout is
+ * refused. */
+static void checkpoint_old_and_foreign_files(void **state)
+{
+    (void)state;
+    char path[128], err[GG_ERRLEN];
+    snprintf(path, sizeof path, "%s/old.safetensors", tmpdir);
+    double w1[6] = {1, 2, 3, 4, 5, 6}, b1[2] = {0.5, -0.5}; /* [in 3, out 2] */
+    double w1t[6] = {1, 3, 5, 2, 4, 6};                     /* [out 2, in 3] */
+    gg_tensor_ref t[2] = {
+        {.name = "fc1.weight", .dtype = GG_F64, .rank = 2, .dims = {3, 2}, .data = w1},
+        {.name = "fc1.bias", .dtype = GG_F64, .rank = 1, .dims = {2}, .data = b1},
+    };
+    const char *meta[] = {"gategrad.spec", "3-2:relu", NULL};
+    assert_int_equal(gg_safetensors_save(path, t, 2, meta, err), 0);
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *a = model(g, "3-2", 1, 9, &x);
+    assert_int_equal(gg_mlp_load(a, path, err), 0);
+    gg_node *w = gg_find(g, "fc1.weight");
+    for (size_t i = 0; i < 6; i++)
+        assert_true(gg_value_at(w, i) == w1[i]);
+    assert_true(gg_value_at(gg_find(g, "fc1.bias"), 1) == -0.5);
+
+    t[0].dims[0] = 2, t[0].dims[1] = 3, t[0].data = w1t; /* PyTorch's file: no metadata */
+    assert_int_equal(gg_safetensors_save(path, t, 2, (const char *[]){"format", "pt", NULL}, err), 0);
+    gg_graph *g2 = gg_graph_new();
+    gg_mlp *b = model(g2, "3-2", 1, 9, &x);
+    assert_int_equal(gg_mlp_load(b, path, err), 0);
+    gg_node *wb = gg_mlp_params(b, &(size_t){0})[0];
+    for (size_t i = 0; i < 6; i++)
+        assert_true(gg_value_at(wb, i) == w1[i]);
+
+    assert_int_equal(gg_safetensors_save(path, t, 2, (const char *[]){"gategrad.layout", "3", NULL}, err), 0);
+    assert_int_not_equal(gg_mlp_load(b, path, err), 0);
+    assert_contains(err, "layout \"3\"");
+    gg_mlp_free(a), gg_mlp_free(b);
+    gg_graph_free(g), gg_graph_free(g2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +617,8 @@ int main(void)
         cmocka_unit_test(perceptrons_section8),
         cmocka_unit_test(checkpoint_round_trip),
         cmocka_unit_test(checkpoint_mismatch_errors),
+        cmocka_unit_test(checkpoint_torch_layout),
+        cmocka_unit_test(checkpoint_old_and_foreign_files),
         cmocka_unit_test(interrupted_save_keeps_old),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);

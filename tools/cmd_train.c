@@ -151,7 +151,13 @@ static void print_json(const train_opts *o, const gg_fit_result *r, double loss,
 static int outputs(const train_opts *o, gg_classifier *c, const progress *p, const gg_dataset *test)
 {
     char err[GG_ERRLEN];
-    const char *meta[] = {"data", o->data, NULL};
+    char seed[32], val[32];
+    snprintf(seed, sizeof seed, "%zu", o->seed);
+    snprintf(val, sizeof val, "%.17g", o->val);
+    /* What rebuilds the split (gategrad predict reads them) and how the
+     * features were fed: IDX pixels / 255, CSV and generated values as they are. */
+    const char *meta[] = {"data", o->data, "seed", seed, "val", val,
+                          "input", test->xb ? "idx-pixels/255" : "as-is", NULL};
     if ((o->save && gg_mlp_save(gg_classifier_model(c), o->save, meta, err)) ||
         (o->plot && svg_curves(o->plot, p->hist, p->n, err)) ||
         (o->boundary && svg_boundary(o->boundary, c, test, err))) {

@@ -157,10 +157,16 @@ GG_API void gg_mlp_resample(gg_mlp *m);
 GG_API int gg_summary(const gg_mlp *m, FILE *out);
 
 /* ---- Checkpoints (safetensors, gategrad/io.h) ----------------------------
- * A checkpoint holds every parameter under its label (fc1.weight [in, out]:
- * the input-by-output layout of x . W; PyTorch's nn.Linear keeps the
- * transpose) in the model's dtype, and in its "__metadata__" the key
- * "gategrad.spec" with the canonical spec string plus the caller's pairs. */
+ * A checkpoint holds every parameter under its label in the model's dtype,
+ * laid out as PyTorch's torch.nn modules keep them, so that
+ * module.load_state_dict(safetensors.torch.load_file(path)) takes it as it
+ * is: fcI.weight [out, in] (torch.nn.Linear; the graph multiplies x . W by
+ * the transpose, W [in, out], and the transposition happens at save and load
+ * only), fcI.bias [out]. Its "__metadata__" holds "gategrad.spec" (the
+ * canonical spec string), "gategrad.layout" ("2": this layout) and the
+ * caller's pairs. Files written before the layout key existed (fcI.weight
+ * [in, out], no "gategrad.layout") still load; a file with neither key (one
+ * PyTorch wrote) is read in layout 2. */
 
 /* Saves m's parameters atomically to path (an existing file is replaced only
  * once the new one is complete). meta_kv: NULL or a NULL-terminated list of
@@ -173,7 +179,8 @@ GG_API int gg_mlp_save(const gg_mlp *m, const char *path, const char *const *met
  * partly overwritten. */
 GG_API int gg_mlp_load(gg_mlp *m, const char *path, char *err);
 
-/* Reads the spec stored in a checkpoint's metadata. */
+/* Reads the spec stored in a checkpoint's metadata (an error for a file
+ * without one, such as PyTorch's: the caller then needs the spec). */
 GG_API int gg_mlp_read_spec(const char *path, gg_mlp_spec *spec, char *err);
 
 /* ---- Optimizers ------------------------------------------------------------

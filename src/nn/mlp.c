@@ -16,7 +16,7 @@ struct gg_mlp {
     gg_graph *g;
     gg_mlp_spec spec;
     gg_node *out;
-    gg_node *params[2 * GG_MLP_MAX_LAYERS]; /* fc1.weight, fc1.bias, ... */
+    gg_node *params[GGN_MAX_PARAMS]; /* fc1.weight, fc1.bias, ... */
     size_t nparams;
     gg_node *masks[GG_MLP_MAX_LAYERS]; /* one per hidden layer when dropout > 0 */
     size_t nmasks;
