@@ -70,6 +70,8 @@ typedef enum gg_activation {
     GG_ACT_LEAKY_RELU, /* slope 0.01 */
     GG_ACT_ELU,        /* alpha 1 */
     GG_ACT_STEP,       /* perceptrons; not trainable */
+    GG_ACT_PRELU,      /* hidden layers only: max(0, x) + a min(0, x), one learned a per
+                          unit (preluI.weight, from 0.25: torch.nn.PReLU(width)) */
 } gg_activation;
 
 /* Initial weights, drawn uniformly so that they are the same on every
@@ -89,15 +91,23 @@ typedef struct gg_mlp_spec {
     double dropout;                       /* after each hidden activation, in [0, 1) */
     int bias;                             /* 1 (default): every layer has a bias */
     gg_init init;
+    int batchnorm; /* 1: batch normalization after each hidden linear layer,
+                      before its activation (bnI.weight, .bias, .running_mean,
+                      .running_var: torch.nn.BatchNorm1d, eps 1e-5, momentum 0.1) */
+    int maxout;    /* K >= 2: each hidden unit is the max of K linear pieces (in
+                      place of the hidden activation): fcI.weight holds K * width
+                      rows, piece k of unit j in row j * K + k, as
+                      fc(x).view(batch, width, K).max(-1) in PyTorch; 0: none */
 } gg_mlp_spec;
 
 /* Parses a spec string: widths joined by '-', then ':'-separated options:
  *     784-256-128-10:relu             hidden relu, linear output
  *     2-2-2:sigmoid:out=sigmoid:nobias
  *     784-512-10:relu:dropout=0.2:init=he
+ *     784-256-10:relu:bn   784-256-10:prelu   784-256-10:maxout=3
  * Options: an activation name (linear, relu, sigmoid, tanh, leaky_relu, elu,
- * step) for the hidden layers, out=ACTIVATION, dropout=P, nobias,
- * init=xavier|he|auto. Fills *spec; on error writes a message naming the
+ * step, prelu) for the hidden layers, out=ACTIVATION (not prelu), dropout=P,
+ * nobias, init=xavier|he|auto, bn, maxout=K (2..64). Fills *spec; on error writes a message naming the
  * offending part. */
 GG_API int gg_mlp_spec_parse(const char *text, gg_mlp_spec *spec, char *err);
 
@@ -146,6 +156,21 @@ GG_API size_t gg_mlp_param_count(const gg_mlp *m);
  * to 1, so the network is deterministic. Neither allocates. */
 GG_API void gg_mlp_set_training(gg_mlp *m, int training);
 GG_API void gg_mlp_resample(gg_mlp *m);
+
+/* Models with batch normalization (:bn): the constant leaf "bn.rows"
+ * [batch], one value per input row; rows whose value is < 0 (write the
+ * labels, -1 for padding) take no part in the batch statistics. All rows
+ * count until it is written (the classifier writes its labels there).
+ * Training mode (gg_mlp_set_training) normalizes with the batch statistics
+ * and updates the running ones at every forward; eval mode uses the running
+ * ones. The running statistics are constant leaves "bnI.running_mean" and
+ * "bnI.running_var" (gg_mlp_buffers), saved in checkpoints. NULL without
+ * batch normalization. */
+GG_API gg_node *gg_mlp_rows(const gg_mlp *m);
+
+/* The model's non-trainable state (the running statistics), in layer order,
+ * *n of them (0 without batch normalization). */
+GG_API gg_node *const *gg_mlp_buffers(const gg_mlp *m, size_t *n);
 
 /* Prints a Keras-like table to out: one row per layer (name, type, output
  * shape, parameter count), then the totals. Returns 0, or -1 on an output

@@ -113,7 +113,8 @@ void ggg_softmax_lines_backward(gg_node *z, ggg_axis_view v, bool from_log);
     X(concat)                    \
     X(gather_rows)               \
     X(broadcast_to)              \
-    X(transpose_axes)
+    X(transpose_axes)            \
+    X(batch_norm)
 
 #define GG_GATE_ENUM(name) GG_GATE_##name,
 enum { GG_GATES(GG_GATE_ENUM) GG_GATE_COUNT };

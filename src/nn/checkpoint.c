@@ -40,12 +40,24 @@ static void transpose(gg_dtype dt, const void *src, void *dst, int64_t rows, int
         }
 }
 
-/* t[i] for every parameter; with torch_layout, linear weights get a
+/* The parameters, then the running statistics: what a checkpoint holds. */
+static gg_node *const *all_tensors(const gg_mlp *m, gg_node **list, size_t *n)
+{
+    size_t np, nb;
+    gg_node *const *p = gg_mlp_params(m, &np), *const *b = gg_mlp_buffers(m, &nb);
+    memcpy(list, p, np * sizeof *p);
+    memcpy(list + np, b, nb * sizeof *b);
+    *n = np + nb;
+    return list;
+}
+
+/* t[i] for every parameter and running statistic; with torch_layout, linear weights get a
  * [out, in] buffer of their own in tmp[i] (freed by release). */
 static int describe(const gg_mlp *m, gg_tensor_ref *t, void **tmp, bool torch_layout, char *err)
 {
+    gg_node *all[GGN_MAX_PARAMS];
     size_t n;
-    gg_node *const *p = gg_mlp_params(m, &n);
+    gg_node *const *p = all_tensors(m, all, &n);
     gg_graph *g = gg_mlp_graph(m);
     for (size_t i = 0; i < n; i++)
         tmp[i] = NULL;
@@ -76,10 +88,11 @@ int gg_mlp_save(const gg_mlp *m, const char *path, const char *const *meta_kv, c
 {
     gg_tensor_ref t[GGN_MAX_PARAMS];
     void *tmp[GGN_MAX_PARAMS];
+    gg_node *all[GGN_MAX_PARAMS];
     const char *meta[2 * MAX_META + 5];
     char spec[512];
     size_t n, k = 0;
-    gg_node *const *p = gg_mlp_params(m, &n);
+    gg_node *const *p = all_tensors(m, all, &n);
     meta[k++] = SPEC_KEY;
     meta[k++] = gg_mlp_spec_format(gg_mlp_get_spec(m), spec, sizeof spec);
     meta[k++] = LAYOUT_KEY;
@@ -126,9 +139,10 @@ int gg_mlp_load(gg_mlp *m, const char *path, char *err)
 {
     gg_tensor_ref t[GGN_MAX_PARAMS];
     void *tmp[GGN_MAX_PARAMS];
+    gg_node *all[GGN_MAX_PARAMS];
     size_t n;
     int layout;
-    gg_node *const *p = gg_mlp_params(m, &n);
+    gg_node *const *p = all_tensors(m, all, &n);
     if (file_layout(path, &layout, err))
         return -1;
     int rc = describe(m, t, tmp, layout == 2, err);

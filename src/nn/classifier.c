@@ -75,6 +75,9 @@ static void set_labels(gg_classifier *c, size_t m)
     float *y = gg_data(c->y);
     for (size_t i = 0; i < c->batch; i++)
         y[i] = i < m ? (float)c->labels[i] : -1.0f;
+    gg_node *rows = gg_mlp_rows(c->mlp); /* batch normalization skips the padding */
+    if (rows)
+        memcpy(gg_data(rows), y, c->batch * sizeof *y);
 }
 
 /* Loads samples [start, start + m) of d (and its labels, if any) into the
@@ -213,19 +216,31 @@ static int train_epoch(fit_state *s, gg_epoch_stats *st, char *err)
     return 0;
 }
 
-/* Copies the parameters into buf (save) or back out of it. */
+/* Copies the parameters and the running statistics into buf (save) or
+ * back out of it. */
 static void snapshot(gg_mlp *m, float *buf, bool save)
 {
-    size_t n;
-    gg_node *const *p = gg_mlp_params(m, &n);
-    for (size_t i = 0; i < n; i++) {
-        size_t bytes = gg_numel(p[i]) * sizeof(float);
-        if (save)
-            memcpy(buf, gg_data(p[i]), bytes);
-        else
-            memcpy(gg_data(p[i]), buf, bytes);
-        buf += gg_numel(p[i]);
+    for (int list = 0; list < 2; list++) {
+        size_t n;
+        gg_node *const *p = list ? gg_mlp_buffers(m, &n) : gg_mlp_params(m, &n);
+        for (size_t i = 0; i < n; i++) {
+            size_t bytes = gg_numel(p[i]) * sizeof(float);
+            if (save)
+                memcpy(buf, gg_data(p[i]), bytes);
+            else
+                memcpy(gg_data(p[i]), buf, bytes);
+            buf += gg_numel(p[i]);
+        }
     }
+}
+
+static size_t state_count(const gg_mlp *m)
+{
+    size_t n, total = gg_mlp_param_count(m);
+    gg_node *const *b = gg_mlp_buffers(m, &n);
+    for (size_t i = 0; i < n; i++)
+        total += gg_numel(b[i]);
+    return total;
 }
 
 static int fit_loop(fit_state *s, const gg_dataset *val, gg_fit_result *res, char *err)
@@ -283,7 +298,7 @@ int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_datase
     if (gg_batcher_init(&s.batcher, train, c->batch, 1, cfg->seed, err))
         goto out;
     if (cfg->patience && val && val->n &&
-        !(s.best = ggb_malloc(gg_mlp_param_count(c->mlp) * sizeof *s.best))) {
+        !(s.best = ggb_malloc(state_count(c->mlp) * sizeof *s.best))) {
         ggb_errorf(err, "fit: out of memory for the best weights");
         goto out;
     }
