@@ -199,8 +199,9 @@ GG_API int gg_summary(const gg_mlp *m, FILE *out);
 GG_API int gg_mlp_save(const gg_mlp *m, const char *path, const char *const *meta_kv, char *err);
 
 /* Loads parameters from path into m. Every parameter must be in the file
- * with the same dtype and shape, and the file must hold nothing else; the
- * message names the tensor and the mismatch. On error m's values may be
+ * with the same dtype and shape, and the file must hold nothing else but
+ * PyTorch's "bnI.num_batches_tracked" counters (skipped); the message names
+ * the tensor and the mismatch. On error m's values may be
  * partly overwritten. */
 GG_API int gg_mlp_load(gg_mlp *m, const char *path, char *err);
 

@@ -135,6 +135,29 @@ static int file_layout(const char *path, int *layout, char *err)
     return rc;
 }
 
+/* Whether every tensor of path that t[0..n) does not name is a
+ * "*.num_batches_tracked" counter (torch.nn.BatchNorm1d's, which gategrad
+ * neither keeps nor needs): those are skipped, anything else is an error. */
+static bool only_counters_extra(const char *path, const gg_tensor_ref *t, size_t n)
+{
+    static const char tail[] = ".num_batches_tracked";
+    gg_safetensors *f;
+    if (gg_safetensors_open(path, &f, NULL))
+        return false;
+    bool ok = true;
+    for (size_t i = 0, nt = gg_safetensors_count(f); ok && i < nt; i++) {
+        gg_safetensors_info info;
+        gg_safetensors_tensor(f, i, &info);
+        bool ours = false;
+        for (size_t k = 0; !ours && k < n; k++)
+            ours = !strcmp(t[k].name, info.name);
+        size_t len = strlen(info.name);
+        ok = ours || (len > sizeof tail - 1 && !strcmp(info.name + len - (sizeof tail - 1), tail));
+    }
+    gg_safetensors_close(f);
+    return ok;
+}
+
 int gg_mlp_load(gg_mlp *m, const char *path, char *err)
 {
     gg_tensor_ref t[GGN_MAX_PARAMS];
@@ -147,7 +170,8 @@ int gg_mlp_load(gg_mlp *m, const char *path, char *err)
         return -1;
     int rc = describe(m, t, tmp, layout == 2, err);
     if (rc == 0)
-        rc = gg_safetensors_load(path, t, n, 0, err);
+        rc = gg_safetensors_load(path, t, n, only_counters_extra(path, t, n) ? GG_SAFETENSORS_ALLOW_EXTRA : 0,
+                                 err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (tmp[i])
             transpose(t[i].dtype, tmp[i], gg_data(p[i]), t[i].dims[0], t[i].dims[1]);
