@@ -80,5 +80,22 @@ refuse "4 features per image, but the model takes 2" predict --load "$tmp/s.safe
 refuse "name the file .csv" predict --load "$tmp/s.safetensors" --input "$tmp/f.csv" --output "$tmp/o.txt"
 refuse "--output needs --input" predict --load "$tmp/s.safetensors" --output "$tmp/o.csv"
 
+# ---- --grad-norms: a deep sigmoid stack's first layer gets a tiny share --------------------
+"$G" train --data spiral --model 2-16-16-16-16-16-16-2:sigmoid --epochs 2 --grad-norms --json >"$tmp/gn.out" ||
+    fail "train --grad-norms exit $?"
+grep -q "^  weight gradient norms:  fc1 .*  fc7 " "$tmp/gn.out" || fail "no per-layer norms: $(head -n 20 "$tmp/gn.out")"
+tail -n 1 "$tmp/gn.out" | /usr/bin/python3 -c '
+import json, sys
+n = json.load(sys.stdin)["grad_norms"]
+assert len(n) == 2 and all(len(e) == 7 for e in n), n
+assert n[0][0] < n[0][6] / 100, n[0]  # vanishing: fc1 far below fc7
+' || fail "grad_norms in --json: $(tail -n 1 "$tmp/gn.out")"
+"$G" train --data spiral --model 2-16-16-16-16-16-16-2:relu --epochs 2 --grad-norms --json >"$tmp/gr.out"
+tail -n 1 "$tmp/gr.out" | /usr/bin/python3 -c '
+import json, sys
+n = json.load(sys.stdin)["grad_norms"]
+assert n[0][0] > n[0][6] / 20, n[0]  # ReLU keeps it
+' || fail "ReLU grad_norms: $(tail -n 1 "$tmp/gr.out")"
+
 echo "$failures failures"
 [ "$failures" -eq 0 ]

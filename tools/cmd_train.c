@@ -35,6 +35,8 @@ static const char usage[] =
     "  --plot FILE.svg  loss and accuracy curves\n"
     "  --boundary FILE.svg  the decision regions under the test points (2-D data)\n"
     "  --json           end with one JSON line: test_accuracy, test_loss, epochs, ...\n"
+    "  --grad-norms     print each layer's weight-gradient norm per epoch (mean over the\n"
+    "                   epoch's steps; in --json as grad_norms: [[fc1, fc2, ...] per epoch])\n"
     "Examples:\n"
     "  gategrad train --data fashion-mnist --save fm.safetensors\n"
     "  gategrad train --data spiral --model 2-16-16-2:tanh --boundary spiral.svg\n";
@@ -43,7 +45,7 @@ typedef struct train_opts {
     const char *data, *model, *opt, *schedule, *load, *save, *plot, *boundary;
     size_t epochs, batch, patience, seed, threads;
     double lr, momentum, weight_decay, val;
-    bool json, seen_epochs, seen_batch, seen_lr, seen_model;
+    bool json, grad_norms, seen_epochs, seen_batch, seen_lr, seen_model;
 } train_opts;
 
 typedef struct progress {
@@ -52,6 +54,7 @@ typedef struct progress {
     double t0;
     gg_epoch_stats *hist; /* one per epoch, allocated once */
     size_t n;
+    int nlayers;     /* with --grad-norms, else 0 */
 } progress;
 
 static double now(void)
@@ -84,6 +87,12 @@ static void on_epoch(void *ctx, const gg_epoch_stats *s)
     p->t0 = 0;
     printf("epoch %zu/%zu  train loss %.4f  val loss %.4f  val acc %.4f  lr %.2g  %.1fs\n", s->epoch, p->epochs,
            s->train_loss, s->val_loss, s->val_accuracy, s->lr, s->seconds);
+    if (p->nlayers) {
+        printf("  weight gradient norms:");
+        for (int i = 0; i < p->nlayers; i++)
+            printf("  fc%d %.3g", i + 1, s->grad_norm[i]);
+        printf("\n");
+    }
     fflush(stdout);
 }
 
@@ -137,15 +146,26 @@ static int settle(train_opts *o, const gg_dataset *train, gg_mlp_spec *spec, gg_
 }
 
 static void print_json(const train_opts *o, const gg_fit_result *r, double loss, double acc, size_t params,
-                       const gg_mlp_spec *spec)
+                       const gg_mlp_spec *spec, const progress *p)
 {
     char text[256];
     printf("{\"test_accuracy\": %.6f, \"test_loss\": %.6f, \"epochs\": %zu, \"best_epoch\": %zu, "
            "\"train_seconds\": %.3f, \"seconds_per_epoch\": %.3f, \"params\": %zu, \"model\": \"%s\", "
-           "\"data\": \"%s\", \"optimizer\": \"%s\", \"batch\": %zu, \"seed\": %zu, \"threads\": %d}\n",
+           "\"data\": \"%s\", \"optimizer\": \"%s\", \"batch\": %zu, \"seed\": %zu, \"threads\": %d",
            acc, loss, r->epochs, r->best_epoch, r->train_seconds, r->epochs ? r->train_seconds / (double)r->epochs : 0,
            params, gg_mlp_spec_format(spec, text, sizeof text), o->data, o->opt, o->batch, o->seed,
            gg_num_threads());
+    if (p->nlayers) { /* per epoch, per layer */
+        printf(", \"grad_norms\": [");
+        for (size_t e = 0; e < p->n; e++) {
+            printf("%s[", e ? ", " : "");
+            for (int i = 0; i < p->nlayers; i++)
+                printf("%s%.6g", i ? ", " : "", p->hist[e].grad_norm[i]);
+            printf("]");
+        }
+        printf("]");
+    }
+    printf("}\n");
 }
 
 static int outputs(const train_opts *o, gg_classifier *c, const progress *p, const gg_dataset *test)
@@ -185,7 +205,9 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
     }
     if (!o->json)
         gg_summary(gg_classifier_model(c), stdout);
-    progress p = {.tty = isatty(STDERR_FILENO), .epochs = o->epochs, .hist = calloc(o->epochs, sizeof *p.hist)};
+    progress p = {.tty = isatty(STDERR_FILENO), .epochs = o->epochs, .hist = calloc(o->epochs, sizeof *p.hist),
+                  .nlayers = o->grad_norms ? spec.nlayers : 0};
+    cfg.grad_norms = o->grad_norms;
     gg_fit_callbacks cb = {on_batch, on_epoch, &p};
     gg_fit_result res;
     double loss, acc;
@@ -202,7 +224,7 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
                res.train_seconds / (double)res.epochs);
         rc = outputs(o, c, &p, test);
         if (rc == CLI_OK && o->json)
-            print_json(o, &res, loss, acc, gg_mlp_param_count(gg_classifier_model(c)), &spec);
+            print_json(o, &res, loss, acc, gg_mlp_param_count(gg_classifier_model(c)), &spec, &p);
     }
     free(conf);
     free(p.hist);
@@ -250,6 +272,7 @@ int cmd_train(int argc, char **argv)
         {"plot", NN_STR, &o.plot, 0, 0, NULL},
         {"boundary", NN_STR, &o.boundary, 0, 0, NULL},
         {"json", NN_FLAG, &o.json, 0, 0, NULL},
+        {"grad-norms", NN_FLAG, &o.grad_norms, 0, 0, NULL},
         {NULL, NN_FLAG, NULL, 0, 0, NULL},
     };
     int rc = nn_parse(argc, argv, opts, usage);

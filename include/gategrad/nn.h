@@ -319,6 +319,8 @@ typedef struct gg_fit_config {
                              lower validation loss and restore the best weights;
                              0 = off */
     uint64_t seed;        /* batch order (dropout masks follow the model's seed) */
+    int grad_norms;       /* 1: gg_epoch_stats.grad_norm is measured (a little
+                             slower; the training itself is unchanged) */
 } gg_fit_config;
 
 typedef struct gg_epoch_stats {
@@ -327,6 +329,11 @@ typedef struct gg_epoch_stats {
     double val_loss, val_accuracy; /* NaN without validation data */
     double lr;         /* at the end of the epoch */
     double seconds;    /* training time of the epoch (validation excluded) */
+    /* With gg_fit_config.grad_norms: per layer i (0-based, fc(i+1).weight),
+     * the L2 norm of the loss's gradient with respect to its weights,
+     * averaged over the epoch's steps; 0 otherwise. Vanishing gradients
+     * show as norms that shrink towards the input layer. */
+    double grad_norm[GG_MLP_MAX_LAYERS];
 } gg_epoch_stats;
 
 typedef struct gg_fit_callbacks {

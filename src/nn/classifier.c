@@ -172,7 +172,27 @@ typedef struct fit_state {
     gg_batcher batcher;
     size_t step, total_steps;
     float *best; /* the parameters at the best validation loss, or NULL */
+    double norms[GG_MLP_MAX_LAYERS]; /* this epoch's sums of weight-gradient norms */
 } fit_state;
+
+/* Adds each layer's weight-gradient norm into s->norms. */
+static void add_grad_norms(fit_state *s)
+{
+    size_t n, layer = 0;
+    gg_node *const *p = gg_mlp_params(s->c->mlp, &n);
+    gg_graph *g = gg_mlp_graph(s->c->mlp);
+    for (size_t i = 0; i < n && layer < GG_MLP_MAX_LAYERS; i++) {
+        const char *name = gg_label(g, p[i]);
+        size_t len = strlen(name);
+        if (strncmp(name, "fc", 2) || len < 7 || strcmp(name + len - 7, ".weight"))
+            continue;
+        const float *gr = gg_grad_data(p[i]);
+        double ss = 0;
+        for (size_t k = 0, cnt = gg_numel(p[i]); k < cnt; k++)
+            ss += (double)gr[k] * gr[k];
+        s->norms[layer++] += sqrt(ss);
+    }
+}
 
 static int train_step(fit_state *s, size_t m, double *loss, char *err)
 {
@@ -186,6 +206,8 @@ static int train_step(fit_state *s, size_t m, double *loss, char *err)
         ggb_errorf(err, "classifier: %s", gg_error(c->g));
         return -1;
     }
+    if (s->cfg->grad_norms)
+        add_grad_norms(s);
     ggn_optimizer_step_zero(s->opt); /* leaves the gradients zero for the next step */
     *loss = gg_value(c->loss);
     return 0;
@@ -196,9 +218,12 @@ static int train_epoch(fit_state *s, gg_epoch_stats *st, char *err)
     gg_classifier *c = s->c;
     size_t m, done = 0, n = s->batcher.data->n;
     double total = 0, t0 = now();
+    size_t steps = 0;
+    memset(s->norms, 0, sizeof s->norms);
     gg_mlp_set_training(c->mlp, 1);
     while ((m = gg_batcher_next(&s->batcher, gg_data(c->x), c->labels)) > 0) {
         double loss;
+        steps++;
         if (train_step(s, m, &loss, err))
             return -1;
         if (!isfinite(loss)) {
@@ -210,6 +235,8 @@ static int train_epoch(fit_state *s, gg_epoch_stats *st, char *err)
         if (s->cb && s->cb->batch)
             s->cb->batch(s->cb->ctx, done, n);
     }
+    for (size_t i = 0; i < GG_MLP_MAX_LAYERS; i++)
+        st->grad_norm[i] = steps ? s->norms[i] / (double)steps : 0;
     st->train_loss = total / (double)n;
     st->seconds = now() - t0;
     st->lr = gg_optimizer_lr(s->opt);
