@@ -55,7 +55,7 @@ with open(t + "/img.csv", "w") as f:
     for i, r in enumerate(px):
         f.write(",".join(repr(v / 255) for v in r) + ",%d\n" % (i % 2))
 PYEOF
-"$G" train --data "$tmp/img.csv" --model 4-5-2:tanh --epochs 5 --save "$tmp/i.safetensors" >/dev/null 2>&1 ||
+"$G" train --data "$tmp/img.csv" --model 4-5-2:tanh --epochs 5 --val 0 --save "$tmp/i.safetensors" >/dev/null 2>&1 ||
     fail "train on img.csv"
 "$G" predict --load "$tmp/i.safetensors" --input "$tmp/img.csv" >"$tmp/i1.csv" || fail "--input img.csv"
 "$G" predict --load "$tmp/i.safetensors" --input "$tmp/img.idx" >"$tmp/i2.csv" || fail "--input img.idx"
@@ -96,6 +96,38 @@ import json, sys
 n = json.load(sys.stdin)["grad_norms"]
 assert n[0][0] > n[0][6] / 20, n[0]  # ReLU keeps it
 ' || fail "ReLU grad_norms: $(tail -n 1 "$tmp/gr.out")"
+
+# ---- the command's edges ------------------------------------------------------------------
+printf '1,2,3,4,0\n2,3,4,5,1\n3,4,5,6,0\n4,5,6,7,1\n5,6,7,8,0\n' >"$tmp/four.csv"
+refuse "--boundary $tmp/b.svg: draws 2-D data only, and --data $tmp/four.csv has 4 features" \
+    train --data "$tmp/four.csv" --boundary "$tmp/b.svg"
+[ -e "$tmp/b.svg" ] && fail "--boundary on 4-D data wrote a picture"
+"$G" train --data "$tmp/four.csv" --boundary "$tmp/b.svg" 2>/dev/null | grep -q "^epoch" &&
+    fail "--boundary on 4-D data trained before refusing"
+printf '1,2,0\n2,3,1\n' >"$tmp/two.csv"
+refuse "the test split is empty" train --data "$tmp/two.csv"
+refuse "--val 0.1 leaves no validation data" train --data "$tmp/four.csv"
+"$G" train --data "$tmp/four.csv" --val 0 --epochs 2 >"$tmp/v0.out" || fail "--val 0 exit $?"
+grep -q "val loss" "$tmp/v0.out" && fail "--val 0 still prints a validation loss"
+grep -qi "nan" "$tmp/v0.out" && fail "--val 0 prints NaN: $(cat "$tmp/v0.out")"
+refuse "--plot $tmp/x.png: this writes an SVG picture; name the file .svg" train --data xor --plot "$tmp/x.png"
+refuse "name the file .svg" train --data xor --boundary "$tmp/x.pdf"
+refuse "--save $tmp/m.svg: this writes a safetensors checkpoint" train --data xor --save "$tmp/m.svg"
+# --help: every option of the table, each with its default (or "required").
+for cmd in train predict; do
+    "$G" $cmd --help >"$tmp/help" || fail "$cmd --help exit $?"
+    case $cmd in
+        train) names="data model epochs batch opt lr schedule momentum weight-decay val patience seed threads
+                      load save plot boundary json grad-norms" ;;
+        predict) names="load model data seed input output batch json" ;;
+    esac
+    for name in $names; do
+        awk -v opt="--$name" '$1 == opt { on = 1; text = $0; next }
+             on && /^  --|^Examples/ { on = 0 } on { text = text $0 }
+             END { exit !(text ~ /default|required/) }' "$tmp/help" ||
+            fail "$cmd --help: --$name missing or without its default"
+    done
+done
 
 echo "$failures failures"
 [ "$failures" -eq 0 ]
