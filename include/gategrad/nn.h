@@ -125,6 +125,12 @@ typedef struct gg_mlp gg_mlp;
  *     fcI.weight [in, out], fcI.bias [out]  (variable leaves, labelled)
  *     h = act(h . weight + bias)            (matmul, broadcast add, act gates)
  *     h = h * mask                          (dropout, when enabled)
+ * and in hidden layers, with :bn, batch_norm(h . weight + bias) (bnI.weight
+ * from 1, bnI.bias from 0: variables; bnI.running_mean from 0, .running_var
+ * from 1: constants) before the activation; with :prelu the activation is
+ * p + a (h - p), p = relu(h), a = preluI.weight [out] from 0.25; with
+ * :maxout=K, fcI.weight is [in, K * out] and unit j is the max of columns
+ * j K .. j K + K - 1 (reshape to [B, out, K], max_axis) in place of act.
  * Parameters are initialized from seed (see gg_init) in layer order,
  * weights row-major; gg_find(g, "fc1.weight") finds them by name. Dropout
  * masks are constant leaves "fcI.dropout" of h's shape that the model fills
