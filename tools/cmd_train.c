@@ -16,7 +16,7 @@ static const char usage[] =
     "Trains an MLP classifier (softmax cross-entropy) and evaluates it on the test split.\n"
     "  --data NAME      fashion-mnist (default), xor, circle, gauss, spiral, a directory of\n"
     "                   MNIST-format IDX files, or FILE.csv (label in the last column)\n"
-    "  --model SPEC     e.g. 784-256-128-10:relu:dropout=0.2 (the default for 784 features);\n"
+    "  --model SPEC     e.g. 784-256-128-10:relu:dropout=0.2:bn (the default for 784 features);\n"
     "                   2-D data: 2-16-16-2:tanh. First width = features, last = classes;\n"
     "                   options :relu :tanh :sigmoid :prelu :bn :maxout=K :dropout=P :nobias\n"
     "  --epochs N       default 30 (200 for data sets under 10000 samples)\n"
@@ -135,7 +135,7 @@ static int settle(train_opts *o, const gg_dataset *train, gg_mlp_spec *spec, gg_
     const char *model = o->model;
     if (!model) {
         bool wide = train->dim >= 64;
-        snprintf(text, sizeof text, wide ? "%zu-256-128-%zu:relu:dropout=0.2" : "%zu-16-16-%zu:tanh",
+        snprintf(text, sizeof text, wide ? "%zu-256-128-%zu:relu:dropout=0.2:bn" : "%zu-16-16-%zu:tanh",
                  train->dim, train->classes < 2 ? 2 : train->classes);
         model = text;
     }
