@@ -433,6 +433,24 @@ static void csv_valid_files(void **state)
     assert_int_equal(d.y[1], 1);
     assert_true(d.x[0] == 0.25f && d.x[1] == 1.0f && d.x[2] == -1.0f && d.x[3] == 0.0f);
     gg_dataset_free(&d);
+
+    /* No label column: every column a feature (2.5 would be a bad label). */
+    text = "a,b,c\n4,0.25,2.5\n1.0,-1,0\n";
+    p = write_raw("nolabel.csv", text, strlen(text));
+    assert_int_equal(gg_csv_load(p, GG_CSV_NO_LABEL, &d, err), 0);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.dim, 3);
+    assert_int_equal(d.classes, 1);
+    assert_true(d.x[0] == 4 && d.x[1] == 0.25f && d.x[2] == 2.5f && d.x[3] == 1 && d.x[5] == 0);
+    assert_true(d.y[0] == 0 && d.y[1] == 0);
+    gg_dataset_free(&d);
+    text = "7\n-8\n"; /* one column is enough */
+    p = write_raw("one.csv", text, strlen(text));
+    assert_int_equal(gg_csv_load(p, GG_CSV_NO_LABEL, &d, err), 0);
+    assert_true(d.n == 2 && d.dim == 1 && d.x[1] == -8);
+    gg_dataset_free(&d);
+    assert_int_not_equal(gg_csv_load(p, -1, &d, err), 0);
+    assert_non_null(strstr(err, "need a label and at least one feature"));
 }
 
 static void csv_corrupt_files(void **state)

@@ -722,19 +722,33 @@ static void kinks_and_conventions(void **state)
 }
 
 /* Every gate of the table has a recording backward (the leaf is never run;
- * users' gates have theirs through their definitions). */
+ * users' gates have theirs through their definitions), but batch_norm,
+ * which has none yet: through it gg_gradient fails naming it. */
 static void every_gate_has_a_builder(void **state)
 {
     (void)state;
     size_t n = 0;
     for (size_t id = 0; id < ggc_gate_count; id++) {
-        if (id == GGC_GATE_LEAF)
+        if (id == GGC_GATE_LEAF || !strcmp(ggc_gates[id]->name, "batch_norm"))
             continue;
         if (!ggc_gates[id]->grad)
             fail_msg("gate '%s' has no recording backward (ggc_gate.grad)", ggc_gates[id]->name);
         n++;
     }
     assert_true(n >= 50);
+
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_tensor(g, GG_F64, 2, (int64_t[]){3, 2}, (double[]){1, 2, -1, 0.5, 3, -2});
+    gg_node *gamma = gg_tensor(g, GG_F64, 1, (int64_t[]){2}, (double[]){1, 1});
+    gg_node *beta = gg_tensor(g, GG_F64, 1, (int64_t[]){2}, NULL);
+    gg_node *rm = gg_input(g, GG_F64, 1, (int64_t[]){2}, NULL);
+    gg_node *rv = gg_input(g, GG_F64, 1, (int64_t[]){2}, (double[]){1, 1});
+    gg_node *rows = gg_input(g, GG_F64, 1, (int64_t[]){3}, NULL);
+    gg_node *bn = gg_batch_norm(g, x, gamma, beta, rm, rv, rows, gg_const(g, 1), 1e-5, 0.1);
+    gg_node *out;
+    assert_int_equal(gg_gradient(g, gg_sum(g, gg_mul(g, bn, bn)), 1, &x, &out), -1);
+    assert_contains(gg_error(g), "batch_norm");
+    gg_graph_free(g);
 }
 
 /* A seed that is a variable itself: the vector-Jacobian product is

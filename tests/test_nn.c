@@ -12,6 +12,7 @@
 #include "gategrad.h"
 #include "gategrad/io.h"
 #include "io/io.h"
+#include "fixtures/torch_bn.h"
 
 #define TOL 1e-9
 
@@ -461,6 +462,7 @@ static void checkpoint_round_trip(void **state)
     assert_int_equal(gg_safetensors_open(path, &f, err), 0);
     assert_string_equal(gg_safetensors_meta(f, "epochs"), "3");
     assert_int_equal(gg_safetensors_count(f), 4);
+    assert_string_equal(gg_safetensors_meta(f, "gategrad.layout"), "2");
     gg_safetensors_close(f);
     gg_mlp_free(a), gg_mlp_free(b);
     gg_graph_free(g), gg_graph_free(g2);
@@ -479,7 +481,7 @@ static void checkpoint_mismatch_errors(void **state)
     assert_int_equal(gg_mlp_save(a, path, NULL, err), 0);
     assert_int_not_equal(gg_mlp_load(b, path, err), 0);
     assert_contains(err, "fc1.weight");
-    assert_contains(err, "expected [6, 8], found [6, 9]");
+    assert_contains(err, "expected [8, 6], found [9, 6]"); /* [out, in] in the file */
     assert_int_not_equal(gg_mlp_load(c, path, err), 0); /* the biases are extra */
     assert_contains(err, "fc1.bias");
     gg_mlp_spec s;
@@ -524,6 +526,351 @@ static void interrupted_save_keeps_old(void **state)
     gg_graph_free(g), gg_graph_free(g2);
 }
 
+/* The file keeps fcI.weight as torch.nn.Linear does, [out, in]: element
+ * [o][i] of the file is element [i][o] of the graph's W. */
+static void checkpoint_torch_layout(void **state)
+{
+    (void)state;
+    char path[128], err[GG_ERRLEN];
+    snprintf(path, sizeof path, "%s/t.safetensors", tmpdir);
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *a = model(g, "3-2-4:tanh", 1, 5, &x);
+    assert_int_equal(gg_mlp_save(a, path, NULL, err), 0);
+    gg_safetensors *f;
+    assert_int_equal(gg_safetensors_open(path, &f, err), 0);
+    size_t i;
+    gg_safetensors_info info;
+    assert_int_equal(gg_safetensors_find(f, "fc1.weight", &i), 0);
+    assert_int_equal(gg_safetensors_tensor(f, i, &info), 0);
+    assert_int_equal(info.rank, 2);
+    assert_int_equal(info.dims[0], 2);
+    assert_int_equal(info.dims[1], 3);
+    double w[6];
+    gg_tensor_ref t = {.name = "fc1.weight", .dtype = GG_F64, .rank = 2, .dims = {2, 3}, .data = w};
+    assert_int_equal(gg_safetensors_read(f, &t, err), 0);
+    gg_node *w1 = gg_find(g, "fc1.weight");
+    for (int o = 0; o < 2; o++)
+        for (int in = 0; in < 3; in++)
+            assert_true(w[o * 3 + in] == gg_value_at(w1, (size_t)(in * 2 + o)));
+    gg_safetensors_close(f);
+    gg_mlp_free(a);
+    gg_graph_free(g);
+}
+
+/* A checkpoint of the first layout (fcI.weight [in, out], no
+ * "gategrad.layout") loads into the same values; a file without gategrad's
+ * keys (as PyTorch writes) is read as [out, in]; an unknown layout is
+ * refused. */
+static void checkpoint_old_and_foreign_files(void **state)
+{
+    (void)state;
+    char path[128], err[GG_ERRLEN];
+    snprintf(path, sizeof path, "%s/old.safetensors", tmpdir);
+    double w1[6] = {1, 2, 3, 4, 5, 6}, b1[2] = {0.5, -0.5}; /* [in 3, out 2] */
+    double w1t[6] = {1, 3, 5, 2, 4, 6};                     /* [out 2, in 3] */
+    gg_tensor_ref t[2] = {
+        {.name = "fc1.weight", .dtype = GG_F64, .rank = 2, .dims = {3, 2}, .data = w1},
+        {.name = "fc1.bias", .dtype = GG_F64, .rank = 1, .dims = {2}, .data = b1},
+    };
+    const char *meta[] = {"gategrad.spec", "3-2:relu", NULL};
+    assert_int_equal(gg_safetensors_save(path, t, 2, meta, err), 0);
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *a = model(g, "3-2", 1, 9, &x);
+    assert_int_equal(gg_mlp_load(a, path, err), 0);
+    gg_node *w = gg_find(g, "fc1.weight");
+    for (size_t i = 0; i < 6; i++)
+        assert_true(gg_value_at(w, i) == w1[i]);
+    assert_true(gg_value_at(gg_find(g, "fc1.bias"), 1) == -0.5);
+
+    t[0].dims[0] = 2, t[0].dims[1] = 3, t[0].data = w1t; /* PyTorch's file: no metadata */
+    assert_int_equal(gg_safetensors_save(path, t, 2, (const char *[]){"format", "pt", NULL}, err), 0);
+    gg_graph *g2 = gg_graph_new();
+    gg_mlp *b = model(g2, "3-2", 1, 9, &x);
+    assert_int_equal(gg_mlp_load(b, path, err), 0);
+    gg_node *wb = gg_mlp_params(b, &(size_t){0})[0];
+    for (size_t i = 0; i < 6; i++)
+        assert_true(gg_value_at(wb, i) == w1[i]);
+
+    assert_int_equal(gg_safetensors_save(path, t, 2, (const char *[]){"gategrad.layout", "3", NULL}, err), 0);
+    assert_int_not_equal(gg_mlp_load(b, path, err), 0);
+    assert_contains(err, "layout \"3\"");
+    gg_mlp_free(a), gg_mlp_free(b);
+    gg_graph_free(g), gg_graph_free(g2);
+}
+
+/* ---- Batch normalization, PReLU, maxout ------------------------------------------- */
+
+static void expect_gradcheck(gg_graph *g, gg_node *root)
+{
+    gg_gradcheck_result r;
+    int rc = gg_gradcheck(g, root, NULL, 0, 1e-6, 1e-6, &r);
+    if (rc != 0)
+        fail_msg("gradcheck rc=%d (%s): %zu/%zu failures, worst |err| %g: analytic %.12g numeric %.12g", rc,
+                 gg_error(g) ? gg_error(g) : "", r.failures, r.checked, r.max_abs_err, r.worst_analytic,
+                 r.worst_numeric);
+    assert_true(r.checked > 0);
+}
+
+typedef struct bn_parts {
+    gg_node *x, *gamma, *beta, *rm, *rv, *rows, *mode, *y;
+} bn_parts;
+
+/* batch_norm over x [b, f] with every input given; recorded in eval mode
+ * (recording runs a forward), then switched to mode. */
+static bn_parts bn_graph(gg_graph *g, int64_t b, int64_t f, const double *x, const double *gamma,
+                         const double *beta, const double *rm, const double *rv, const double *rows, double mode)
+{
+    bn_parts p;
+    p.x = gg_tensor(g, GG_F64, 2, (int64_t[]){b, f}, x);
+    p.gamma = gg_tensor(g, GG_F64, 1, &f, gamma);
+    p.beta = gg_tensor(g, GG_F64, 1, &f, beta);
+    p.rm = gg_input(g, GG_F64, 1, &f, rm);
+    p.rv = gg_input(g, GG_F64, 1, &f, rv);
+    p.rows = gg_input(g, GG_F64, 1, &b, rows);
+    p.mode = gg_input(g, GG_F64, 1, (int64_t[]){1}, (double[]){0});
+    p.y = gg_batch_norm(g, p.x, p.gamma, p.beta, p.rm, p.rv, p.rows, p.mode, 1e-5, 0.1);
+    assert_non_null(p.y);
+    assert_int_equal(gg_set_data(g, p.mode, &mode), 0);
+    return p;
+}
+
+/* Two counted rows 1 and 3 and a padded 100: mean 2, variance 1 (unbiased
+ * 2); y = 2 (x - 2) / sqrt(1 + 1e-5) + 0.5 for all three; the running
+ * statistics move 0.1 of the way: 0.2 and 1.1. Evaluation then uses them. */
+static void bn_by_hand(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    bn_parts p = bn_graph(g, 3, 1, (double[]){1, 3, 100}, (double[]){2}, (double[]){0.5}, (double[]){0},
+                          (double[]){1}, (double[]){0, 1, -1}, 1);
+    assert_int_equal(gg_forward(g, p.y), 0);
+    double s = sqrt(1 + 1e-5);
+    assert_near(gg_value_at(p.y, 0), 2 * -1 / s + 0.5, TOL);
+    assert_near(gg_value_at(p.y, 1), 2 * 1 / s + 0.5, TOL);
+    assert_near(gg_value_at(p.y, 2), 2 * 98 / s + 0.5, 1e-7);
+    assert_near(gg_value_at(p.rm, 0), 0.2, TOL);
+    assert_near(gg_value_at(p.rv, 0), 1.1, TOL);
+    assert_int_equal(gg_set_data(g, p.mode, (double[]){0}), 0);
+    assert_int_equal(gg_forward(g, p.y), 0);
+    assert_near(gg_value_at(p.y, 1), 2 * (3 - 0.2) / sqrt(1.1 + 1e-5) + 0.5, TOL);
+    assert_near(gg_value_at(p.rm, 0), 0.2, TOL); /* eval leaves them */
+    /* In training, the gradient of y0 + y1 (the counted rows) is 0 for
+     * every x (the mean absorbs a shift, and y0 + y1 = 2 beta), and that of
+     * the padded y2 reaches x2 as gamma / std. */
+    assert_int_equal(gg_set_data(g, p.mode, (double[]){1}), 0);
+    gg_node *w = gg_input(g, GG_F64, 2, (int64_t[]){3, 1}, (double[]){1, 1, 0});
+    gg_node *loss = gg_sum(g, gg_mul(g, p.y, w));
+    assert_int_equal(gg_forward(g, loss), 0);
+    assert_int_equal(gg_backward(g, loss), 0);
+    for (size_t k = 0; k < 3; k++)
+        assert_near(gg_grad_at(p.x, k), 0, TOL);
+    assert_near(gg_grad_at(p.beta, 0), 2, TOL);
+    assert_near(gg_grad_at(p.gamma, 0), 0, TOL); /* xh0 + xh1 = 0 */
+    gg_zero_grad(g);
+    assert_int_equal(gg_set_data(g, w, (double[]){0, 0, 1}), 0);
+    assert_int_equal(gg_forward(g, loss), 0);
+    assert_int_equal(gg_backward(g, loss), 0);
+    assert_near(gg_grad_at(p.x, 2), 2 / s, TOL);
+    assert_near(gg_grad_at(p.gamma, 0), 98 / s, 1e-7);
+    gg_graph_free(g);
+}
+
+#define BN_CASE(name)                                                                                  \
+    {bn_##name##_training, bn_##name##_x, bn_##name##_gamma, bn_##name##_beta, bn_##name##_rm0,         \
+     bn_##name##_rv0, bn_##name##_w, bn_##name##_rows, bn_##name##_out, bn_##name##_dx,                 \
+     bn_##name##_dgamma, bn_##name##_dbeta, bn_##name##_rm, bn_##name##_rv}
+
+/* torch.nn.BatchNorm1d's numbers (tests/fixtures/torch_bn.h) in training,
+ * in training with two rows left out, and in evaluation; then gradcheck. */
+static void bn_matches_torch(void **state)
+{
+    (void)state;
+    struct {
+        int training;
+        const double *x, *gamma, *beta, *rm0, *rv0, *w, *rows, *out, *dx, *dgamma, *dbeta, *rm, *rv;
+    } cases[] = {BN_CASE(train), BN_CASE(train_rows), BN_CASE(eval)};
+    for (size_t c = 0; c < 3; c++) {
+        gg_graph *g = gg_graph_new();
+        bn_parts p = bn_graph(g, 5, 3, cases[c].x, cases[c].gamma, cases[c].beta, cases[c].rm0, cases[c].rv0,
+                              cases[c].rows, cases[c].training);
+        gg_node *w = gg_input(g, GG_F64, 2, (int64_t[]){5, 3}, cases[c].w);
+        gg_node *loss = gg_sum(g, gg_mul(g, p.y, w));
+        assert_int_equal(gg_forward(g, loss), 0);
+        assert_int_equal(gg_backward(g, loss), 0);
+        for (size_t k = 0; k < 15; k++) {
+            assert_near(gg_value_at(p.y, k), cases[c].out[k], 1e-12);
+            assert_near(gg_grad_at(p.x, k), cases[c].dx[k], 1e-12);
+        }
+        for (size_t k = 0; k < 3; k++) {
+            assert_near(gg_grad_at(p.gamma, k), cases[c].dgamma[k], 1e-12);
+            assert_near(gg_grad_at(p.beta, k), cases[c].dbeta[k], 1e-12);
+            assert_near(gg_value_at(p.rm, k), cases[c].rm[k], 1e-12);
+            assert_near(gg_value_at(p.rv, k), cases[c].rv[k], 1e-12);
+        }
+        expect_gradcheck(g, loss);
+        gg_graph_free(g);
+    }
+}
+
+/* Shapes and parameters batch_norm refuses, with the message. */
+static void bn_errors(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_tensor(g, GG_F64, 2, (int64_t[]){4, 3}, NULL);
+    gg_node *v3 = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, NULL), *c3 = gg_input(g, GG_F64, 1, (int64_t[]){3}, NULL);
+    gg_node *r4 = gg_input(g, GG_F64, 1, (int64_t[]){4}, NULL), *mode = gg_input(g, GG_F64, 1, (int64_t[]){1}, NULL);
+    assert_null(gg_batch_norm(g, x, v3, v3, c3, c3, c3, mode, 1e-5, 0.1));
+    assert_contains(gg_error(g), "batch_norm: x [4,3], gamma [3], beta [3], running_mean [3], running_var [3], rows [3]");
+    gg_graph_free(g);
+    g = gg_graph_new();
+    x = gg_tensor(g, GG_F64, 2, (int64_t[]){4, 3}, NULL);
+    v3 = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, NULL), c3 = gg_input(g, GG_F64, 1, (int64_t[]){3}, NULL);
+    r4 = gg_input(g, GG_F64, 1, (int64_t[]){4}, NULL), mode = gg_input(g, GG_F64, 1, (int64_t[]){1}, NULL);
+    assert_null(gg_batch_norm(g, x, v3, v3, c3, c3, r4, mode, 0, 0.1));
+    assert_contains(gg_error(g), "eps 0 must be > 0");
+    gg_graph_free(g);
+    g = gg_graph_new();
+    x = gg_tensor(g, GG_F64, 2, (int64_t[]){4, 3}, NULL);
+    v3 = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, NULL), c3 = gg_input(g, GG_F64, 1, (int64_t[]){3}, NULL);
+    r4 = gg_input(g, GG_F64, 1, (int64_t[]){4}, NULL), mode = gg_input(g, GG_F64, 1, (int64_t[]){1}, NULL);
+    assert_null(gg_batch_norm(g, x, v3, v3, v3, c3, r4, mode, 1e-5, 0.1));
+    assert_contains(gg_error(g), "running statistics must be constants");
+    gg_graph_free(g);
+}
+
+static void fill_uniform(gg_node *n, gg_rng *r, double lo, double hi)
+{
+    double *p = gg_data(n);
+    for (size_t i = 0; i < gg_numel(n); i++)
+        p[i] = lo + (hi - lo) * gg_rng_uniform(r);
+}
+
+/* sum(out * w) of a model over random inputs, checked by finite differences
+ * through every parameter (training mode for :bn). */
+static void model_gradcheck(const char *spec, int training)
+{
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *m = model(g, spec, 6, 3, &x);
+    gg_rng r;
+    gg_rng_seed(&r, 21);
+    fill_uniform(x, &r, -2, 2);
+    gg_mlp_set_training(m, training);
+    int64_t d[GG_MAX_DIMS];
+    gg_shape(gg_mlp_output(m), d);
+    gg_node *w = gg_input(g, GG_F64, 2, d, NULL);
+    fill_uniform(w, &r, -1, 1);
+    gg_node *loss = gg_sum(g, gg_mul(g, gg_mlp_output(m), w));
+    assert_int_equal(gg_forward(g, loss), 0);
+    expect_gradcheck(g, loss);
+    gg_mlp_free(m);
+    gg_graph_free(g);
+}
+
+static void layers_gradcheck(void **state)
+{
+    (void)state;
+    model_gradcheck("3-5-4-2:prelu", 0);
+    model_gradcheck("3-5-4-2:relu:maxout=3", 0);
+    model_gradcheck("3-5-4-2:tanh:bn", 1);
+    model_gradcheck("3-5-4-2:tanh:bn", 0);
+    model_gradcheck("3-4-2:prelu:bn:maxout=2", 1);
+}
+
+/* PReLU and maxout by hand: 2-2-1:prelu with W1 = I, x = (1, -2): hidden
+ * (1, -0.5), out 0.5; 1-2-1:maxout=2 with pieces (1, -1 | 2, 3): x = 2 gives
+ * units (2, 6), x = -1 gives (1, -2). */
+static void prelu_maxout_by_hand(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x;
+    gg_mlp *m = model(g, "2-2-1:prelu:nobias", 1, 1, &x);
+    assert_near(gg_value_at(gg_find(g, "prelu1.weight"), 1), 0.25, 0);
+    set(g, "fc1.weight", (double[]){1, 0, 0, 1});
+    set(g, "fc2.weight", (double[]){1, 1});
+    set(g, "prelu1.weight", (double[]){0.25, 0.25});
+    assert_int_equal(gg_set_data(g, x, (double[]){1, -2}), 0);
+    assert_int_equal(gg_forward(g, gg_mlp_output(m)), 0);
+    assert_near(gg_value(gg_mlp_output(m)), 0.5, TOL);
+    gg_mlp_free(m);
+    gg_graph_free(g);
+
+    g = gg_graph_new();
+    m = model(g, "1-2-1:maxout=2:nobias", 1, 1, &x);
+    int64_t d[GG_MAX_DIMS];
+    assert_int_equal(gg_shape(gg_find(g, "fc1.weight"), d), 2);
+    assert_true(d[0] == 1 && d[1] == 4); /* [in, K * out] in the graph */
+    set(g, "fc1.weight", (double[]){1, -1, 2, 3});
+    set(g, "fc2.weight", (double[]){1, 10});
+    assert_int_equal(gg_set_data(g, x, (double[]){2}), 0);
+    assert_int_equal(gg_forward(g, gg_mlp_output(m)), 0);
+    assert_near(gg_value(gg_mlp_output(m)), 2 + 60, TOL);
+    assert_int_equal(gg_set_data(g, x, (double[]){-1}), 0);
+    assert_int_equal(gg_forward(g, gg_mlp_output(m)), 0);
+    assert_near(gg_value(gg_mlp_output(m)), 1 - 20, TOL);
+    gg_mlp_free(m);
+    gg_graph_free(g);
+}
+
+/* The new layers' names and shapes in a checkpoint (PyTorch's), their
+ * summary rows, and a round trip of the running statistics. */
+static void layers_in_checkpoints_and_summary(void **state)
+{
+    (void)state;
+    char path[128], err[GG_ERRLEN];
+    snprintf(path, sizeof path, "%s/layers.safetensors", tmpdir);
+    gg_graph *g = gg_graph_new(), *g2 = gg_graph_new();
+    gg_node *x, *x2;
+    gg_mlp *a = model(g, "4-3-2:prelu:bn:maxout=2", 2, 1, &x);
+    set(g, "bn1.running_mean", (double[]){1, 2, 3, 4, 5, 6});
+    assert_int_equal(gg_mlp_save(a, path, NULL, err), 0);
+    gg_safetensors *f;
+    assert_int_equal(gg_safetensors_open(path, &f, err), 0);
+    const char *names[] = {"fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean",
+                           "bn1.running_var", "fc2.weight", "fc2.bias"};
+    const int64_t dims[][2] = {{6, 4}, {6, 0}, {6, 0}, {6, 0}, {6, 0}, {6, 0}, {2, 3}, {2, 0}};
+    assert_int_equal(gg_safetensors_count(f), 8); /* maxout: no prelu slopes */
+    for (size_t k = 0; k < 8; k++) {
+        size_t i;
+        gg_safetensors_info info;
+        assert_int_equal(gg_safetensors_find(f, names[k], &i), 0);
+        assert_int_equal(gg_safetensors_tensor(f, i, &info), 0);
+        assert_int_equal(info.dims[0], dims[k][0]);
+        if (dims[k][1])
+            assert_int_equal(info.dims[1], dims[k][1]);
+        else
+            assert_int_equal(info.rank, 1);
+    }
+    gg_safetensors_close(f);
+    gg_mlp *b = model(g2, "4-3-2:prelu:bn:maxout=2", 2, 2, &x2);
+    assert_int_equal(gg_mlp_load(b, path, err), 0);
+    assert_near(gg_value_at(gg_find(g2, "bn1.running_mean"), 5), 6, 0);
+    gg_mlp_free(a), gg_mlp_free(b);
+    gg_graph_free(g), gg_graph_free(g2);
+
+    char *s = summary_text("4-3-2:relu:bn");
+    assert_contains(s, " bn1 (BatchNormalization)    (None, 3)                 12\n");
+    assert_contains(s, "Total params: 35\nTrainable params: 29\nNon-trainable params: 6\n");
+    free(s);
+    s = summary_text("4-3-2:prelu");
+    assert_contains(s, " prelu1 (PReLU)              (None, 3)                 3\n");
+    assert_contains(s, "Total params: 26\n");
+    free(s);
+    s = summary_text("4-3-2:maxout=2");
+    assert_contains(s, " fc1 (Dense)                 (None, 6)                 30\n");
+    assert_contains(s, " fc1.maxout (Maxout)         (None, 3)                 0\n");
+    free(s);
+    gg_mlp_spec sp;
+    assert_int_not_equal(gg_mlp_spec_parse("4-3-2:maxout=1", &sp, err), 0);
+    assert_int_equal(gg_mlp_spec_parse("4-3-2:tanh:bn:maxout=4", &sp, err), 0);
+    char buf[64];
+    assert_string_equal(gg_mlp_spec_format(&sp, buf, sizeof buf), "4-3-2:tanh:bn:maxout=4");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +889,14 @@ int main(void)
         cmocka_unit_test(perceptrons_section8),
         cmocka_unit_test(checkpoint_round_trip),
         cmocka_unit_test(checkpoint_mismatch_errors),
+        cmocka_unit_test(checkpoint_torch_layout),
+        cmocka_unit_test(bn_by_hand),
+        cmocka_unit_test(bn_matches_torch),
+        cmocka_unit_test(bn_errors),
+        cmocka_unit_test(layers_gradcheck),
+        cmocka_unit_test(prelu_maxout_by_hand),
+        cmocka_unit_test(layers_in_checkpoints_and_summary),
+        cmocka_unit_test(checkpoint_old_and_foreign_files),
         cmocka_unit_test(interrupted_save_keeps_old),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -16,8 +16,9 @@ static const char usage[] =
     "Trains an MLP classifier (softmax cross-entropy) and evaluates it on the test split.\n"
     "  --data NAME      fashion-mnist (default), xor, circle, gauss, spiral, a directory of\n"
     "                   MNIST-format IDX files, or FILE.csv (label in the last column)\n"
-    "  --model SPEC     e.g. 784-256-128-10:relu:dropout=0.2 (the default for 784 features);\n"
-    "                   2-D data: 2-16-16-2:tanh. First width = features, last = classes\n"
+    "  --model SPEC     e.g. 784-256-128-10:relu:dropout=0.2:bn (the default for 784 features);\n"
+    "                   2-D data: 2-16-16-2:tanh. First width = features, last = classes;\n"
+    "                   options :relu :tanh :sigmoid :prelu :bn :maxout=K :dropout=P :nobias\n"
     "  --epochs N       default 30 (200 for data sets under 10000 samples)\n"
     "  --batch B        default 128 (32 for small data sets)\n"
     "  --opt NAME       sgd, momentum, nesterov, adagrad, rmsprop, adam (default)\n"
@@ -25,16 +26,20 @@ static const char usage[] =
     "  --schedule S     cosine (default, down to lr/100), step (x0.1 at 1/2 and 3/4), constant\n"
     "  --momentum X     momentum and nesterov (default 0.9)\n"
     "  --weight-decay X L2 on every parameter (default 0)\n"
-    "  --val FRACTION   validation share of the training data (default 0.1)\n"
+    "  --val FRACTION   validation share of the training data (default 0.1; 0: no validation)\n"
     "  --patience N     early stopping: stop after N epochs without a lower validation loss\n"
     "                   and keep the best weights (default 0: off)\n"
     "  --seed S         weights, split, batch order, dropout (default 1)\n"
     "  --threads N      threads for the matrix products (default: all cores, at most 16)\n"
-    "  --load FILE      start from a checkpoint (its model unless --model is given)\n"
-    "  --save FILE      write the trained model (safetensors, atomically)\n"
-    "  --plot FILE.svg  loss and accuracy curves\n"
-    "  --boundary FILE.svg  the decision regions under the test points (2-D data)\n"
-    "  --json           end with one JSON line: test_accuracy, test_loss, epochs, ...\n"
+    "  --load FILE      start from a checkpoint (its model unless --model is given; default: none)\n"
+    "  --save FILE.safetensors  write the trained model, atomically (default: none)\n"
+    "  --plot FILE.svg  loss and accuracy curves (default: none)\n"
+    "  --boundary FILE.svg  the decision regions under the test points, 2-D data only\n"
+    "                   (default: none)\n"
+    "  --json           end with one JSON line: test_accuracy, test_loss, epochs, ... (default: off)\n"
+    "  --grad-norms     print each layer's weight-gradient norm per epoch (mean over the\n"
+    "                   epoch's steps; in --json as grad_norms: [[fc1, fc2, ...] per epoch];\n"
+    "                   default: off)\n"
     "Examples:\n"
     "  gategrad train --data fashion-mnist --save fm.safetensors\n"
     "  gategrad train --data spiral --model 2-16-16-2:tanh --boundary spiral.svg\n";
@@ -43,7 +48,7 @@ typedef struct train_opts {
     const char *data, *model, *opt, *schedule, *load, *save, *plot, *boundary;
     size_t epochs, batch, patience, seed, threads;
     double lr, momentum, weight_decay, val;
-    bool json, seen_epochs, seen_batch, seen_lr, seen_model;
+    bool json, grad_norms, seen_epochs, seen_batch, seen_lr, seen_model;
 } train_opts;
 
 typedef struct progress {
@@ -52,6 +57,7 @@ typedef struct progress {
     double t0;
     gg_epoch_stats *hist; /* one per epoch, allocated once */
     size_t n;
+    int nlayers;     /* with --grad-norms, else 0 */
 } progress;
 
 static double now(void)
@@ -82,8 +88,18 @@ static void on_epoch(void *ctx, const gg_epoch_stats *s)
     progress *p = ctx;
     p->hist[p->n++] = *s;
     p->t0 = 0;
-    printf("epoch %zu/%zu  train loss %.4f  val loss %.4f  val acc %.4f  lr %.2g  %.1fs\n", s->epoch, p->epochs,
-           s->train_loss, s->val_loss, s->val_accuracy, s->lr, s->seconds);
+    if (isnan(s->val_loss))
+        printf("epoch %zu/%zu  train loss %.4f  lr %.2g  %.1fs\n", s->epoch, p->epochs, s->train_loss, s->lr,
+               s->seconds);
+    else
+        printf("epoch %zu/%zu  train loss %.4f  val loss %.4f  val acc %.4f  lr %.2g  %.1fs\n", s->epoch,
+               p->epochs, s->train_loss, s->val_loss, s->val_accuracy, s->lr, s->seconds);
+    if (p->nlayers) {
+        printf("  weight gradient norms:");
+        for (int i = 0; i < p->nlayers; i++)
+            printf("  fc%d %.3g", i + 1, s->grad_norm[i]);
+        printf("\n");
+    }
     fflush(stdout);
 }
 
@@ -119,7 +135,7 @@ static int settle(train_opts *o, const gg_dataset *train, gg_mlp_spec *spec, gg_
     const char *model = o->model;
     if (!model) {
         bool wide = train->dim >= 64;
-        snprintf(text, sizeof text, wide ? "%zu-256-128-%zu:relu:dropout=0.2" : "%zu-16-16-%zu:tanh",
+        snprintf(text, sizeof text, wide ? "%zu-256-128-%zu:relu:dropout=0.2:bn" : "%zu-16-16-%zu:tanh",
                  train->dim, train->classes < 2 ? 2 : train->classes);
         model = text;
     }
@@ -137,21 +153,38 @@ static int settle(train_opts *o, const gg_dataset *train, gg_mlp_spec *spec, gg_
 }
 
 static void print_json(const train_opts *o, const gg_fit_result *r, double loss, double acc, size_t params,
-                       const gg_mlp_spec *spec)
+                       const gg_mlp_spec *spec, const progress *p)
 {
     char text[256];
     printf("{\"test_accuracy\": %.6f, \"test_loss\": %.6f, \"epochs\": %zu, \"best_epoch\": %zu, "
            "\"train_seconds\": %.3f, \"seconds_per_epoch\": %.3f, \"params\": %zu, \"model\": \"%s\", "
-           "\"data\": \"%s\", \"optimizer\": \"%s\", \"batch\": %zu, \"seed\": %zu, \"threads\": %d}\n",
+           "\"data\": \"%s\", \"optimizer\": \"%s\", \"batch\": %zu, \"seed\": %zu, \"threads\": %d",
            acc, loss, r->epochs, r->best_epoch, r->train_seconds, r->epochs ? r->train_seconds / (double)r->epochs : 0,
            params, gg_mlp_spec_format(spec, text, sizeof text), o->data, o->opt, o->batch, o->seed,
            gg_num_threads());
+    if (p->nlayers) { /* per epoch, per layer */
+        printf(", \"grad_norms\": [");
+        for (size_t e = 0; e < p->n; e++) {
+            printf("%s[", e ? ", " : "");
+            for (int i = 0; i < p->nlayers; i++)
+                printf("%s%.6g", i ? ", " : "", p->hist[e].grad_norm[i]);
+            printf("]");
+        }
+        printf("]");
+    }
+    printf("}\n");
 }
 
 static int outputs(const train_opts *o, gg_classifier *c, const progress *p, const gg_dataset *test)
 {
     char err[GG_ERRLEN];
-    const char *meta[] = {"data", o->data, NULL};
+    char seed[32], val[32];
+    snprintf(seed, sizeof seed, "%zu", o->seed);
+    snprintf(val, sizeof val, "%.17g", o->val);
+    /* What rebuilds the split (gategrad predict reads them) and how the
+     * features were fed: IDX pixels / 255, CSV and generated values as they are. */
+    const char *meta[] = {"data", o->data, "seed", seed, "val", val,
+                          "input", test->xb ? "idx-pixels/255" : "as-is", NULL};
     if ((o->save && gg_mlp_save(gg_classifier_model(c), o->save, meta, err)) ||
         (o->plot && svg_curves(o->plot, p->hist, p->n, err)) ||
         (o->boundary && svg_boundary(o->boundary, c, test, err))) {
@@ -179,7 +212,9 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
     }
     if (!o->json)
         gg_summary(gg_classifier_model(c), stdout);
-    progress p = {.tty = isatty(STDERR_FILENO), .epochs = o->epochs, .hist = calloc(o->epochs, sizeof *p.hist)};
+    progress p = {.tty = isatty(STDERR_FILENO), .epochs = o->epochs, .hist = calloc(o->epochs, sizeof *p.hist),
+                  .nlayers = o->grad_norms ? spec.nlayers : 0};
+    cfg.grad_norms = o->grad_norms;
     gg_fit_callbacks cb = {on_batch, on_epoch, &p};
     gg_fit_result res;
     double loss, acc;
@@ -196,12 +231,33 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
                res.train_seconds / (double)res.epochs);
         rc = outputs(o, c, &p, test);
         if (rc == CLI_OK && o->json)
-            print_json(o, &res, loss, acc, gg_mlp_param_count(gg_classifier_model(c)), &spec);
+            print_json(o, &res, loss, acc, gg_mlp_param_count(gg_classifier_model(c)), &spec, &p);
     }
     free(conf);
     free(p.hist);
     gg_classifier_free(c);
     return rc;
+}
+
+/* Whether path's extension (after the last '.' of its last component)
+ * is ext, or, when ext is NULL, whether path has no extension. */
+static bool has_extension(const char *path, const char *ext)
+{
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path, *dot = strrchr(base, '.');
+    if (!ext)
+        return !dot || dot == base;
+    return dot && dot != base && !strcmp(dot, ext);
+}
+
+/* An output name whose extension says another format than the one written
+ * (--plot x.png) is refused. */
+static bool right_extension(const char *option, const char *path, const char *ext, bool bare_ok)
+{
+    if (!path || has_extension(path, ext) || (bare_ok && has_extension(path, NULL)))
+        return true;
+    cli_error("--%s %s: this writes %s; name the file %s", option, path,
+              !strcmp(ext, ".svg") ? "an SVG picture" : "a safetensors checkpoint", ext);
+    return false;
 }
 
 /* Whether an output file can be created where --option asks (its
@@ -244,13 +300,15 @@ int cmd_train(int argc, char **argv)
         {"plot", NN_STR, &o.plot, 0, 0, NULL},
         {"boundary", NN_STR, &o.boundary, 0, 0, NULL},
         {"json", NN_FLAG, &o.json, 0, 0, NULL},
+        {"grad-norms", NN_FLAG, &o.grad_norms, 0, 0, NULL},
         {NULL, NN_FLAG, NULL, 0, 0, NULL},
     };
     int rc = nn_parse(argc, argv, opts, usage);
     if (rc >= 0)
         return rc;
-    if (!writable_target("save", o.save) || !writable_target("plot", o.plot) ||
-        !writable_target("boundary", o.boundary))
+    if (!right_extension("save", o.save, ".safetensors", true) || !right_extension("plot", o.plot, ".svg", false) ||
+        !right_extension("boundary", o.boundary, ".svg", false) || !writable_target("save", o.save) ||
+        !writable_target("plot", o.plot) || !writable_target("boundary", o.boundary))
         return CLI_BAD_INPUT;
     if (o.threads)
         gg_set_num_threads((int)o.threads);
@@ -258,11 +316,21 @@ int cmd_train(int argc, char **argv)
     char err[GG_ERRLEN];
     if ((rc = nn_load_data(o.data, o.seed, &all, &test)) != CLI_OK)
         return rc;
-    if (gg_dataset_split(&all, 1 - o.val, o.seed + 1, &train, &val, err)) {
+    if (o.boundary && all.dim != 2) {
+        cli_error("--boundary %s: draws 2-D data only, and --data %s has %zu features", o.boundary, o.data, all.dim);
+        rc = CLI_BAD_INPUT;
+    } else if (test.n == 0) {
+        cli_error("--data %s: the test split is empty (too few samples to split)", o.data);
+        rc = CLI_BAD_INPUT;
+    } else if (gg_dataset_split(&all, 1 - o.val, o.seed + 1, &train, &val, err)) {
         cli_error("%s", err);
         rc = CLI_BAD_INPUT;
     } else if (train.n == 0) {
         cli_error("--val %g leaves no training data", o.val);
+        rc = CLI_BAD_INPUT;
+    } else if (o.val > 0 && val.n == 0) {
+        cli_error("--val %g leaves no validation data of %zu training samples (use --val 0 for none)", o.val,
+                  all.n);
         rc = CLI_BAD_INPUT;
     } else {
         rc = run(&o, &train, &val, &test);

@@ -105,6 +105,10 @@ GG_API int gg_mnist_load(const char *dir, gg_dataset *train, gg_dataset *test,
 GG_API int gg_csv_load(const char *path, int label_column, gg_dataset *out,
                 char *err);
 
+/* label_column for gg_csv_load: no label column, every column is a feature
+ * (one column is enough); every label is 0 and out->classes is 1. */
+#define GG_CSV_NO_LABEL (-0x7fffffff - 1)
+
 /* ---- TensorFlow Playground data sets --------------------------------------
  * Fills out with n points in 2-D (dim = 2, classes = 2), in random order,
  * following playground.tensorflow.org's dataset.ts (its label -1 is class 0):

@@ -231,6 +231,20 @@ GG_API gg_node *gg_broadcast_to(gg_graph *g, gg_node *a, int rank, const int64_t
 /* a with axes d0 and d1 swapped (torch.transpose; d0 == d1 is a copy). */
 GG_API gg_node *gg_transpose_axes(gg_graph *g, gg_node *a, int d0, int d1);
 
+/* Batch normalization of x [batch, features] (torch.nn.BatchNorm1d):
+ * gamma, beta [features] (variables: scale and shift), running_mean and
+ * running_var [features] (constants, updated by every forward in training
+ * mode), rows [batch] (rows whose value is < 0, e.g. a label of -1, take no
+ * part in the batch statistics) and mode (one number: non-zero = training).
+ * Training: y = gamma (x - m) / sqrt(v + eps) + beta with the counted rows'
+ * mean m and biased variance v per feature, then running_mean += momentum
+ * (m - running_mean) and running_var likewise towards the unbiased variance.
+ * Evaluation: the running statistics replace m and v. PyTorch's defaults are
+ * eps 1e-5, momentum 0.1. Gradients reach x, gamma and beta; it has no
+ * recording backward yet, so gg_gradient through it fails naming it. */
+GG_API gg_node *gg_batch_norm(gg_graph *g, gg_node *x, gg_node *gamma, gg_node *beta, gg_node *running_mean,
+                              gg_node *running_var, gg_node *rows, gg_node *mode, double eps, double momentum);
+
 /* Softmax and log-softmax along the last axis, stable for large inputs
  * (the row maximum is subtracted first). */
 GG_API gg_node *gg_softmax(gg_graph *g, gg_node *a);

@@ -70,6 +70,8 @@ typedef enum gg_activation {
     GG_ACT_LEAKY_RELU, /* slope 0.01 */
     GG_ACT_ELU,        /* alpha 1 */
     GG_ACT_STEP,       /* perceptrons; not trainable */
+    GG_ACT_PRELU,      /* hidden layers only: max(0, x) + a min(0, x), one learned a per
+                          unit (preluI.weight, from 0.25: torch.nn.PReLU(width)) */
 } gg_activation;
 
 /* Initial weights, drawn uniformly so that they are the same on every
@@ -89,15 +91,23 @@ typedef struct gg_mlp_spec {
     double dropout;                       /* after each hidden activation, in [0, 1) */
     int bias;                             /* 1 (default): every layer has a bias */
     gg_init init;
+    int batchnorm; /* 1: batch normalization after each hidden linear layer,
+                      before its activation (bnI.weight, .bias, .running_mean,
+                      .running_var: torch.nn.BatchNorm1d, eps 1e-5, momentum 0.1) */
+    int maxout;    /* K >= 2: each hidden unit is the max of K linear pieces (in
+                      place of the hidden activation): fcI.weight holds K * width
+                      rows, piece k of unit j in row j * K + k, as
+                      fc(x).view(batch, width, K).max(-1) in PyTorch; 0: none */
 } gg_mlp_spec;
 
 /* Parses a spec string: widths joined by '-', then ':'-separated options:
  *     784-256-128-10:relu             hidden relu, linear output
  *     2-2-2:sigmoid:out=sigmoid:nobias
  *     784-512-10:relu:dropout=0.2:init=he
+ *     784-256-10:relu:bn   784-256-10:prelu   784-256-10:maxout=3
  * Options: an activation name (linear, relu, sigmoid, tanh, leaky_relu, elu,
- * step) for the hidden layers, out=ACTIVATION, dropout=P, nobias,
- * init=xavier|he|auto. Fills *spec; on error writes a message naming the
+ * step, prelu) for the hidden layers, out=ACTIVATION (not prelu), dropout=P,
+ * nobias, init=xavier|he|auto, bn, maxout=K (2..64). Fills *spec; on error writes a message naming the
  * offending part. */
 GG_API int gg_mlp_spec_parse(const char *text, gg_mlp_spec *spec, char *err);
 
@@ -115,6 +125,12 @@ typedef struct gg_mlp gg_mlp;
  *     fcI.weight [in, out], fcI.bias [out]  (variable leaves, labelled)
  *     h = act(h . weight + bias)            (matmul, broadcast add, act gates)
  *     h = h * mask                          (dropout, when enabled)
+ * and in hidden layers, with :bn, batch_norm(h . weight + bias) (bnI.weight
+ * from 1, bnI.bias from 0: variables; bnI.running_mean from 0, .running_var
+ * from 1: constants) before the activation; with :prelu the activation is
+ * p + a (h - p), p = relu(h), a = preluI.weight [out] from 0.25; with
+ * :maxout=K, fcI.weight is [in, K * out] and unit j is the max of columns
+ * j K .. j K + K - 1 (reshape to [B, out, K], max_axis) in place of act.
  * Parameters are initialized from seed (see gg_init) in layer order,
  * weights row-major; gg_find(g, "fc1.weight") finds them by name. Dropout
  * masks are constant leaves "fcI.dropout" of h's shape that the model fills
@@ -147,6 +163,21 @@ GG_API size_t gg_mlp_param_count(const gg_mlp *m);
 GG_API void gg_mlp_set_training(gg_mlp *m, int training);
 GG_API void gg_mlp_resample(gg_mlp *m);
 
+/* Models with batch normalization (:bn): the constant leaf "bn.rows"
+ * [batch], one value per input row; rows whose value is < 0 (write the
+ * labels, -1 for padding) take no part in the batch statistics. All rows
+ * count until it is written (the classifier writes its labels there).
+ * Training mode (gg_mlp_set_training) normalizes with the batch statistics
+ * and updates the running ones at every forward; eval mode uses the running
+ * ones. The running statistics are constant leaves "bnI.running_mean" and
+ * "bnI.running_var" (gg_mlp_buffers), saved in checkpoints. NULL without
+ * batch normalization. */
+GG_API gg_node *gg_mlp_rows(const gg_mlp *m);
+
+/* The model's non-trainable state (the running statistics), in layer order,
+ * *n of them (0 without batch normalization). */
+GG_API gg_node *const *gg_mlp_buffers(const gg_mlp *m, size_t *n);
+
 /* Prints a Keras-like table to out: one row per layer (name, type, output
  * shape, parameter count), then the totals. Returns 0, or -1 on an output
  * error. Example for 6-9-4:linear:
@@ -157,10 +188,16 @@ GG_API void gg_mlp_resample(gg_mlp *m);
 GG_API int gg_summary(const gg_mlp *m, FILE *out);
 
 /* ---- Checkpoints (safetensors, gategrad/io.h) ----------------------------
- * A checkpoint holds every parameter under its label (fc1.weight [in, out]:
- * the input-by-output layout of x . W; PyTorch's nn.Linear keeps the
- * transpose) in the model's dtype, and in its "__metadata__" the key
- * "gategrad.spec" with the canonical spec string plus the caller's pairs. */
+ * A checkpoint holds every parameter under its label in the model's dtype,
+ * laid out as PyTorch's torch.nn modules keep them, so that
+ * module.load_state_dict(safetensors.torch.load_file(path)) takes it as it
+ * is: fcI.weight [out, in] (torch.nn.Linear; the graph multiplies x . W by
+ * the transpose, W [in, out], and the transposition happens at save and load
+ * only), fcI.bias [out]. Its "__metadata__" holds "gategrad.spec" (the
+ * canonical spec string), "gategrad.layout" ("2": this layout) and the
+ * caller's pairs. Files written before the layout key existed (fcI.weight
+ * [in, out], no "gategrad.layout") still load; a file with neither key (one
+ * PyTorch wrote) is read in layout 2. */
 
 /* Saves m's parameters atomically to path (an existing file is replaced only
  * once the new one is complete). meta_kv: NULL or a NULL-terminated list of
@@ -168,12 +205,14 @@ GG_API int gg_summary(const gg_mlp *m, FILE *out);
 GG_API int gg_mlp_save(const gg_mlp *m, const char *path, const char *const *meta_kv, char *err);
 
 /* Loads parameters from path into m. Every parameter must be in the file
- * with the same dtype and shape, and the file must hold nothing else; the
- * message names the tensor and the mismatch. On error m's values may be
+ * with the same dtype and shape, and the file must hold nothing else but
+ * PyTorch's "bnI.num_batches_tracked" counters (skipped); the message names
+ * the tensor and the mismatch. On error m's values may be
  * partly overwritten. */
 GG_API int gg_mlp_load(gg_mlp *m, const char *path, char *err);
 
-/* Reads the spec stored in a checkpoint's metadata. */
+/* Reads the spec stored in a checkpoint's metadata (an error for a file
+ * without one, such as PyTorch's: the caller then needs the spec). */
 GG_API int gg_mlp_read_spec(const char *path, gg_mlp_spec *spec, char *err);
 
 /* ---- Optimizers ------------------------------------------------------------
@@ -286,6 +325,8 @@ typedef struct gg_fit_config {
                              lower validation loss and restore the best weights;
                              0 = off */
     uint64_t seed;        /* batch order (dropout masks follow the model's seed) */
+    int grad_norms;       /* 1: gg_epoch_stats.grad_norm is measured (a little
+                             slower; the training itself is unchanged) */
 } gg_fit_config;
 
 typedef struct gg_epoch_stats {
@@ -294,6 +335,11 @@ typedef struct gg_epoch_stats {
     double val_loss, val_accuracy; /* NaN without validation data */
     double lr;         /* at the end of the epoch */
     double seconds;    /* training time of the epoch (validation excluded) */
+    /* With gg_fit_config.grad_norms: per layer i (0-based, fc(i+1).weight),
+     * the L2 norm of the loss's gradient with respect to its weights,
+     * averaged over the epoch's steps; 0 otherwise. Vanishing gradients
+     * show as norms that shrink towards the input layer. */
+    double grad_norm[GG_MLP_MAX_LAYERS];
 } gg_epoch_stats;
 
 typedef struct gg_fit_callbacks {

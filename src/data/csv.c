@@ -1,4 +1,4 @@
-/* csv.c - numeric CSV files with one integer label column.
+/* csv.c - numeric CSV files with one integer label column (or none).
  *
  * The file is read a line at a time (getline), so memory grows with the data
  * kept, not with the file. Numbers are parsed by strtod, which follows the
@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@ typedef struct csv_reader {
     int label_arg;     /* label_column as passed: -1 = last */
     size_t label_col;  /* resolved from the first line */
     size_t ncols;      /* 0 until the first non-empty line */
+    size_t dim;        /* features: ncols - 1, or ncols without a label */
     size_t line;       /* current line, from 1 */
     size_t blank_line; /* first empty line after data, 0 if none yet */
     size_t cap;        /* rows allocated in d */
@@ -97,16 +100,18 @@ static int csv_err(const csv_reader *r, size_t col, const char *fmt, ...)
  * number (an empty field is a data error, not a sign of a header). */
 static int first_line(csv_reader *r, char *line, size_t n)
 {
-    if (n < 2)
+    bool labelled = r->label_arg != GG_CSV_NO_LABEL;
+    if (n < 2 && labelled)
         return csv_err(r, 0, "%zu column, need a label and at least one feature", n);
-    if (r->label_arg < -1 || (r->label_arg >= 0 && (size_t)r->label_arg >= n))
+    if ((r->label_arg < -1 && labelled) || (r->label_arg >= 0 && (size_t)r->label_arg >= n))
         return csv_err(r, 0, "label column %d out of range (%zu columns, "
                        "-1 = last)", r->label_arg, n);
     r->fields = ggb_malloc(n * sizeof *r->fields);
     if (!r->fields)
         return csv_err(r, 0, "out of memory");
     r->ncols = n;
-    r->label_col = r->label_arg < 0 ? n - 1 : (size_t)r->label_arg;
+    r->dim = labelled ? n - 1 : n;
+    r->label_col = !labelled ? SIZE_MAX : r->label_arg < 0 ? n - 1 : (size_t)r->label_arg;
     char *copy = ggb_strdup(line);
     if (!copy)
         return csv_err(r, 0, "out of memory");
@@ -127,7 +132,7 @@ static int reserve_row(csv_reader *r)
     size_t cap = r->cap ? r->cap : 256, nx, xbytes, ybytes;
     if (r->cap && ggb_mul_size(r->cap, 2, &cap))
         return -1;
-    if (ggb_mul_size(cap, r->ncols - 1, &nx)
+    if (ggb_mul_size(cap, r->dim, &nx)
         || ggb_mul_size(nx, sizeof(float), &xbytes)
         || ggb_mul_size(cap, sizeof(int32_t), &ybytes))
         return -1;
@@ -182,7 +187,8 @@ static int data_row(csv_reader *r, char *line, size_t n)
     if (reserve_row(r))
         return csv_err(r, 0, "out of memory or too many rows");
     split(line, r->fields);
-    float *x = r->d.x + r->d.n * (r->ncols - 1);
+    float *x = r->d.x + r->d.n * r->dim;
+    r->d.y[r->d.n] = 0;
     for (size_t i = 0; i < n; i++) {
         int rc = i == r->label_col
                      ? parse_label(r, r->fields[i], i + 1)
@@ -258,7 +264,7 @@ int gg_csv_load(const char *path, int label_column, gg_dataset *out,
         gg_dataset_free(&r.d);
         return -1;
     }
-    r.d.dim = r.ncols - 1;
+    r.d.dim = r.dim;
     r.d.classes = (size_t)r.max_label + 1;
     *out = r.d;
     return 0;

@@ -128,7 +128,8 @@ gg_node *ggg_onehot(gg_graph *g, gg_node *idx, gg_node *iota);
     X(gather_rows)               \
     X(broadcast_to)              \
     X(transpose_axes)              \
-    X(normal_cdf)
+    X(normal_cdf)                  \
+    X(batch_norm)
 
 #define GG_GATE_ENUM(name) GG_GATE_##name,
 enum { GG_GATES(GG_GATE_ENUM) GG_GATE_COUNT };

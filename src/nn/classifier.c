@@ -75,6 +75,9 @@ static void set_labels(gg_classifier *c, size_t m)
     float *y = gg_data(c->y);
     for (size_t i = 0; i < c->batch; i++)
         y[i] = i < m ? (float)c->labels[i] : -1.0f;
+    gg_node *rows = gg_mlp_rows(c->mlp); /* batch normalization skips the padding */
+    if (rows)
+        memcpy(gg_data(rows), y, c->batch * sizeof *y);
 }
 
 /* Loads samples [start, start + m) of d (and its labels, if any) into the
@@ -169,7 +172,27 @@ typedef struct fit_state {
     gg_batcher batcher;
     size_t step, total_steps;
     float *best; /* the parameters at the best validation loss, or NULL */
+    double norms[GG_MLP_MAX_LAYERS]; /* this epoch's sums of weight-gradient norms */
 } fit_state;
+
+/* Adds each layer's weight-gradient norm into s->norms. */
+static void add_grad_norms(fit_state *s)
+{
+    size_t n, layer = 0;
+    gg_node *const *p = gg_mlp_params(s->c->mlp, &n);
+    gg_graph *g = gg_mlp_graph(s->c->mlp);
+    for (size_t i = 0; i < n && layer < GG_MLP_MAX_LAYERS; i++) {
+        const char *name = gg_label(g, p[i]);
+        size_t len = strlen(name);
+        if (strncmp(name, "fc", 2) || len < 7 || strcmp(name + len - 7, ".weight"))
+            continue;
+        const float *gr = gg_grad_data(p[i]);
+        double ss = 0;
+        for (size_t k = 0, cnt = gg_numel(p[i]); k < cnt; k++)
+            ss += (double)gr[k] * gr[k];
+        s->norms[layer++] += sqrt(ss);
+    }
+}
 
 static int train_step(fit_state *s, size_t m, double *loss, char *err)
 {
@@ -183,6 +206,8 @@ static int train_step(fit_state *s, size_t m, double *loss, char *err)
         ggb_errorf(err, "classifier: %s", gg_error(c->g));
         return -1;
     }
+    if (s->cfg->grad_norms)
+        add_grad_norms(s);
     ggn_optimizer_step_zero(s->opt); /* leaves the gradients zero for the next step */
     *loss = gg_value(c->loss);
     return 0;
@@ -193,9 +218,12 @@ static int train_epoch(fit_state *s, gg_epoch_stats *st, char *err)
     gg_classifier *c = s->c;
     size_t m, done = 0, n = s->batcher.data->n;
     double total = 0, t0 = now();
+    size_t steps = 0;
+    memset(s->norms, 0, sizeof s->norms);
     gg_mlp_set_training(c->mlp, 1);
     while ((m = gg_batcher_next(&s->batcher, gg_data(c->x), c->labels)) > 0) {
         double loss;
+        steps++;
         if (train_step(s, m, &loss, err))
             return -1;
         if (!isfinite(loss)) {
@@ -207,25 +235,39 @@ static int train_epoch(fit_state *s, gg_epoch_stats *st, char *err)
         if (s->cb && s->cb->batch)
             s->cb->batch(s->cb->ctx, done, n);
     }
+    for (size_t i = 0; i < GG_MLP_MAX_LAYERS; i++)
+        st->grad_norm[i] = steps ? s->norms[i] / (double)steps : 0;
     st->train_loss = total / (double)n;
     st->seconds = now() - t0;
     st->lr = gg_optimizer_lr(s->opt);
     return 0;
 }
 
-/* Copies the parameters into buf (save) or back out of it. */
+/* Copies the parameters and the running statistics into buf (save) or
+ * back out of it. */
 static void snapshot(gg_mlp *m, float *buf, bool save)
 {
-    size_t n;
-    gg_node *const *p = gg_mlp_params(m, &n);
-    for (size_t i = 0; i < n; i++) {
-        size_t bytes = gg_numel(p[i]) * sizeof(float);
-        if (save)
-            memcpy(buf, gg_data(p[i]), bytes);
-        else
-            memcpy(gg_data(p[i]), buf, bytes);
-        buf += gg_numel(p[i]);
+    for (int list = 0; list < 2; list++) {
+        size_t n;
+        gg_node *const *p = list ? gg_mlp_buffers(m, &n) : gg_mlp_params(m, &n);
+        for (size_t i = 0; i < n; i++) {
+            size_t bytes = gg_numel(p[i]) * sizeof(float);
+            if (save)
+                memcpy(buf, gg_data(p[i]), bytes);
+            else
+                memcpy(gg_data(p[i]), buf, bytes);
+            buf += gg_numel(p[i]);
+        }
     }
+}
+
+static size_t state_count(const gg_mlp *m)
+{
+    size_t n, total = gg_mlp_param_count(m);
+    gg_node *const *b = gg_mlp_buffers(m, &n);
+    for (size_t i = 0; i < n; i++)
+        total += gg_numel(b[i]);
+    return total;
 }
 
 static int fit_loop(fit_state *s, const gg_dataset *val, gg_fit_result *res, char *err)
@@ -283,7 +325,7 @@ int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_datase
     if (gg_batcher_init(&s.batcher, train, c->batch, 1, cfg->seed, err))
         goto out;
     if (cfg->patience && val && val->n &&
-        !(s.best = ggb_malloc(gg_mlp_param_count(c->mlp) * sizeof *s.best))) {
+        !(s.best = ggb_malloc(state_count(c->mlp) * sizeof *s.best))) {
         ggb_errorf(err, "fit: out of memory for the best weights");
         goto out;
     }

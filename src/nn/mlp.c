@@ -16,17 +16,21 @@ struct gg_mlp {
     gg_graph *g;
     gg_mlp_spec spec;
     gg_node *out;
-    gg_node *params[2 * GG_MLP_MAX_LAYERS]; /* fc1.weight, fc1.bias, ... */
+    gg_node *params[GGN_MAX_PARAMS]; /* fc1.weight, fc1.bias, ... */
     size_t nparams;
     gg_node *masks[GG_MLP_MAX_LAYERS]; /* one per hidden layer when dropout > 0 */
     size_t nmasks;
+    gg_node *buffers[2 * GG_MLP_MAX_LAYERS]; /* bnI.running_mean, bnI.running_var, ... */
+    size_t nbuffers;
+    gg_node *rows, *mode; /* batch normalization's "bn.rows" and "bn.mode", or NULL */
     gg_rng mask_rng;
     int training;
 };
 
 /* ---- Specs -------------------------------------------------------------- */
 
-static const char *const act_names[] = {"linear", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "step"};
+static const char *const act_names[] = {"linear", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "step",
+                                        "prelu"};
 static const char *const init_names[] = {"auto", "xavier", "he"};
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 
@@ -83,6 +87,18 @@ static int parse_option(const char *s, size_t len, gg_mlp_spec *spec, char *err)
         spec->bias = 0;
         return 0;
     }
+    if (len == 2 && !strncmp(s, "bn", 2)) {
+        spec->batchnorm = 1;
+        return 0;
+    }
+    if (len > 7 && !strncmp(s, "maxout=", 7)) {
+        char *stop;
+        long k = strtol(s + 7, &stop, 10);
+        if (stop == s + len && k >= 2 && k <= 64) {
+            spec->maxout = (int)k;
+            return 0;
+        }
+    }
     if (len > 4 && !strncmp(s, "out=", 4) && (k = lookup(act_names, COUNT(act_names), s + 4, len - 4)) >= 0) {
         spec->output = (gg_activation)k;
         return 0;
@@ -100,7 +116,8 @@ static int parse_option(const char *s, size_t len, gg_mlp_spec *spec, char *err)
         }
     }
     ggb_errorf(err, "model spec: unknown or bad option '%.*s' (expected an activation: linear, relu, "
-               "sigmoid, tanh, leaky_relu, elu, step; out=ACT, dropout=P in [0,1), nobias, init=xavier|he|auto)",
+               "sigmoid, tanh, leaky_relu, elu, step, prelu; out=ACT, dropout=P in [0,1), nobias, "
+               "init=xavier|he|auto, bn, maxout=K in 2..64)",
                (int)len, s);
     return -1;
 }
@@ -143,6 +160,10 @@ const char *gg_mlp_spec_format(const gg_mlp_spec *spec, char *buf, size_t size)
         APPEND(":nobias");
     if (spec->init != GG_INIT_AUTO)
         APPEND(":init=%s", init_names[spec->init]);
+    if (spec->batchnorm)
+        APPEND(":bn");
+    if (spec->maxout)
+        APPEND(":maxout=%d", spec->maxout);
 #undef APPEND
     return buf;
 }
@@ -151,11 +172,13 @@ static int check_spec(const gg_mlp_spec *s, char *err)
 {
     bool ok = s->nlayers >= 1 && s->nlayers <= GG_MLP_MAX_LAYERS && s->dropout >= 0 && s->dropout < 1 &&
               (unsigned)s->hidden < COUNT(act_names) && (unsigned)s->output < COUNT(act_names) &&
-              (unsigned)s->init < COUNT(init_names);
+              (unsigned)s->init < COUNT(init_names) && s->output != GG_ACT_PRELU &&
+              (s->maxout == 0 || (s->maxout >= 2 && s->maxout <= 64));
     for (int i = 0; ok && i <= s->nlayers; i++)
         ok = s->sizes[i] >= 1;
     if (!ok)
-        ggb_errorf(err, "mlp: invalid spec (layers 1..%d, widths >= 1, dropout in [0,1), known activations)",
+        ggb_errorf(err, "mlp: invalid spec (layers 1..%d, widths >= 1, dropout in [0,1), known activations, "
+                   "prelu for hidden layers only, maxout 0 or 2..64)",
                    GG_MLP_MAX_LAYERS);
     return ok ? 0 : -1;
 }
@@ -171,6 +194,7 @@ static gg_node *activate(gg_graph *g, gg_node *h, gg_activation act)
     case GG_ACT_LEAKY_RELU: return gg_leaky_relu(g, h, 0.01);
     case GG_ACT_ELU: return gg_elu(g, h, 1.0);
     case GG_ACT_STEP: return gg_step(g, h);
+    case GG_ACT_PRELU: /* built by add_layer, which owns the slopes */
     case GG_ACT_LINEAR: break;
     }
     return h;
@@ -197,38 +221,93 @@ static void fill(gg_node *n, gg_rng *rng, double bound)
     }
 }
 
-/* A labelled leaf "fcI.what": a variable parameter, or a constant mask. */
-static gg_node *named_leaf(gg_mlp *m, gg_dtype dt, int rank, const int64_t *dims, int layer,
-                           const char *what, bool variable)
+/* A labelled leaf "PREFIXi.what" (fc, bn, prelu): a variable parameter, or
+ * a constant. */
+static gg_node *leaf_named(gg_mlp *m, gg_dtype dt, int rank, const int64_t *dims, const char *prefix,
+                           int layer, const char *what, bool variable)
 {
     char name[48];
-    snprintf(name, sizeof name, "fc%d.%s", layer, what);
+    snprintf(name, sizeof name, "%s%d.%s", prefix, layer, what);
     gg_node *n = variable ? gg_tensor(m->g, dt, rank, dims, NULL) : gg_input(m->g, dt, rank, dims, NULL);
     if (n && gg_set_label(m->g, n, name))
         return NULL;
     return n;
 }
 
+static gg_node *named_leaf(gg_mlp *m, gg_dtype dt, int rank, const int64_t *dims, int layer,
+                           const char *what, bool variable)
+{
+    return leaf_named(m, dt, rank, dims, "fc", layer, what, variable);
+}
+
+/* Batch normalization of h [batch, width] (layer i's bnI.*). */
+static gg_node *add_bn(gg_mlp *m, gg_node *h, int i, int64_t batch, int64_t width)
+{
+    gg_dtype dt = gg_node_dtype(h);
+    if (!m->rows) {
+        m->rows = gg_input(m->g, dt, 1, &batch, NULL);
+        m->mode = gg_input(m->g, dt, 1, (int64_t[]){1}, NULL);
+        if (!m->rows || !m->mode || gg_set_label(m->g, m->rows, "bn.rows") ||
+            gg_set_label(m->g, m->mode, "bn.mode"))
+            return NULL;
+        fill(m->rows, NULL, 1.0);
+        fill(m->mode, NULL, 0.0);
+    }
+    gg_node *gamma = leaf_named(m, dt, 1, &width, "bn", i, "weight", true);
+    gg_node *beta = leaf_named(m, dt, 1, &width, "bn", i, "bias", true);
+    gg_node *rm = leaf_named(m, dt, 1, &width, "bn", i, "running_mean", false);
+    gg_node *rv = leaf_named(m, dt, 1, &width, "bn", i, "running_var", false);
+    if (!gamma || !beta || !rm || !rv)
+        return NULL;
+    fill(gamma, NULL, 1.0), fill(beta, NULL, 0.0), fill(rm, NULL, 0.0), fill(rv, NULL, 1.0);
+    m->params[m->nparams++] = gamma;
+    m->params[m->nparams++] = beta;
+    m->buffers[m->nbuffers++] = rm;
+    m->buffers[m->nbuffers++] = rv;
+    return gg_batch_norm(m->g, h, gamma, beta, rm, rv, m->rows, m->mode, 1e-5, 0.1);
+}
+
+/* PReLU over h [batch, width]: p + a (h - p) with p = relu(h), so
+ * max(0, h) + a min(0, h); slopes preluI.weight [width] from 0.25. */
+static gg_node *add_prelu(gg_mlp *m, gg_node *h, int i, int64_t width)
+{
+    gg_node *a = leaf_named(m, gg_node_dtype(h), 1, &width, "prelu", i, "weight", true);
+    if (!a)
+        return NULL;
+    fill(a, NULL, 0.25);
+    m->params[m->nparams++] = a;
+    gg_node *p = gg_relu(m->g, h);
+    return gg_add(m->g, p, gg_mul(m->g, a, gg_sub(m->g, h, p)));
+}
+
 static gg_node *add_layer(gg_mlp *m, gg_node *h, int i, int64_t batch, gg_rng *rng)
 {
     const gg_mlp_spec *s = &m->spec;
     gg_dtype dt = gg_node_dtype(h);
-    int64_t in = s->sizes[i - 1], out = s->sizes[i];
-    gg_node *w = named_leaf(m, dt, 2, (int64_t[]){in, out}, i, "weight", true);
+    bool last = i == s->nlayers;
+    int k = !last && s->maxout ? s->maxout : 1;
+    int64_t in = s->sizes[i - 1], out = s->sizes[i], pieces = k * out;
+    gg_node *w = named_leaf(m, dt, 2, (int64_t[]){in, pieces}, i, "weight", true);
     if (!w)
         return NULL;
     fill(w, rng, init_bound(s, in, out));
     m->params[m->nparams++] = w;
     h = gg_matmul(m->g, h, w);
     if (s->bias) {
-        gg_node *b = named_leaf(m, dt, 1, &out, i, "bias", true);
+        gg_node *b = named_leaf(m, dt, 1, &pieces, i, "bias", true);
         if (!b)
             return NULL;
         m->params[m->nparams++] = b;
         h = gg_add(m->g, h, b);
     }
-    bool last = i == s->nlayers;
-    h = activate(m->g, h, last ? s->output : s->hidden);
+    if (!last && s->batchnorm && h)
+        h = add_bn(m, h, i, batch, pieces);
+    if (k > 1) /* unit j: the max of columns j * k .. j * k + k - 1 */
+        h = gg_max_axis(m->g, gg_reshape(m->g, h, 3, (int64_t[]){batch, out, k}), -1, 0);
+    else if (!last && s->hidden == GG_ACT_PRELU && h)
+        h = add_prelu(m, h, i, out);
+    else
+        h = activate(m->g, h, last ? s->output : s->hidden);
     if (!last && s->dropout > 0 && h) {
         gg_node *mask = named_leaf(m, dt, 2, (int64_t[]){batch, out}, i, "dropout", false);
         if (!mask)
@@ -296,9 +375,19 @@ size_t gg_mlp_param_count(const gg_mlp *m)
     return total;
 }
 
+gg_node *gg_mlp_rows(const gg_mlp *m) { return m->rows; }
+
+gg_node *const *gg_mlp_buffers(const gg_mlp *m, size_t *n)
+{
+    *n = m->nbuffers;
+    return m->buffers;
+}
+
 void gg_mlp_set_training(gg_mlp *m, int training)
 {
     m->training = training;
+    if (m->mode)
+        fill(m->mode, NULL, training ? 1.0 : 0.0);
     if (!training)
         for (size_t i = 0; i < m->nmasks; i++)
             fill(m->masks[i], NULL, 1.0);
@@ -368,19 +457,36 @@ int gg_summary(const gg_mlp *m, FILE *out)
     int bad = fprintf(out, "Model: \"%s\"\n%s\n %-27s %-25s %s\n%s\n",
                       gg_mlp_spec_format(&m->spec, spec, sizeof spec), rule, "Layer (type)",
                       "Output Shape", "Param #", dbl) < 0;
+    size_t frozen = 0;
     for (int i = 1; i <= m->spec.nlayers; i++) {
-        int64_t in = m->spec.sizes[i - 1], w = m->spec.sizes[i];
+        bool last = i == m->spec.nlayers;
+        int64_t in = m->spec.sizes[i - 1], w = m->spec.sizes[i], k = !last && m->spec.maxout ? m->spec.maxout : 1;
         char name[32];
         snprintf(name, sizeof name, "fc%d", i);
-        bad |= summary_row(out, name, "Dense", w, (size_t)(in * w + (m->spec.bias ? w : 0)));
-        if (i < m->spec.nlayers && m->spec.dropout > 0) {
+        bad |= summary_row(out, name, "Dense", k * w, (size_t)(in * k * w + (m->spec.bias ? k * w : 0)));
+        if (!last && m->spec.batchnorm) {
+            snprintf(name, sizeof name, "bn%d", i);
+            bad |= summary_row(out, name, "BatchNormalization", k * w, (size_t)(4 * k * w));
+            frozen += (size_t)(2 * k * w);
+        }
+        if (k > 1) {
+            snprintf(name, sizeof name, "fc%d.maxout", i);
+            bad |= summary_row(out, name, "Maxout", w, 0);
+        } else if (!last && m->spec.hidden == GG_ACT_PRELU) {
+            snprintf(name, sizeof name, "prelu%d", i);
+            bad |= summary_row(out, name, "PReLU", w, (size_t)w);
+        }
+        if (!last && m->spec.dropout > 0) {
             snprintf(name, sizeof name, "fc%d.dropout", i);
             bad |= summary_row(out, name, "Dropout", w, 0);
         }
     }
-    size_t total = gg_mlp_param_count(m);
-    grouped(total, n1, sizeof n1);
-    bad |= fprintf(out, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n", dbl,
-                   n1, n1, rule) < 0;
+    size_t trainable = gg_mlp_param_count(m);
+    char n2[32], n3[32];
+    grouped(trainable + frozen, n1, sizeof n1);
+    grouped(trainable, n2, sizeof n2);
+    grouped(frozen, n3, sizeof n3);
+    bad |= fprintf(out, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n%s\n", dbl,
+                   n1, n2, n3, rule) < 0;
     return bad ? -1 : 0;
 }

@@ -8,6 +8,10 @@
 #include "base/base.h"
 #include "gategrad/nn.h"
 
+/* Most tensors an MLP keeps in a checkpoint (weights, biases, per-layer
+ * extras). */
+#define GGN_MAX_PARAMS (8 * GG_MLP_MAX_LAYERS)
+
 /* gg_optimizer_step, then the gradients it used are zeroed in the same
  * pass (while in cache): a training loop's next backward starts from zero
  * with no gg_optimizer_zero_grad sweep of its own. */
