@@ -280,6 +280,12 @@ gg_node *ggc_record_custom(gg_graph *g, int gate, const ggc_gate *own, int nin, 
  * gradient) or a constant. Its value is left for the caller to fill. */
 gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bool variable);
 
+/* Counts one compared element into r (gg_gradcheck, gg_gradgradcheck): a
+ * failure when |analytic - numeric| > tol * (1 + |numeric|), and the worst
+ * so far. */
+void ggc_gradcheck_tally(gg_gradcheck_result *r, gg_node *leaf, size_t i, double analytic, double numeric,
+                         double tol);
+
 /* Frees the label tables (graph teardown). */
 void ggc_free_labels(gg_graph *g);
 

@@ -5,6 +5,22 @@
 #include "core/core.h"
 
 /* root's value with element i of leaf set to v. */
+void ggc_gradcheck_tally(gg_gradcheck_result *r, gg_node *leaf, size_t i, double analytic, double numeric,
+                         double tol)
+{
+    double err = fabs(analytic - numeric);
+    r->checked++;
+    if (!(err <= tol * (1 + fabs(numeric))))
+        r->failures++;
+    if (err > r->max_abs_err || isnan(err)) {
+        r->max_abs_err = err;
+        r->worst_leaf = leaf;
+        r->worst_index = i;
+        r->worst_analytic = analytic;
+        r->worst_numeric = numeric;
+    }
+}
+
 static int value_at(gg_graph *g, gg_node *root, gg_node *leaf, size_t i, double v, double *out)
 {
     ggb_put(leaf->dtype, ggc_val(leaf), i, v);
@@ -24,18 +40,7 @@ static int check_leaf(gg_graph *g, gg_node *root, gg_node *leaf, double eps, dou
             return -1;
         ggb_put(leaf->dtype, ggc_val(leaf), i, x);
         double numeric = (plus - minus) / (2 * eps);
-        double analytic = ggb_get(leaf->dtype, ggc_grad(leaf), i);
-        double err = fabs(analytic - numeric);
-        r->checked++;
-        if (!(err <= tol * (1 + fabs(numeric))))
-            r->failures++;
-        if (err > r->max_abs_err || isnan(err)) {
-            r->max_abs_err = err;
-            r->worst_leaf = leaf;
-            r->worst_index = i;
-            r->worst_analytic = analytic;
-            r->worst_numeric = numeric;
-        }
+        ggc_gradcheck_tally(r, leaf, i, ggb_get(leaf->dtype, ggc_grad(leaf), i), numeric, tol);
     }
     return 0;
 }

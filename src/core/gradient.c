@@ -334,21 +334,6 @@ int gg_hessian(gg_graph *g, gg_node *root, size_t n, gg_node *const *wrt, double
 
 /* ---- gg_gradgradcheck ---------------------------------------------------- */
 
-static void tally(gg_gradcheck_result *r, gg_node *leaf, size_t i, double analytic, double numeric,
-                  double tol)
-{
-    double err = fabs(analytic - numeric);
-    r->checked++;
-    if (!(err <= tol * (1 + fabs(numeric))))
-        r->failures++;
-    if (err > r->max_abs_err || isnan(err)) {
-        r->max_abs_err = err;
-        r->worst_leaf = leaf;
-        r->worst_index = i;
-        r->worst_analytic = analytic;
-        r->worst_numeric = numeric;
-    }
-}
 
 /* Central differences of f for every element of every leaf against the
  * values of grads[] (read before any perturbation). */
@@ -376,7 +361,7 @@ static int check_against(gg_graph *g, gg_node *f, size_t nl, gg_node *const *lea
                 ggb_free(an);
                 return -1;
             }
-            tally(r, x, i, an[i], (plus - minus) / (2 * eps), tol);
+            ggc_gradcheck_tally(r, x, i, an[i], (plus - minus) / (2 * eps), tol);
         }
         ggb_free(an);
     }
