@@ -240,8 +240,8 @@ GG_API gg_node *gg_transpose_axes(gg_graph *g, gg_node *a, int d0, int d1);
  * mean m and biased variance v per feature, then running_mean += momentum
  * (m - running_mean) and running_var likewise towards the unbiased variance.
  * Evaluation: the running statistics replace m and v. PyTorch's defaults are
- * eps 1e-5, momentum 0.1. Gradients reach x, gamma and beta; it has no
- * recording backward yet, so gg_gradient through it fails naming it. */
+ * eps 1e-5, momentum 0.1. Gradients reach x, gamma and beta. gg_gradient
+ * records them in the mode and with the counted rows of the recording. */
 GG_API gg_node *gg_batch_norm(gg_graph *g, gg_node *x, gg_node *gamma, gg_node *beta, gg_node *running_mean,
                               gg_node *running_var, gg_node *rows, gg_node *mode, double eps, double momentum);
 

@@ -169,6 +169,46 @@ static bool bn_shape(gg_graph *g, const gg_node *z, ggc_shape *out)
     return ggg_same_shape(g, z, out);
 }
 
+/* The recording backward, in the mode and with the counted rows of the
+ * recording (a training recording with no counted row, like the forward,
+ * uses the running statistics). With c the counted-row mask, n = sum(c),
+ * xh the normalized x, istd = 1 / sqrt(var + eps) and dxh = up * gamma:
+ *   training:   dx = istd (dxh - c sum(dxh) / n - c xh sum(dxh xh) / n)
+ *   evaluation: dx = istd dxh
+ * sums over the rows; dgamma = sum(up xh), dbeta = sum(up). m, var and xh
+ * are recorded from x, so the result differentiates again. */
+static bool bn_grad(gg_graph *g, gg_node *z, gg_node *up, const bool *want, gg_node **din)
+{
+    (void)want;
+    bn_view v = bn_of(z);
+    int64_t col[2] = {(int64_t)v.b, 1};
+    gg_node *c = gg_reshape(g, gg_step(g, gg_add(g, v.rows, ggg_k(g, v.rows, 0.5))), 2, col);
+    double n = 0;
+    for (size_t r = 0; r < v.b; r++)
+        n += counted(&v, r);
+    gg_node *x = v.x, *xh, *istd, *dxh = gg_mul(g, up, v.gamma), *dx;
+    if (v.training && n > 0) {
+        gg_node *inv_n = ggg_k(g, x, 1.0 / n);
+        gg_node *m = gg_mul(g, gg_sum_axis(g, gg_mul(g, c, x), 0, 1), inv_n);
+        gg_node *d = gg_sub(g, x, m);
+        gg_node *var = gg_mul(g, gg_sum_axis(g, gg_mul(g, c, gg_mul(g, d, d)), 0, 1), inv_n);
+        istd = gg_pow(g, gg_add(g, var, ggg_k(g, x, v.eps)), -0.5);
+        xh = gg_mul(g, d, istd);
+        gg_node *s1 = gg_mul(g, gg_sum_axis(g, dxh, 0, 1), inv_n);
+        gg_node *s2 = gg_mul(g, gg_sum_axis(g, gg_mul(g, dxh, xh), 0, 1), inv_n);
+        gg_node *shares = gg_mul(g, c, gg_add(g, s1, gg_mul(g, xh, s2)));
+        dx = gg_mul(g, istd, gg_sub(g, dxh, shares));
+    } else {
+        istd = gg_pow(g, gg_add(g, v.rv, ggg_k(g, x, v.eps)), -0.5);
+        xh = gg_mul(g, gg_sub(g, x, v.rm), istd);
+        dx = gg_mul(g, istd, dxh);
+    }
+    din[0] = dx;
+    din[1] = gg_sum_axis(g, gg_mul(g, up, xh), 0, 0);
+    din[2] = gg_sum_axis(g, up, 0, 0);
+    return din[0] && din[1] && din[2];
+}
+
 const ggc_gate ggg_gate_batch_norm = {
     .name = "batch_norm",
     .arity = 7,
@@ -182,6 +222,7 @@ const ggc_gate ggg_gate_batch_norm = {
     .shape = bn_shape,
     .forward = bn_forward,
     .backward = bn_backward,
+    .grad = bn_grad,
 };
 
 gg_node *gg_batch_norm(gg_graph *g, gg_node *x, gg_node *gamma, gg_node *beta, gg_node *running_mean,
