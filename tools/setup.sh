@@ -8,7 +8,7 @@ for extra in "$@"; do
     case "$extra" in
         --demo)  packages="$packages graphviz dataset-fashion-mnist" ;;
         --ci)    packages="$packages clang libclang-rt-dev valgrind graphviz nodejs chromium fonts-nanum python3-torch" ;;
-        --bench) packages="$packages libopenblas-dev python3-torch" ;;
+        --bench) packages="$packages libopenblas-dev libopenblas0-openmp python3-torch" ;;
         *) echo "setup.sh: unknown option '$extra' (expected --demo, --ci or --bench)" >&2; exit 2 ;;
     esac
 done
