@@ -44,5 +44,6 @@
 #include "gategrad/data.h"
 #include "gategrad/io.h"
 #include "gategrad/threads.h"
+#include "gategrad/dist.h"
 
 #endif
