@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds gategrad and runs every check CI runs, in this order:
-#   1. release build, warnings as errors, the whole suite
+#   1. release build with MPI (-Dmpi=enabled), warnings as errors, the
+#      whole suite (the data-parallel tests under mpiexec among it)
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite
 #   3. the portable kernels only (-Dsimd=false) with allocation-failure
 #      injection, under ASan/UBSan/LeakSanitizer: the whole suite plus the
@@ -35,8 +36,8 @@ suite() {
 
 stage() { printf '\n== %s ==\n' "$*"; }
 
-stage "1. release build, -Werror"
-setup build-test
+stage "1. release build, -Werror, MPI"
+setup build-test -Dmpi=enabled
 suite build-test
 [ $quick -eq 1 ] && exit 0
 
@@ -60,7 +61,7 @@ suite build-test --wrapper 'valgrind --error-exitcode=1 --leak-check=full --erro
 stage "6. libFuzzer, ${fuzz_seconds}s per target"
 CC=clang setup build-fuzz -Dfuzzing=true -Dtests=false -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debugoptimized
-for t in expr idx csv safetensors; do
+for t in expr idx csv safetensors dist_env; do
     work=$(mktemp -d)
     dict=""
     [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
