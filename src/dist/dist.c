@@ -1,7 +1,9 @@
 /* dist.c - ranks, broadcasts and all-reduces over MPI; built without MPI
  * (GG_HAVE_MPI undefined) the same functions act as one rank of one. */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef GG_HAVE_MPI
@@ -179,6 +181,51 @@ static int sum_in_place(void *buf, size_t n, gg_dtype dtype, const char *what, c
     return 0;
 }
 
+int ggm_barrier_idle(char *err)
+{
+    if (world.size == 1)
+        return 0;
+    MPI_Request req;
+    int rc = MPI_Ibarrier(MPI_COMM_WORLD, &req), done = 0;
+    while (rc == MPI_SUCCESS && !done && (rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE)) == MPI_SUCCESS && !done)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    return rc == MPI_SUCCESS ? 0 : mpi_failed(err, "barrier", rc);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double ggm_pingpong(size_t bytes, int reps, char *err)
+{
+    if (world.size < 2 || reps < 1 || bytes > INT_MAX)
+        return 0;
+    char *buf = ggb_calloc(bytes ? bytes : 1, 1);
+    double *t = ggb_malloc((size_t)reps * sizeof *t), result = 0;
+    int rc = buf && t ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+    for (int i = 0; i < reps && rc == MPI_SUCCESS && world.rank < 2; i++) {
+        double t0 = MPI_Wtime();
+        if (world.rank == 0 && (rc = MPI_Send(buf, (int)bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD)) == MPI_SUCCESS)
+            rc = MPI_Recv(buf, (int)bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (world.rank == 1 && (rc = MPI_Recv(buf, (int)bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD,
+                                              MPI_STATUS_IGNORE)) == MPI_SUCCESS)
+            rc = MPI_Send(buf, (int)bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+        t[i] = (MPI_Wtime() - t0) / 2;
+    }
+    if (rc == MPI_SUCCESS && world.rank < 2) {
+        qsort(t, (size_t)reps, sizeof *t, cmp_double);
+        result = t[reps / 2];
+    }
+    ggb_free(buf), ggb_free(t);
+    if (rc != MPI_SUCCESS)
+        mpi_failed(err, "ping-pong", rc);
+    if (ggm_barrier_idle(err) || gg_dist_broadcast(&result, sizeof result, err))
+        return 0;
+    return result;
+}
+
 void gg_dist_abort(int code)
 {
     if (world.size > 1)
@@ -223,6 +270,18 @@ int gg_dist_broadcast(void *buf, size_t bytes, char *err)
 static int sum_in_place(void *buf, size_t n, gg_dtype dtype, const char *what, char *err)
 {
     (void)buf, (void)n, (void)dtype, (void)what, (void)err;
+    return 0;
+}
+
+int ggm_barrier_idle(char *err)
+{
+    (void)err;
+    return 0;
+}
+
+double ggm_pingpong(size_t bytes, int reps, char *err)
+{
+    (void)bytes, (void)reps, (void)err;
     return 0;
 }
 

@@ -23,4 +23,13 @@ typedef struct ggm_launch {
  * message naming the variable (then *out says not launched). */
 int ggm_parse_launch(const char *const *env, ggm_launch *out, char *err);
 
+/* A barrier whose waiting ranks sleep (1 ms naps) instead of spinning, so
+ * that one rank can time a reference alone on the machine's cores. */
+int ggm_barrier_idle(char *err);
+
+/* The one-way time of a bytes-long message between ranks 0 and 1, the
+ * median of reps round trips halved (the other ranks idle meanwhile); 0
+ * with fewer than 2 ranks. Collective. */
+double ggm_pingpong(size_t bytes, int reps, char *err);
+
 #endif
