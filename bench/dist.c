@@ -181,7 +181,7 @@ int bench_dist(int argc, char **argv)
                "ranks sleep. Efficiency = global / (ranks x alone). Timed on rank 0, medians of %d steps: wait = a\n"
                "barrier before the all-reduce (the slowest rank's lag), ar = the all-reduce itself (median, p90),\n"
                "share = ar / step; bus GB/s = 2(N-1)/N x bytes / ar; ring = the model 2(N-1)/N x bytes /\n"
-               "bandwidth + 2(N-1) x latency from the ping-pong.\n",
+               "bandwidth + 2(N-1) x latency from the ping-pong (its fastest round trips).\n",
                size, gg_num_threads() * gg_dist_local_size(), STEPS);
         printf("Ranks on one machine share its cores and memory bandwidth: on a 2-core machine two ranks\n"
                "cannot beat one process with two threads; these figures are for the cost model and the\n"

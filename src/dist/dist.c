@@ -215,8 +215,8 @@ double ggm_pingpong(size_t bytes, int reps, char *err)
         t[i] = (MPI_Wtime() - t0) / 2;
     }
     if (rc == MPI_SUCCESS && world.rank < 2) {
-        qsort(t, (size_t)reps, sizeof *t, cmp_double);
-        result = t[reps / 2];
+        qsort(t, (size_t)reps, sizeof *t, cmp_double); /* t[0]: the fastest */
+        result = t[0];
     }
     ggb_free(buf), ggb_free(t);
     if (rc != MPI_SUCCESS)

@@ -27,9 +27,10 @@ int ggm_parse_launch(const char *const *env, ggm_launch *out, char *err);
  * that one rank can time a reference alone on the machine's cores. */
 int ggm_barrier_idle(char *err);
 
-/* The one-way time of a bytes-long message between ranks 0 and 1, the
- * median of reps round trips halved (the other ranks idle meanwhile); 0
- * with fewer than 2 ranks. Collective. */
+/* The one-way time of a bytes-long message between ranks 0 and 1: the
+ * fastest of reps round trips, halved (the other ranks idle meanwhile; on
+ * a loaded machine the others wait for the scheduler); 0 with fewer than 2
+ * ranks. Collective. */
 double ggm_pingpong(size_t bytes, int reps, char *err);
 
 #endif
