@@ -315,6 +315,19 @@ static void test_one_rank_without_mpi(void **state)
     assert_true(v == 3);
     assert_true(gg_dist_threads_per_rank() >= 1);
     gg_dist_abort(1); /* one rank: returns */
+    if (gg_dist_available())
+        return; /* with MPI, forcing would start it */
+    /* Built without MPI: forced, still one rank; launched as 2 ranks, an error. */
+    char err[GG_ERRLEN] = "";
+    assert_int_equal(gg_dist_init(1, err), 0);
+    assert_int_equal(gg_dist_size(), 1);
+    setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+    setenv("OMPI_COMM_WORLD_RANK", "1", 1);
+    assert_int_equal(gg_dist_init(0, err), -1);
+    assert_contains(err, "one of 2 ranks, but this gategrad was built without MPI");
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    unsetenv("OMPI_COMM_WORLD_RANK");
+    assert_int_equal(gg_dist_size(), 1);
 }
 
 int main(void)

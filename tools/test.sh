@@ -4,8 +4,8 @@
 #      whole suite (the data-parallel tests under mpiexec among it)
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite
 #   3. the portable kernels only (-Dsimd=false) with allocation-failure
-#      injection, under ASan/UBSan/LeakSanitizer: the whole suite plus the
-#      fault-injection test
+#      injection, under ASan/UBSan/LeakSanitizer, without MPI (one rank):
+#      the whole suite plus the fault-injection test
 #   4. ThreadSanitizer: the threaded kernels and two trainings at once
 #   5. valgrind memcheck: the fast tests
 #   6. libFuzzer: each target for FUZZ_SECONDS (default 45) from its corpus
@@ -45,8 +45,8 @@ stage "2. AddressSanitizer + UndefinedBehaviorSanitizer"
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
 suite build-asan
 
-stage "3. portable kernels (-Dsimd=false) + allocation-failure injection, ASan/UBSan/LSan"
-setup build-portable -Dsimd=false -Dfault_injection=true -Db_sanitize=address,undefined \
+stage "3. portable kernels (-Dsimd=false) + allocation-failure injection, ASan/UBSan/LSan, no MPI"
+setup build-portable -Dsimd=false -Dfault_injection=true -Dmpi=disabled -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debugoptimized
 suite build-portable
 
