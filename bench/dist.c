@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "base/base.h"
 #include "dist/dist.h"
 #include "gategrad.h"
 
@@ -120,11 +121,31 @@ static int time_alone(size_t batch, int threads, double *step_s, char *err)
     return ggm_barrier_idle(err) || rc ? -1 : 0;
 }
 
+/* 1 when this rank's weights are rank 0's bits, 0 when not, -1 on an error. */
+static int same_weights(net *n, char *err)
+{
+    size_t np, count = gg_mlp_param_count(n->mlp);
+    gg_node *const *p = gg_mlp_params(n->mlp, &np);
+    float *mine = malloc(count * sizeof *mine), *theirs = malloc(count * sizeof *theirs), *at = mine;
+    int rc = mine && theirs ? 1 : ggb_errorf(err, "out of memory");
+    for (size_t i = 0; rc > 0 && i < np; i++) {
+        memcpy(at, gg_data(p[i]), gg_numel(p[i]) * sizeof *at);
+        at += gg_numel(p[i]);
+    }
+    if (rc > 0) {
+        memcpy(theirs, mine, count * sizeof *mine);
+        rc = gg_dist_broadcast(theirs, count * sizeof *theirs, err) ? -1 : !memcmp(mine, theirs, count * sizeof *mine);
+    }
+    free(mine), free(theirs);
+    return rc;
+}
+
 static int bench_batch(size_t batch, double lat, double bw, char *err)
 {
     int size = gg_dist_size(), threads = gg_num_threads();
     double one_s = 0, all_s = 0, step_s, wait_s, ar_med, ar_p90;
-    if (time_alone(batch, threads, &one_s, err) || time_alone(batch * (size_t)size, threads * gg_dist_local_size(), &all_s, err))
+    if (time_alone(batch, threads, &one_s, err) ||
+        time_alone(batch * (size_t)size, threads * gg_dist_local_size(), &all_s, err))
         return -1;
     net n;
     if (net_new(&n, batch, 1, err) || time_steps(&n, size > 1, &step_s, &wait_s, &ar_med, &ar_p90, err)) {
@@ -132,7 +153,12 @@ static int bench_batch(size_t batch, double lat, double bw, char *err)
         return -1;
     }
     double bytes = (double)gg_dist_grads_bytes(n.grads);
+    int same = same_weights(&n, err);
     net_free(&n);
+    if (same < 0)
+        return -1;
+    if (!same)
+        return ggb_errorf(err, "per-rank batch %zu: the weights differ from rank 0's after the steps", batch);
     if (gg_dist_rank() != 0)
         return 0;
     double global = (double)(batch * (size_t)size) / step_s, alone = (double)batch / one_s;
