@@ -28,11 +28,14 @@ static const char css[] =
     "#gg-slider{width:20em;vertical-align:middle}\n";
 
 /* Moves the boundary's frames with the slider (and #epoch=E, a deep link to
- * the frame of epoch E). */
+ * the frame of epoch E); #show=NAME shows one section alone (curves,
+ * boundary, norms, model), to project or to picture it. */
 static const char script[] =
     "'use strict';\n"
     "(function () {\n"
     "  var data = JSON.parse(document.getElementById('gg-report').textContent);\n"
+    "  var only = /show=(\\w+)/.exec(location.hash), parts = document.querySelectorAll('section');\n"
+    "  for (var s = 0; only && s < parts.length; s++) parts[s].hidden = parts[s].id !== 'gg-' + only[1];\n"
     "  var slider = document.getElementById('gg-slider');\n"
     "  if (!slider) return;\n"
     "  var frames = document.querySelectorAll('.gg-frame');\n"
