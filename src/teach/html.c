@@ -388,8 +388,9 @@ static void write_lines(FILE *out, const char *const *lines)
         fputs(*l, out);
 }
 
+/* korean: the rule sentence in Korean where the gate has one. */
 static void write_node(FILE *out, gg_graph *g, const hnode *h, const uint32_t *idx,
-                       const char *fn_ok, const gg_view_opts *vo, ggt_sb *sb)
+                       const char *fn_ok, const gg_view_opts *vo, ggt_sb *sb, bool korean)
 {
     const gg_node *n = h->n;
     bool leaf = n->gate == GGC_GATE_LEAF;
@@ -406,7 +407,8 @@ static void write_node(FILE *out, gg_graph *g, const hnode *h, const uint32_t *i
         fputs(",\"gate\":", out);
         ggt_json_str(out, gate->name);
         fputs(",\"rule\":", out);
-        ggt_json_str(out, gate->rule ? gate->rule : "");
+        const char *rule = korean && gate->rule_ko ? gate->rule_ko : gate->rule;
+        ggt_json_str(out, rule ? rule : "");
         fprintf(out, ",\"routes\":%s,\"fn\":%s", gate->routes ? "true" : "false",
                 fn_ok[n->gate] == 1 ? "true" : "false");
         /* The number the page's formulas call p (pow's exponent, leaky
@@ -557,7 +559,7 @@ static int write_page(FILE *out, gg_graph *g, gg_node *root, const gg_html_opts 
             idx[root->id]);
     for (size_t i = 0; i < count; i++) {
         fputs(i ? ",\n" : "\n", out);
-        write_node(out, g, &hn[i], idx, fn_ok, &vo, &sb);
+        write_node(out, g, &hn[i], idx, fn_ok, &vo, &sb, !strcmp(lang, "ko"));
     }
     fputs("],\n", out);
     write_steps(out, c, idx);
