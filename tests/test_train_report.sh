@@ -67,12 +67,18 @@ with=$("$bin" train $run --json --html "$tmp/again.html" | tail -1 | sed 's/, "t
 without=$("$bin" train $run --json | tail -1 | sed 's/, "train_seconds.*//')
 [ -n "$with" ] && [ "$with" = "$without" ] || fail "--html changed the training: '$with' vs '$without'"
 
-# Data that is not 2-D: the report without a boundary.
-awk 'BEGIN { for (i = 0; i < 200; i++) printf "%g,%g,%g,%d\n", i % 7, i % 5, i % 3, i % 2 }' >"$tmp/d3.csv"
-"$bin" train --data "$tmp/d3.csv" --model 3-4-2 --epochs 2 --html "$tmp/d3.html" >/dev/null 2>"$tmp/err.txt" ||
+# Data that is not 2-D: the report without a boundary. Its name, markup
+# and all, reaches the page as text.
+d3="$tmp/d<3>&'q\"<script>.csv"
+awk 'BEGIN { for (i = 0; i < 200; i++) printf "%g,%g,%g,%d\n", i % 7, i % 5, i % 3, i % 2 }' >"$d3"
+"$bin" train --data "$d3" --model 3-4-2 --epochs 2 --html "$tmp/d3.html" >/dev/null 2>"$tmp/err.txt" ||
     fail "train --html on 3-D data: $(cat "$tmp/err.txt")"
 has "$tmp/d3.html" 'id="gg-norms"'
 ! grep -q 'id="gg-boundary"' "$tmp/d3.html" || fail "a boundary drawn for 3-D data"
+has "$tmp/d3.html" "d&lt;3&gt;&amp;&#39;q&quot;&lt;script&gt;.csv</b>"
+has "$tmp/d3.html" 'd\u003c3\u003e\u0026\u0027q\u0022\u003cscript\u003e.csv"'
+! grep -q 'd<3>' "$tmp/d3.html" || fail "the data's name reached the page unescaped"
+[ "$(grep -c '<script' "$tmp/d3.html")" = 2 ] || fail "a <script beside the page's own two"
 
 # Names that say another format, folders that are not there: refused before training.
 "$bin" train --data spiral --epochs 1 --html "$tmp/r.svg" >/dev/null 2>"$tmp/err.txt"

@@ -9,7 +9,7 @@
 #include "train_report.h"
 
 #define GRID 48
-#define FRAMES 8 /* boundaries besides the first epoch's, spread evenly */
+#define FRAMES 8 /* boundaries besides the first epoch's, spread evenly to the last */
 
 struct train_report {
     gg_train_report r;

@@ -9,7 +9,8 @@ typedef struct train_report train_report;
 
 /* A collector for a run of up to epochs epochs on classes classes; on 2-D
  * data (test's points are drawn) it samples the decision boundary at the
- * first epoch, 8 more spread evenly, and the last. NULL when out of memory. */
+ * first epoch and at every ceil(epochs / 8)-th, the last included. NULL
+ * when out of memory. */
 train_report *train_report_new(size_t epochs, const gg_dataset *test, size_t classes);
 
 /* From the epoch callback: samples the boundary when epoch e is one of them

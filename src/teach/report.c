@@ -111,8 +111,10 @@ static void fit_range(chart *c, const double *v, size_t k, size_t stride)
         }
     if (c->log && hi > lo)
         lo = floor(lo), hi = ceil(hi);
-    if (!(hi > lo))
-        lo = isfinite(lo) ? lo - 0.5 : 0, hi = lo + 1;
+    if (!(hi > lo)) { /* one value, or none: a range around it */
+        double half = c->log ? 1 : 0.5;
+        lo = isfinite(lo) ? lo - half : 0, hi = lo + 2 * half;
+    }
     c->lo = lo, c->hi = hi;
 }
 
