@@ -246,7 +246,7 @@ static int remove_fixtures(void **state)
 {
     (void)state;
     const char *names[] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                           "t10k-labels-idx1-ubyte.gz", "data.csv", "model.safetensors"};
+                           "t10k-labels-idx1-ubyte.gz", "data.csv", "model.safetensors", "report.html"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char path[128];
         path_in_dir(path, sizeof path, names[i]);
@@ -333,11 +333,39 @@ static int html_page(char *err, size_t errlen, double *digest)
     return rc;
 }
 
+/* The page of a training run (gg_train_report_html), to a file. */
+static int train_report(char *err, size_t errlen, double *digest)
+{
+    (void)errlen;
+    static const double norms[2][2] = {{0.01, 0.5}, {0.02, 0.4}};
+    static const float pts[4] = {0, 0, 1, 1}, probs[4 * 2] = {0.9f, 0.1f, 0.2f, 0.8f, 0.6f, 0.4f, 0.3f, 0.7f};
+    static const int32_t labels[2] = {0, 1};
+    gg_report_epoch ep[2] = {{1, 0.7, 0.6, 0.5, 0.01, norms[0], probs}, {2, 0.5, 0.4, 1, 0.01, norms[1], NULL}};
+    gg_train_report r = {.data = "xor", .epochs = ep, .nepochs = 2, .nlayers = 2, .test_loss = 0.4,
+                         .test_accuracy = 1, .classes = 2, .points = pts, .labels = labels, .npoints = 2};
+    gg_train_report_view(&r, 2, NULL);
+    char path[128];
+    path_in_dir(path, sizeof path, "report.html");
+    if (gg_train_report_html(&r, path, err))
+        return -1;
+    FILE *f = fopen(path, "rb");
+    if (!f || fseek(f, 0, SEEK_END)) {
+        snprintf(err, GG_ERRLEN, "%s: not written", path);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    *digest = (double)ftell(f);
+    fclose(f);
+    return 0;
+}
+
 static void parse_and_train_allocation_failures(void **state)
 {
     (void)state;
     assert_true(exhaust("parse an expression", parse_expression, ERRORS_ONLY) >= 5);
     assert_true(exhaust("write the stepping page", html_page, ERRORS_ONLY) >= 10);
+    assert_true(exhaust("write a training report", train_report, ERRORS_ONLY) >= 2);
     assert_true(exhaust("build and train a small MLP", train_small_mlp, MAY_ABSORB) >= 10);
 }
 

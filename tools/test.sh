@@ -55,7 +55,7 @@ suite build-tsan threads gemm
 
 stage "5. valgrind memcheck (fast tests)"
 suite build-test --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite -q' \
-    --timeout-multiplier 10 rng gates select custom axis shape matmul errors lecture anomaly io teach expr nn optim train torch
+    --timeout-multiplier 10 rng gates select custom axis shape matmul errors lecture anomaly io teach expr nn optim train torch report
 
 stage "6. libFuzzer, ${fuzz_seconds}s per target"
 CC=clang setup build-fuzz -Dfuzzing=true -Dtests=false -Db_sanitize=address,undefined \
