@@ -329,7 +329,7 @@ static void run_and_check(const kill_plan *p, good_file good[2], tally *n)
     }
     if (r.killed) {
         n->kills++;
-        n->after_rename += r.rename_us[0] > 0 && !mine[0] && !r.rename_us[1];
+        n->after_rename += r.rename_us[0] > 0 && !mine[0] && !mine[1] && !r.rename_us[1];
     }
 }
 
