@@ -181,7 +181,8 @@ static const gg_gate_def cube = {.name = "cube", .rule = "dx = 3x^2 * upstream",
 
 /* where, clamp, cast, the axis gates, the shape gates, batch_norm and a
  * custom gate: recorded, run backward, and their gradient recorded as a
- * graph (gg_gradient). */
+ * graph (gg_gradient; gather's records a matmul, whose workspace may be
+ * absorbed). */
 static int new_gates(char *err, size_t errlen, double *digest)
 {
     gg_graph *g = gg_graph_new();
@@ -526,7 +527,7 @@ static void core_allocation_failures(void **state)
     assert_true(exhaust("record a gradient, a Hessian-vector product, a Hessian", record_hvp,
                         MAY_ABSORB) >= 10);
     assert_true(exhaust("where, clamp, cast, axis and shape gates, batch_norm, a custom gate, their "
-                        "recorded gradient", new_gates, ERRORS_ONLY) >= 30);
+                        "recorded gradient", new_gates, MAY_ABSORB) >= 30);
     assert_true(exhaust("truncate a graph and rebuild on its memory", truncate_and_reuse, ERRORS_ONLY) >= 4);
 }
 

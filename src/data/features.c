@@ -29,6 +29,7 @@ static int load_images(const char *path, size_t dim, float **x, size_t *n, char 
     ggb_errorf(err, "%s: %zu pixels per image, but %zu features are wanted", path, cols, dim);
     ggb_free(*x);
     *x = NULL;
+    *n = 0;
     return -1;
 }
 
