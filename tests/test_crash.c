@@ -333,6 +333,21 @@ static void run_and_check(const kill_plan *p, good_file good[2], tally *n)
     }
 }
 
+/* `gategrad predict --load FILE` evaluates the checkpoint (exit 0). */
+static void assert_predict_loads(const char *path)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        execl(gategrad, gategrad, "predict", "--load", path, "--json", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void kills_leave_old_or_new_files(void **state)
 {
     (void)state;
@@ -352,6 +367,7 @@ static void kills_leave_old_or_new_files(void **state)
         kill_plan p = plan_for(window, run_us);
         run_and_check(&p, good, &n);
     }
+    assert_predict_loads(ckpt); /* what the kills left, as the command reads it */
     run_and_check(&never, good, &n); /* the last save cleans up */
     int left[2], none[2];
     count_temps(left, none, 0);
