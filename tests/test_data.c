@@ -711,9 +711,51 @@ static void one_hot_rows(void **state)
         assert_true(out[i] == 0.0f);
 }
 
+/* The rows predict --input reads: IDX (raw, gzip) or CSV with or without
+ * the label column; what does not fit leaves no rows behind (fuzz_features
+ * found a row count left after an image-size mismatch). */
+static void features_from_idx_and_csv(void **state)
+{
+    (void)state;
+    char err[GG_ERRLEN];
+    float *x;
+    size_t n;
+    for (int gz = 0; gz < 2; gz++) {
+        const char *p = write_images(gz ? "fi.gz" : "fi", gz);
+        assert_int_equal(gg_features_load(p, 4, &x, &n, err), 0);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < 12; i++)
+            assert_true(fabs((double)x[i] - (pixels[i] / 255.0)) <= 1e-7);
+        free(x);
+        x = (float *)1;
+        n = 7;
+        assert_int_not_equal(gg_features_load(p, 3, &x, &n, err), 0);
+        assert_non_null(strstr(err, "4 pixels per image, but 3 features are wanted"));
+        assert_null(x);
+        assert_int_equal(n, 0);
+    }
+    const char rows[] = "a,b,label\n1.5,-2,0\n3,4,1\n";
+    const char *p = write_raw("fr.csv", rows, sizeof rows - 1);
+    for (size_t dim = 2; dim <= 3; dim++) {
+        assert_int_equal(gg_features_load(p, dim, &x, &n, err), 0);
+        assert_int_equal(n, 2);
+        assert_true(fabs((double)x[0] - (1.5)) <= 0);
+        assert_true(x[dim] == 3.0f);                    /* row 2 starts after dim values */
+        assert_true(x[2] == (dim == 2 ? 3.0f : 0.0f)); /* 3 features: the label is the third */
+        free(x);
+    }
+    assert_int_not_equal(gg_features_load(p, 1, &x, &n, err), 0);
+    assert_non_null(strstr(err, "3 columns, but 1 features are wanted (1 columns, or 2 with a label last)"));
+    assert_null(x);
+    assert_int_equal(n, 0);
+    assert_int_not_equal(gg_features_load(p, 0, &x, &n, err), 0);
+    assert_non_null(strstr(err, "0 features wanted"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(features_from_idx_and_csv),
         cmocka_unit_test(idx_raw_and_gzip_values),
         cmocka_unit_test(idx_corrupt_headers),
         cmocka_unit_test(idx_bad_magic_empty_missing),

@@ -2,7 +2,7 @@
 # gategrad train under mpiexec ($1 the binary, $2 mpiexec; the environment
 # lets it run as root over shared memory): the global batch, rank 0 alone
 # printing and writing (the ranks run in different directories, so a
-# checkpoint written by another rank would show), the test accuracy of one
+# checkpoint or page written by another rank would show), the test accuracy of one
 # process, and a rank that fails ending the whole job promptly.
 set -u
 G=$1
@@ -15,10 +15,10 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 field() { sed -n "s/.*\"$1\": \([^,}]*\).*/\1/p" "$2"; }
 mpi() { timeout 120 "$MPIEXEC" --oversubscribe --bind-to none "$@"; }
-args="train --data spiral --epochs 4 --batch 32 --seed 5 --json --save m.safetensors"
+args="train --data spiral --epochs 4 --batch 32 --seed 5 --json --save m.safetensors --html r.html"
 
 (cd "$tmp/r0" && "$G" $args) >"$tmp/one.out" 2>"$tmp/one.err" || fail "one process: exit $?: $(cat "$tmp/one.err")"
-rm -f "$tmp/r0/m.safetensors"
+rm -f "$tmp/r0/m.safetensors" "$tmp/r0/r.html"
 want=$(field test_accuracy "$tmp/one.out")
 
 for np in 2 4; do
@@ -37,11 +37,12 @@ for np in 2 4; do
     n_epochs=$(grep -c '^epoch ' "$tmp/np$np.out")
     [ "$n_epochs" = 4 ] || fail "-np $np: $n_epochs epoch lines, not 4 (rank 0 alone prints)"
     [ -s "$tmp/r0/m.safetensors" ] || fail "-np $np: rank 0 wrote no checkpoint"
+    [ -s "$tmp/r0/r.html" ] || fail "-np $np: rank 0 wrote no --html page"
     for r in $(seq 1 $((np - 1))); do
         [ ! -e "$tmp/r$r/m.safetensors" ] || fail "-np $np: rank $r wrote a checkpoint"
         ls "$tmp/r$r" | grep -q . && fail "-np $np: rank $r left files: $(ls "$tmp/r$r")"
     done
-    rm -f "$tmp/r0/m.safetensors"
+    rm -f "$tmp/r0/m.safetensors" "$tmp/r0/r.html"
     echo "-np $np: test accuracy $got (one process: $want), $n_json JSON line(s)"
 done
 

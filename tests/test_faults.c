@@ -150,6 +150,136 @@ static int record_hvp(char *err, size_t errlen, double *digest)
     return 0;
 }
 
+/* A user's gate, x^3, with a recording backward (3 x^2 up). */
+static void cube_fwd(void *u, const gg_node *const *in, gg_node *out)
+{
+    (void)u;
+    const double *x = gg_data_const(in[0]);
+    double *y = gg_data(out);
+    for (size_t i = 0; i < gg_numel(out); i++)
+        y[i] = x[i] * x[i] * x[i];
+}
+
+static void cube_bwd(void *u, gg_node *const *in, const gg_node *out)
+{
+    (void)u;
+    const double *x = gg_data_const(in[0]), *gy = gg_grad_data_const(out);
+    double *gx = gg_grad_data(in[0]);
+    for (size_t i = 0; gx && i < gg_numel(out); i++)
+        gx[i] += 3 * x[i] * x[i] * gy[i];
+}
+
+static int cube_grad(void *u, gg_graph *g, gg_node *const *in, gg_node *out, gg_node *up, gg_node **din)
+{
+    (void)u, (void)out;
+    din[0] = gg_mul(g, up, gg_mul(g, gg_constant(g, GG_F64, 3), gg_mul(g, in[0], in[0])));
+    return din[0] ? 0 : -1;
+}
+
+static const gg_gate_def cube = {.name = "cube", .rule = "dx = 3x^2 * upstream", .arity = 1,
+                                 .forward = cube_fwd, .backward = cube_bwd, .gradient = cube_grad};
+
+/* where, clamp, cast, the axis gates, the shape gates, batch_norm and a
+ * custom gate: recorded, run backward, and their gradient recorded as a
+ * graph (gg_gradient; gather's records a matmul, whose workspace may be
+ * absorbed). */
+static int new_gates(char *err, size_t errlen, double *digest)
+{
+    gg_graph *g = gg_graph_new();
+    if (!g)
+        return graph_error(g, err, errlen);
+    double xv[12], gam[3] = {1, 0.5, 2}, bet[3] = {0, 0.1, -0.1};
+    for (int i = 0; i < 12; i++)
+        xv[i] = 0.3 * i - 1.4;
+    gg_node *x = gg_tensor(g, GG_F64, 2, (int64_t[]){4, 3}, xv);
+    gg_node *gamma = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, gam);
+    gg_node *beta = gg_tensor(g, GG_F64, 1, (int64_t[]){3}, bet);
+    gg_node *rm = gg_input(g, GG_F64, 1, (int64_t[]){3}, NULL);
+    gg_node *rv = gg_input(g, GG_F64, 1, (int64_t[]){3}, (double[]){1, 1, 1});
+    gg_node *rows = gg_input(g, GG_F64, 1, (int64_t[]){4}, (double[]){0, 1, -1, 2});
+    gg_node *mode = gg_constant(g, GG_F64, 1);
+    gg_node *bn = gg_batch_norm(g, x, gamma, beta, rm, rv, rows, mode, 1e-5, 0.1);
+    gg_node *w = gg_where(g, gg_clamp(g, x, -0.5, 0.5), gg_custom(g, &cube, (gg_node *[]){x}), bn);
+    gg_node *c = gg_cast(g, gg_cast(g, w, GG_F32), GG_F64);
+    gg_node *sm = gg_softmax_axis(g, c, 0), *mx = gg_max_axis(g, c, 1, 1), *sa = gg_sum_axis(g, sm, 1, 0);
+    gg_node *am = gg_argmax_axis(g, c, 1, 0);
+    gg_node *parts[2] = {gg_slice(g, c, 0, 1, 3), gg_transpose_axes(g, gg_reshape(g, c, 2, (int64_t[]){3, 4}), 0, 1)};
+    gg_node *cat = gg_concat(g, 2, parts, 0);
+    gg_node *gath = gg_gather_rows(g, cat, gg_input(g, GG_F64, 1, (int64_t[]){3}, (double[]){0, 5, 2}));
+    gg_node *b = gg_broadcast_to(g, mx, 2, (int64_t[]){4, 3});
+    gg_node *loss = gg_add(g, gg_add(g, gg_sum(g, gath), gg_mean(g, gg_mul(g, b, c))),
+                           gg_add(g, gg_sum(g, sa), gg_mul(g, gg_sum(g, am), gg_constant(g, GG_F64, 0))));
+    gg_node *gx;
+    if (!loss || gg_backward(g, loss) || gg_gradient(g, loss, 1, &x, &gx))
+        return graph_error(g, err, errlen);
+    *digest = gg_value(loss) + gg_grad_at(x, 4) + gg_value_at(gx, 7) + gg_grad_at(gamma, 1);
+    gg_graph_free(g);
+    return 0;
+}
+
+/* A loop that rebuilds its expression on top of its parameters every step,
+ * truncating the graph back to them (gg_graph_truncate) and reusing the
+ * memory; labels on the rebuilt nodes cost allocations every time. */
+static int truncate_and_reuse(char *err, size_t errlen, double *digest)
+{
+    gg_graph *g = gg_graph_new();
+    gg_node *w = g ? gg_scalar(g, 0.5) : NULL, *b = w ? gg_scalar(g, -0.25) : NULL;
+    if (!b)
+        return graph_error(g, err, errlen);
+    size_t keep = gg_node_count(g);
+    for (int step = 0; step < 4; step++) {
+        if (gg_graph_truncate(g, keep))
+            return graph_error(g, err, errlen);
+        gg_node *y = gg_tanh(g, gg_add(g, gg_mul(g, w, gg_constant(g, GG_F64, step)), b));
+        for (int i = 0; i < 300 && y; i++)
+            y = gg_add(g, y, gg_mul(g, w, b));
+        if (!y || gg_set_label(g, y, "loss") || gg_backward(g, y))
+            return graph_error(g, err, errlen);
+        gg_set_value(g, w, gg_value(w) - 0.01 * gg_grad(w));
+        gg_zero_grad(g);
+    }
+    *digest = gg_value(w);
+    gg_graph_free(g);
+    return 0;
+}
+
+/* The predictions file is the one make_fixtures wrote, or the new one. */
+static void assert_predictions_whole(void)
+{
+    char out[128];
+    path_in_dir(out, sizeof out, "pred.csv");
+    FILE *f = fopen(out, "rb");
+    assert_non_null(f);
+    char buf[512] = "";
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    assert_true(!strcmp(buf, "old\n") || (len > 0 && buf[len - 1] == '\n' && !strncmp(buf, "class,p0,", 9)));
+}
+
+/* predict --input's rows (an IDX file, gzip, and a CSV) and its output,
+ * written atomically over an old file that must stay whole on failure. */
+static int predict_output(char *err, size_t errlen, double *digest)
+{
+    (void)errlen;
+    assert_predictions_whole(); /* whatever the previous run's failure */
+    char in[128], csv[128], out[128];
+    path_in_dir(in, sizeof in, "train-images-idx3-ubyte.gz");
+    path_in_dir(csv, sizeof csv, "data.csv");
+    path_in_dir(out, sizeof out, "pred.csv");
+    float *x = NULL, *rows = NULL;
+    size_t n = 0, m = 0;
+    if (gg_features_load(in, 4, &x, &n, err))
+        return -1;
+    int rc = gg_features_load(csv, 2, &rows, &m, err);
+    if (!rc)
+        rc = gg_predictions_save(out, x, n, 4, err);
+    if (!rc)
+        *digest = x[3] + rows[5];
+    free(x);
+    free(rows);
+    return rc;
+}
+
 static int load_idx(char *err, size_t errlen, double *digest)
 {
     (void)errlen, (void)digest;
@@ -237,6 +367,7 @@ static int make_fixtures(void **state)
     write_file("t10k-labels-idx1-ubyte.gz", labels, sizeof labels, true);
     const char csv[] = "a,b,label\n1,2,0\n3,4,1\n5,6,2\n";
     write_file("data.csv", csv, sizeof csv - 1, false);
+    write_file("pred.csv", "old\n", 4, false);
     char err[GG_ERRLEN];
     double digest;
     return save_checkpoint(err, sizeof err, &digest);
@@ -246,7 +377,8 @@ static int remove_fixtures(void **state)
 {
     (void)state;
     const char *names[] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                           "t10k-labels-idx1-ubyte.gz", "data.csv", "model.safetensors"};
+                           "t10k-labels-idx1-ubyte.gz", "data.csv", "model.safetensors", "report.html",
+                           "pred.csv"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char path[128];
         path_in_dir(path, sizeof path, names[i]);
@@ -267,6 +399,9 @@ static void file_allocation_failures(void **state)
     char err[GG_ERRLEN];
     double digest;
     assert_int_equal(load_checkpoint(err, sizeof err, &digest), 0);
+    assert_true(exhaust("read predict's input (IDX gzip, CSV) and write its output", predict_output,
+                        ERRORS_ONLY) >= 10);
+    assert_predictions_whole();
 }
 
 /* The expression language: variables, every operator and function. */
@@ -333,12 +468,84 @@ static int html_page(char *err, size_t errlen, double *digest)
     return rc;
 }
 
+/* The page of a training run (gg_train_report_html), to a file. */
+static int train_report(char *err, size_t errlen, double *digest)
+{
+    (void)errlen;
+    static const double norms[2][2] = {{0.01, 0.5}, {0.02, 0.4}};
+    static const float pts[4] = {0, 0, 1, 1}, probs[4 * 2] = {0.9f, 0.1f, 0.2f, 0.8f, 0.6f, 0.4f, 0.3f, 0.7f};
+    static const int32_t labels[2] = {0, 1};
+    gg_report_epoch ep[2] = {{1, 0.7, 0.6, 0.5, 0.01, norms[0], probs}, {2, 0.5, 0.4, 1, 0.01, norms[1], NULL}};
+    gg_train_report r = {.data = "xor", .epochs = ep, .nepochs = 2, .nlayers = 2, .test_loss = 0.4,
+                         .test_accuracy = 1, .classes = 2, .points = pts, .labels = labels, .npoints = 2};
+    gg_train_report_view(&r, 2, NULL);
+    char path[128];
+    path_in_dir(path, sizeof path, "report.html");
+    if (gg_train_report_html(&r, path, err))
+        return -1;
+    FILE *f = fopen(path, "rb");
+    if (!f || fseek(f, 0, SEEK_END)) {
+        snprintf(err, GG_ERRLEN, "%s: not written", path);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    *digest = (double)ftell(f);
+    fclose(f);
+    return 0;
+}
+
 static void parse_and_train_allocation_failures(void **state)
 {
     (void)state;
     assert_true(exhaust("parse an expression", parse_expression, ERRORS_ONLY) >= 5);
     assert_true(exhaust("write the stepping page", html_page, ERRORS_ONLY) >= 10);
+    assert_true(exhaust("write a training report", train_report, ERRORS_ONLY) >= 2);
     assert_true(exhaust("build and train a small MLP", train_small_mlp, MAY_ABSORB) >= 10);
+}
+
+/* The promise the README makes for the GEMM: when a packing workspace (or
+ * a worker thread) cannot be allocated, the product is still computed, by
+ * the unblocked loop, equal to the blocked one up to rounding, and no error
+ * is reported. Every allocation of a cold product fails in turn. */
+static void gemm_without_workspace(void **state)
+{
+    (void)state;
+    enum { M = 150, N = 130, K = 170 };
+    double *A = malloc(M * K * sizeof *A), *B = malloc(K * N * sizeof *B), *C = malloc(M * N * sizeof *C);
+    double *want = malloc(M * N * sizeof *want);
+    for (size_t i = 0; i < M * K; i++)
+        A[i] = sin(0.1 * (double)i);
+    for (size_t i = 0; i < K * N; i++)
+        B[i] = cos(0.07 * (double)i);
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (size_t p = 0; p < K; p++)
+                acc += A[i * K + p] * B[p * N + j];
+            want[i * N + j] = acc;
+        }
+    unsigned long n = 1;
+    for (;; n++) {
+        ggk_threads_shutdown();
+        ggk_gemm_free_workspaces();
+        memset(C, 0, M * N * sizeof *C);
+        ggb_fault_arm(n);
+        ggk_gemm_f64(0, 0, M, N, K, A, K, B, N, 0, C, N);
+        unsigned long reached = ggb_fault_count();
+        ggb_fault_arm(0);
+        for (size_t i = 0; i < M * N; i++)
+            if (!(fabs(C[i] - want[i]) <= 1e-12 * (1 + fabs(want[i]))))
+                fail_msg("allocation %lu failed: C[%zu] = %.17g, not %.17g", n, i, C[i], want[i]);
+        if (reached < n)
+            break;
+    }
+    print_message("GEMM: %lu allocation-failure points, each absorbed with the same product\n", n - 1);
+    assert_true(n - 1 >= 1);
+    free(A);
+    free(B);
+    free(C);
+    free(want);
 }
 
 static void core_allocation_failures(void **state)
@@ -348,12 +555,16 @@ static void core_allocation_failures(void **state)
     assert_true(exhaust("build a graph of 80,000 nodes", build_big_graph, ERRORS_ONLY) >= 36);
     assert_true(exhaust("record a gradient, a Hessian-vector product, a Hessian", record_hvp,
                         MAY_ABSORB) >= 10);
+    assert_true(exhaust("where, clamp, cast, axis and shape gates, batch_norm, a custom gate, their "
+                        "recorded gradient", new_gates, MAY_ABSORB) >= 10);
+    assert_true(exhaust("truncate a graph and rebuild on its memory", truncate_and_reuse, ERRORS_ONLY) >= 4);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(core_allocation_failures),
+        cmocka_unit_test(gemm_without_workspace),
         cmocka_unit_test(file_allocation_failures),
         cmocka_unit_test(parse_and_train_allocation_failures),
     };

@@ -296,6 +296,114 @@ static void test_gate_texts(void **state)
     gg_graph_free(g);
 }
 
+/* Which gates carry their rule sentence in Korean (ggc_gate.rule_ko): every
+ * gate of the lecture and the common ones. The rest are listed too: their
+ * pages show the English sentence. */
+static const char *const korean_rules[] = {
+    "leaf", "add", "sub", "mul", "div", "max", "min", "copy", "neg", "sigmoid", "tanh", "exp", "log",
+    "relu", "leaky_relu", "elu", "abs", "pow", "sqrt", "sin", "cos", "log1p", "softplus", "silu", "gelu",
+    "pow_node", "matmul", "sum", "mean", "softmax_cross_entropy", "step", "normal_cdf",
+};
+static const char *const english_only[] = {
+    "custom", "sum_axis", "mean_axis", "reshape", "transpose", "softmax", "log_softmax",
+    "bce_with_logits", "where", "clamp", "cast", "max_axis", "min_axis", "argmax_axis", "softmax_axis",
+    "log_softmax_axis", "slice", "concat", "gather_rows", "broadcast_to", "transpose_axes", "batch_norm",
+};
+
+static bool listed(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], name))
+            return true;
+    return false;
+}
+
+/* Hangul syllables (U+AC00..U+D7A3) start with a byte 0xEA..0xED in UTF-8. */
+static bool has_hangul(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p >= 0xea && *p <= 0xed)
+            return true;
+    return false;
+}
+
+static const ggc_gate *gate_named(const char *name)
+{
+    for (size_t i = 0; i < ggc_gate_count; i++)
+        if (!strcmp(ggc_gates[i]->name, name))
+            return ggc_gates[i];
+    fail_msg("no gate %s", name);
+    return NULL;
+}
+
+/* "rule":"SENTENCE" as the page's data holds it (escaped as ggt_json_str does). */
+static const char *rule_field(char *buf, const char *rule)
+{
+    size_t n = (size_t)sprintf(buf, "\"rule\":\"");
+    for (const unsigned char *p = (const unsigned char *)rule; *p; p++)
+        n += (size_t)(*p < 0x20 || strchr("<>&/\"'\\", *p) ? sprintf(buf + n, "\\u%04x", *p)
+                                                          : sprintf(buf + n, "%c", *p));
+    sprintf(buf + n, "\"");
+    return buf;
+}
+
+static void test_korean_rules(void **state)
+{
+    (void)state;
+    size_t nko = sizeof korean_rules / sizeof *korean_rules, nen = sizeof english_only / sizeof *english_only;
+    assert_int_equal(nko + nen, ggc_gate_count);
+    for (size_t i = 0; i < ggc_gate_count; i++) {
+        const ggc_gate *gate = ggc_gates[i];
+        bool ko = listed(korean_rules, nko, gate->name);
+        if (!ko && !listed(english_only, nen, gate->name))
+            fail_msg("gate %s is in neither list", gate->name);
+        if (ko != (gate->rule_ko != NULL))
+            fail_msg("gate %s: rule_ko is %s, the list says %s", gate->name, gate->rule_ko ? "set" : "NULL",
+                     ko ? "Korean" : "English only");
+        if (gate->rule_ko && !has_hangul(gate->rule_ko))
+            fail_msg("gate %s: rule_ko has no Korean: %s", gate->name, gate->rule_ko);
+    }
+    /* The slides' names for the four patterns stay as they are written. */
+    assert_contains(gate_named("add")->rule_ko, "gradient distributor");
+    assert_contains(gate_named("mul")->rule_ko, "swap multiplier");
+    assert_contains(gate_named("max")->rule_ko, "gradient router");
+    assert_contains(gate_named("copy")->rule_ko, "gradient adder");
+    assert_contains(gate_named("copy")->rule_ko, "upstream에서 온 gradient1 + upstream에서 온 gradient2");
+    assert_contains(gate_named("sigmoid")->rule_ko, "sigmoid 미분");
+
+    /* A Korean page: each gate's card sentence in Korean, clamp's in English;
+     * the English page keeps every English sentence. The lecture's sigmoid
+     * circuit: 1 / (1 + exp(-(w0 x0 + w1 x1 + w2))) with scalar add and mul,
+     * exp and the reciprocal (1 / x as div), and max, copy, clamp. */
+    gg_graph *g = gg_graph_new();
+    gg_node *w0 = var(g, "w0", 2), *x0 = var(g, "x0", -1), *w1 = var(g, "w1", -3), *x1 = var(g, "x1", -2);
+    gg_node *w2 = var(g, "w2", -3), *one = gg_scalar(g, 1), *minus = gg_scalar(g, -1);
+    gg_node *dot = gg_add(g, gg_add(g, gg_mul(g, w0, x0), gg_mul(g, w1, x1)), w2);
+    gg_node *s = gg_div(g, one, gg_add(g, one, gg_exp(g, gg_mul(g, minus, dot))));
+    gg_node *c = gg_copy(g, s);
+    gg_node *f = gg_add(g, gg_max(g, c, gg_sigmoid(g, dot)), gg_clamp(g, c, 0, 1));
+    gg_html_opts ko = {.lang = "ko"};
+    char *h = page(g, f, &ko), *en = page(g, f, NULL);
+    assert_non_null(h);
+    assert_non_null(en);
+    const char *const used[] = {"add", "mul", "div", "exp", "max", "copy", "sigmoid"};
+    char field[1024];
+    for (size_t i = 0; i < sizeof used / sizeof *used; i++) {
+        const ggc_gate *gate = gate_named(used[i]);
+        assert_contains(h, rule_field(field, gate->rule_ko));
+        assert_null(strstr(en, rule_field(field, gate->rule_ko)));
+        assert_contains(en, rule_field(field, gate->rule));
+        assert_null(strstr(h, rule_field(field, gate->rule))); /* the trace's lines may still say it */
+    }
+    assert_contains(h, rule_field(field, gate_named("clamp")->rule));
+    assert_contains(en, rule_field(field, gate_named("clamp")->rule));
+    /* the page ran backward: max routes to c (a tie), clamp passes, so dc = 2, and dw0 = 2 * ddot * x0 */
+    assert_near(gg_grad(w0), 2 * 0.19661193324148185 * -1, 1e-12);
+    free(h);
+    free(en);
+    gg_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_too_big),     cmocka_unit_test(test_tensor),
         cmocka_unit_test(test_not_editable), cmocka_unit_test(test_errors_and_lang),
         cmocka_unit_test(test_gate_texts),  cmocka_unit_test(test_big_tensor),
+        cmocka_unit_test(test_korean_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

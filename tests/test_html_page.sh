@@ -151,6 +151,14 @@ step=30; dom "$tmp/ko.html" 30
 has '역전파 7/23'
 has 'do1: upstream gradient -0.209446 × local gradient -1 = downstream gradient 0.209446'
 has '<html lang="ko">'
+# the card's rule sentence in Korean, the lecture's words (gate names as the slides write them)
+"$bin" html --example gates --lang ko -o "$tmp/gates-ko.html" || fail "gategrad html --example gates --lang ko"
+step=7; dom "$tmp/gates-ko.html" 7
+has 'max gate, gradient router: 더 큰 입력값이 upstream에서 온 gradient를 모두 받고, 다른 입력값은 0을 받는다'
+step=6; dom "$tmp/gates-ko.html" 6
+has 'add gate, gradient distributor: 두 입력값 모두 upstream에서 온 gradient를 그대로 받는다'
+step=8; dom "$tmp/gates-ko.html" 8
+has 'mul gate, "swap multiplier": 각 입력값은 upstream에서 온 gradient에 다른 입력값을 곱한 값을 받는다'
 
 # Screenshots of a backward step: a picture, not an empty file.
 chrome --window-size=1400,820 --screenshot="$shots/html-circuit-backward.png" "file://$tmp/gates.html#step=7" >/dev/null

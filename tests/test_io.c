@@ -6,10 +6,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gategrad/io.h"
@@ -739,6 +743,59 @@ static void atomic_file_direct(void **state)
     unlink(p);
 }
 
+
+static bool exists(const char *name)
+{
+    return access(path_of(name), F_OK) == 0;
+}
+
+/* The pid of a process that has exited (and been reaped). */
+static long dead_pid(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    return (long)pid;
+}
+
+/* A save removes the temporary files killed writers left for its target,
+ * and nothing else: not another target's, not other names, not a live
+ * process's, not a file whose lock is held. */
+static void stale_temps_are_removed(void **state)
+{
+    (void)state;
+    char dead[64], live[64], locked[64], other[64], odd[64], odd2[64];
+    long gone = dead_pid();
+    snprintf(dead, sizeof dead, "m.safetensors.tmp-%ld-Ab3xYz", gone);
+    snprintf(live, sizeof live, "m.safetensors.tmp-%ld-Ab3xYz", (long)getppid());
+    snprintf(locked, sizeof locked, "m.safetensors.tmp-%ld-Qq9qQq", gone);
+    snprintf(other, sizeof other, "n.safetensors.tmp-%ld-Ab3xYz", gone);
+    snprintf(odd, sizeof odd, "m.safetensors.tmp-%ld-Ab3", gone);
+    snprintf(odd2, sizeof odd2, "m.safetensors.tmp-%ldx-Ab3xYz", gone);
+    const char *names[] = {dead, live, locked, other, odd, odd2};
+    for (size_t i = 0; i < 6; i++)
+        write_whole(path_of(names[i]), "partial", 7);
+    int fd = open(path_of(locked), O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0); /* as a writer in another pid namespace holds it */
+
+    float x[3] = {1, 2, 3};
+    int64_t dn = 3;
+    gg_tensor_ref t = ref("x", GG_F32, 1, &dn, x);
+    char err[GG_ERRLEN];
+    assert_int_equal(gg_safetensors_save(path_of("m.safetensors"), &t, 1, NULL, err), 0);
+    assert_false(exists(dead));
+    for (size_t i = 1; i < 6; i++)
+        assert_true(exists(names[i]));
+    assert_int_equal(count_dir_entries(), 6);
+    close(fd);
+    assert_int_equal(gg_safetensors_save(path_of("m.safetensors"), &t, 1, NULL, err), 0);
+    assert_false(exists(locked)); /* its lock released, its writer gone */
+    assert_int_equal(count_dir_entries(), 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -757,6 +814,7 @@ int main(void)
         cmocka_unit_test(messages_never_overrun),
         cmocka_unit_test_setup_teardown(interrupted_save_keeps_old_file, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(atomic_file_direct, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(stale_temps_are_removed, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -871,9 +871,47 @@ static void layers_in_checkpoints_and_summary(void **state)
     assert_string_equal(gg_mlp_spec_format(&sp, buf, sizeof buf), "4-3-2:tanh:bn:maxout=4");
 }
 
+/* Predictions as CSV, to a stream and atomically to a file (an old file
+ * stays whole when the save fails). */
+static void predictions_csv(void **state)
+{
+    (void)state;
+    const float probs[6] = {0.25f, 0.75f, 0.5f, 0.5f, 1, 0};
+    const char want[] = "class,p0,p1\n1,0.25,0.75\n0,0.5,0.5\n0,1,0\n";
+    char *buf = NULL, err[GG_ERRLEN];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(gg_predictions_write(f, probs, 3, 2, err), 0);
+    fclose(f);
+    assert_string_equal(buf, want);
+    free(buf);
+    char path[] = "/tmp/gg_pred_XXXXXX.csv";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(gg_predictions_save(path, probs, 3, 2, err), 0);
+    FILE *r = fopen(path, "rb");
+    char got[128] = "";
+    assert_int_equal(fread(got, 1, sizeof got - 1, r), strlen(want));
+    fclose(r);
+    assert_string_equal(got, want);
+    ggi_atomic_fail_at = 4; /* a write fails */
+    assert_int_not_equal(gg_predictions_save(path, probs, 1, 2, err), 0);
+    ggi_atomic_fail_at = 0;
+    assert_contains(err, path);
+    r = fopen(path, "rb");
+    memset(got, 0, sizeof got);
+    assert_int_equal(fread(got, 1, sizeof got - 1, r), strlen(want));
+    fclose(r);
+    assert_string_equal(got, want);
+    assert_int_not_equal(gg_predictions_write(stdout, probs, 1, 0, err), 0);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(predictions_csv),
         cmocka_unit_test(spec_round_trip),
         cmocka_unit_test(spec_errors),
         cmocka_unit_test(summary_counts),

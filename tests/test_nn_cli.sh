@@ -74,9 +74,9 @@ refuse() { # expected text on stderr, then the arguments
     grep -qF -- "$want" "$tmp/err" || fail "'$want' not in '$(cat "$tmp/err")' for: $*"
 }
 printf '1,2,3,4\n5,6,7,8\n' >"$tmp/w.csv"
-refuse "4 columns, but the model takes 2 features (2 columns, or 3 with a label last)" \
+refuse "4 columns, but 2 features are wanted (2 columns, or 3 with a label last)" \
     predict --load "$tmp/s.safetensors" --input "$tmp/w.csv"
-refuse "4 features per image, but the model takes 2" predict --load "$tmp/s.safetensors" --input "$tmp/img.idx"
+refuse "4 pixels per image, but 2 features are wanted" predict --load "$tmp/s.safetensors" --input "$tmp/img.idx"
 refuse "name the file .csv" predict --load "$tmp/s.safetensors" --input "$tmp/f.csv" --output "$tmp/o.txt"
 refuse "--output needs --input" predict --load "$tmp/s.safetensors" --output "$tmp/o.csv"
 

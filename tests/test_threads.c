@@ -1,12 +1,15 @@
 /* test_threads.c - two classifiers trained on two threads at once, each
  * with the threaded matrix products, give exactly the weights a lone run
- * gives (run under ThreadSanitizer in CI to check the threaded paths). */
+ * gives; so do two threads that each record a gradient and a
+ * Hessian-vector product as graphs and then train (run under
+ * ThreadSanitizer in CI to check the threaded paths). */
 #include <pthread.h>
 
 #include "testutil.h"
 
 #include "gategrad.h"
 #include "gategrad/data.h"
+#include "gategrad/higher.h"
 #include "gategrad/nn.h"
 #include "gategrad/threads.h"
 
@@ -76,10 +79,106 @@ static void two_trainings_at_once(void **state)
     gg_dataset_free(&d);
 }
 
+/* A layer big enough for the pool, its loss, the gradient and a
+ * Hessian-vector product recorded as graphs; their values kept. */
+typedef struct higher_job {
+    job training;
+    uint64_t seed;
+    float *values; /* the gradient, then H.v, both ROWS x COLS */
+    int rc;
+} higher_job;
+
+enum { ROWS = 256, COLS = 192, BATCH = 96 };
+
+static void fill(float *x, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        x[i] = (float)((double)(seed >> 40) / (double)(1u << 24) - 0.5);
+    }
+}
+
+static int record_higher(higher_job *h)
+{
+    float *x = malloc(BATCH * ROWS * sizeof *x), *w = malloc(ROWS * COLS * sizeof *w), *v = malloc(ROWS * COLS * sizeof *v);
+    h->values = malloc(2 * ROWS * COLS * sizeof *h->values);
+    fill(x, BATCH * ROWS, h->seed);
+    fill(w, ROWS * COLS, h->seed + 1);
+    fill(v, ROWS * COLS, h->seed + 2);
+    gg_graph *g = gg_graph_new();
+    gg_node *X = gg_input(g, GG_F32, 2, (int64_t[]){BATCH, ROWS}, x);
+    gg_node *W = gg_tensor(g, GG_F32, 2, (int64_t[]){ROWS, COLS}, w);
+    gg_node *V = gg_input(g, GG_F32, 2, (int64_t[]){ROWS, COLS}, v);
+    gg_node *loss = gg_mean(g, gg_mul(g, gg_tanh(g, gg_matmul(g, X, W)), gg_tanh(g, gg_matmul(g, X, W))));
+    gg_node *grad, *hv;
+    int rc = !loss || !h->values || gg_gradient(g, loss, 1, &W, &grad) || gg_hvp(g, loss, 1, &W, &V, &hv);
+    if (!rc) {
+        memcpy(h->values, gg_data(grad), ROWS * COLS * sizeof(float));
+        memcpy(h->values + ROWS * COLS, gg_data(hv), ROWS * COLS * sizeof(float));
+    }
+    gg_graph_free(g);
+    free(x);
+    free(w);
+    free(v);
+    return rc ? -1 : 0;
+}
+
+static void *record_and_train(void *arg)
+{
+    higher_job *h = arg;
+    h->rc = record_higher(h);
+    train(&h->training);
+    return NULL;
+}
+
+static void two_gradient_graphs_and_trainings_at_once(void **state)
+{
+    (void)state;
+    gg_dataset d;
+    char err[GG_ERRLEN];
+    assert_int_equal(gg_playground("spiral", 512, 0.1, 7, &d, err), 0);
+    assert_int_equal(gg_set_num_threads(2), 0);
+    higher_job alone[2] = {{.training = {.data = &d, .seed = 3}, .seed = 11},
+                           {.training = {.data = &d, .seed = 4}, .seed = 12}};
+    higher_job together[2] = {alone[0], alone[1]};
+    for (int i = 0; i < 2; i++) {
+        record_and_train(&alone[i]);
+        assert_int_equal(alone[i].rc, 0);
+        assert_int_equal(alone[i].training.rc, 0);
+    }
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, record_and_train, &together[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(together[i].rc, 0);
+        if (together[i].training.rc)
+            fail_msg("thread %d: %s", i, together[i].training.err);
+        assert_memory_equal(together[i].values, alone[i].values, 2 * ROWS * COLS * sizeof(float));
+        assert_int_equal(together[i].training.count, alone[i].training.count);
+        assert_memory_equal(together[i].training.weights, alone[i].training.weights,
+                            alone[i].training.count * sizeof(float));
+    }
+    assert_true(memcmp(alone[0].values, alone[1].values, 2 * ROWS * COLS * sizeof(float)) != 0);
+    double hv_norm = 0;
+    for (size_t k = 0; k < ROWS * COLS; k++)
+        hv_norm += fabs(alone[0].values[ROWS * COLS + k]);
+    assert_true(hv_norm > 0);
+    for (int i = 0; i < 2; i++) {
+        free(alone[i].values);
+        free(together[i].values);
+        free(alone[i].training.weights);
+        free(together[i].training.weights);
+    }
+    gg_dataset_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_trainings_at_once),
+        cmocka_unit_test(two_gradient_graphs_and_trainings_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,80 +126,14 @@ static int read_saved(const char *load, saved_split *s)
     return 0;
 }
 
-/* The first bytes of path tell an IDX file (magic 0 0 8, or gzip's 1f 8b)
- * from a CSV one. */
-static bool looks_like_idx(const char *path)
-{
-    unsigned char b[3] = {1, 1, 1};
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return false;
-    size_t n = fread(b, 1, 3, fp);
-    fclose(fp);
-    return n >= 2 && ((b[0] == 0x1f && b[1] == 0x8b) || (n == 3 && b[0] == 0 && b[1] == 0 && b[2] == 8));
-}
-
 /* The rows of --input as n * dim floats (dim = the model's features). */
 static int read_input(const char *path, size_t dim, float **x, size_t *n)
 {
     char err[GG_ERRLEN];
-    size_t cols;
-    *x = NULL;
-    if (looks_like_idx(path)) {
-        if (gg_idx_load_images(path, x, n, &cols, err)) {
-            cli_error("%s", err);
-            return CLI_BAD_INPUT;
-        }
-        if (cols == dim)
-            return CLI_OK;
-        cli_error("--input %s: %zu features per image, but the model takes %zu", path, cols, dim);
-        free(*x);
-        *x = NULL;
-        return CLI_BAD_INPUT;
-    }
-    gg_dataset d;
-    if (gg_csv_load(path, GG_CSV_NO_LABEL, &d, err)) {
-        cli_error("%s", err);
-        return CLI_BAD_INPUT;
-    }
-    cols = d.dim;
-    if (cols != dim && cols != dim + 1) {
-        cli_error("--input %s: %zu columns, but the model takes %zu features (%zu columns, or %zu with a "
-                  "label last)", path, cols, dim, dim, dim + 1);
-        gg_dataset_free(&d);
-        return CLI_BAD_INPUT;
-    }
-    *n = d.n;
-    *x = malloc(d.n * dim * sizeof **x);
-    if (!*x) {
-        cli_error("out of memory");
-        gg_dataset_free(&d);
-        return CLI_FAILED;
-    }
-    for (size_t i = 0; i < d.n; i++)
-        memcpy(*x + i * dim, d.x + i * cols, dim * sizeof **x);
-    gg_dataset_free(&d);
-    return CLI_OK;
-}
-
-static int write_predictions(FILE *out, const float *probs, size_t n, size_t classes)
-{
-    fprintf(out, "class");
-    for (size_t j = 0; j < classes; j++)
-        fprintf(out, ",p%zu", j);
-    fprintf(out, "\n");
-    for (size_t i = 0; i < n; i++) {
-        const float *p = probs + i * classes;
-        size_t best = 0;
-        for (size_t j = 1; j < classes; j++)
-            if (p[j] > p[best])
-                best = j;
-        fprintf(out, "%zu", best);
-        for (size_t j = 0; j < classes; j++)
-            fprintf(out, ",%.9g", (double)p[j]);
-        fprintf(out, "\n");
-    }
-    return ferror(out) ? -1 : 0;
+    if (gg_features_load(path, dim, x, n, err) == 0)
+        return CLI_OK;
+    cli_error("--input %s", err);
+    return CLI_BAD_INPUT;
 }
 
 static int classify(const predict_opts *o)
@@ -220,12 +154,10 @@ static int classify(const predict_opts *o)
         cli_error("%s", err);
         rc = CLI_FAILED;
     }
-    if (rc == CLI_OK) {
-        FILE *out = o->output ? fopen(o->output, "w") : stdout;
-        if (!out || write_predictions(out, probs, n, classes) || (o->output && fclose(out))) {
-            cli_error("--output %s: cannot write", o->output ? o->output : "-");
-            rc = CLI_FAILED;
-        }
+    if (rc == CLI_OK && (o->output ? gg_predictions_save(o->output, probs, n, classes, err)
+                                   : gg_predictions_write(stdout, probs, n, classes, err))) {
+        cli_error("--output %s", err);
+        rc = CLI_FAILED;
     }
     free(x);
     free(probs);

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "nn_common.h"
+#include "train_report.h"
 
 static const char usage[] =
     "usage: gategrad train [options]\n"
@@ -40,6 +41,9 @@ static const char usage[] =
     "  --plot FILE.svg  loss and accuracy curves (default: none)\n"
     "  --boundary FILE.svg  the decision regions under the test points, 2-D data only\n"
     "                   (default: none)\n"
+    "  --html FILE.html one self-contained page of the run: curves, the decision boundary at\n"
+    "                   several epochs (2-D data), every layer's gradient norm per epoch, the\n"
+    "                   model (default: none)\n"
     "  --json           end with one JSON line: test_accuracy, test_loss, epochs, ... (default: off)\n"
     "  --grad-norms     print each layer's weight-gradient norm per epoch (mean over the\n"
     "                   epoch's steps; in --json as grad_norms: [[fc1, fc2, ...] per epoch];\n"
@@ -49,7 +53,7 @@ static const char usage[] =
     "  gategrad train --data spiral --model 2-16-16-2:tanh --boundary spiral.svg\n";
 
 typedef struct train_opts {
-    const char *data, *model, *opt, *schedule, *load, *save, *plot, *boundary;
+    const char *data, *model, *opt, *schedule, *load, *save, *plot, *boundary, *html;
     size_t epochs, batch, patience, seed, threads;
     double lr, momentum, weight_decay, val;
     bool json, grad_norms, seen_epochs, seen_batch, seen_lr, seen_model;
@@ -62,6 +66,8 @@ typedef struct progress {
     gg_epoch_stats *hist; /* one per epoch, allocated once */
     size_t n;
     int nlayers;     /* with --grad-norms, else 0 */
+    train_report *report; /* with --html */
+    gg_classifier *c;
 } progress;
 
 /* The one rank that prints progress and results and writes the output
@@ -97,6 +103,8 @@ static void on_epoch(void *ctx, const gg_epoch_stats *s)
     progress *p = ctx;
     p->hist[p->n++] = *s;
     p->t0 = 0;
+    if (p->report)
+        train_report_epoch(p->report, p->c, s->epoch);
     if (!primary())
         return;
     if (isnan(s->val_loss))
@@ -187,7 +195,8 @@ static void print_json(const train_opts *o, const gg_fit_result *r, double loss,
     printf("}\n");
 }
 
-static int outputs(const train_opts *o, gg_classifier *c, const progress *p, const gg_dataset *test)
+static int outputs(const train_opts *o, gg_classifier *c, const progress *p, const gg_dataset *test, double loss,
+                   double acc)
 {
     if (!primary())
         return CLI_OK;
@@ -201,7 +210,9 @@ static int outputs(const train_opts *o, gg_classifier *c, const progress *p, con
                           "input", test->xb ? "idx-pixels/255" : "as-is", NULL};
     if ((o->save && gg_mlp_save(gg_classifier_model(c), o->save, meta, err)) ||
         (o->plot && svg_curves(o->plot, p->hist, p->n, err)) ||
-        (o->boundary && svg_boundary(o->boundary, c, test, err))) {
+        (o->boundary && svg_boundary(o->boundary, c, test, err)) ||
+        (o->html && train_report_write(p->report, o->html,
+                                       &(train_report_run){c, o->data, p->hist, p->n, loss, acc}, err))) {
         cli_error("%s", err);
         return CLI_FAILED;
     }
@@ -231,16 +242,19 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
     }
     if (!o->json && primary())
         gg_summary(gg_classifier_model(c), stdout);
-    progress p = {.tty = primary() && isatty(STDERR_FILENO), .epochs = o->epochs, .hist = calloc(o->epochs, sizeof *p.hist),
-                  .nlayers = o->grad_norms ? spec.nlayers : 0};
-    cfg.grad_norms = o->grad_norms;
+    progress p = {.tty = primary() && isatty(STDERR_FILENO), .epochs = o->epochs,
+                  .hist = calloc(o->epochs, sizeof *p.hist), .nlayers = o->grad_norms ? spec.nlayers : 0, .c = c};
+    if (o->html && primary())
+        p.report = train_report_new(o->epochs, test, (size_t)spec.sizes[spec.nlayers]);
+    cfg.grad_norms = o->grad_norms || o->html;
     gg_fit_callbacks cb = {on_batch, on_epoch, &p};
     gg_fit_result res;
     double loss, acc;
     size_t *conf = calloc((size_t)(spec.sizes[spec.nlayers] * spec.sizes[spec.nlayers]), sizeof *conf);
-    if (!p.hist || !conf)
+    bool oom = !p.hist || !conf || (o->html && primary() && !p.report);
+    if (oom)
         snprintf(err, sizeof err, "out of memory");
-    if (!p.hist || !conf || gg_classifier_fit(c, train, val, &cfg, &cb, &res, err) ||
+    if (oom || gg_classifier_fit(c, train, val, &cfg, &cb, &res, err) ||
         gg_classifier_evaluate(c, test, &loss, &acc, conf, err)) {
         cli_error("%s", err);
         rc = CLI_FAILED;
@@ -250,12 +264,13 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
             printf("%zu epochs, %.1f s training (%.2f s per epoch)\n", res.epochs, res.train_seconds,
                    res.train_seconds / (double)res.epochs);
         }
-        rc = outputs(o, c, &p, test);
+        rc = outputs(o, c, &p, test, loss, acc);
         if (rc == CLI_OK && o->json && primary())
             print_json(o, &res, loss, acc, gg_mlp_param_count(gg_classifier_model(c)), &spec, &p);
     }
     free(conf);
     free(p.hist);
+    train_report_free(p.report);
     gg_classifier_free(c);
     return rc;
 }
@@ -277,7 +292,10 @@ static bool right_extension(const char *option, const char *path, const char *ex
     if (!path || has_extension(path, ext) || (bare_ok && has_extension(path, NULL)))
         return true;
     cli_error("--%s %s: this writes %s; name the file %s", option, path,
-              !strcmp(ext, ".svg") ? "an SVG picture" : "a safetensors checkpoint", ext);
+              !strcmp(ext, ".svg")    ? "an SVG picture"
+              : !strcmp(ext, ".html") ? "an HTML page"
+                                      : "a safetensors checkpoint",
+              ext);
     return false;
 }
 
@@ -342,6 +360,7 @@ static int train(int argc, char **argv)
         {"save", NN_STR, &o.save, 0, 0, NULL},
         {"plot", NN_STR, &o.plot, 0, 0, NULL},
         {"boundary", NN_STR, &o.boundary, 0, 0, NULL},
+        {"html", NN_STR, &o.html, 0, 0, NULL},
         {"json", NN_FLAG, &o.json, 0, 0, NULL},
         {"grad-norms", NN_FLAG, &o.grad_norms, 0, 0, NULL},
         {NULL, NN_FLAG, NULL, 0, 0, NULL},
@@ -350,9 +369,9 @@ static int train(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (!right_extension("save", o.save, ".safetensors", true) || !right_extension("plot", o.plot, ".svg", false) ||
-        !right_extension("boundary", o.boundary, ".svg", false) ||
+        !right_extension("boundary", o.boundary, ".svg", false) || !right_extension("html", o.html, ".html", false) ||
         (primary() && (!writable_target("save", o.save) || !writable_target("plot", o.plot) ||
-                       !writable_target("boundary", o.boundary))))
+                       !writable_target("boundary", o.boundary) || !writable_target("html", o.html))))
         return CLI_BAD_INPUT;
     if (o.threads)
         gg_set_num_threads((int)o.threads);

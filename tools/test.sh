@@ -6,9 +6,10 @@
 #   3. the portable kernels only (-Dsimd=false) with allocation-failure
 #      injection, under ASan/UBSan/LeakSanitizer, without MPI (one rank):
 #      the whole suite plus the fault-injection test
-#   4. ThreadSanitizer: the threaded kernels and two trainings at once
+#   4. ThreadSanitizer: the threaded kernels, two trainings at once, two
+#      threads recording gradient graphs and training
 #   5. valgrind memcheck: the fast tests
-#   6. libFuzzer: each target for FUZZ_SECONDS (default 45) from its corpus
+#   6. libFuzzer: each target for FUZZ_SECONDS (default 30) from its corpus
 # Installs missing Debian packages first (tools/setup.sh --ci).
 # Usage: sh tools/test.sh [--quick]   (--quick: stage 1 only)
 set -eu
@@ -17,7 +18,7 @@ sh tools/setup.sh --ci
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
-fuzz_seconds=${FUZZ_SECONDS:-45}
+fuzz_seconds=${FUZZ_SECONDS:-30}
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
@@ -56,12 +57,12 @@ suite build-tsan threads gemm
 
 stage "5. valgrind memcheck (fast tests)"
 suite build-test --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite -q' \
-    --timeout-multiplier 10 rng gates select custom axis shape matmul errors lecture anomaly io teach expr nn optim train torch dist
+    --timeout-multiplier 10 rng gates select custom axis shape matmul errors lecture anomaly io teach expr nn optim train torch report dist
 
 stage "6. libFuzzer, ${fuzz_seconds}s per target"
 CC=clang setup build-fuzz -Dfuzzing=true -Dtests=false -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debugoptimized
-for t in expr idx csv safetensors dist_env; do
+for t in expr idx csv safetensors features html dist_env; do
     work=$(mktemp -d)
     dict=""
     [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"

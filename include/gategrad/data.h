@@ -109,6 +109,17 @@ GG_API int gg_csv_load(const char *path, int label_column, gg_dataset *out,
  * (one column is enough); every label is 0 and out->classes is 1. */
 #define GG_CSV_NO_LABEL (-0x7fffffff - 1)
 
+/* ---- Rows to classify ----------------------------------------------------
+ * Reads n rows of dim features from path, whose first bytes tell its format:
+ * an IDX image file (raw, magic 0 0 8, or gzip, 1f 8b), each image of dim
+ * pixels scaled to [0, 1] as gg_idx_load_images does; otherwise a CSV read
+ * as gg_csv_load with GG_CSV_NO_LABEL, of dim columns (the features alone)
+ * or dim + 1 (the features, then a label, which is ignored). *x receives
+ * n * dim floats, row-major; the caller frees it with free(). Errors: those
+ * of the two readers, dim 0, an image size or column count that does not
+ * fit dim, out of memory; then *x is NULL and *n 0. */
+GG_API int gg_features_load(const char *path, size_t dim, float **x, size_t *n, char *err);
+
 /* ---- TensorFlow Playground data sets --------------------------------------
  * Fills out with n points in 2-D (dim = 2, classes = 2), in random order,
  * following playground.tensorflow.org's dataset.ts (its label -1 is class 0):

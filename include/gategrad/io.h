@@ -154,10 +154,15 @@ GG_API int gg_safetensors_read_raw(gg_safetensors *f, size_t i, void *dst, size_
  *     if (gg_atomic_commit(&af, err))         // af is released either way
  *         return -1;
  *
- * The data goes to a temporary file "PATH.tmp-XXXXXX" in the same directory
- * (so the final rename cannot cross file systems); commit flushes and
- * fsyncs it, renames it over PATH and fsyncs the directory. Until the
- * rename, PATH is untouched; abort removes the temporary file. */
+ * The data goes to a temporary file "PATH.tmp-PID-XXXXXX" in the same
+ * directory (so the final rename cannot cross file systems; PID is the
+ * writer's process id), locked with flock while it is open; commit flushes
+ * and fsyncs it, renames it over PATH and fsyncs the directory. Until the
+ * rename, PATH is untouched; abort removes the temporary file. A process
+ * killed mid-write leaves its temporary file behind: the next
+ * gg_atomic_open of the same PATH removes such files, only those of PATH's
+ * own pattern whose PID is no running process and whose lock nobody holds
+ * (a live writer's file is never touched). */
 typedef struct gg_atomic_file {
     FILE *fp;   /* the temporary file: fwrite, fprintf, ... to it; their
                    errors are caught by gg_atomic_commit (ferror, fflush) */

@@ -319,6 +319,16 @@ GG_API int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double 
  * probs[n * classes]. */
 GG_API int gg_classifier_predict(gg_classifier *c, const float *x, size_t n, float *probs, char *err);
 
+/* Writes predictions as CSV to out: a header "class,p0,p1,...", then per
+ * row the most probable class (the first of ties) and every probability
+ * (%.9g) of probs[n * classes]. Errors: classes 0, a write error (the
+ * message names "<stream>"). */
+GG_API int gg_predictions_write(FILE *out, const float *probs, size_t n, size_t classes, char *err);
+
+/* The same CSV into path, replaced atomically (gg_atomic_open in
+ * gategrad/io.h): on any error the file at path is left as it was. */
+GG_API int gg_predictions_save(const char *path, const float *probs, size_t n, size_t classes, char *err);
+
 typedef struct gg_fit_config {
     size_t epochs;
     gg_opt_config opt;

@@ -32,6 +32,7 @@
 #ifndef GATEGRAD_TEACH_H
 #define GATEGRAD_TEACH_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "gategrad/graph.h"
@@ -127,5 +128,67 @@ typedef struct gg_html_opts {
  * than max_gates gates (the message says how to narrow it), the hook slot
  * taken, a failing forward or backward, out of memory, a write error. */
 GG_API int gg_html(gg_graph *g, gg_node *root, FILE *out, const gg_html_opts *opts);
+
+/* ---- A training run's report ------------------------------------------------ */
+
+/* One epoch of a run, as the training loop measured it. The pointers are
+ * the caller's and are only read. */
+typedef struct gg_report_epoch {
+    size_t epoch;                  /* 1-based */
+    double train_loss;             /* NaN or Inf are shown as such */
+    double val_loss, val_accuracy; /* NaN: no validation */
+    double lr;
+    const double *grad_norm; /* the report's nlayers weight-gradient norms
+                                (fc1 first), or NULL: not measured */
+    const float *probs;      /* the decision boundary after this epoch:
+                                grid * grid * classes class probabilities,
+                                cell (row r, column k) at (r * grid + k) *
+                                classes, rows from ymin up, columns from xmin
+                                right (as gg_train_report_view lays them
+                                out); NULL: no boundary at this epoch */
+} gg_report_epoch;
+
+/* What one report shows. Every string may hold any bytes (<, >, &,
+ * quotes, "</script>"): the page escapes them. All pointers may be NULL
+ * (that part is left out) and stay the caller's. */
+typedef struct gg_train_report {
+    const char *title;   /* NULL: "gategrad training report" */
+    const char *data;    /* the data set's name */
+    const char *model;   /* the model's spec ("2-16-16-2:tanh") */
+    const char *summary; /* the model summary, as gg_summary prints it */
+    const gg_report_epoch *epochs;
+    size_t nepochs;
+    size_t nlayers;                 /* gradient norms per epoch, <= 64 */
+    const char *const *layer_names; /* nlayers names; NULL: fc1, fc2, ... */
+    double test_loss, test_accuracy; /* NaN: not evaluated */
+    /* 2-D data: the decision boundary over the square [xmin, xmin + span] x
+     * [ymin, ymin + span] cut into grid x grid cells, under the points. */
+    size_t classes, grid;           /* grid 0: no boundary */
+    double xmin, ymin, span;
+    const float *points;            /* npoints (x, y) pairs */
+    const int32_t *labels;          /* npoints classes, < classes */
+    size_t npoints;
+} gg_train_report;
+
+/* Sets r's square view to the points' bounding square with a margin, and
+ * r->grid to grid, and writes the grid * grid cell centres as (x, y) pairs
+ * into xy (2 * grid * grid floats, the caller's), in the order of
+ * gg_report_epoch.probs: feed them to gg_classifier_predict. Without points
+ * the view is [-1, 1]^2. */
+GG_API void gg_train_report_view(gg_train_report *r, size_t grid, float *xy);
+
+/* Writes r as one self-contained HTML page to path, atomically (a reader
+ * sees the old file or the whole new one): inline CSS, script and SVG, a
+ * Content-Security-Policy that lets it load nothing, no network address, so
+ * it opens by double-click. It shows the loss and accuracy curves per epoch,
+ * the decision boundary at each epoch that has one (a slider picks the
+ * epoch; the last is shown first) under the points, the gradient norm of
+ * every layer per epoch on a log scale with a table (vanishing gradients
+ * show as norms that shrink towards fc1), and the model summary.
+ * Returns 0, or -1 with a message in err (GG_ERRLEN bytes, may be NULL):
+ * NULL r or path, inconsistent sizes (probs without classes or grid,
+ * labels without points, nlayers over 64), a label out of range, out of
+ * memory, the file not writable. */
+GG_API int gg_train_report_html(const gg_train_report *r, const char *path, char *err);
 
 #endif

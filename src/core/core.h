@@ -106,6 +106,10 @@ typedef struct ggc_gate {
     const char *wire[GGC_DESCRIBED_INPUTS];
     /* One sentence: how the gate passes the upstream gradient on. */
     const char *rule;
+    /* The same sentence in Korean, in the lecture's own terms (upstream
+     * gradient, local gradient, gradient distributor, ...), for the page's
+     * --lang ko; NULL: the page shows rule. */
+    const char *rule_ko;
     /* How a trace writes the gradient input i receives, the lecture's way,
      * in the formula language of src/teach/trace.c: text, "upstream", and
      * {a} {b} {o} {X} {Y} (the symbol of input 0, input 1, the other input,

@@ -3,8 +3,11 @@
  * Every size in an IDX header is untrusted. A raw file's header is checked
  * against the file's real size before anything is allocated; a gzip file's
  * size says nothing about its content, so its payload is read in chunks into
- * a buffer that grows only as data actually arrives. */
+ * a buffer that grows only as data actually arrives. gzip is inflated here
+ * (zlib's inflate, not its gz* file functions) so that zlib's own
+ * allocations go through ggb_malloc and fault injection reaches them. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +23,26 @@
 /* First allocation for a gzip payload, in elements; doubled as data comes. */
 #define GZ_FIRST_ELEMS ((size_t)1 << 20)
 
+/* The file's bytes, inflated when it is gzip (members one after another, as
+ * gzip reads them; anything after the last member that is not one is
+ * ignored, as gzip does). */
+typedef struct idx_src {
+    int fd;
+    bool gzip;
+    bool at_end;       /* raw: end of file; gzip: the last member ended */
+    bool input_ended;  /* gzip: the file has no more compressed bytes */
+    z_stream z;
+    bool z_ready;      /* inflateInit2 succeeded */
+    unsigned char *in; /* gzip: compressed input, CHUNK bytes */
+    const char *why;   /* zlib's word on corrupt data */
+} idx_src;
+
+typedef enum { SRC_OK, SRC_TRUNCATED, SRC_CORRUPT, SRC_NO_MEMORY, SRC_IO } src_status;
+
 typedef struct idx_file {
     const char *path;
     unsigned min_dims, max_dims; /* what the caller accepts */
-    gzFile gz;
+    idx_src src;
     off_t file_size;
     unsigned ndims;
     uint32_t dims[255];
@@ -33,20 +52,162 @@ typedef struct idx_file {
 /* Converts len payload bytes to 4-byte elements at dst. */
 typedef void (*idx_convert)(const uint8_t *src, size_t len, void *dst);
 
+static voidpf zlib_alloc(voidpf opaque, uInt items, uInt size)
+{
+    (void)opaque;
+    size_t bytes;
+    return ggb_mul_size(items, size, &bytes) ? Z_NULL : ggb_malloc(bytes);
+}
+
+static void zlib_free(voidpf opaque, voidpf p)
+{
+    (void)opaque;
+    ggb_free(p);
+}
+
+static bool is_gzip(int fd)
+{
+    unsigned char b[2];
+    return pread(fd, b, 2, 0) == 2 && b[0] == 0x1f && b[1] == 0x8b;
+}
+
+/* Starts reading fd: raw, or gzip with an inflate stream. */
+static src_status src_open(idx_src *s, int fd)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = fd;
+    s->gzip = is_gzip(fd);
+    if (!s->gzip)
+        return SRC_OK;
+    s->z.zalloc = zlib_alloc;
+    s->z.zfree = zlib_free;
+    if (!(s->in = ggb_malloc(CHUNK)))
+        return SRC_NO_MEMORY;
+    int rc = inflateInit2(&s->z, 15 + 16); /* a gzip wrapper, the largest window */
+    if (rc != Z_OK)
+        return rc == Z_MEM_ERROR ? SRC_NO_MEMORY : SRC_CORRUPT;
+    s->z_ready = true;
+    return SRC_OK;
+}
+
+/* Closes fd and frees the inflate stream; false if close failed. */
+static bool src_close(idx_src *s)
+{
+    if (s->z_ready)
+        inflateEnd(&s->z);
+    ggb_free(s->in);
+    s->in = NULL;
+    s->z_ready = false;
+    return close(s->fd) == 0;
+}
+
+static size_t read_fd(int fd, void *buf, size_t len, bool *failed)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, (char *)buf + got, len - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            *failed = r < 0;
+            break;
+        }
+        got += (size_t)r;
+    }
+    return got;
+}
+
+/* Tops up the compressed input to at least want bytes where the file has
+ * them (want <= CHUNK). */
+static src_status fill_input(idx_src *s, size_t want)
+{
+    if (s->input_ended || s->z.avail_in >= want)
+        return SRC_OK;
+    memmove(s->in, s->z.next_in ? s->z.next_in : s->in, s->z.avail_in);
+    s->z.next_in = s->in;
+    bool failed = false;
+    size_t got = read_fd(s->fd, s->in + s->z.avail_in, CHUNK - s->z.avail_in, &failed);
+    if (failed)
+        return SRC_IO;
+    s->input_ended = got < CHUNK - s->z.avail_in;
+    s->z.avail_in += (uInt)got;
+    return SRC_OK;
+}
+
+/* After a member's end: another member follows (gzip magic), or the data
+ * ends here. */
+static src_status next_member(idx_src *s)
+{
+    src_status st = fill_input(s, 2);
+    if (st != SRC_OK)
+        return st;
+    if (s->z.avail_in >= 2 && s->z.next_in[0] == 0x1f && s->z.next_in[1] == 0x8b)
+        return inflateReset(&s->z) == Z_OK ? SRC_OK : SRC_CORRUPT;
+    s->at_end = true;
+    return SRC_OK;
+}
+
+/* Inflates up to len bytes into buf; *got says how many came. */
+static src_status inflate_some(idx_src *s, unsigned char *buf, size_t len, size_t *got)
+{
+    *got = 0;
+    while (*got < len && !s->at_end) {
+        src_status st = fill_input(s, 1);
+        if (st != SRC_OK)
+            return st;
+        if (s->z.avail_in == 0)
+            return SRC_TRUNCATED; /* the file ends inside a member */
+        s->z.next_out = buf + *got;
+        s->z.avail_out = (uInt)(len - *got);
+        int rc = inflate(&s->z, Z_NO_FLUSH);
+        *got = len - s->z.avail_out;
+        if (rc == Z_STREAM_END)
+            st = next_member(s);
+        else if (rc == Z_MEM_ERROR)
+            st = SRC_NO_MEMORY;
+        else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            s->why = s->z.msg ? s->z.msg : "inflate failed";
+            st = SRC_CORRUPT;
+        }
+        if (st != SRC_OK)
+            return st;
+    }
+    return SRC_OK;
+}
+
+/* Reads up to len bytes (len <= CHUNK); fewer only at the end of the data. */
+static src_status src_read(idx_src *s, void *buf, size_t len, size_t *got)
+{
+    if (s->gzip)
+        return inflate_some(s, buf, len, got);
+    bool failed = false;
+    *got = read_fd(s->fd, buf, len, &failed);
+    return failed ? SRC_IO : SRC_OK;
+}
+
+static int report(const idx_file *f, src_status st, const char *what, char *err)
+{
+    switch (st) {
+    case SRC_NO_MEMORY:
+        return ggb_errorf(err, "%s: out of memory inflating the %s", f->path, what);
+    case SRC_IO:
+        return ggb_errorf(err, "%s: cannot read the %s: %s", f->path, what, strerror(errno));
+    case SRC_CORRUPT:
+        return ggb_errorf(err, "%s: corrupt data in the %s (%s)", f->path, what, f->src.why);
+    default:
+        return ggb_errorf(err, "%s: truncated: file ends inside the %s", f->path, what);
+    }
+}
+
 /* Reads exactly len bytes; on a short read reports why, naming `what`. */
 static int read_exact(idx_file *f, void *buf, size_t len, const char *what,
                       char *err)
 {
-    int got = gzread(f->gz, buf, (unsigned)len);
-    if (got >= 0 && (size_t)got == len)
+    size_t got;
+    src_status st = src_read(&f->src, buf, len, &got);
+    if (st == SRC_OK && got == len)
         return 0;
-    int errnum = Z_OK;
-    const char *msg = gzerror(f->gz, &errnum);
-    if (errnum == Z_OK || errnum == Z_BUF_ERROR)
-        return ggb_errorf(err, "%s: truncated: file ends inside the %s",
-                            f->path, what);
-    return ggb_errorf(err, "%s: corrupt data in the %s (%s)", f->path, what,
-                        errnum == Z_ERRNO ? strerror(errno) : msg);
+    return report(f, st == SRC_OK ? SRC_TRUNCATED : st, what, err);
 }
 
 /* Multiplies the dimensions into f->count, rejecting 0 and overflow. */
@@ -66,7 +227,7 @@ static int header_count(idx_file *f, char *err)
 /* Checks the claimed payload size against what the file can hold. */
 static int check_payload_size(idx_file *f, char *err)
 {
-    if (!gzdirect(f->gz)) {
+    if (f->src.gzip) {
         if (f->count > GG_IDX_GZ_MAX_BYTES)
             return ggb_errorf(err, "%s: header claims %zu payload bytes, over "
                                 "the %zu-byte limit for gzip files",
@@ -128,14 +289,13 @@ static int idx_open(idx_file *f, const char *path, unsigned min_dims,
         return ggb_errorf(err, "%s: not a regular file", path);
     }
     f->file_size = st.st_size;
-    f->gz = gzdopen(fd, "rb");
-    if (!f->gz) {
-        close(fd);
+    src_status opened = src_open(&f->src, fd);
+    if (opened != SRC_OK) {
+        src_close(&f->src);
         return ggb_errorf(err, "%s: out of memory opening the file", path);
     }
-    gzbuffer(f->gz, 1u << 17);
     if (read_header(f, err)) {
-        gzclose(f->gz);
+        src_close(&f->src);
         return -1;
     }
     return 0;
@@ -168,7 +328,7 @@ static int read_payload(idx_file *f, idx_convert convert, size_t esize, void **o
     uint8_t chunk[CHUNK];
     size_t cap = 0, done = 0;
     void *buf = NULL;
-    if (gzdirect(f->gz))
+    if (!f->src.gzip)
         cap = f->count; /* raw: the size check already vouched for it */
     if (cap && !(buf = ggb_malloc(cap * esize)))
         return ggb_errorf(err, "%s: out of memory for %zu values", f->path, cap);
@@ -183,12 +343,13 @@ static int read_payload(idx_file *f, idx_convert convert, size_t esize, void **o
         convert(chunk, len, (char *)buf + done * esize);
         done += len;
     }
-    int extra = gzread(f->gz, chunk, 1);
-    if (extra != 0) {
-        if (extra > 0)
+    size_t extra;
+    src_status st = src_read(&f->src, chunk, 1, &extra);
+    if (st != SRC_OK || extra) {
+        if (st == SRC_OK)
             ggb_errorf(err, "%s: trailing garbage after the payload", f->path);
         else
-            read_exact(f, chunk, 1, "gzip trailer", err);
+            report(f, st, "gzip trailer", err);
         goto fail;
     }
     *out = buf;
@@ -209,7 +370,7 @@ static int idx_read(const char *path, unsigned min_dims, unsigned max_dims,
     if (idx_open(f, path, min_dims, max_dims, err))
         return -1;
     int rc = read_payload(f, convert, esize, out, err);
-    if (gzclose(f->gz) != Z_OK && rc == 0) {
+    if (!src_close(&f->src) && rc == 0) {
         ggb_free(*out);
         *out = NULL;
         rc = ggb_errorf(err, "%s: error closing the file", path);

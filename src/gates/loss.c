@@ -122,6 +122,7 @@ const ggc_gate ggg_gate_softmax_cross_entropy = {
     .name = "softmax_cross_entropy",
     .arity = 2,
     .rule = "the logits receive upstream * (softmax - onehot(label)) / rows; the labels receive none",
+    .rule_ko = "logits는 upstream gradient × (softmax - onehot(label)) / 행 수를 받고, label은 gradient를 받지 않는다",
     .shape = sce_shape,
     .forward = sce_forward,
     .backward = sce_backward,

@@ -39,6 +39,7 @@ const ggc_gate ggg_gate_step = {
     .name = "step",
     .arity = 1,
     .rule = "blocks the gradient: the step's derivative is 0 wherever it is defined",
+    .rule_ko = "gradient를 막는다: 계단(step) 함수의 미분값은 정의된 곳에서 모두 0이다",
     .elementwise = true,
     .shape = ggg_same_shape,
     .forward = step_forward,

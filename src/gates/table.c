@@ -13,6 +13,7 @@ const ggc_gate ggg_gate_leaf = {
     .name = "leaf",
     .arity = 0,
     .rule = "a leaf keeps (accumulates) the gradient it receives",
+    .rule_ko = "leaf는 받은 gradient를 쌓아 둔다 (모두 더한다)",
 };
 
 bool ggg_same_shape(gg_graph *g, const gg_node *n, ggc_shape *out)

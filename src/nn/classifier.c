@@ -11,6 +11,7 @@
 
 #include "base/base.h"
 #include "gategrad/dist.h"
+#include "gategrad/io.h"
 #include "gategrad/nn.h"
 #include "kernels/kernels.h"
 #include "nn/nn.h"
@@ -418,4 +419,56 @@ out:
     gg_optimizer_free(s.opt);
     gg_dist_grads_free(s.reducer);
     return rc;
+}
+
+static size_t most_probable(const float *p, size_t classes)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < classes; j++)
+        if (p[j] > p[best])
+            best = j;
+    return best;
+}
+
+/* The CSV of gg_predictions_write; returns whether every write succeeded. */
+static bool print_predictions(FILE *out, const float *probs, size_t n, size_t classes)
+{
+    bool ok = fputs("class", out) >= 0;
+    for (size_t j = 0; j < classes; j++)
+        ok &= fprintf(out, ",p%zu", j) > 0;
+    ok &= fputc('\n', out) != EOF;
+    for (size_t i = 0; i < n && ok; i++) {
+        const float *p = probs + i * classes;
+        ok &= fprintf(out, "%zu", most_probable(p, classes)) > 0;
+        for (size_t j = 0; j < classes; j++)
+            ok &= fprintf(out, ",%.9g", (double)p[j]) > 0;
+        ok &= fputc('\n', out) != EOF;
+    }
+    return ok && !ferror(out);
+}
+
+int gg_predictions_write(FILE *out, const float *probs, size_t n, size_t classes, char *err)
+{
+    if (classes == 0) {
+        ggb_errorf(err, "<stream>: predictions of 0 classes");
+        return -1;
+    }
+    if (!print_predictions(out, probs, n, classes)) {
+        ggb_errorf(err, "<stream>: writing the predictions failed");
+        return -1;
+    }
+    return 0;
+}
+
+int gg_predictions_save(const char *path, const float *probs, size_t n, size_t classes, char *err)
+{
+    if (classes == 0) {
+        ggb_errorf(err, "%s: predictions of 0 classes", path);
+        return -1;
+    }
+    gg_atomic_file af;
+    if (gg_atomic_open(path, &af, err))
+        return -1;
+    print_predictions(af.fp, probs, n, classes); /* its errors stay in af.fp for commit */
+    return gg_atomic_commit(&af, err);
 }

@@ -178,3 +178,39 @@ uint8_t *ggt_ancestors(const gg_graph *g, const gg_node *root)
     }
     return mark;
 }
+
+void ggt_html_text(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '&': fputs("&amp;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&#39;", out); break;
+        default: fputc(*s, out);
+        }
+    }
+}
+
+void ggt_json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || strchr("<>&/\"'\\", *p) || *p == 0x7f)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+void ggt_json_num(FILE *out, double v)
+{
+    if (isnan(v))
+        fputs("\"NaN\"", out);
+    else if (isinf(v))
+        fputs(v > 0 ? "\"Infinity\"" : "\"-Infinity\"", out);
+    else
+        fprintf(out, "%.17g", v == 0 ? 0.0 : v);
+}

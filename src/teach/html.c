@@ -187,37 +187,12 @@ static void cap_free(hcap *c)
     ggb_free(c->contrib);
 }
 
-/* ---- JSON --------------------------------------------------------------------- */
-
-/* s as a JSON string that is safe inside a <script>: <, >, &, / and quotes
- * as \u escapes, control characters too; other bytes (UTF-8) as they are. */
-static void jstr(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || strchr("<>&/\"'\\", *p) || *p == 0x7f)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
-/* A number; NaN and the infinities, which JSON lacks, as strings the page reads back. */
-static void jnum(FILE *out, double v)
-{
-    if (isnan(v))
-        fputs("\"NaN\"", out);
-    else if (isinf(v))
-        fputs(v > 0 ? "\"Infinity\"" : "\"-Infinity\"", out);
-    else
-        fprintf(out, "%.17g", v == 0 ? 0.0 : v);
-}
+/* ---- JSON (the escaping is common.c's) ------------------------------------------ */
 
 static void jvalues(FILE *out, const gg_node *n, bool grad)
 {
     if (n->rank == 0) {
-        jnum(out, grad ? gg_grad(n) : gg_value(n));
+        ggt_json_num(out, grad ? gg_grad(n) : gg_value(n));
         return;
     }
     size_t numel = ggc_numel(n);
@@ -228,7 +203,7 @@ static void jvalues(FILE *out, const gg_node *n, bool grad)
     fputc('[', out);
     for (size_t k = 0; k < numel; k++) {
         fputs(k ? "," : "", out);
-        jnum(out, grad ? gg_grad_at(n, k) : gg_value_at(n, k));
+        ggt_json_num(out, grad ? gg_grad_at(n, k) : gg_value_at(n, k));
     }
     fputc(']', out);
 }
@@ -413,8 +388,9 @@ static void write_lines(FILE *out, const char *const *lines)
         fputs(*l, out);
 }
 
+/* korean: the rule sentence in Korean where the gate has one. */
 static void write_node(FILE *out, gg_graph *g, const hnode *h, const uint32_t *idx,
-                       const char *fn_ok, const gg_view_opts *vo, ggt_sb *sb)
+                       const char *fn_ok, const gg_view_opts *vo, ggt_sb *sb, bool korean)
 {
     const gg_node *n = h->n;
     bool leaf = n->gate == GGC_GATE_LEAF;
@@ -422,16 +398,17 @@ static void write_node(FILE *out, gg_graph *g, const hnode *h, const uint32_t *i
     fputs("{\"name\":", out);
     ggt_sb_clear(sb);
     ggt_sb_name(sb, g, n);
-    jstr(out, ggt_sb_str(sb));
+    ggt_json_str(out, ggt_sb_str(sb));
     fprintf(out, ",\"id\":%u,\"labelled\":%s", n->id, gg_label(g, n) ? "true" : "false");
     fputs(",\"kind\":", out);
-    jstr(out, leaf ? (ggc_needs_grad(n) ? "var" : "const") : "gate");
+    ggt_json_str(out, leaf ? (ggc_needs_grad(n) ? "var" : "const") : "gate");
     fprintf(out, ",\"ng\":%s", ggc_needs_grad(n) ? "true" : "false");
     if (!leaf) {
         fputs(",\"gate\":", out);
-        jstr(out, gate->name);
+        ggt_json_str(out, gate->name);
         fputs(",\"rule\":", out);
-        jstr(out, gate->rule ? gate->rule : "");
+        const char *rule = korean && gate->rule_ko ? gate->rule_ko : gate->rule;
+        ggt_json_str(out, rule ? rule : "");
         fprintf(out, ",\"routes\":%s,\"fn\":%s", gate->routes ? "true" : "false",
                 fn_ok[n->gate] == 1 ? "true" : "false");
         /* The number the page's formulas call p (pow's exponent, leaky
@@ -439,7 +416,7 @@ static void write_node(FILE *out, gg_graph *g, const hnode *h, const uint32_t *i
         double p[4] = {0};
         int np = gate->param == GGC_PARAM_NUMBER ? ggc_params(n, p) : 0;
         fputs(",\"param\":", out);
-        jnum(out, np ? p[0] : 0);
+        ggt_json_num(out, np ? p[0] : 0);
         fputs(",\"in\":[", out);
         for (int k = 0; k < ggc_nin(n); k++)
             fprintf(out, "%s%u", k ? "," : "", idx[ggc_in(n, k)->id]);
@@ -448,7 +425,7 @@ static void write_node(FILE *out, gg_graph *g, const hnode *h, const uint32_t *i
             const char *w = gate->ordered && k < GGC_DESCRIBED_INPUTS ? gate->wire[k] : NULL;
             fputs(k ? "," : "", out);
             if (w)
-                jstr(out, w);
+                ggt_json_str(out, w);
             else if (gate->ordered)
                 fprintf(out, "\"%c\"", 'a' + (k % 26));
             else
@@ -468,12 +445,12 @@ static void write_node(FILE *out, gg_graph *g, const hnode *h, const uint32_t *i
         fputs(",\"summary\":", out);
         ggt_sb_clear(sb);
         ggt_sb_values(sb, n, false, vo);
-        jstr(out, ggt_sb_str(sb));
+        ggt_json_str(out, ggt_sb_str(sb));
         if (ggc_needs_grad(n)) {
             fputs(",\"gsummary\":", out);
             ggt_sb_clear(sb);
             ggt_sb_values(sb, n, true, vo);
-            jstr(out, ggt_sb_str(sb));
+            ggt_json_str(out, ggt_sb_str(sb));
         }
     }
     fprintf(out, ",\"x\":%.1f,\"y\":%.1f,\"w\":%.1f,\"h\":%.1f}", h->x, h->y, h->w, h->h);
@@ -488,7 +465,7 @@ static void write_steps(FILE *out, const hcap *c, const uint32_t *idx)
                 idx[st->node]);
         for (size_t l = 0; l < st->nlines; l++) {
             fputs(l ? "," : "", out);
-            jstr(out, c->text.buf + c->lines[st->line0 + l]);
+            ggt_json_str(out, c->text.buf + c->lines[st->line0 + l]);
         }
         fputs("],\"g\":[", out);
         for (size_t r = 0; r < st->nrec; r++) {
@@ -496,14 +473,14 @@ static void write_steps(FILE *out, const hcap *c, const uint32_t *idx)
             fprintf(out, "%s[%u,", r ? "," : "", idx[rec->node]);
             const gg_node *n = gg_node_at(c->g, rec->node);
             if (n->rank == 0) {
-                jnum(out, c->pool[rec->v0]);
+                ggt_json_num(out, c->pool[rec->v0]);
             } else if (!rec->n) {
                 fputs("null", out);
             } else {
                 fputc('[', out);
                 for (size_t k = 0; k < rec->n; k++) {
                     fputs(k ? "," : "", out);
-                    jnum(out, c->pool[rec->v0 + k]);
+                    ggt_json_num(out, c->pool[rec->v0 + k]);
                 }
                 fputc(']', out);
             }
@@ -513,7 +490,7 @@ static void write_steps(FILE *out, const hcap *c, const uint32_t *idx)
         for (int k = 0; k < st->nc; k++) {
             fputs(k ? "," : "", out);
             if (c->contrib[st->c0 + (size_t)k].has)
-                jnum(out, c->contrib[st->c0 + (size_t)k].v);
+                ggt_json_num(out, c->contrib[st->c0 + (size_t)k].v);
             else
                 fputs("null", out);
         }
@@ -560,10 +537,7 @@ static int write_page(FILE *out, gg_graph *g, gg_node *root, const gg_html_opts 
     const char *lang = o && o->lang && !strcmp(o->lang, "ko") ? "ko" : "en";
     ggt_sb_name(&sb, g, root);
     fprintf(out, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n", lang);
-    fputs("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-          "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
-          "base-uri 'none'; form-action 'none'\">\n",
-          out);
+    fputs(GGT_CSP_META, out);
     fputs("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>", out);
     /* The title is text: written with its <, >, & and quotes as entities. */
     const char *title = o && o->title ? o->title : NULL;
@@ -572,29 +546,20 @@ static int write_page(FILE *out, gg_graph *g, gg_node *root, const gg_html_opts 
         ggt_sb_printf(&title_sb, "gategrad: %s", ggt_sb_str(&sb));
         title = ggt_sb_str(&title_sb);
     }
-    for (const char *p = title; *p; p++) {
-        switch (*p) {
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '&': fputs("&amp;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: fputc(*p, out);
-        }
-    }
+    ggt_html_text(out, title);
     fputs("</title>\n<style>\n", out);
     write_lines(out, ggt_html_css);
     fputs("</style>\n</head>\n<body>\n", out);
     write_lines(out, ggt_html_body);
     fputs("<script type=\"application/json\" id=\"gg-data\">\n{\"title\":", out);
-    jstr(out, title);
+    ggt_json_str(out, title);
     fputs(",\"lang\":", out);
-    jstr(out, lang);
+    ggt_json_str(out, lang);
     fprintf(out, ",\"editable\":%s,\"root\":%u,\n\"nodes\":[", editable ? "true" : "false",
             idx[root->id]);
     for (size_t i = 0; i < count; i++) {
         fputs(i ? ",\n" : "\n", out);
-        write_node(out, g, &hn[i], idx, fn_ok, &vo, &sb);
+        write_node(out, g, &hn[i], idx, fn_ok, &vo, &sb, !strcmp(lang, "ko"));
     }
     fputs("],\n", out);
     write_steps(out, c, idx);

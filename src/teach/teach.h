@@ -50,6 +50,24 @@ void ggt_sb_symbol(ggt_sb *sb, const gg_graph *g, const gg_node *n, const gg_vie
 void ggt_sb_call(ggt_sb *sb, const gg_graph *g, const gg_node *n, bool values,
                  const gg_view_opts *opts);
 
+/* ---- Writing pages (html.c, report.c) ---- */
+
+/* The Content-Security-Policy of every page: inline script and style run,
+ * nothing at all is loaded (no URL, no file beside it). */
+#define GGT_CSP_META                                                                              \
+    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "                 \
+    "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "                     \
+    "base-uri 'none'; form-action 'none'\">\n"
+
+/* s as HTML text or attribute value: <, >, &, and both quotes as entities. */
+void ggt_html_text(FILE *out, const char *s);
+/* s as a JSON string that is safe inside a <script>: <, >, &, /, quotes
+ * and control characters as \u escapes; other bytes (UTF-8) as they are. */
+void ggt_json_str(FILE *out, const char *s);
+/* v as JSON; NaN and the infinities, which JSON lacks, as the strings
+ * "NaN", "Infinity", "-Infinity". */
+void ggt_json_num(FILE *out, double v);
+
 /* Marks root and its ancestors: a calloc'd array of root->id + 1 flags
  * (free with ggb_free), or NULL when memory runs out. One descending sweep
  * over ids, as inputs always have smaller ids than their consumers. */
