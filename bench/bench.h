@@ -44,6 +44,11 @@ int bench_train(int quick, int reps, bench_train_result *res, char *err);
  * far, or -1 when they cannot be counted (bench_alloc.c says how). */
 long bench_alloc_count(void);
 
+/* gategrad-bench --dist ARGS (argv after --dist), under mpiexec -np N:
+ * data-parallel steps per per-rank batch, beside one rank alone; prints the
+ * table and returns the exit code. */
+int bench_dist(int argc, char **argv);
+
 /* Monotonic clock, seconds. */
 double bench_now(void);
 

@@ -26,6 +26,8 @@ static const char usage[] =
     "  --json      end with one JSON line holding every figure\n"
     "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
     "  --epochs N  training epochs timed (default 5, quick 3); the fastest is reported\n"
+    "  --dist [--threads T] [--batch B,...]  alone, under mpiexec -np N: data-parallel steps\n"
+    "             per per-rank batch (default 64,128,512,2048) against one rank and one process\n"
     "Exit code 1 when a result is wrong (a product, a gradient, a non-decreasing loss,\n"
     "an allocation in a training step); timings are reported, never judged. --quick trains\n"
     "on one thread (see bench/train.c).\n";
@@ -205,6 +207,8 @@ static int parse_args(int argc, char **argv, bench_all *b, size_t *threads, size
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--dist"))
+        return bench_dist(argc - 2, argv + 2);
     bench_all b = {0};
     size_t threads = 0, epochs = 0;
     int rc = parse_args(argc, argv, &b, &threads, &epochs);

@@ -30,6 +30,7 @@
  *   gategrad/data.h   IDX (MNIST), CSV, playground data sets, splits, batches
  *   gategrad/io.h     safetensors checkpoints, files replaced atomically
  *   gategrad/threads.h  the thread count of the heavy kernels
+ *   gategrad/dist.h   data-parallel training over MPI (one rank without it)
  */
 #ifndef GATEGRAD_H
 #define GATEGRAD_H
@@ -44,5 +45,6 @@
 #include "gategrad/data.h"
 #include "gategrad/io.h"
 #include "gategrad/threads.h"
+#include "gategrad/dist.h"
 
 #endif

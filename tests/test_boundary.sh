@@ -47,7 +47,7 @@ check_exports() {
     [ "$n_exported" -gt 0 ] || fail "$so exports nothing"
     bad_names=$(grep -v '^gg_[a-z]' "$tmp/exported")
     [ -z "$bad_names" ] || fail "exported names that are not public gg_ names:" $bad_names
-    internal=$(grep -E '^(gg__|ggb_|ggc_|ggg_|ggk_|ggd_|ggi_|gge_|ggn_|ggt_)' "$tmp/exported")
+    internal=$(grep -E '^(gg__|ggb_|ggc_|ggg_|ggk_|ggd_|ggi_|gge_|ggm_|ggn_|ggt_)' "$tmp/exported")
     [ -z "$internal" ] || fail "internal symbols exported:" $internal
     undeclared=$(comm -23 "$tmp/exported" "$tmp/declared")
     [ -z "$undeclared" ] || fail "exported but not declared GG_API in include/:" $undeclared

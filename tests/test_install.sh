@@ -149,7 +149,11 @@ else
     fail "cc prog.c with pkg-config --cflags --libs: $(cat "$tmp/err")"
 fi
 
-if [ -z "$san_cflags" ]; then
+# Debian's Open MPI has no libmpi.a: with MPI built in, libgategrad.a is
+# linked statically and MPI dynamically, as under the sanitizers.
+mpi_inside=0
+pkg-config --static --libs gategrad | grep -q -- '-lmpi' && mpi_inside=1
+if [ -z "$san_cflags" ] && [ $mpi_inside -eq 0 ]; then
     note "cc -static prog.c -o prog-static \$(pkg-config --static --cflags --libs gategrad)"
     # shellcheck disable=SC2046,SC2086
     if $CC -static prog.c -o prog-static $(pkg-config --static --cflags --libs gategrad) 2>"$tmp/err"; then
@@ -158,7 +162,7 @@ if [ -z "$san_cflags" ]; then
         fail "cc -static with pkg-config --static: $(cat "$tmp/err")"
     fi
 else
-    note "static: the sanitizer runtimes cannot go into a -static program; linking libgategrad.a alone statically"
+    note "static: the sanitizer runtimes or libmpi.so cannot go into a -static program; linking libgategrad.a alone statically"
     libs=$(pkg-config --static --libs gategrad | sed 's/-lgategrad/-Wl,-Bstatic -lgategrad -Wl,-Bdynamic/')
     # shellcheck disable=SC2046,SC2086
     if $CC $san_cflags prog.c -o prog-static $(pkg-config --static --cflags gategrad) $libs 2>"$tmp/err"; then

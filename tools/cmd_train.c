@@ -1,5 +1,7 @@
 /* cmd_train.c - `gategrad train`: trains an MLP classifier on a data set,
- * reports per epoch, evaluates on the test split, saves a checkpoint. */
+ * reports per epoch, evaluates on the test split, saves a checkpoint.
+ * Started by mpirun -np N it trains data-parallel (gategrad/dist.h): rank 0
+ * speaks and writes files, any rank that fails prints why and ends the job. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +23,8 @@ static const char usage[] =
     "                   2-D data: 2-16-16-2:tanh. First width = features, last = classes;\n"
     "                   options :relu :tanh :sigmoid :prelu :bn :maxout=K :dropout=P :nobias\n"
     "  --epochs N       default 30 (200 for data sets under 10000 samples)\n"
-    "  --batch B        default 128 (32 for small data sets)\n"
+    "  --batch B        default 128 (32 for small data sets); under mpirun -np N the global\n"
+    "                   batch, a multiple of N, each rank running B/N samples of it\n"
     "  --opt NAME       sgd, momentum, nesterov, adagrad, rmsprop, adam (default)\n"
     "  --lr X           default 0.001 for adam on large data, else 0.01\n"
     "  --schedule S     cosine (default, down to lr/100), step (x0.1 at 1/2 and 3/4), constant\n"
@@ -31,7 +34,8 @@ static const char usage[] =
     "  --patience N     early stopping: stop after N epochs without a lower validation loss\n"
     "                   and keep the best weights (default 0: off)\n"
     "  --seed S         weights, split, batch order, dropout (default 1)\n"
-    "  --threads N      threads for the matrix products (default: all cores, at most 16)\n"
+    "  --threads N      threads for the matrix products (default: all cores, at most 16;\n"
+    "                   under mpirun, the cores divided by the ranks on the machine)\n"
     "  --load FILE      start from a checkpoint (its model unless --model is given; default: none)\n"
     "  --save FILE.safetensors  write the trained model, atomically (default: none)\n"
     "  --plot FILE.svg  loss and accuracy curves (default: none)\n"
@@ -66,6 +70,11 @@ typedef struct progress {
     gg_classifier *c;
 } progress;
 
+/* The one rank that prints progress and results and writes the output
+ * files; the others train and stay quiet (errors are printed by whichever
+ * rank meets them). */
+static bool primary(void) { return gg_dist_rank() == 0; }
+
 static double now(void)
 {
     struct timespec ts;
@@ -96,6 +105,8 @@ static void on_epoch(void *ctx, const gg_epoch_stats *s)
     p->t0 = 0;
     if (p->report)
         train_report_epoch(p->report, p->c, s->epoch);
+    if (!primary())
+        return;
     if (isnan(s->val_loss))
         printf("epoch %zu/%zu  train loss %.4f  lr %.2g  %.1fs\n", s->epoch, p->epochs, s->train_loss, s->lr,
                s->seconds);
@@ -166,10 +177,11 @@ static void print_json(const train_opts *o, const gg_fit_result *r, double loss,
     char text[256];
     printf("{\"test_accuracy\": %.6f, \"test_loss\": %.6f, \"epochs\": %zu, \"best_epoch\": %zu, "
            "\"train_seconds\": %.3f, \"seconds_per_epoch\": %.3f, \"params\": %zu, \"model\": \"%s\", "
-           "\"data\": \"%s\", \"optimizer\": \"%s\", \"batch\": %zu, \"seed\": %zu, \"threads\": %d",
+           "\"data\": \"%s\", \"optimizer\": \"%s\", \"batch\": %zu, \"seed\": %zu, \"threads\": %d, "
+           "\"ranks\": %d",
            acc, loss, r->epochs, r->best_epoch, r->train_seconds, r->epochs ? r->train_seconds / (double)r->epochs : 0,
            params, gg_mlp_spec_format(spec, text, sizeof text), o->data, o->opt, o->batch, o->seed,
-           gg_num_threads());
+           gg_num_threads(), gg_dist_size());
     if (p->nlayers) { /* per epoch, per layer */
         printf(", \"grad_norms\": [");
         for (size_t e = 0; e < p->n; e++) {
@@ -186,6 +198,8 @@ static void print_json(const train_opts *o, const gg_fit_result *r, double loss,
 static int outputs(const train_opts *o, gg_classifier *c, const progress *p, const gg_dataset *test, double loss,
                    double acc)
 {
+    if (!primary())
+        return CLI_OK;
     char err[GG_ERRLEN];
     char seed[32], val[32];
     snprintf(seed, sizeof seed, "%zu", o->seed);
@@ -214,25 +228,30 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
         return rc;
     if (cfg.schedule.kind == GG_SCHED_STEP)
         cfg.schedule.step_size = o->epochs * ((train->n + o->batch - 1) / o->batch) / 4;
+    int ranks = gg_dist_size();
+    if (o->batch % (size_t)ranks) {
+        cli_error("--batch %zu: the global batch must be a multiple of the %d ranks", o->batch, ranks);
+        return CLI_BAD_INPUT;
+    }
     char err[GG_ERRLEN];
-    gg_classifier *c = gg_classifier_new(&spec, o->batch, o->seed, err);
+    gg_classifier *c = gg_classifier_new(&spec, o->batch / (size_t)ranks, o->seed, err);
     if (!c || (o->load && gg_mlp_load(gg_classifier_model(c), o->load, err))) {
         cli_error("%s", err);
         gg_classifier_free(c);
         return CLI_BAD_INPUT;
     }
-    if (!o->json)
+    if (!o->json && primary())
         gg_summary(gg_classifier_model(c), stdout);
-    progress p = {.tty = isatty(STDERR_FILENO), .epochs = o->epochs, .hist = calloc(o->epochs, sizeof *p.hist),
-                  .nlayers = o->grad_norms ? spec.nlayers : 0, .c = c};
-    if (o->html)
+    progress p = {.tty = primary() && isatty(STDERR_FILENO), .epochs = o->epochs,
+                  .hist = calloc(o->epochs, sizeof *p.hist), .nlayers = o->grad_norms ? spec.nlayers : 0, .c = c};
+    if (o->html && primary())
         p.report = train_report_new(o->epochs, test, (size_t)spec.sizes[spec.nlayers]);
     cfg.grad_norms = o->grad_norms || o->html;
     gg_fit_callbacks cb = {on_batch, on_epoch, &p};
     gg_fit_result res;
     double loss, acc;
     size_t *conf = calloc((size_t)(spec.sizes[spec.nlayers] * spec.sizes[spec.nlayers]), sizeof *conf);
-    bool oom = !p.hist || !conf || (o->html && !p.report);
+    bool oom = !p.hist || !conf || (o->html && primary() && !p.report);
     if (oom)
         snprintf(err, sizeof err, "out of memory");
     if (oom || gg_classifier_fit(c, train, val, &cfg, &cb, &res, err) ||
@@ -240,11 +259,13 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
         cli_error("%s", err);
         rc = CLI_FAILED;
     } else {
-        nn_print_eval(loss, acc, o->json ? NULL : conf, (size_t)spec.sizes[spec.nlayers]);
-        printf("%zu epochs, %.1f s training (%.2f s per epoch)\n", res.epochs, res.train_seconds,
-               res.train_seconds / (double)res.epochs);
+        if (primary()) {
+            nn_print_eval(loss, acc, o->json ? NULL : conf, (size_t)spec.sizes[spec.nlayers]);
+            printf("%zu epochs, %.1f s training (%.2f s per epoch)\n", res.epochs, res.train_seconds,
+                   res.train_seconds / (double)res.epochs);
+        }
         rc = outputs(o, c, &p, test, loss, acc);
-        if (rc == CLI_OK && o->json)
+        if (rc == CLI_OK && o->json && primary())
             print_json(o, &res, loss, acc, gg_mlp_param_count(gg_classifier_model(c)), &spec, &p);
     }
     free(conf);
@@ -295,7 +316,29 @@ static bool writable_target(const char *option, const char *path)
     return false;
 }
 
+static int train(int argc, char **argv);
+
+/* Under mpirun: MPI around the whole command, and a failing rank ends the
+ * job (its message printed first) instead of leaving the others waiting. */
 int cmd_train(int argc, char **argv)
+{
+    char err[GG_ERRLEN];
+    if (gg_dist_init(0, err)) {
+        cli_error("%s", err);
+        return CLI_FAILED;
+    }
+    if (gg_dist_local_size() > 1 && !getenv("GG_NUM_THREADS"))
+        gg_set_num_threads(gg_dist_threads_per_rank());
+    int rc = train(argc, argv);
+    if (rc != CLI_OK) {
+        fflush(stdout);
+        gg_dist_abort(rc);
+    }
+    gg_dist_finalize();
+    return rc;
+}
+
+static int train(int argc, char **argv)
 {
     train_opts o = {.data = "fashion-mnist", .opt = "adam", .schedule = "cosine", .seed = 1, .momentum = 0.9,
                     .val = 0.1};
@@ -327,8 +370,8 @@ int cmd_train(int argc, char **argv)
         return rc;
     if (!right_extension("save", o.save, ".safetensors", true) || !right_extension("plot", o.plot, ".svg", false) ||
         !right_extension("boundary", o.boundary, ".svg", false) || !right_extension("html", o.html, ".html", false) ||
-        !writable_target("save", o.save) || !writable_target("plot", o.plot) ||
-        !writable_target("boundary", o.boundary) || !writable_target("html", o.html))
+        (primary() && (!writable_target("save", o.save) || !writable_target("plot", o.plot) ||
+                       !writable_target("boundary", o.boundary) || !writable_target("html", o.html))))
         return CLI_BAD_INPUT;
     if (o.threads)
         gg_set_num_threads((int)o.threads);

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages gategrad needs to build, test and run its demos.
 # Safe to run again: it installs only what is missing. Needs root (or sudo).
+# Training on several machines (MPI) needs openmpi-bin and libopenmpi-dev,
+# which --ci installs; users install them by hand (README) and rebuild.
 set -eu
 
 packages="build-essential meson ninja-build pkg-config uthash-dev libcmocka-dev zlib1g-dev"
@@ -8,7 +10,7 @@ ci=0
 for extra in "$@"; do
     case "$extra" in
         --demo)  packages="$packages graphviz dataset-fashion-mnist" ;;
-        --ci)    packages="$packages clang libclang-rt-dev valgrind graphviz nodejs chromium fonts-nanum python3-torch"
+        --ci)    packages="$packages clang libclang-rt-dev valgrind graphviz nodejs chromium fonts-nanum python3-torch openmpi-bin libopenmpi-dev"
                  ci=1 ;;
         --bench) packages="$packages libopenblas-dev libopenblas0-openmp python3-torch" ;;
         *) echo "setup.sh: unknown option '$extra' (expected --demo, --ci or --bench)" >&2; exit 2 ;;

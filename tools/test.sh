@@ -1,10 +1,11 @@
 #!/bin/sh
 # Builds gategrad and runs every check CI runs, in this order:
-#   1. release build, warnings as errors, the whole suite
+#   1. release build with MPI (-Dmpi=enabled), warnings as errors, the
+#      whole suite (the data-parallel tests under mpiexec among it)
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite
 #   3. the portable kernels only (-Dsimd=false) with allocation-failure
-#      injection, under ASan/UBSan/LeakSanitizer: the whole suite plus the
-#      fault-injection test
+#      injection, under ASan/UBSan/LeakSanitizer, without MPI (one rank):
+#      the whole suite plus the fault-injection test
 #   4. ThreadSanitizer: the threaded kernels, two trainings at once, two
 #      threads recording gradient graphs and training
 #   5. valgrind memcheck: the fast tests
@@ -36,8 +37,8 @@ suite() {
 
 stage() { printf '\n== %s ==\n' "$*"; }
 
-stage "1. release build, -Werror"
-setup build-test
+stage "1. release build, -Werror, MPI"
+setup build-test -Dmpi=enabled
 suite build-test
 [ $quick -eq 1 ] && exit 0
 
@@ -45,8 +46,8 @@ stage "2. AddressSanitizer + UndefinedBehaviorSanitizer"
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
 suite build-asan
 
-stage "3. portable kernels (-Dsimd=false) + allocation-failure injection, ASan/UBSan/LSan"
-setup build-portable -Dsimd=false -Dfault_injection=true -Db_sanitize=address,undefined \
+stage "3. portable kernels (-Dsimd=false) + allocation-failure injection, ASan/UBSan/LSan, no MPI"
+setup build-portable -Dsimd=false -Dfault_injection=true -Dmpi=disabled -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debugoptimized
 suite build-portable
 
@@ -56,12 +57,12 @@ suite build-tsan threads gemm
 
 stage "5. valgrind memcheck (fast tests)"
 suite build-test --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite -q' \
-    --timeout-multiplier 10 rng gates select custom axis shape matmul errors lecture anomaly io teach expr nn optim train torch report
+    --timeout-multiplier 10 rng gates select custom axis shape matmul errors lecture anomaly io teach expr nn optim train torch report dist
 
 stage "6. libFuzzer, ${fuzz_seconds}s per target"
 CC=clang setup build-fuzz -Dfuzzing=true -Dtests=false -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debugoptimized
-for t in expr idx csv safetensors features html; do
+for t in expr idx csv safetensors features html dist_env; do
     work=$(mktemp -d)
     dict=""
     [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"

@@ -309,7 +309,9 @@ GG_API void gg_classifier_free(gg_classifier *c);
 GG_API gg_mlp *gg_classifier_model(const gg_classifier *c);
 
 /* Mean loss and accuracy on d (either output may be NULL). When confusion is
- * not NULL it receives classes * classes counts, [true][predicted]. */
+ * not NULL it receives classes * classes counts, [true][predicted]. Under
+ * several ranks (gg_dist_init) it is collective: every rank passes the same
+ * d, evaluates its gg_dist_slice of it and receives the totals of all. */
 GG_API int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, double *accuracy,
                            size_t *confusion, char *err);
 
@@ -369,7 +371,21 @@ typedef struct gg_fit_result {
 /* Trains c on train, validating on val (NULL or empty: no validation, no
  * early stopping). cb and res may be NULL. While it runs, the calling
  * thread flushes denormal floats to zero (FTZ/DAZ, where the CPU has them;
- * callbacks see that mode); its own mode is restored on return. */
+ * callbacks see that mode); its own mode is restored on return.
+ *
+ * Data-parallel under several ranks (gategrad/dist.h, after gg_dist_init;
+ * collective, every rank passes the same data and config): c's batch is
+ * each rank's share and the global batch is batch * gg_dist_size(). Every
+ * rank first takes rank 0's weights and cfg->seed; each walks the epoch's
+ * order in global batches and runs its gg_dist_slice of each (a last short
+ * batch is split the same way), and the gradients are summed weighted by
+ * rows, so the ranks compute what one process computes at the global batch
+ * up to the order of float sums, and hold bit-identical weights after every
+ * step. Batch normalization's statistics and dropout's masks are each
+ * rank's own (no synchronized batch norm), so models with them train
+ * equivalently, not equally. Validation is evaluated as gg_classifier_evaluate
+ * does it under several ranks; the callbacks run on every rank, with the
+ * global figures (done counts all ranks' samples). */
 GG_API int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_dataset *val,
                       const gg_fit_config *cfg, const gg_fit_callbacks *cb, gg_fit_result *res,
                       char *err);

@@ -1,13 +1,16 @@
 /* classifier.c - an MLP with softmax cross-entropy, trained on a gg_dataset.
  * The graph is built once; a training step is set_data, forward, backward,
  * optimizer step (which zeroes the gradients for the next), none of which
- * allocates. */
+ * allocates. Under several ranks (gategrad/dist.h) each rank runs its slice
+ * of every global batch and the gradients are summed between backward and
+ * the step. */
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/base.h"
+#include "gategrad/dist.h"
 #include "gategrad/io.h"
 #include "gategrad/nn.h"
 #include "kernels/kernels.h"
@@ -82,10 +85,10 @@ static void set_labels(gg_classifier *c, size_t m)
 }
 
 /* Loads samples [start, start + m) of d (and its labels, if any) into the
- * leaves. */
-static size_t load_chunk(gg_classifier *c, const gg_dataset *d, size_t start)
+ * leaves, m at most the batch and not past end. */
+static size_t load_chunk(gg_classifier *c, const gg_dataset *d, size_t start, size_t end)
 {
-    size_t m = d->n - start < c->batch ? d->n - start : c->batch;
+    size_t m = end - start < c->batch ? end - start : c->batch;
     float *x = gg_data(c->x);
     for (size_t i = 0; i < m; i++) {
         gg_dataset_row(d, start + i, x + i * c->dim);
@@ -113,6 +116,24 @@ static int run(gg_classifier *c, gg_node *root, char *err)
     return -1;
 }
 
+/* Under several ranks: the totals of all ranks' parts, on every rank. */
+static int sum_over_ranks(const gg_classifier *c, double *total, size_t *right, size_t *confusion, char *err)
+{
+    size_t cells = confusion ? c->classes * c->classes : 0;
+    double *sums = ggb_malloc((cells + 2) * sizeof *sums);
+    if (!sums)
+        return ggb_errorf(err, "classifier: out of memory for the confusion matrix");
+    sums[0] = *total, sums[1] = (double)*right;
+    for (size_t i = 0; i < cells; i++)
+        sums[2 + i] = (double)confusion[i];
+    int rc = gg_dist_sum(sums, cells + 2, err);
+    *total = sums[0], *right = (size_t)sums[1];
+    for (size_t i = 0; i < cells; i++)
+        confusion[i] = (size_t)sums[2 + i];
+    ggb_free(sums);
+    return rc;
+}
+
 int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, double *accuracy,
                            size_t *confusion, char *err)
 {
@@ -122,10 +143,11 @@ int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, 
     if (confusion)
         memset(confusion, 0, c->classes * c->classes * sizeof *confusion);
     double total = 0;
-    size_t right = 0;
+    size_t right = 0, lo, hi;
+    gg_dist_slice(d->n, gg_dist_rank(), gg_dist_size(), &lo, &hi);
     const float *out = gg_data(gg_mlp_output(c->mlp));
-    for (size_t start = 0; start < d->n; start += c->batch) {
-        size_t m = load_chunk(c, d, start);
+    for (size_t start = lo; start < hi; start += c->batch) {
+        size_t m = load_chunk(c, d, start, hi);
         if (run(c, c->loss, err))
             return -1;
         total += gg_value(c->loss) * (double)m;
@@ -136,6 +158,8 @@ int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, 
                 confusion[(size_t)c->labels[i] * c->classes + guess]++;
         }
     }
+    if (gg_dist_size() > 1 && sum_over_ranks(c, &total, &right, confusion, err))
+        return -1;
     if (loss)
         *loss = d->n ? total / (double)d->n : NAN;
     if (accuracy)
@@ -148,7 +172,7 @@ int gg_classifier_predict(gg_classifier *c, const float *x, size_t n, float *pro
     gg_mlp_set_training(c->mlp, 0);
     const gg_dataset rows = {.n = n, .dim = c->dim, .x = (float *)x}; /* a view, not owned */
     for (size_t start = 0; start < n; start += c->batch) {
-        size_t m = load_chunk(c, &rows, start);
+        size_t m = load_chunk(c, &rows, start, n);
         if (run(c, c->probs, err))
             return -1;
         memcpy(probs + start * c->classes, gg_data(c->probs), m * c->classes * sizeof *probs);
@@ -170,7 +194,9 @@ typedef struct fit_state {
     const gg_fit_config *cfg;
     const gg_fit_callbacks *cb;
     gg_optimizer *opt;
-    gg_batcher batcher;
+    gg_batcher batcher;         /* over global batches */
+    gg_dist_grads *reducer;     /* with several ranks, else NULL */
+    int rank, size;
     size_t step, total_steps;
     float *best; /* the parameters at the best validation loss, or NULL */
     double norms[GG_MLP_MAX_LAYERS]; /* this epoch's sums of weight-gradient norms */
@@ -195,37 +221,65 @@ static void add_grad_norms(fit_state *s)
     }
 }
 
-static int train_step(fit_state *s, size_t m, double *loss, char *err)
+/* The next global batch of the epoch: returns its size m (0 at the end of
+ * the epoch) and loads this rank's slice of it, *mine rows. */
+static size_t next_batch(fit_state *s, size_t *mine)
 {
     gg_classifier *c = s->c;
-    set_labels(c, m);
+    if (s->size == 1)
+        return *mine = gg_batcher_next(&s->batcher, gg_data(c->x), c->labels);
+    size_t m = gg_batcher_next(&s->batcher, NULL, NULL), lo, hi; /* only moves on */
+    gg_dist_slice(m, s->rank, s->size, &lo, &hi);
+    const gg_dataset *d = s->batcher.data;
+    const uint32_t *order = s->batcher.perm + s->batcher.pos - m;
+    float *x = gg_data(c->x);
+    for (size_t i = lo; i < hi; i++) {
+        gg_dataset_row(d, order[i], x + (i - lo) * c->dim);
+        c->labels[i - lo] = d->y[order[i]];
+    }
+    *mine = hi - lo;
+    return m;
+}
+
+/* One step on this rank's mine rows of a global batch of m. *loss: the
+ * batch's mean loss (over all ranks' rows). */
+static int train_step(fit_state *s, size_t m, size_t mine, double *loss, char *err)
+{
+    gg_classifier *c = s->c;
+    set_labels(c, mine);
     gg_mlp_resample(c->mlp);
     gg_optimizer_set_lr(s->opt, gg_schedule_lr(&s->cfg->schedule, s->cfg->opt.lr, s->step++, s->total_steps));
-    if (run(c, c->loss, err))
-        return -1;
-    if (gg_backward(c->g, c->loss)) {
-        ggb_errorf(err, "classifier: %s", gg_error(c->g));
-        return -1;
+    *loss = 0; /* a rank without rows adds zero gradients */
+    if (mine > 0) {
+        if (run(c, c->loss, err))
+            return -1;
+        if (gg_backward(c->g, c->loss)) {
+            ggb_errorf(err, "classifier: %s", gg_error(c->g));
+            return -1;
+        }
+        *loss = gg_value(c->loss);
     }
+    /* Weighted by rows, the ranks' mean losses sum to the batch's mean. */
+    if (s->reducer && gg_dist_grads_reduce(s->reducer, (double)mine / (double)m, loss, err))
+        return -1;
     if (s->cfg->grad_norms)
         add_grad_norms(s);
     ggn_optimizer_step_zero(s->opt); /* leaves the gradients zero for the next step */
-    *loss = gg_value(c->loss);
     return 0;
 }
 
 static int train_epoch(fit_state *s, gg_epoch_stats *st, char *err)
 {
     gg_classifier *c = s->c;
-    size_t m, done = 0, n = s->batcher.data->n;
+    size_t m, mine, done = 0, n = s->batcher.data->n;
     double total = 0, t0 = now();
     size_t steps = 0;
     memset(s->norms, 0, sizeof s->norms);
     gg_mlp_set_training(c->mlp, 1);
-    while ((m = gg_batcher_next(&s->batcher, gg_data(c->x), c->labels)) > 0) {
+    while ((m = next_batch(s, &mine)) > 0) {
         double loss;
         steps++;
-        if (train_step(s, m, &loss, err))
+        if (train_step(s, m, mine, &loss, err))
             return -1;
         if (!isfinite(loss)) {
             ggb_errorf(err, "training diverged: the loss is %g at epoch %zu (try a smaller learning rate)", loss, st->epoch);
@@ -303,8 +357,27 @@ static int fit_loop(fit_state *s, const gg_dataset *val, gg_fit_result *res, cha
     return 0;
 }
 
+/* Every rank takes rank 0's parameters, running statistics and batch-order
+ * seed. */
+static int start_equal(gg_classifier *c, uint64_t *seed, char *err)
+{
+    size_t np, nb;
+    gg_node *const *p = gg_mlp_params(c->mlp, &np), *const *b = gg_mlp_buffers(c->mlp, &nb);
+    return gg_dist_broadcast(seed, sizeof *seed, err) || gg_dist_broadcast_params(p, np, err) ||
+                   gg_dist_broadcast_params(b, nb, err)
+               ? -1
+               : 0;
+}
+
 int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_dataset *val,
                       const gg_fit_config *cfg, const gg_fit_callbacks *cb, gg_fit_result *res, char *err)
+{
+    return ggn_classifier_fit_ranks(c, train, val, cfg, cb, res, gg_dist_rank(), gg_dist_size(), err);
+}
+
+int ggn_classifier_fit_ranks(gg_classifier *c, const gg_dataset *train, const gg_dataset *val,
+                             const gg_fit_config *cfg, const gg_fit_callbacks *cb, gg_fit_result *res, int rank,
+                             int size, char *err)
 {
     gg_fit_result local = {0};
     res = res ? res : &local;
@@ -317,13 +390,17 @@ int gg_classifier_fit(gg_classifier *c, const gg_dataset *train, const gg_datase
         return -1;
     size_t nparams;
     gg_node *const *params = gg_mlp_params(c->mlp, &nparams);
-    fit_state s = {.c = c, .cfg = cfg, .cb = cb};
-    s.total_steps = cfg->epochs * ((train->n + c->batch - 1) / c->batch);
+    fit_state s = {.c = c, .cfg = cfg, .cb = cb, .rank = rank, .size = size};
+    size_t global = c->batch * (size_t)s.size;
+    s.total_steps = cfg->epochs * ((train->n + global - 1) / global);
+    uint64_t seed = cfg->seed;
+    if (s.size > 1 && (start_equal(c, &seed, err) || !(s.reducer = gg_dist_grads_new(params, nparams, 1, err))))
+        return -1;
     int rc = -1;
     if (!(s.opt = gg_optimizer_new(&cfg->opt, params, nparams, err)))
-        return -1;
+        goto out;
     gg_optimizer_zero_grad(s.opt);
-    if (gg_batcher_init(&s.batcher, train, c->batch, 1, cfg->seed, err))
+    if (gg_batcher_init(&s.batcher, train, global, 1, seed, err))
         goto out;
     if (cfg->patience && val && val->n &&
         !(s.best = ggb_malloc(state_count(c->mlp) * sizeof *s.best))) {
@@ -340,6 +417,7 @@ out:
     ggb_free(s.best);
     gg_batcher_free(&s.batcher);
     gg_optimizer_free(s.opt);
+    gg_dist_grads_free(s.reducer);
     return rc;
 }
 

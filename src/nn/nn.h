@@ -17,6 +17,12 @@
  * with no gg_optimizer_zero_grad sweep of its own. */
 void ggn_optimizer_step_zero(gg_optimizer *o);
 
+/* gg_classifier_fit as rank of size ranks (size 1: alone, even in an MPI
+ * job, which is how the tests compute the one-process reference). */
+int ggn_classifier_fit_ranks(gg_classifier *c, const gg_dataset *train, const gg_dataset *val,
+                             const gg_fit_config *cfg, const gg_fit_callbacks *cb, gg_fit_result *res, int rank,
+                             int size, char *err);
+
 /* Index of the largest of row[0..len) (the first on ties). */
 size_t ggn_argmax_f32(const float *row, size_t len);
 

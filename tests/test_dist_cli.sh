@@ -1,0 +1,73 @@
+#!/bin/sh
+# gategrad train under mpiexec ($1 the binary, $2 mpiexec; the environment
+# lets it run as root over shared memory): the global batch, rank 0 alone
+# printing and writing (the ranks run in different directories, so a
+# checkpoint or page written by another rank would show), the test accuracy of one
+# process, and a rank that fails ending the whole job promptly.
+set -u
+G=$1
+case $G in /*) ;; *) G=$(pwd)/$G ;; esac # the ranks run elsewhere
+MPIEXEC=$2
+tmp=${TMPDIR:-/tmp}/gg_dist_cli.$$
+mkdir -p "$tmp/r0" "$tmp/r1" "$tmp/r2" "$tmp/r3"
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+field() { sed -n "s/.*\"$1\": \([^,}]*\).*/\1/p" "$2"; }
+mpi() { timeout 120 "$MPIEXEC" --oversubscribe --bind-to none "$@"; }
+args="train --data spiral --epochs 4 --batch 32 --seed 5 --json --save m.safetensors --html r.html"
+
+(cd "$tmp/r0" && "$G" $args) >"$tmp/one.out" 2>"$tmp/one.err" || fail "one process: exit $?: $(cat "$tmp/one.err")"
+rm -f "$tmp/r0/m.safetensors" "$tmp/r0/r.html"
+want=$(field test_accuracy "$tmp/one.out")
+
+for np in 2 4; do
+    set --
+    for r in $(seq 0 $((np - 1))); do
+        [ "$r" -gt 0 ] && set -- "$@" :
+        set -- "$@" -np 1 --wdir "$tmp/r$r" "$G" $args
+    done
+    mpi "$@" >"$tmp/np$np.out" 2>"$tmp/np$np.err" || fail "-np $np: exit $?: $(cat "$tmp/np$np.err")"
+    n_json=$(grep -c '^{"test_accuracy"' "$tmp/np$np.out")
+    [ "$n_json" = 1 ] || fail "-np $np: $n_json JSON lines, not 1: $(cat "$tmp/np$np.out")"
+    got=$(grep '^{"test_accuracy"' "$tmp/np$np.out" >"$tmp/np$np.json"; field test_accuracy "$tmp/np$np.json")
+    [ -n "$want" ] && [ "$got" = "$want" ] || fail "-np $np: test accuracy $got, one process $want"
+    [ "$(field ranks "$tmp/np$np.json")" = "$np" ] || fail "-np $np: \"ranks\" is not $np: $(cat "$tmp/np$np.json")"
+    [ "$(field batch "$tmp/np$np.json")" = 32 ] || fail "-np $np: \"batch\" is not the global 32"
+    n_epochs=$(grep -c '^epoch ' "$tmp/np$np.out")
+    [ "$n_epochs" = 4 ] || fail "-np $np: $n_epochs epoch lines, not 4 (rank 0 alone prints)"
+    [ -s "$tmp/r0/m.safetensors" ] || fail "-np $np: rank 0 wrote no checkpoint"
+    [ -s "$tmp/r0/r.html" ] || fail "-np $np: rank 0 wrote no --html page"
+    for r in $(seq 1 $((np - 1))); do
+        [ ! -e "$tmp/r$r/m.safetensors" ] || fail "-np $np: rank $r wrote a checkpoint"
+        ls "$tmp/r$r" | grep -q . && fail "-np $np: rank $r left files: $(ls "$tmp/r$r")"
+    done
+    rm -f "$tmp/r0/m.safetensors" "$tmp/r0/r.html"
+    echo "-np $np: test accuracy $got (one process: $want), $n_json JSON line(s)"
+done
+
+# A global batch the ranks do not divide.
+mpi -np 4 "$G" train --data spiral --batch 30 --epochs 1 >"$tmp/b.out" 2>"$tmp/b.err"
+rc=$?
+[ "$rc" -ne 0 ] || fail "--batch 30 under -np 4: exit 0"
+grep -qF -- "--batch 30: the global batch must be a multiple of the 4 ranks" "$tmp/b.err" ||
+    fail "--batch 30 under -np 4: no message: $(cat "$tmp/b.err")"
+
+# Rank 1 fails (its data is missing) while rank 0 has a long run ahead and
+# waits for it in the first broadcast: the job ends, non-zero, in seconds.
+start=$(date +%s)
+mpi -np 1 "$G" train --data spiral --epochs 100000 : -np 1 "$G" train --data "$tmp/missing.csv" --epochs 100000 \
+    >"$tmp/f.out" 2>"$tmp/f.err"
+rc=$?
+took=$(($(date +%s) - start))
+[ "$rc" -ne 0 ] || fail "a failing rank: mpiexec exit 0"
+[ "$rc" -ne 124 ] || fail "a failing rank: mpiexec still running after 120 s"
+[ "$took" -le 30 ] || fail "a failing rank: the job took $took s to end"
+grep -qF "missing.csv" "$tmp/f.err" || fail "a failing rank: its message is not printed: $(cat "$tmp/f.err")"
+echo "a failing rank: mpiexec exit $rc after $took s"
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "dist_cli: all checks passed"
