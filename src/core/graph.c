@@ -452,6 +452,44 @@ static bool check_root(gg_graph *g, gg_node *root, const char *op)
     return true;
 }
 
+/* True when root's ancestors are every node up to it (a graph that is one
+ * computation, the usual case): the drivers then walk the node chunks in
+ * id order and never read the order array. */
+static bool order_is_dense(const gg_graph *g)
+{
+    return g->order_len == (size_t)g->order_root->id + 1;
+}
+
+static inline int forward_node(gg_graph *g, gg_node *n)
+{
+    if (n->gate == GGC_GATE_LEAF)
+        return 0;
+    const ggc_gate *gate = ggc_gates[n->gate];
+    if (__builtin_expect(gate->check != NULL, 0) && !gate->check(g, n))
+        return -1;
+    gate->forward(n);
+    return 0;
+}
+
+/* The forward pass with no observer: the loop every training step runs. */
+static int forward_plain(gg_graph *g, gg_node **order, size_t len)
+{
+    if (!order_is_dense(g)) {
+        for (size_t i = len; i-- > 0;)
+            if (forward_node(g, order[i]))
+                return -1;
+        return 0;
+    }
+    for (size_t first = 0; first < len; first += GGC_CHUNK_SIZE) {
+        gg_node *chunk = g->chunks[first >> GGC_CHUNK_SHIFT];
+        size_t end = len - first < GGC_CHUNK_SIZE ? len - first : GGC_CHUNK_SIZE;
+        for (size_t i = 0; i < end; i++)
+            if (forward_node(g, &chunk[i]))
+                return -1;
+    }
+    return 0;
+}
+
 int gg_forward(gg_graph *g, gg_node *root)
 {
     if (!g)
@@ -462,6 +500,8 @@ int gg_forward(gg_graph *g, gg_node *root)
     gg_node **order = ggc_order(g, root, &len);
     if (!order)
         return -1;
+    if (!observed(g))
+        return forward_plain(g, order, len);
     for (size_t i = len; i-- > 0;) {
         gg_node *n = order[i];
         if (n->gate == GGC_GATE_LEAF)
@@ -470,13 +510,13 @@ int gg_forward(gg_graph *g, gg_node *root)
         if (gate->check && !gate->check(g, n))
             return -1;
         gate->forward(n);
-        if (observed(g) && observe(g, n, GGC_HOOK_FORWARD))
+        if (observe(g, n, GGC_HOOK_FORWARD))
             return -1;
     }
     return 0;
 }
 
-static void zero_node_grad(gg_node *n)
+static inline void zero_node_grad(gg_node *n)
 {
     if (!(n->flags & GGC_NEEDS_GRAD))
         return;
@@ -490,8 +530,15 @@ void gg_zero_grad(gg_graph *g)
 {
     if (!g)
         return;
-    for (size_t id = 0; id < g->count; id++)
-        zero_node_grad(ggc_node(g, id));
+    for (size_t c = 0; c < g->nchunks; c++) {
+        gg_node *chunk = g->chunks[c];
+        size_t first = c << GGC_CHUNK_SHIFT;
+        size_t len = g->count - first < GGC_CHUNK_SIZE ? g->count - first : GGC_CHUNK_SIZE;
+        if (first >= g->count)
+            break;
+        for (size_t i = 0; i < len; i++)
+            zero_node_grad(&chunk[i]);
+    }
     g->grads_dirty = false;
 }
 
@@ -539,6 +586,32 @@ static void clear_intermediate_grads(gg_graph *g, gg_node *root)
     }
 }
 
+static inline void backward_node(gg_node *n)
+{
+    if (n->gate != GGC_GATE_LEAF && (n->flags & GGC_NEEDS_GRAD))
+        ggc_gates[n->gate]->backward(n);
+}
+
+/* The backward pass over the cached order with no observer. */
+static void backward_plain(gg_graph *g)
+{
+    size_t len = g->order_len;
+    if (!order_is_dense(g)) {
+        for (size_t i = 0; i < len; i++)
+            backward_node(g->order[i]);
+        return;
+    }
+    for (size_t last = len; last-- > 0;) {
+        gg_node *chunk = g->chunks[last >> GGC_CHUNK_SHIFT];
+        for (size_t i = last & (GGC_CHUNK_SIZE - 1) ;; i--) {
+            backward_node(&chunk[i]);
+            if (i == 0)
+                break;
+        }
+        last &= ~(GGC_CHUNK_SIZE - 1);
+    }
+}
+
 static int backward_from(gg_graph *g, gg_node *root, const void *seed)
 {
     if (!(root->flags & GGC_NEEDS_GRAD))
@@ -548,6 +621,10 @@ static int backward_from(gg_graph *g, gg_node *root, const void *seed)
     add_seed(root, seed);
     if (g->order_root != root) /* no order cached: none needed, no allocation */
         return sweep(g, root, backward_gate);
+    if (!observed(g)) {
+        backward_plain(g);
+        return 0;
+    }
     for (size_t i = 0; i < g->order_len; i++)
         if (backward_gate(g, g->order[i]))
             return -1;
