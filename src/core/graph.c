@@ -74,13 +74,13 @@ size_t gg_graph_bytes(const gg_graph *g)
            g->order_cap * sizeof *g->order + ggc_arena_bytes(g);
 }
 
-/* The first arena allocation of the nodes from id first on (the carving
+/* The first arena allocation of the nodes from id first to end (the carving
  * point to rewind to), or NULL when none of them holds arena memory. A
  * node's extras come before its tensor descriptor, which comes before its
  * buffers. */
-static const void *first_arena_use(const gg_graph *g, size_t first)
+static const void *first_arena_use(const gg_graph *g, size_t first, size_t end)
 {
-    for (size_t id = first; id < g->count; id++) {
+    for (size_t id = first; id < end; id++) {
         const gg_node *n = ggc_node(g, id);
         if (n->flags & GGC_AUX)
             return n->param.aux;
@@ -100,8 +100,9 @@ int gg_graph_truncate(gg_graph *g, size_t n)
     }
     if (n == g->count)
         return 0;
-    const void *mark = first_arena_use(g, n);
-    for (size_t id = n; id < g->count; id++) {
+    size_t end = g->arena_end < g->count ? g->arena_end : g->count;
+    const void *mark = first_arena_use(g, n, end);
+    for (size_t id = n; id < end; id++) {
         const gg_node *x = ggc_node(g, id);
         if (x->rank) {
             ggc_arena_release(g, x->val.t->data);
@@ -110,6 +111,8 @@ int gg_graph_truncate(gg_graph *g, size_t n)
     }
     if (mark)
         ggc_arena_rewind(g, mark);
+    if (g->arena_end > n)
+        g->arena_end = n;
     ggc_drop_labels_from(g, n);
     if (g->order_root && g->order_root->id >= n) {
         g->order_root = NULL;
@@ -194,6 +197,7 @@ static bool attach_storage(gg_graph *g, gg_node *n, const ggc_shape *shape)
     if (grad)
         memset(grad, 0, numel * esize);
     n->val.t = t;
+    g->arena_end = (size_t)n->id + 1;
     return true;
 }
 
@@ -353,6 +357,7 @@ static gg_node *record_any(gg_graph *g, int gate_id, const ggc_gate *own, int ni
     if (aux) {
         n->param.aux = aux;
         n->flags |= GGC_AUX;
+        g->arena_end = (size_t)n->id + 1;
     } else if (np == 1) {
         n->param.f = p[0];
     }
