@@ -31,8 +31,8 @@ static const char usage[] =
     "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
     "  --epochs N  training epochs timed (default 5, quick 3); the fastest is reported\n"
     "Exit code 1 when a result is wrong (a product, a gradient, a non-decreasing loss,\n"
-    "an allocation in a training step); timings are reported, never judged. --quick trains\n"
-    "on one thread (see bench/train.c).\n";
+    "an allocation in a training step or a rebuilt graph, the moons demo short of 100%);\n"
+    "timings are reported, never judged. --quick trains on one thread (see bench/train.c).\n";
 
 typedef struct bench_all {
     bool quick, json;

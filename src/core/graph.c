@@ -535,13 +535,10 @@ void gg_zero_grad(gg_graph *g)
 {
     if (!g)
         return;
-    for (size_t c = 0; c < g->nchunks; c++) {
-        gg_node *chunk = g->chunks[c];
-        size_t first = c << GGC_CHUNK_SHIFT;
-        size_t len = g->count - first < GGC_CHUNK_SIZE ? g->count - first : GGC_CHUNK_SIZE;
-        if (first >= g->count)
-            break;
-        for (size_t i = 0; i < len; i++)
+    for (size_t first = 0; first < g->count; first += GGC_CHUNK_SIZE) {
+        gg_node *chunk = g->chunks[first >> GGC_CHUNK_SHIFT];
+        size_t end = g->count - first < GGC_CHUNK_SIZE ? g->count - first : GGC_CHUNK_SIZE;
+        for (size_t i = 0; i < end; i++)
             zero_node_grad(&chunk[i]);
     }
     g->grads_dirty = false;
@@ -608,7 +605,7 @@ static void backward_plain(gg_graph *g)
     }
     for (size_t last = len; last-- > 0;) {
         gg_node *chunk = g->chunks[last >> GGC_CHUNK_SHIFT];
-        for (size_t i = last & (GGC_CHUNK_SIZE - 1) ;; i--) {
+        for (size_t i = last & (GGC_CHUNK_SIZE - 1);; i--) {
             backward_node(&chunk[i]);
             if (i == 0)
                 break;
