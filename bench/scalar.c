@@ -199,7 +199,8 @@ static int run_shape(size_t n, int reps, double far_share, bench_scalar_shape *s
         if (te < 0 || !isfinite(ct))
             goto done;
         if (r > 0) {
-            res->rebuild_allocs = allocs < 0 || res->rebuild_allocs < 0 ? -1 : res->rebuild_allocs + allocs;
+            bool countable = bench_alloc_count() >= 0 && res->rebuild_allocs >= 0;
+            res->rebuild_allocs = countable ? res->rebuild_allocs + allocs : -1;
             res->rebuild_faults += faults;
             res->rebuild_steps++;
         }
