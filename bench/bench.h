@@ -7,17 +7,43 @@
 #include <stddef.h>
 #include <stdio.h>
 
-typedef struct bench_scalar_result {
-    size_t nodes;
+typedef struct bench_scalar_shape {
     double engine_s, tape_s;          /* best of the repetitions, record + backward */
     size_t engine_bytes, tape_bytes;  /* memory each side held for the graph */
-    double max_grad_diff;             /* relative, over the leaves' gradients */
+    double max_grad_diff;             /* relative, over the leaves' gradients, worst repetition */
+} bench_scalar_shape;
+
+typedef struct bench_scalar_result {
+    size_t nodes;
+    bench_scalar_shape local; /* operands recent or among 64 leaves */
+    bench_scalar_shape far;   /* a quarter of them drawn from every earlier node */
+    /* The engine's rebuild loop (truncate, record, backward) after each
+     * shape's first step: steps, heap allocations (-1: not countable) and
+     * minor page faults in all. */
+    int rebuild_steps;
+    long rebuild_allocs, rebuild_faults;
 } bench_scalar_result;
 
 /* Builds and back-propagates an n-node random scalar graph (add, mul, max,
- * copy, sigmoid) with the engine and with a reference tape, reps times each,
- * interleaved. 0 on success. */
+ * copy, sigmoid) of each shape with the engine (one graph, truncated and
+ * rebuilt) and with a reference tape (arrays reused), reps >= 2 times
+ * each, interleaved. 0 on success. */
 int bench_scalar(size_t n, int reps, bench_scalar_result *res);
+
+typedef struct bench_moons_result {
+    int points, steps;
+    size_t nodes;              /* of the recorded graph */
+    double engine_s, ref_s;    /* fastest seconds per training step, over the repetitions */
+    double engine_loss, ref_loss; /* the last step's loss */
+    int engine_right, ref_right;  /* points classified right at the last step */
+    long allocs;               /* heap allocations in the engine's steps after each
+                                  training's first, all repetitions; -1: not countable */
+} bench_moons_result;
+
+/* micrograd's moons demo (examples/moons.c): trains the 2-16-16-1 scalar
+ * MLP for its 100 steps, graph recorded once, reps times, interleaved with
+ * the same training over C arrays. 0 on success. */
+int bench_moons(int reps, bench_moons_result *res);
 
 typedef struct bench_train_result {
     const char *data;        /* "fashion-mnist", or "synthetic" of its shape */

@@ -21,7 +21,11 @@ static const char usage[] =
     "             Fashion-MNIST (synthetic data of its shape when absent), against the same\n"
     "             epoch's matrix products alone; heap allocations per step; peak RSS\n"
     "  scalar     record + backward of a 1,000,000-node random graph of add/mul/max/copy/\n"
-    "             sigmoid gates, ns and bytes per node, against a minimal array-based tape\n"
+    "             sigmoid gates, ns and bytes per node, against a minimal array-based tape in\n"
+    "             warm memory: operands local, and a quarter of them from anywhere back;\n"
+    "             allocations and page faults of a truncate-and-rebuild loop\n"
+    "  moons      micrograd's demo (examples/moons.c), ms per training step, against the\n"
+    "             same forward and backward over C arrays\n"
     "  --quick     seconds instead of about half a minute: small sizes, few repetitions\n"
     "  --json      end with one JSON line holding every figure\n"
     "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
@@ -29,8 +33,8 @@ static const char usage[] =
     "  --dist [--threads T] [--batch B,...]  alone, under mpiexec -np N: data-parallel steps\n"
     "             per per-rank batch (default 64,128,512,2048) against one rank and one process\n"
     "Exit code 1 when a result is wrong (a product, a gradient, a non-decreasing loss,\n"
-    "an allocation in a training step); timings are reported, never judged. --quick trains\n"
-    "on one thread (see bench/train.c).\n";
+    "an allocation in a training step or a rebuilt graph, the moons demo short of 100%);\n"
+    "timings are reported, never judged. --quick trains on one thread (see bench/train.c).\n";
 
 typedef struct bench_all {
     bool quick, json;
@@ -38,6 +42,7 @@ typedef struct bench_all {
     char *gemm_json;
     bench_train_result train;
     bench_scalar_result scalar;
+    bench_moons_result moons;
     bench_hvp_result hvp;
     const char *failed; /* the first check that failed, or NULL */
 } bench_all;
@@ -91,14 +96,55 @@ static void print_train(const bench_train_result *t)
            "of which training data", mib(t->data_bytes));
 }
 
+static void print_scalar_shape(const char *what, const bench_scalar_shape *s, double n)
+{
+    printf("%-28s %12.1f   %-22s %7.1f %6.2fx\n", what, 1e9 * s->engine_s / n,
+           "reference tape", 1e9 * s->tape_s / n, s->engine_s / s->tape_s);
+}
+
 static void print_scalar(const bench_scalar_result *s)
 {
     double n = (double)s->nodes;
     printf("\n== Scalar graphs: %zu nodes, record + backward ==\n", s->nodes);
-    printf("%-28s %12.1f   %-22s %7.1f %6.2fx\n", "ns per node", 1e9 * s->engine_s / n,
-           "reference tape", 1e9 * s->tape_s / n, s->engine_s / s->tape_s);
-    printf("%-28s %12.1f   %-22s %7.1f %6.2fx\n", "bytes per node", (double)s->engine_bytes / n,
-           "reference tape", (double)s->tape_bytes / n, (double)s->engine_bytes / (double)s->tape_bytes);
+    print_scalar_shape("ns per node, local", &s->local, n);
+    print_scalar_shape("ns per node, 1/4 far back", &s->far, n);
+    printf("%-28s %12.1f   %-22s %7.1f %6.2fx\n", "bytes per node", (double)s->local.engine_bytes / n,
+           "reference tape", (double)s->local.tape_bytes / n,
+           (double)s->local.engine_bytes / (double)s->local.tape_bytes);
+    printf("%-28s %12ld   %-22s %7ld   (%d steps)\n", "rebuild: allocations", s->rebuild_allocs,
+           "minor page faults", s->rebuild_faults, s->rebuild_steps);
+}
+
+static void print_moons(const bench_moons_result *m)
+{
+    printf("\n== micrograd's moons: 2-16-16-1 scalar MLP, %d points, %zu nodes, SGD ==\n", m->points,
+           m->nodes);
+    printf("%-28s %12.3f   %-22s %7.3f %6.2fx\n", "ms per training step", 1e3 * m->engine_s,
+           "C arrays, same math", 1e3 * m->ref_s, m->engine_s / m->ref_s);
+    printf("%-28s %11d%%   %-22s %6d%%\n", "accuracy after 100 steps", 100 * m->engine_right / m->points,
+           "C arrays", 100 * m->ref_right / m->points);
+    printf("%-28s %12ld\n", "allocations after step 1", m->allocs);
+}
+
+/* The scalar and moons figures as JSON members. */
+static void scalar_json(const bench_all *b, char *buf, size_t size)
+{
+    const bench_scalar_result *s = &b->scalar;
+    const bench_moons_result *m = &b->moons;
+    double n = (double)s->nodes;
+    snprintf(buf, size,
+             "\"scalar\": {\"nodes\": %zu, \"ns_per_node\": %.2f, \"tape_ns_per_node\": %.2f, "
+             "\"ratio\": %.3f, \"far_ns_per_node\": %.2f, \"far_tape_ns_per_node\": %.2f, "
+             "\"far_ratio\": %.3f, \"bytes_per_node\": %.1f, \"tape_bytes_per_node\": %.1f, "
+             "\"grad_diff\": %.3g, \"rebuild_allocs\": %ld, \"rebuild_minflt\": %ld}, "
+             "\"moons\": {\"nodes\": %zu, \"ms_per_step\": %.4f, \"ref_ms_per_step\": %.4f, "
+             "\"accuracy\": %.2f, \"allocs\": %ld}",
+             s->nodes, 1e9 * s->local.engine_s / n, 1e9 * s->local.tape_s / n,
+             s->local.engine_s / s->local.tape_s, 1e9 * s->far.engine_s / n, 1e9 * s->far.tape_s / n,
+             s->far.engine_s / s->far.tape_s, (double)s->local.engine_bytes / n,
+             (double)s->local.tape_bytes / n, fmax(s->local.max_grad_diff, s->far.max_grad_diff),
+             s->rebuild_allocs, s->rebuild_faults, m->nodes, 1e3 * m->engine_s, 1e3 * m->ref_s,
+             (double)m->engine_right / m->points, m->allocs);
 }
 
 static void print_hvp(const bench_hvp_result *h)
@@ -113,23 +159,19 @@ static void print_hvp(const bench_hvp_result *h)
 static void print_json(const bench_all *b)
 {
     const bench_train_result *t = &b->train;
-    const bench_scalar_result *s = &b->scalar;
-    double n = (double)s->nodes;
+    char scalar[1024];
+    scalar_json(b, scalar, sizeof scalar);
     printf("{\"quick\": %s, \"threads\": %d, \"kernel\": \"%s\", \"gemm\": %s, "
            "\"train\": {\"data\": \"%s\", \"model\": \"%s\", \"batch\": %zu, \"samples\": %zu, "
            "\"steps\": %zu, \"seconds_per_epoch\": %.4f, \"gemm_seconds_per_epoch\": %.4f, "
            "\"gemm_share\": %.3f, \"allocs_per_step\": %.3f, \"allocs_per_step_last_epoch\": %.3f, \"peak_rss_mib\": %.1f, "
            "\"data_mib\": %.1f, \"first_loss\": %.5f, \"last_loss\": %.5f}, "
-           "\"scalar\": {\"nodes\": %zu, \"ns_per_node\": %.2f, \"tape_ns_per_node\": %.2f, "
-           "\"ratio\": %.3f, \"bytes_per_node\": %.1f, \"tape_bytes_per_node\": %.1f, "
-           "\"grad_diff\": %.3g}, \"hvp\": {\"hvp_seconds\": %.5f, \"gradient_seconds\": %.5f, "
+           "%s, \"hvp\": {\"hvp_seconds\": %.5f, \"gradient_seconds\": %.5f, "
            "\"ratio\": %.3f}, \"ok\": %s%s%s%s}\n",
            b->quick ? "true" : "false", t->threads, ggk_gemm_path_name(), b->gemm_json, t->data,
            t->model, t->batch, t->samples, t->steps, t->epoch_s, t->gemm_s,
            fmin(1, t->gemm_s / t->epoch_s), t->allocs_per_step, t->allocs_last_epoch, mib(t->peak_rss_bytes),
-           mib(t->data_bytes), t->first_loss, t->last_loss, s->nodes, 1e9 * s->engine_s / n,
-           1e9 * s->tape_s / n, s->engine_s / s->tape_s, (double)s->engine_bytes / n,
-           (double)s->tape_bytes / n, s->max_grad_diff, b->hvp.hvp_s, b->hvp.gradient_s,
+           mib(t->data_bytes), t->first_loss, t->last_loss, scalar, b->hvp.hvp_s, b->hvp.gradient_s,
            b->hvp.hvp_s / b->hvp.gradient_s, b->failed ? "false" : "true",
            b->failed ? ", \"failed\": \"" : "", b->failed ? b->failed : "", b->failed ? "\"" : "");
 }
@@ -147,18 +189,26 @@ static int run_all(bench_all *b, int epochs)
     check(b, t->allocs_per_step <= 0, "a training step allocated");
     if (!b->json)
         print_train(t);
-    if (run_gemm(b) || bench_scalar(b->quick ? 100000 : 1000000, b->quick ? 1 : 5, &b->scalar)) {
+    if (run_gemm(b) || bench_scalar(b->quick ? 100000 : 1000000, b->quick ? 3 : 5, &b->scalar) ||
+        bench_moons(b->quick ? 2 : 5, &b->moons)) {
         fprintf(stderr, "gategrad-bench: out of memory\n");
         return 1;
     }
     check(b, b->gemm_status == 0, "a GEMM result differs from the reference");
-    check(b, b->scalar.max_grad_diff < 1e-9, "scalar gradients differ from the reference tape");
+    check(b, b->scalar.local.max_grad_diff < 1e-9 && b->scalar.far.max_grad_diff < 1e-9,
+          "scalar gradients differ from the reference tape");
+    check(b, b->scalar.rebuild_allocs <= 0, "a rebuilt scalar graph allocated");
+    check(b, b->moons.engine_right == b->moons.points, "the moons demo did not classify every point");
+    check(b, fabs(b->moons.engine_loss - b->moons.ref_loss) <= 1e-9 * fabs(b->moons.ref_loss),
+          "the moons demo's loss differs from the reference's");
+    check(b, b->moons.allocs <= 0, "a moons training step allocated");
     check(b, bench_hvp(b->quick, &b->hvp) == 0 && isfinite(b->hvp.checksum),
           "the Hessian-vector product could not be recorded or is not finite");
     if (b->json)
         print_json(b);
     else {
         print_scalar(&b->scalar);
+        print_moons(&b->moons);
         print_hvp(&b->hvp);
     }
     if (b->failed)

@@ -1,25 +1,41 @@
 /* scalar.c - scalar graphs: recording plus backward of a random graph
  * of add/mul/max/copy/sigmoid gates, timed against a minimal array-based
- * tape that does the same arithmetic on the same graph. */
-#include <malloc.h>
+ * tape that does the same arithmetic on the same graph, on two shapes of
+ * graph: local operands, and a quarter of them reaching anywhere back.
+ * Both sides run at their best: the tape in arrays it has already
+ * touched, the engine in a graph truncated and rebuilt, the loop a user
+ * who rebuilds a graph every step writes. */
 #include <math.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench.h"
 #include "gategrad.h"
 
 enum { OP_LEAF, OP_ADD, OP_MUL, OP_MAX, OP_COPY, OP_SIGMOID };
+enum { LEAVES = 64 };
 
-/* The graph both sides build: op k reads operands a[k], b[k] (earlier
- * nodes, mostly recent ones, as real expressions do). */
+/* The graph both sides build: op k reads operands a[k], b[k], earlier
+ * nodes: a recent node and one of the 64 leaves (so values stay finite),
+ * except that with probability far_share each is drawn uniformly from
+ * every earlier node. */
 typedef struct scalar_plan {
     size_t n;
     uint8_t *op;
     uint32_t *a, *b;
 } scalar_plan;
 
-static int make_plan(scalar_plan *p, size_t n, uint64_t seed)
+static uint32_t operand(gg_rng *r, size_t k, double far_share, bool leaf)
+{
+    if (gg_rng_uniform(r) < far_share)
+        return (uint32_t)gg_rng_below(r, k);
+    if (leaf)
+        return (uint32_t)gg_rng_below(r, LEAVES);
+    return (uint32_t)(k - 1 - gg_rng_below(r, LEAVES));
+}
+
+static int make_plan(scalar_plan *p, size_t n, double far_share, uint64_t seed)
 {
     gg_rng r;
     gg_rng_seed(&r, seed);
@@ -30,11 +46,10 @@ static int make_plan(scalar_plan *p, size_t n, uint64_t seed)
     if (!p->op || !p->a || !p->b)
         return -1;
     for (size_t k = 0; k < n; k++) {
-        p->op[k] = k < 64 ? OP_LEAF : (uint8_t)(1 + gg_rng_below(&r, 5));
-        /* a: a recent node; b: one of the 64 leaves, so values stay finite */
-        size_t back = 1 + gg_rng_below(&r, k < 64 ? 1 : 64);
-        p->a[k] = (uint32_t)(k >= back ? k - back : 0);
-        p->b[k] = (uint32_t)gg_rng_below(&r, k < 64 ? (k ? k : 1) : 64);
+        bool leaf = k < LEAVES;
+        p->op[k] = leaf ? OP_LEAF : (uint8_t)(1 + gg_rng_below(&r, 5));
+        p->a[k] = leaf ? 0 : operand(&r, k, far_share, false);
+        p->b[k] = leaf ? 0 : operand(&r, k, far_share, true);
     }
     return 0;
 }
@@ -53,36 +68,57 @@ double bench_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static double leaf_value(size_t k) { return 0.9 + 0.004 * (double)k; }
 static double sigm(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 
-/* The reference: structure-of-arrays tape, a switch per op. */
-static double run_tape(const scalar_plan *p, double *checksum, size_t *bytes)
+/* The reference: a structure-of-arrays tape, a switch per op, in arrays
+ * allocated once and reused by every repetition. */
+typedef struct tape {
+    double *val, *adj;
+    uint8_t *op;
+    uint32_t *a, *b;
+} tape;
+
+static int tape_init(tape *t, size_t n)
 {
-    size_t n = p->n;
-    double t0 = bench_now();
-    double *val = malloc(n * sizeof *val), *adj = calloc(n, sizeof *adj);
-    uint8_t *op = malloc(n);
-    uint32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-    if (!val || !adj || !op || !a || !b)
-        return -1;
-    for (size_t k = 0; k < n; k++) {
-        op[k] = p->op[k];
-        a[k] = p->a[k];
-        b[k] = p->b[k];
-        double x = val[a[k]], y = val[b[k]];
-        switch (op[k]) {
-        case OP_LEAF: val[k] = 0.9 + 0.004 * (double)k; break;
+    t->val = malloc(n * sizeof *t->val);
+    t->adj = malloc(n * sizeof *t->adj);
+    t->op = malloc(n);
+    t->a = malloc(n * sizeof *t->a);
+    t->b = malloc(n * sizeof *t->b);
+    return t->val && t->adj && t->op && t->a && t->b ? 0 : -1;
+}
+
+static void tape_free(tape *t) { free(t->val), free(t->adj), free(t->op), free(t->a), free(t->b); }
+
+static void tape_record(tape *t, const scalar_plan *p)
+{
+    double *val = t->val, *adj = t->adj;
+    for (size_t k = 0; k < p->n; k++) {
+        uint8_t op = t->op[k] = p->op[k];
+        uint32_t a = t->a[k] = p->a[k], b = t->b[k] = p->b[k];
+        double x = val[a], y = val[b];
+        switch (op) {
+        case OP_LEAF: val[k] = leaf_value(k); break;
         case OP_ADD: val[k] = x + y; break;
         case OP_MUL: val[k] = x * y; break;
         case OP_MAX: val[k] = x >= y ? x : y; break;
         case OP_COPY: val[k] = x; break;
         default: val[k] = sigm(x); break;
         }
+        adj[k] = 0;
     }
+}
+
+static void tape_backward(tape *t, size_t n)
+{
+    const double *val = t->val;
+    double *adj = t->adj;
+    const uint32_t *a = t->a, *b = t->b;
     adj[n - 1] = 1;
     for (size_t k = n; k-- > 0;) {
         double g = adj[k];
-        switch (op[k]) {
+        switch (t->op[k]) {
         case OP_ADD: adj[a[k]] += g; adj[b[k]] += g; break;
         case OP_MUL: adj[a[k]] += g * val[b[k]]; adj[b[k]] += g * val[a[k]]; break;
         case OP_MAX: adj[val[a[k]] >= val[b[k]] ? a[k] : b[k]] += g; break;
@@ -91,19 +127,24 @@ static double run_tape(const scalar_plan *p, double *checksum, size_t *bytes)
         default: break;
         }
     }
-    double t = bench_now() - t0;
+}
+
+static double run_tape(tape *t, const scalar_plan *p, double *checksum)
+{
+    double t0 = bench_now();
+    tape_record(t, p);
+    tape_backward(t, p->n);
+    double s = bench_now() - t0;
     *checksum = 0;
-    for (size_t k = 0; k < 64; k++)
-        *checksum += adj[k];
-    *bytes = n * (2 * sizeof(double) + 1 + 2 * sizeof(uint32_t));
-    free(val), free(adj), free(op), free(a), free(b);
-    return t;
+    for (size_t k = 0; k < LEAVES; k++)
+        *checksum += t->adj[k];
+    return s;
 }
 
 static gg_node *record(gg_graph *g, uint8_t op, gg_node *x, gg_node *y, size_t k)
 {
     switch (op) {
-    case OP_LEAF: return gg_scalar(g, 0.9 + 0.004 * (double)k);
+    case OP_LEAF: return gg_scalar(g, leaf_value(k));
     case OP_ADD: return gg_add(g, x, y);
     case OP_MUL: return gg_mul(g, x, y);
     case OP_MAX: return gg_max(g, x, y);
@@ -112,56 +153,78 @@ static gg_node *record(gg_graph *g, uint8_t op, gg_node *x, gg_node *y, size_t k
     }
 }
 
-static double run_engine(const scalar_plan *p, gg_node **nodes, double *checksum, size_t *bytes)
+/* One step of the rebuilding loop: truncate g to nothing, record the
+ * plan, back-propagate. */
+static double run_engine(gg_graph *g, const scalar_plan *p, gg_node **nodes, double *checksum)
 {
     double t0 = bench_now();
-    gg_graph *g = gg_graph_new();
-    for (size_t k = 0; k < p->n && g; k++)
-        nodes[k] = record(g, p->op[k], k ? nodes[p->a[k]] : NULL, k ? nodes[p->b[k]] : NULL, k);
-    if (!g || !nodes[p->n - 1] || gg_backward(g, nodes[p->n - 1])) {
-        gg_graph_free(g);
+    if (gg_graph_truncate(g, 0))
         return -1;
-    }
-    double t = bench_now() - t0;
+    for (size_t k = 0; k < p->n; k++)
+        nodes[k] = record(g, p->op[k], nodes[p->a[k]], nodes[p->b[k]], k);
+    if (!nodes[p->n - 1] || gg_backward(g, nodes[p->n - 1]))
+        return -1;
+    double s = bench_now() - t0;
     *checksum = 0;
-    for (size_t k = 0; k < 64; k++)
+    for (size_t k = 0; k < LEAVES; k++)
         *checksum += gg_grad(nodes[k]);
-    *bytes = gg_graph_bytes(g);
+    return s;
+}
+
+static long minor_faults(void)
+{
+    struct rusage u;
+    return getrusage(RUSAGE_SELF, &u) ? 0 : u.ru_minflt;
+}
+
+/* Times one shape of graph, reps times each side, interleaved; counts the
+ * allocations and page faults of the engine's steps after its first. */
+static int run_shape(size_t n, int reps, double far_share, bench_scalar_shape *s, bench_scalar_result *res)
+{
+    scalar_plan p = {0};
+    tape t = {0};
+    gg_graph *g = gg_graph_new();
+    gg_node **nodes = calloc(n, sizeof *nodes);
+    int rc = -1;
+    if (!g || !nodes || make_plan(&p, n, far_share, 7) || tape_init(&t, n))
+        goto done;
+    s->engine_s = s->tape_s = INFINITY;
+    s->max_grad_diff = 0;
+    for (int r = 0; r < reps; r++) {
+        double ce = 0, ct = 0;
+        long allocs = bench_alloc_count(), faults = minor_faults();
+        double te = run_engine(g, &p, nodes, &ce);
+        allocs = bench_alloc_count() - allocs, faults = minor_faults() - faults;
+        double tt = run_tape(&t, &p, &ct);
+        if (te < 0 || !isfinite(ct))
+            goto done;
+        if (r > 0) {
+            bool countable = bench_alloc_count() >= 0 && res->rebuild_allocs >= 0;
+            res->rebuild_allocs = countable ? res->rebuild_allocs + allocs : -1;
+            res->rebuild_faults += faults;
+            res->rebuild_steps++;
+        }
+        s->engine_s = fmin(s->engine_s, te);
+        s->tape_s = fmin(s->tape_s, tt);
+        s->max_grad_diff = fmax(s->max_grad_diff, fabs(ce - ct) / fmax(1.0, fabs(ct)));
+    }
+    s->engine_bytes = gg_graph_bytes(g);
+    s->tape_bytes = n * (2 * sizeof(double) + 1 + 2 * sizeof(uint32_t));
+    rc = 0;
+done:
     gg_graph_free(g);
-    return t;
+    free(nodes);
+    tape_free(&t);
+    free_plan(&p);
+    return rc;
 }
 
 int bench_scalar(size_t n, int reps, bench_scalar_result *res)
 {
-#ifdef M_MMAP_THRESHOLD
-    /* glibc raises its mmap threshold after a large mapped block is freed
-     * (the engine's node slabs), after which the tape's arrays came from
-     * the engine's freed memory instead of fresh pages, a reference that
-     * depended on what ran before it.
-     * Fixing the threshold at its default gives both sides fresh memory,
-     * as in a process of their own. */
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-#endif
-    scalar_plan p = {0};
-    gg_node **nodes = malloc(n * sizeof *nodes);
-    int rc = -1;
-    if (n < 128 || !nodes || make_plan(&p, n, 7))
-        goto done;
-    res->nodes = n;
-    res->engine_s = res->tape_s = INFINITY;
-    for (int r = 0; r < reps; r++) {
-        double ce = 0, ct = 0;
-        double te = run_engine(&p, nodes, &ce, &res->engine_bytes);
-        double tt = run_tape(&p, &ct, &res->tape_bytes);
-        if (te < 0 || tt < 0)
-            goto done;
-        res->engine_s = fmin(res->engine_s, te);
-        res->tape_s = fmin(res->tape_s, tt);
-        res->max_grad_diff = fabs(ce - ct) / fmax(1.0, fabs(ct));
-    }
-    rc = 0;
-done:
-    free(nodes);
-    free_plan(&p);
-    return rc;
+    *res = (bench_scalar_result){.nodes = n};
+    if (n < 2 * LEAVES || reps < 2)
+        return -1;
+    if (run_shape(n, reps, 0.0, &res->local, res) || run_shape(n, reps, 0.25, &res->far, res))
+        return -1;
+    return 0;
 }

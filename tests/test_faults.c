@@ -560,11 +560,61 @@ static void core_allocation_failures(void **state)
     assert_true(exhaust("truncate a graph and rebuild on its memory", truncate_and_reuse, ERRORS_ONLY) >= 4);
 }
 
+/* One step of a loop that rebuilds its graph: truncate to the leaves,
+ * record 40,000 scalar nodes (past the chunks allocated one by one, into
+ * the slabs) and a tensor product, back-propagate. Returns the leaves'
+ * gradient sum. */
+static double rebuild_step(gg_graph *g, gg_node **leaf, gg_node *w, gg_node *x)
+{
+    assert_int_equal(gg_graph_truncate(g, 66), 0);
+    gg_node *acc = leaf[0];
+    for (int k = 0; k < 20000; k++)
+        acc = gg_sigmoid(g, gg_add(g, acc, gg_mul(g, leaf[k % 64], leaf[(k * 7) % 64])));
+    gg_node *t = gg_sum(g, gg_mul(g, w, x));
+    gg_node *root = gg_add(g, acc, t);
+    assert_non_null(root);
+    assert_int_equal(gg_backward(g, root), 0);
+    double sum = 0;
+    for (int i = 0; i < 64; i++)
+        sum += gg_grad(leaf[i]);
+    return sum + gg_grad_at(w, 0);
+}
+
+/* A rebuilt graph reuses its node storage and arena: no allocation after
+ * the first step, and the same gradients every step. */
+static void rebuild_allocates_once(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *leaf[64];
+    for (int i = 0; i < 64; i++)
+        leaf[i] = gg_scalar(g, 0.01 * i - 0.3);
+    static double wv[100000], xv[100000];
+    for (int i = 0; i < 100000; i++)
+        wv[i] = 0.5, xv[i] = i % 7;
+    int64_t dims[1] = {100000}; /* big enough for an arena block of its own */
+    gg_node *w = gg_tensor(g, GG_F64, 1, dims, wv), *x = gg_input(g, GG_F64, 1, dims, xv);
+    assert_int_equal(gg_node_count(g), 66);
+    ggb_fault_arm(0);
+    double first = rebuild_step(g, leaf, w, x);
+    unsigned long after_first = ggb_fault_count();
+    assert_true(after_first > 30); /* the first step did allocate: the count is live */
+    for (int step = 1; step < 4; step++) {
+        gg_zero_grad(g);
+        unsigned long before = ggb_fault_count();
+        double sum = rebuild_step(g, leaf, w, x);
+        assert_int_equal(ggb_fault_count() - before, 0);
+        assert_true(sum == first);
+    }
+    gg_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(core_allocation_failures),
         cmocka_unit_test(gemm_without_workspace),
+        cmocka_unit_test(rebuild_allocates_once),
         cmocka_unit_test(file_allocation_failures),
         cmocka_unit_test(parse_and_train_allocation_failures),
     };

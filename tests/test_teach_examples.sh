@@ -57,6 +57,10 @@ check perceptrons "XOR    0 0 -> 0  0 1 -> 1  1 0 -> 1  1 1 -> 0"
 
 check boundary "spiral: test accuracy 1.000"
 
+check moons "337 parameters, 65818 nodes"
+check moons "step  0  loss 1.385724  accuracy 38%"
+check moons "step 99  loss 0.013344  accuracy 100%"
+
 check newton "step 0: x = -1.200000000000000, y = 1.000000000000000, f = 2.420000e+01, |grad| = 2.329e+02"
 check newton "step 5: x = 0.999995695653671, y = 0.999991391325722, f = 1.852740e-11"
 check newton "minimum reached: (1.000000000000000, 1.000000000000000)"

@@ -214,6 +214,7 @@ struct gg_graph {
     size_t count;
 
     ggc_arena arena; /* tensor buffers, descriptors, node extras */
+    size_t arena_end; /* no node from this id on holds arena memory */
 
     gg_node **order; /* cached topological order of order_root's ancestors */
     size_t order_len, order_cap;

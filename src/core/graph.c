@@ -74,13 +74,13 @@ size_t gg_graph_bytes(const gg_graph *g)
            g->order_cap * sizeof *g->order + ggc_arena_bytes(g);
 }
 
-/* The first arena allocation of the nodes from id first on (the carving
+/* The first arena allocation of the nodes from id first to end (the carving
  * point to rewind to), or NULL when none of them holds arena memory. A
  * node's extras come before its tensor descriptor, which comes before its
  * buffers. */
-static const void *first_arena_use(const gg_graph *g, size_t first)
+static const void *first_arena_use(const gg_graph *g, size_t first, size_t end)
 {
-    for (size_t id = first; id < g->count; id++) {
+    for (size_t id = first; id < end; id++) {
         const gg_node *n = ggc_node(g, id);
         if (n->flags & GGC_AUX)
             return n->param.aux;
@@ -100,8 +100,9 @@ int gg_graph_truncate(gg_graph *g, size_t n)
     }
     if (n == g->count)
         return 0;
-    const void *mark = first_arena_use(g, n);
-    for (size_t id = n; id < g->count; id++) {
+    size_t end = g->arena_end < g->count ? g->arena_end : g->count;
+    const void *mark = first_arena_use(g, n, end);
+    for (size_t id = n; id < end; id++) {
         const gg_node *x = ggc_node(g, id);
         if (x->rank) {
             ggc_arena_release(g, x->val.t->data);
@@ -110,6 +111,8 @@ int gg_graph_truncate(gg_graph *g, size_t n)
     }
     if (mark)
         ggc_arena_rewind(g, mark);
+    if (g->arena_end > n)
+        g->arena_end = n;
     ggc_drop_labels_from(g, n);
     if (g->order_root && g->order_root->id >= n) {
         g->order_root = NULL;
@@ -194,6 +197,7 @@ static bool attach_storage(gg_graph *g, gg_node *n, const ggc_shape *shape)
     if (grad)
         memset(grad, 0, numel * esize);
     n->val.t = t;
+    g->arena_end = (size_t)n->id + 1;
     return true;
 }
 
@@ -353,6 +357,7 @@ static gg_node *record_any(gg_graph *g, int gate_id, const ggc_gate *own, int ni
     if (aux) {
         n->param.aux = aux;
         n->flags |= GGC_AUX;
+        g->arena_end = (size_t)n->id + 1;
     } else if (np == 1) {
         n->param.f = p[0];
     }
@@ -452,6 +457,50 @@ static bool check_root(gg_graph *g, gg_node *root, const char *op)
     return true;
 }
 
+/* True when root's ancestors are every node up to it (a graph that is one
+ * computation, the usual case): the drivers then walk the node chunks in
+ * id order and never read the order array. */
+static bool order_is_dense(const gg_graph *g)
+{
+    return g->order_len == (size_t)g->order_root->id + 1;
+}
+
+static inline int forward_node(gg_graph *g, gg_node *n)
+{
+    if (n->gate == GGC_GATE_LEAF)
+        return 0;
+    const ggc_gate *gate = ggc_gates[n->gate];
+    if (__builtin_expect(gate->check != NULL, 0) && !gate->check(g, n))
+        return -1;
+    gate->forward(n);
+    return 0;
+}
+
+/* The forward pass with no observer: the loop every training step runs. */
+static int forward_plain(gg_graph *g, gg_node **order, size_t len)
+{
+    if (!order_is_dense(g)) {
+        for (size_t i = len; i-- > 0;)
+            if (forward_node(g, order[i]))
+                return -1;
+        return 0;
+    }
+    for (size_t first = 0; first < len; first += GGC_CHUNK_SIZE) {
+        gg_node *chunk = g->chunks[first >> GGC_CHUNK_SHIFT];
+        size_t end = len - first < GGC_CHUNK_SIZE ? len - first : GGC_CHUNK_SIZE;
+        size_t i = 0;
+        /* Two call sites, for even and odd nodes: a graph that alternates
+         * two gates (mul, add, mul, add: a dot product) gives each one a
+         * target it predicts. */
+        for (; i + 1 < end; i += 2)
+            if (forward_node(g, &chunk[i]) || forward_node(g, &chunk[i + 1]))
+                return -1;
+        if (i < end && forward_node(g, &chunk[i]))
+            return -1;
+    }
+    return 0;
+}
+
 int gg_forward(gg_graph *g, gg_node *root)
 {
     if (!g)
@@ -462,6 +511,8 @@ int gg_forward(gg_graph *g, gg_node *root)
     gg_node **order = ggc_order(g, root, &len);
     if (!order)
         return -1;
+    if (!observed(g))
+        return forward_plain(g, order, len);
     for (size_t i = len; i-- > 0;) {
         gg_node *n = order[i];
         if (n->gate == GGC_GATE_LEAF)
@@ -470,13 +521,13 @@ int gg_forward(gg_graph *g, gg_node *root)
         if (gate->check && !gate->check(g, n))
             return -1;
         gate->forward(n);
-        if (observed(g) && observe(g, n, GGC_HOOK_FORWARD))
+        if (observe(g, n, GGC_HOOK_FORWARD))
             return -1;
     }
     return 0;
 }
 
-static void zero_node_grad(gg_node *n)
+static inline void zero_node_grad(gg_node *n)
 {
     if (!(n->flags & GGC_NEEDS_GRAD))
         return;
@@ -490,8 +541,12 @@ void gg_zero_grad(gg_graph *g)
 {
     if (!g)
         return;
-    for (size_t id = 0; id < g->count; id++)
-        zero_node_grad(ggc_node(g, id));
+    for (size_t first = 0; first < g->count; first += GGC_CHUNK_SIZE) {
+        gg_node *chunk = g->chunks[first >> GGC_CHUNK_SHIFT];
+        size_t end = g->count - first < GGC_CHUNK_SIZE ? g->count - first : GGC_CHUNK_SIZE;
+        for (size_t i = 0; i < end; i++)
+            zero_node_grad(&chunk[i]);
+    }
     g->grads_dirty = false;
 }
 
@@ -539,6 +594,32 @@ static void clear_intermediate_grads(gg_graph *g, gg_node *root)
     }
 }
 
+static inline void backward_node(gg_node *n)
+{
+    if (n->gate != GGC_GATE_LEAF && (n->flags & GGC_NEEDS_GRAD))
+        ggc_gates[n->gate]->backward(n);
+}
+
+/* The backward pass over the cached order with no observer. */
+static void backward_plain(gg_graph *g)
+{
+    size_t len = g->order_len;
+    if (!order_is_dense(g)) {
+        for (size_t i = 0; i < len; i++)
+            backward_node(g->order[i]);
+        return;
+    }
+    for (size_t last = len; last-- > 0;) {
+        gg_node *chunk = g->chunks[last >> GGC_CHUNK_SHIFT];
+        for (size_t i = last & (GGC_CHUNK_SIZE - 1);; i--) {
+            backward_node(&chunk[i]);
+            if (i == 0)
+                break;
+        }
+        last &= ~(GGC_CHUNK_SIZE - 1);
+    }
+}
+
 static int backward_from(gg_graph *g, gg_node *root, const void *seed)
 {
     if (!(root->flags & GGC_NEEDS_GRAD))
@@ -548,6 +629,10 @@ static int backward_from(gg_graph *g, gg_node *root, const void *seed)
     add_seed(root, seed);
     if (g->order_root != root) /* no order cached: none needed, no allocation */
         return sweep(g, root, backward_gate);
+    if (!observed(g)) {
+        backward_plain(g);
+        return 0;
+    }
     for (size_t i = 0; i < g->order_len; i++)
         if (backward_gate(g, g->order[i]))
             return -1;

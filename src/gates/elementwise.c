@@ -42,14 +42,27 @@ typedef double (*binary_deriv_fn)(double a, double b, double z);
 UNARY_LOOPS(float)
 UNARY_LOOPS(double)
 
+/* A rank-0 f64 node (every node of a scalar graph) takes these paths,
+ * in a small function of its own: the tensor loops' stack frame would cost
+ * more than the arithmetic. */
+INLINE bool scalar_node(const gg_node *n) { return n->rank == 0 && n->dtype == GG_F64; }
+
+INLINE void unary_scalar_forward(gg_node *n, unary_fn f)
+{
+    n->val.s.d = f(n->in[0]->val.s.d, n->param.f);
+}
+
+INLINE void unary_scalar_backward(gg_node *n, unary_deriv_fn d)
+{
+    gg_node *a = n->in[0];
+    if (ggc_needs_grad(a))
+        a->grad.d += n->grad.d * d(a->val.s.d, n->val.s.d, n->param.f);
+}
+
 INLINE void unary_forward(gg_node *n, unary_fn f)
 {
     gg_node *a = n->in[0];
     double p = n->param.f;
-    if (n->rank == 0 && n->dtype == GG_F64) {
-        n->val.s.d = f(a->val.s.d, p);
-        return;
-    }
     if (n->dtype == GG_F64)
         unary_forward_double(ggc_numel(n), ggc_val(a), ggc_val(n), p, f);
     else
@@ -62,10 +75,6 @@ INLINE void unary_backward(gg_node *n, unary_deriv_fn d)
     if (!ggc_needs_grad(a))
         return;
     double p = n->param.f;
-    if (n->rank == 0 && n->dtype == GG_F64) {
-        a->grad.d += n->grad.d * d(a->val.s.d, n->val.s.d, p);
-        return;
-    }
     if (n->dtype == GG_F64)
         unary_backward_double(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d);
     else
@@ -91,8 +100,22 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
         (void)x, (void)y, (void)p;                                                   \
         return DERIV;                                                                \
     }                                                                                \
-    GGK_VEC static void NAME##_forward(gg_node *n) { unary_forward(n, NAME##_f); }    \
-    GGK_VEC static void NAME##_backward(gg_node *n) { unary_backward(n, NAME##_d); }  \
+    GGK_VEC static __attribute__((noinline)) void NAME##_forward_t(gg_node *n)        \
+    {                                                                                \
+        unary_forward(n, NAME##_f);                                                  \
+    }                                                                                \
+    GGK_VEC static __attribute__((noinline)) void NAME##_backward_t(gg_node *n)       \
+    {                                                                                \
+        unary_backward(n, NAME##_d);                                                 \
+    }                                                                                \
+    static void NAME##_forward(gg_node *n)                                           \
+    {                                                                                \
+        scalar_node(n) ? unary_scalar_forward(n, NAME##_f) : NAME##_forward_t(n);     \
+    }                                                                                \
+    static void NAME##_backward(gg_node *n)                                          \
+    {                                                                                \
+        scalar_node(n) ? unary_scalar_backward(n, NAME##_d) : NAME##_backward_t(n);   \
+    }                                                                                \
     static double NAME##_local(const gg_node *n, int i, size_t k)                    \
     {                                                                                \
         (void)i;                                                                     \
@@ -175,13 +198,25 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
 BINARY_LOOPS(float)
 BINARY_LOOPS(double)
 
+INLINE void binary_scalar_forward(gg_node *z, binary_fn f)
+{
+    z->val.s.d = f(z->in[0]->val.s.d, z->in[1]->val.s.d);
+}
+
+INLINE void binary_scalar_backward(gg_node *z, binary_deriv_fn da, binary_deriv_fn db)
+{
+    gg_node *a = z->in[0], *b = z->in[1];
+    double x = a->val.s.d, y = b->val.s.d, out = z->val.s.d, up = z->grad.d;
+    double ga = up * da(x, y, out), gb = up * db(x, y, out);
+    if (ggc_needs_grad(a))
+        a->grad.d += ga;
+    if (ggc_needs_grad(b))
+        b->grad.d += gb;
+}
+
 INLINE void binary_forward(gg_node *z, binary_fn f)
 {
     gg_node *a = z->in[0], *b = z->in[1];
-    if (z->rank == 0 && z->dtype == GG_F64) {
-        z->val.s.d = f(a->val.s.d, b->val.s.d);
-        return;
-    }
     ggg_bplan p;
     ggg_bplan_init(z, &p);
     if (z->dtype == GG_F64)
@@ -206,15 +241,6 @@ INLINE void binary_accumulate(gg_node *z, int which, binary_deriv_fn d)
 INLINE void binary_backward(gg_node *z, binary_deriv_fn da, binary_deriv_fn db)
 {
     gg_node *a = z->in[0], *b = z->in[1];
-    if (z->rank == 0 && z->dtype == GG_F64) {
-        double x = a->val.s.d, y = b->val.s.d, out = z->val.s.d, up = z->grad.d;
-        double ga = up * da(x, y, out), gb = up * db(x, y, out);
-        if (ggc_needs_grad(a))
-            a->grad.d += ga;
-        if (ggc_needs_grad(b))
-            b->grad.d += gb;
-        return;
-    }
     if (ggc_needs_grad(a))
         binary_accumulate(z, 0, da);
     if (ggc_needs_grad(b))
@@ -243,8 +269,25 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
         (void)a, (void)b, (void)z;                                                   \
         return DB;                                                                   \
     }                                                                                \
-    GGK_VEC static void NAME##_forward(gg_node *n) { binary_forward(n, NAME##_f); }   \
-    GGK_VEC static void NAME##_backward(gg_node *n) { binary_backward(n, NAME##_da, NAME##_db); } \
+    GGK_VEC static __attribute__((noinline)) void NAME##_forward_t(gg_node *n)        \
+    {                                                                                \
+        binary_forward(n, NAME##_f);                                                 \
+    }                                                                                \
+    GGK_VEC static __attribute__((noinline)) void NAME##_backward_t(gg_node *n)       \
+    {                                                                                \
+        binary_backward(n, NAME##_da, NAME##_db);                                    \
+    }                                                                                \
+    static void NAME##_forward(gg_node *n)                                           \
+    {                                                                                \
+        scalar_node(n) ? binary_scalar_forward(n, NAME##_f) : NAME##_forward_t(n);    \
+    }                                                                                \
+    static void NAME##_backward(gg_node *n)                                          \
+    {                                                                                \
+        if (scalar_node(n))                                                          \
+            binary_scalar_backward(n, NAME##_da, NAME##_db);                          \
+        else                                                                         \
+            NAME##_backward_t(n);                                                    \
+    }                                                                                \
     static double NAME##_local(const gg_node *n, int i, size_t k)                    \
     {                                                                                \
         return binary_local(n, i, k, NAME##_da, NAME##_db);                          \
