@@ -218,7 +218,8 @@ static void print_json(const bench_all *b)
 }
 
 /* Training first, so that its peak RSS is not the other benchmarks'. */
-static int run_training(bench_all *b, int epochs, const gg_dataset *train, const gg_dataset *test)
+static int run_training(bench_all *b, int epochs, const char *data, const gg_dataset *train,
+                        const gg_dataset *test)
 {
     char err[GG_ERRLEN];
     bench_torch *torch = b->have_torch ? &b->torch : NULL;
@@ -228,6 +229,8 @@ static int run_training(bench_all *b, int epochs, const gg_dataset *train, const
         fprintf(stderr, "gategrad-bench: %s\n", err);
         return 1;
     }
+    b->train.data = data;
+    b->train.data_bytes = dataset_bytes(train) + dataset_bytes(test);
     const bench_train_result *t = &b->train;
     check(b, isfinite(t->first_loss) && t->last_loss < t->first_loss, "training loss did not decrease");
     check(b, t->allocs_per_step <= 0, "a training step allocated");
@@ -249,11 +252,8 @@ static int run_all(bench_all *b, int epochs)
         fprintf(stderr, "gategrad-bench: out of memory for the data sets\n");
         return 1;
     }
-    b->train.data = name;
     b->have_torch = !b->quick && bench_torch_start(&b->torch, gg_num_threads()) == 0;
-    int rc = run_training(b, epochs, &train, &test);
-    b->train.data = name;
-    b->train.data_bytes = dataset_bytes(&train) + dataset_bytes(&test);
+    int rc = run_training(b, epochs, name, &train, &test);
     bench_torch_stop(&b->torch);
     gg_dataset_free(&train);
     gg_dataset_free(&test);
