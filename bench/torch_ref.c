@@ -49,6 +49,8 @@ int bench_torch_start(bench_torch *t, int threads)
     *t = (bench_torch){.pid = -1};
     if (access(python, X_OK))
         return missing(t, "/usr/bin/python3 not found");
+    if (access(GG_BENCH_TORCH_SCRIPT, R_OK))
+        return missing(t, GG_BENCH_TORCH_SCRIPT " not found");
     if (access(openblas_omp, R_OK))
         return missing(t, "the OpenMP OpenBLAS is missing (libopenblas0-openmp: sh tools/setup.sh --bench)");
     int down[2], up[2];
