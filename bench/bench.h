@@ -52,19 +52,57 @@ typedef struct bench_train_result {
     int threads;
     double epoch_s;          /* fastest seconds per training epoch */
     double gemm_s;           /* fastest seconds of the same epoch's matrix products alone */
+    double torch_s;          /* PyTorch's fastest epoch, interleaved; NAN without it */
+    double torch_loss;       /* PyTorch's mean training loss in its last epoch */
     double allocs_per_step;  /* heap allocations per step after an epoch's first, worst
                                 epoch; -1 where they cannot be counted (sanitizers) */
     double allocs_last_epoch; /* the same in the last epoch alone */
     double first_loss, last_loss; /* mean training loss of the first and last epoch */
     size_t peak_rss_bytes;   /* of the process after training (before other benchmarks) */
-    size_t data_bytes;       /* of that, the training data set's arrays */
+    size_t data_bytes;       /* of that, the data sets' arrays (training and test) */
 } bench_train_result;
 
-/* Trains the classifier for reps epochs (Fashion-MNIST, or synthetic data
- * of its shape when absent or quick != 0: 1024 samples, one thread), each
- * followed by the epoch's matrix products alone. 0 on success; -1 with a message in
- * err (GG_ERRLEN bytes). */
-int bench_train(int quick, int reps, bench_train_result *res, char *err);
+struct gg_dataset;
+struct bench_torch;
+
+/* Fashion-MNIST's training and test halves, or synthetic data of their
+ * shape when it is absent or quick != 0 (1024 and 512 samples); *name says
+ * which. 0, or -1 when memory ran out. */
+int bench_load_data(int quick, struct gg_dataset *train, struct gg_dataset *test, const char **name);
+
+/* Trains the classifier on train for reps epochs (quick != 0: one thread),
+ * each followed by the epoch's matrix products alone and, when torch is not
+ * NULL, preceded by PyTorch's epoch. 0 on success; -1 with a message in err
+ * (GG_ERRLEN bytes). */
+int bench_train(int quick, int reps, const struct gg_dataset *train, struct bench_torch *torch,
+                bench_train_result *res, char *err);
+
+/* One model of the growth table: our fastest pass over steps batches of
+ * the training set and PyTorch's, interleaved. */
+typedef struct bench_scale_row {
+    const char *model;
+    size_t batch, steps;
+    double flops_per_step;   /* 2 x multiply-adds of the step's products */
+    double ours_s, torch_s;  /* fastest seconds for steps steps; torch NAN without it */
+} bench_scale_row;
+
+/* 784-1024-1024-10 and 784-4096-4096-10 (relu, Adam) at batch 256, 3
+ * interleaved repetitions (quick: the first model alone, two steps once,
+ * no PyTorch; the second row has steps 0). 0, or -1 with a message in err. */
+int bench_scale(int quick, const struct gg_dataset *train, struct bench_torch *torch, bench_scale_row rows[2],
+                char *err);
+
+typedef struct bench_predict_result {
+    size_t samples, batch;
+    double ours_s, torch_s;  /* fastest seconds over all samples; torch NAN without it */
+    double prob_sum_error;   /* |sum of every probability - samples| / samples */
+} bench_predict_result;
+
+/* gg_classifier_predict (784-256-128-10, batch 256, as gategrad predict)
+ * over the test images beside PyTorch's eval mode, 7 interleaved
+ * repetitions (quick: one, no PyTorch). 0, or -1 with a message in err. */
+int bench_predict(int quick, const struct gg_dataset *test, struct bench_torch *torch,
+                  bench_predict_result *res, char *err);
 
 /* Heap allocations (malloc, calloc, realloc, aligned) this process made so
  * far, or -1 when they cannot be counted (bench_alloc.c says how). */
@@ -104,5 +142,37 @@ typedef struct bench_hvp_result {
  * beside one first-order gradient of the same loss (bench/hvp.c). 0 on
  * success, -1 if recording failed. */
 int bench_hvp(int quick, bench_hvp_result *res);
+
+/* PyTorch as a reference in the same run (torch_ref.c): bench/pytorch_epoch.py
+ * --serve, started by /usr/bin/python3 with Debian's OpenMP OpenBLAS
+ * (LD_LIBRARY_PATH), OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512,
+ * denormals flushed and the given thread count. */
+typedef struct bench_torch {
+    int pid;              /* the child, or -1 */
+    FILE *to, *from;
+    char version[32];     /* torch.__version__ */
+    char missing[128];    /* why it could not start, when it did not */
+} bench_torch;
+
+/* Starts the child. 0, or -1 with the reason in t->missing (python3, torch
+ * or the OpenMP OpenBLAS missing). */
+int bench_torch_start(bench_torch *t, int threads);
+
+/* Times steps training steps of the relu MLP spec (e.g. "784-256-128-10:relu")
+ * at batch, Adam lr 1e-3 (steps 0: one whole shuffled epoch of the
+ * Fashion-MNIST training set). 0, or -1 when the child is gone. */
+int bench_torch_train(bench_torch *t, const char *spec, size_t batch, size_t steps, double *seconds,
+                      double *loss);
+
+/* Times eval-mode softmax predictions over the 10,000 test images at batch
+ * (784-256-128-10). 0, or -1. */
+int bench_torch_predict(bench_torch *t, size_t batch, double *seconds);
+
+/* Ends the child (if any); t may be started again. */
+void bench_torch_stop(bench_torch *t);
+
+/* Sleeps 0.2 s: OpenBLAS's and OpenMP's idle threads keep spinning for about
+ * 0.1 s after their last call, which would slow whatever ran next. */
+void bench_settle(void);
 
 #endif

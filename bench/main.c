@@ -19,14 +19,22 @@ static const char usage[] =
     "             peak and OpenBLAS when libopenblas.so.0 loads (sh tools/setup.sh --bench)\n"
     "  training   seconds per epoch of 784-256-128-10:relu, batch 128, Adam on\n"
     "             Fashion-MNIST (synthetic data of its shape when absent), against the same\n"
-    "             epoch's matrix products alone; heap allocations per step; peak RSS\n"
+    "             epoch's matrix products alone and PyTorch's epoch; heap allocations per\n"
+    "             step; peak RSS\n"
+    "  growth     ms per step and GFLOP/s of 784-1024-1024-10 and 784-4096-4096-10 at\n"
+    "             batch 256, against PyTorch's\n"
+    "  inference  samples/s of gg_classifier_predict over the test images (batch 256),\n"
+    "             against PyTorch's eval mode\n"
+    "  PyTorch    bench/pytorch_epoch.py --serve under /usr/bin/python3 with Debian's\n"
+    "             OpenMP OpenBLAS (python3-torch, libopenblas0-openmp: sh tools/setup.sh\n"
+    "             --bench), the same thread count, denormals flushed; 'none' when absent\n"
     "  scalar     record + backward of a 1,000,000-node random graph of add/mul/max/copy/\n"
     "             sigmoid gates, ns and bytes per node, against a minimal array-based tape in\n"
     "             warm memory: operands local, and a quarter of them from anywhere back;\n"
     "             allocations and page faults of a truncate-and-rebuild loop\n"
     "  moons      micrograd's demo (examples/moons.c), ms per training step, against the\n"
     "             same forward and backward over C arrays\n"
-    "  --quick     seconds instead of about half a minute: small sizes, few repetitions\n"
+    "  --quick     seconds instead of minutes: small sizes, few repetitions, no PyTorch\n"
     "  --json      end with one JSON line holding every figure\n"
     "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
     "  --epochs N  training epochs timed (default 5, quick 3); the fastest is reported\n"
@@ -44,6 +52,10 @@ typedef struct bench_all {
     bench_scalar_result scalar;
     bench_moons_result moons;
     bench_hvp_result hvp;
+    bench_scale_row scale[2];
+    bench_predict_result predict;
+    bench_torch torch;
+    int have_torch;
     const char *failed; /* the first check that failed, or NULL */
 } bench_all;
 
@@ -75,6 +87,20 @@ static int run_gemm(bench_all *b)
     return 0;
 }
 
+static size_t dataset_bytes(const gg_dataset *d)
+{
+    return d->n * (d->dim * (d->xb ? 1 : sizeof *d->x) + sizeof *d->y);
+}
+
+/* A JSON number, or null for NAN and the infinities. */
+static const char *jnum(double v, char buf[32])
+{
+    if (!isfinite(v))
+        return "null";
+    snprintf(buf, 32, "%.5f", v);
+    return buf;
+}
+
 static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
 static void print_train(const bench_train_result *t)
@@ -86,6 +112,11 @@ static void print_train(const bench_train_result *t)
     printf("%-28s %12s   %-30s %s\n", "figure", "value", "reference (same run)", "ratio");
     printf("%-28s %12.3f   %-22s %7.3f %6.2fx\n", "seconds per epoch", t->epoch_s,
            "GEMM alone, s/epoch", t->gemm_s, t->epoch_s / t->gemm_s);
+    if (isnan(t->torch_s))
+        printf("%-28s %12.3f   %-22s %7s\n", "seconds per epoch", t->epoch_s, "PyTorch", "-");
+    else
+        printf("%-28s %12.3f   %-22s %7.3f %6.2fx   (PyTorch loss %.4f)\n", "seconds per epoch", t->epoch_s,
+               "PyTorch, s/epoch", t->torch_s, t->epoch_s / t->torch_s, t->torch_loss);
     printf("%-28s %11.0f%%\n", "GEMM share of the epoch", 100 * fmin(1, t->gemm_s / t->epoch_s));
     if (t->allocs_per_step >= 0)
         printf("%-28s %12.3f   %-22s %7.3f\n", "heap allocations per step", t->allocs_per_step,
@@ -93,7 +124,50 @@ static void print_train(const bench_train_result *t)
     else
         printf("%-28s %12s   (malloc owned by a sanitizer)\n", "heap allocations per step", "-");
     printf("%-28s %8.0f MiB   %-22s %3.0f MiB\n", "peak RSS", mib(t->peak_rss_bytes),
-           "of which training data", mib(t->data_bytes));
+           "of which data sets", mib(t->data_bytes));
+}
+
+static void print_torch_line(const bench_all *b)
+{
+    if (b->have_torch)
+        printf("\nPyTorch reference: torch %s, %d thread%s, OpenMP OpenBLAS%s, denormals flushed\n",
+               b->torch.version, b->train.threads, b->train.threads == 1 ? "" : "s",
+               ggk_cpu_has_avx512() ? " (OPENBLAS_CORETYPE=SkylakeX)" : "");
+    else
+        printf("\nPyTorch reference: none (%s)\n", b->quick ? "--quick" : b->torch.missing);
+}
+
+static void print_scale(const bench_scale_row *rows)
+{
+    printf("\n== Training as the model grows: relu, batch %zu, Adam, %d threads ==\n", rows[0].batch,
+           gg_num_threads());
+    printf("%-22s %6s %10s %9s %10s %9s %7s\n", "model", "steps", "ms/step", "GFLOP/s", "PyTorch ms",
+           "GFLOP/s", "ratio");
+    for (int i = 0; i < 2; i++) {
+        const bench_scale_row *r = &rows[i];
+        if (!r->steps) {
+            printf("%-22s %6s (skipped by --quick)\n", r->model, "-");
+            continue;
+        }
+        double ours = r->ours_s / (double)r->steps, theirs = r->torch_s / (double)r->steps;
+        printf("%-22s %6zu %10.2f %9.1f", r->model, r->steps, 1e3 * ours, 1e-9 * r->flops_per_step / ours);
+        if (isnan(theirs))
+            printf(" %10s %9s %7s\n", "-", "-", "-");
+        else
+            printf(" %10.2f %9.1f %6.2fx\n", 1e3 * theirs, 1e-9 * r->flops_per_step / theirs, ours / theirs);
+    }
+}
+
+static void print_predict(const bench_predict_result *p)
+{
+    double ours = (double)p->samples / p->ours_s, theirs = (double)p->samples / p->torch_s;
+    printf("\n== Inference: gg_classifier_predict, 784-256-128-10, %zu images, batch %zu ==\n", p->samples,
+           p->batch);
+    if (isnan(theirs))
+        printf("%-28s %12.0f   %-22s %7s\n", "samples per second", ours, "PyTorch eval mode", "-");
+    else
+        printf("%-28s %12.0f   %-22s %7.0f %6.2fx\n", "samples per second", ours, "PyTorch eval mode", theirs,
+               ours / theirs);
 }
 
 static void print_scalar_shape(const char *what, const bench_scalar_shape *s, double n)
@@ -167,28 +241,68 @@ static void print_json(const bench_all *b)
            "\"gemm_share\": %.3f, \"allocs_per_step\": %.3f, \"allocs_per_step_last_epoch\": %.3f, \"peak_rss_mib\": %.1f, "
            "\"data_mib\": %.1f, \"first_loss\": %.5f, \"last_loss\": %.5f}, "
            "%s, \"hvp\": {\"hvp_seconds\": %.5f, \"gradient_seconds\": %.5f, "
-           "\"ratio\": %.3f}, \"ok\": %s%s%s%s}\n",
+           "\"ratio\": %.3f}, ",
            b->quick ? "true" : "false", t->threads, ggk_gemm_path_name(), b->gemm_json, t->data,
            t->model, t->batch, t->samples, t->steps, t->epoch_s, t->gemm_s,
            fmin(1, t->gemm_s / t->epoch_s), t->allocs_per_step, t->allocs_last_epoch, mib(t->peak_rss_bytes),
            mib(t->data_bytes), t->first_loss, t->last_loss, scalar, b->hvp.hvp_s, b->hvp.gradient_s,
-           b->hvp.hvp_s / b->hvp.gradient_s, b->failed ? "false" : "true",
-           b->failed ? ", \"failed\": \"" : "", b->failed ? b->failed : "", b->failed ? "\"" : "");
+           b->hvp.hvp_s / b->hvp.gradient_s);
+    char j1[32], j2[32];
+    printf("\"torch\": %s%s%s, \"torch_seconds_per_epoch\": %s, \"scale\": [", b->have_torch ? "\"" : "",
+           b->have_torch ? b->torch.version : "null", b->have_torch ? "\"" : "", jnum(t->torch_s, j1));
+    for (int i = 0; i < 2; i++)
+        printf("%s{\"model\": \"%s\", \"batch\": %zu, \"steps\": %zu, \"seconds\": %s, "
+               "\"torch_seconds\": %s, \"gflop_per_step\": %.3f}", i ? ", " : "", b->scale[i].model,
+               b->scale[i].batch, b->scale[i].steps, jnum(b->scale[i].ours_s, j1), jnum(b->scale[i].torch_s, j2),
+               1e-9 * b->scale[i].flops_per_step);
+    printf("], \"predict\": {\"samples\": %zu, \"seconds\": %s, \"torch_seconds\": %s}, ", b->predict.samples,
+           jnum(b->predict.ours_s, j1), jnum(b->predict.torch_s, j2));
+    printf("\"ok\": %s%s%s%s}\n", b->failed ? "false" : "true", b->failed ? ", \"failed\": \"" : "",
+           b->failed ? b->failed : "", b->failed ? "\"" : "");
 }
 
 /* Training first, so that its peak RSS is not the other benchmarks'. */
-static int run_all(bench_all *b, int epochs)
+static int run_training(bench_all *b, int epochs, const char *data, const gg_dataset *train,
+                        const gg_dataset *test)
 {
     char err[GG_ERRLEN];
-    if (bench_train(b->quick, epochs, &b->train, err)) {
+    bench_torch *torch = b->have_torch ? &b->torch : NULL;
+    if (bench_train(b->quick, epochs, train, torch, &b->train, err)
+        || bench_scale(b->quick, train, torch, b->scale, err)
+        || bench_predict(b->quick, test, torch, &b->predict, err)) {
         fprintf(stderr, "gategrad-bench: %s\n", err);
         return 1;
     }
+    b->train.data = data;
+    b->train.data_bytes = dataset_bytes(train) + dataset_bytes(test);
     const bench_train_result *t = &b->train;
     check(b, isfinite(t->first_loss) && t->last_loss < t->first_loss, "training loss did not decrease");
     check(b, t->allocs_per_step <= 0, "a training step allocated");
-    if (!b->json)
+    check(b, b->predict.prob_sum_error < 1e-4, "predicted probabilities do not sum to 1");
+    if (!b->json) {
+        print_torch_line(b);
         print_train(t);
+        print_scale(b->scale);
+        print_predict(&b->predict);
+    }
+    return 0;
+}
+
+static int run_all(bench_all *b, int epochs)
+{
+    gg_dataset train = {0}, test = {0};
+    const char *name;
+    if (bench_load_data(b->quick, &train, &test, &name)) {
+        fprintf(stderr, "gategrad-bench: out of memory for the data sets\n");
+        return 1;
+    }
+    b->have_torch = !b->quick && bench_torch_start(&b->torch, gg_num_threads()) == 0;
+    int rc = run_training(b, epochs, name, &train, &test);
+    bench_torch_stop(&b->torch);
+    gg_dataset_free(&train);
+    gg_dataset_free(&test);
+    if (rc)
+        return rc;
     if (run_gemm(b) || bench_scalar(b->quick ? 100000 : 1000000, b->quick ? 3 : 5, &b->scalar) ||
         bench_moons(b->quick ? 2 : 5, &b->moons)) {
         fprintf(stderr, "gategrad-bench: out of memory\n");

@@ -16,9 +16,10 @@
 #define MAX_REPS 9
 static const char model_spec[] = "784-256-128-10:relu"; /* the model */
 
-/* Fashion-MNIST's shape with pixels uniform in [0, 1) and each label the
- * argmax of a fixed random projection, so that a model can learn it. */
-static int synthetic(size_t n, gg_dataset *d)
+/* n samples of Fashion-MNIST's shape with pixels uniform in [0, 1) (drawn
+ * from seed) and each label the argmax of a fixed random projection, so
+ * that a model can learn it. */
+static int synthetic(size_t n, uint64_t seed, gg_dataset *d)
 {
     enum { DIM = 784, CLASSES = 10 };
     float *proj = malloc(DIM * CLASSES * sizeof *proj);
@@ -30,9 +31,10 @@ static int synthetic(size_t n, gg_dataset *d)
         return -1;
     }
     gg_rng r;
-    gg_rng_seed(&r, 99);
+    gg_rng_seed(&r, 99); /* one projection for every split, the samples by seed */
     for (size_t i = 0; i < DIM * CLASSES; i++)
         proj[i] = gg_rng_uniform(&r) < 0.5 ? -1.0f : 1.0f;
+    gg_rng_seed(&r, seed);
     for (size_t s = 0; s < n; s++) {
         float *x = d->x + s * DIM, score[CLASSES] = {0};
         for (size_t i = 0; i < DIM; i++) {
@@ -49,18 +51,20 @@ static int synthetic(size_t n, gg_dataset *d)
     return 0;
 }
 
-/* Fashion-MNIST's training half, or synthetic data when it is absent (and
- * always in quick mode, to stay fast). */
-static int load_data(int quick, gg_dataset *train, bench_train_result *res)
+/* Fashion-MNIST's two halves, or synthetic data of their shape when it is
+ * absent (and always in quick mode, to stay fast). */
+int bench_load_data(int quick, gg_dataset *train, gg_dataset *test, const char **name)
 {
-    gg_dataset test = {0};
-    if (!quick && gg_load_named_dataset("fashion-mnist", 1, train, &test, NULL) == 0) {
-        gg_dataset_free(&test);
-        res->data = "fashion-mnist";
+    if (!quick && gg_load_named_dataset("fashion-mnist", 1, train, test, NULL) == 0) {
+        *name = "fashion-mnist";
         return 0;
     }
-    res->data = "synthetic";
-    return synthetic(quick ? 1024 : 60000, train);
+    *name = "synthetic";
+    if (synthetic(quick ? 1024 : 60000, 99, train) || synthetic(quick ? 512 : 10000, 98, test)) {
+        gg_dataset_free(train);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- The epoch's matrix products alone ------------------------------------ */
@@ -158,13 +162,22 @@ static void on_epoch(void *ctx, const gg_epoch_stats *s)
 /* One epoch of training (watched) and one of products alone, reps times,
  * interleaved so that both see the same machine load; the fastest of each
  * is kept (interference on a shared machine only ever adds time). */
-static int timed_reps(gg_classifier *c, const gg_dataset *train, gemm_epoch *ge, int reps,
-                      bench_train_result *res, char *err)
+static int timed_reps(gg_classifier *c, const gg_dataset *train, gemm_epoch *ge, bench_torch *torch,
+                      int reps, bench_train_result *res, char *err)
 {
     gg_fit_config cfg = {.epochs = 1, .opt = gg_opt_defaults(GG_OPT_ADAM)};
     res->allocs_per_step = bench_alloc_count() < 0 ? -1 : 0;
     res->epoch_s = res->gemm_s = INFINITY;
+    res->torch_s = torch ? INFINITY : NAN;
     for (int r = 0; r < reps; r++) {
+        if (torch) {
+            double s, loss;
+            if (bench_torch_train(torch, model_spec, BATCH, 0, &s, &loss))
+                torch = NULL, res->torch_s = NAN;
+            else
+                res->torch_s = fmin(res->torch_s, s), res->torch_loss = loss;
+            bench_settle();
+        }
         watch w = {0};
         gg_fit_callbacks cb = {on_batch, on_epoch, &w};
         cfg.seed = (uint64_t)r + 1;
@@ -183,9 +196,9 @@ static int timed_reps(gg_classifier *c, const gg_dataset *train, gemm_epoch *ge,
     return 0;
 }
 
-int bench_train(int quick, int reps, bench_train_result *res, char *err)
+int bench_train(int quick, int reps, const gg_dataset *train, bench_torch *torch, bench_train_result *res,
+                char *err)
 {
-    gg_dataset train = {0};
     gg_mlp_spec spec;
     gemm_epoch ge = {0};
     gg_classifier *c = NULL;
@@ -199,19 +212,14 @@ int bench_train(int quick, int reps, bench_train_result *res, char *err)
         gg_set_num_threads(1);
     *res = (bench_train_result){.model = model_spec, .batch = BATCH, .threads = gg_num_threads()};
     reps = reps < 1 ? 1 : reps > MAX_REPS ? MAX_REPS : reps;
-    if (load_data(quick, &train, res)) {
-        snprintf(err, GG_ERRLEN, "bench: out of memory for the training data");
-        goto done;
-    }
-    res->samples = train.n;
-    res->data_bytes = train.n * (train.dim * (train.xb ? 1 : sizeof *train.x) + sizeof *train.y);
+    res->samples = train->n;
     if (gg_mlp_spec_parse(model_spec, &spec, err) || !(c = gg_classifier_new(&spec, BATCH, 1, err)))
         goto done;
     if (gemm_epoch_init(&ge, &spec)) {
         snprintf(err, GG_ERRLEN, "bench: out of memory for the matrix products");
         goto done;
     }
-    rc = timed_reps(c, &train, &ge, reps, res, err);
+    rc = timed_reps(c, train, &ge, torch, reps, res, err);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     res->peak_rss_bytes = (size_t)ru.ru_maxrss * 1024;
@@ -219,6 +227,5 @@ done:
     gg_set_num_threads(threads);
     gg_classifier_free(c);
     free(ge.block);
-    gg_dataset_free(&train);
     return rc;
 }
