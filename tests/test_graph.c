@@ -258,6 +258,107 @@ static void truncate_and_rebuild(void **state)
     gg_graph_free(g);
 }
 
+/* One random scalar graph: leaves (variables, constants, an f32 constant
+ * whose consumers take the general path) and 2000 nodes of the gates with a
+ * scalar recording path, each over a recent node and a leaf. */
+static gg_node *random_scalar_graph(gg_graph *g, gg_node **nodes, size_t n, uint64_t seed)
+{
+    enum { LEAVES = 16 };
+    gg_rng r;
+    gg_rng_seed(&r, seed);
+    for (size_t k = 0; k < LEAVES; k++) {
+        double v = 2 * gg_rng_uniform(&r) - 1;
+        nodes[k] = k == 3 ? gg_constant(g, GG_F32, v) : k % 4 == 1 ? gg_const(g, v) : gg_scalar(g, v);
+    }
+    for (size_t k = LEAVES; k < n; k++) {
+        gg_node *a = nodes[k - 1 - gg_rng_below(&r, k - 1 < 32 ? k - 1 : 32)];
+        gg_node *b = nodes[gg_rng_below(&r, LEAVES)];
+        if (gg_node_dtype(a) != gg_node_dtype(b))
+            b = a;
+        switch (gg_rng_below(&r, 16)) {
+        case 0: nodes[k] = gg_add(g, a, b); break;
+        case 1: nodes[k] = gg_sub(g, a, b); break;
+        case 2: nodes[k] = gg_mul(g, a, b); break;
+        case 3: nodes[k] = gg_max(g, a, b); break;
+        case 4: nodes[k] = gg_min(g, a, b); break;
+        case 5: nodes[k] = gg_copy(g, a); break;
+        case 6: nodes[k] = gg_neg(g, a); break;
+        case 7: nodes[k] = gg_sigmoid(g, a); break;
+        case 8: nodes[k] = gg_tanh(g, a); break;
+        case 9: nodes[k] = gg_relu(g, a); break;
+        case 10: nodes[k] = gg_abs(g, a); break;
+        case 11: nodes[k] = gg_leaky_relu(g, a, 0.1); break;
+        case 12: nodes[k] = gg_elu(g, a, 0.5); break;
+        case 13: nodes[k] = gg_sin(g, a); break;
+        case 14: nodes[k] = gg_silu(g, a); break;
+        default: nodes[k] = gg_add(g, gg_mul(g, a, b), a); break;
+        }
+    }
+    return nodes[n - 1];
+}
+
+static void same_bits(double x, double y)
+{
+    assert_memory_equal(&x, &y, sizeof x);
+}
+
+/* Rank-0 f64 nodes take a recording path of their own (ggc_record_scalar);
+ * an anomaly check sends every node through the general one. Both must
+ * build the same nodes, with the same values and gradients to the bit. */
+static void scalar_recording_matches_the_general_path(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    static gg_node *fast[N], *slow[N];
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        gg_graph *g = gg_graph_new(), *h = gg_graph_new();
+        assert_int_equal(gg_detect_anomaly(h, 1), 0);
+        gg_node *rf = random_scalar_graph(g, fast, N, seed), *rs = random_scalar_graph(h, slow, N, seed);
+        assert_non_null(rf);
+        assert_non_null(rs);
+        assert_int_equal(gg_node_count(g), gg_node_count(h));
+        assert_int_equal(gg_backward(g, rf), 0);
+        assert_int_equal(gg_backward(h, rs), 0);
+        for (size_t id = 0; id < gg_node_count(g); id++) {
+            gg_node *x = gg_node_at(g, id), *y = gg_node_at(h, id);
+            assert_string_equal(gg_gate_name(x), gg_gate_name(y));
+            assert_int_equal(gg_node_dtype(x), gg_node_dtype(y));
+            assert_int_equal(gg_requires_grad(x), gg_requires_grad(y));
+            for (int i = 0; i < 2; i++) {
+                gg_node *ix = gg_node_input(x, i), *iy = gg_node_input(y, i);
+                assert_int_equal(ix ? (long)gg_node_id(ix) : -1, iy ? (long)gg_node_id(iy) : -1);
+            }
+            same_bits(gg_value(x), gg_value(y));
+            if (gg_requires_grad(x))
+                same_bits(gg_grad(x), gg_grad(y));
+        }
+        gg_graph_free(g);
+        gg_graph_free(h);
+    }
+}
+
+/* The scalar path's refusals are the general path's. */
+static void scalar_recording_refuses_as_the_general_path(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new(), *h = gg_graph_new();
+    gg_node *x = gg_scalar(g, 1.0), *y = gg_scalar(h, 2.0), *f = gg_constant(g, GG_F32, 1.0);
+    assert_null(gg_add(g, x, y));
+    assert_contains(gg_error(g), "add: input 2 (node 0) belongs to another graph");
+    assert_null(gg_sigmoid(g, y));
+    assert_contains(gg_error(g), "sigmoid: input 1 (node 0) belongs to another graph");
+    assert_null(gg_mul(g, x, f));
+    assert_contains(gg_error(g), "dtypes differ");
+    assert_null(gg_mul(g, x, NULL));
+    assert_null(gg_relu(NULL, x));
+    gg_node *z = gg_add(g, f, f);
+    assert_non_null(z);
+    assert_int_equal(gg_node_dtype(z), GG_F32);
+    assert_true(gg_value(z) == 2.0);
+    gg_graph_free(g);
+    gg_graph_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +373,8 @@ int main(void)
         cmocka_unit_test(labels),
         cmocka_unit_test(shape_queries),
         cmocka_unit_test(truncate_and_rebuild),
+        cmocka_unit_test(scalar_recording_matches_the_general_path),
+        cmocka_unit_test(scalar_recording_refuses_as_the_general_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

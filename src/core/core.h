@@ -270,6 +270,41 @@ static inline bool ggc_owns(const gg_graph *g, const gg_node *n)
 gg_node *ggc_record(gg_graph *g, int gate, gg_node *a, gg_node *b, double param,
                     const ggc_shape *want);
 
+/* ggc_record for a rank-0 f64 node of an elementwise gate over one or two
+ * (arity) rank-0 f64 operands, called by a constructor that passes its
+ * gate's own entry (ggc_gates[gate_id]) so that the compiler sees the
+ * gate's flags and calls its forward directly. It builds the node ggc_record
+ * would and runs the same forward; anything else (another shape or dtype,
+ * a foreign or NULL operand, a gate with a check, an observer, a full
+ * chunk) goes through ggc_record, which also reports the errors. */
+static inline __attribute__((always_inline)) gg_node *ggc_record_scalar(gg_graph *g, int gate_id,
+                                                                        const ggc_gate *gate, int arity,
+                                                                        gg_node *a, gg_node *b, double param)
+{
+    bool fast = g && gate->elementwise && !gate->check && gate->arity == arity && a && a->rank == 0 &&
+                a->dtype == GG_F64 && ggc_owns(g, a) &&
+                (arity == 1 || (b && b->rank == 0 && b->dtype == GG_F64 && ggc_owns(g, b))) &&
+                !g->hook && !g->detect_anomaly && (g->count >> GGC_CHUNK_SHIFT) < g->nchunks;
+    if (!fast)
+        return ggc_record(g, gate_id, a, b, param, NULL);
+    uint8_t flags = arity == 2 ? a->flags | b->flags : a->flags;
+    gg_node *n = ggc_node(g, g->count);
+    /* Field by field, not a compound literal: that one becomes a rep stos. */
+    n->in[0] = a;
+    n->in[1] = arity == 2 ? b : NULL;
+    n->val.s.d = 0;
+    n->grad.d = 0;
+    n->param.f = param;
+    n->id = (uint32_t)g->count;
+    n->gate = (uint8_t)gate_id;
+    n->dtype = GG_F64;
+    n->rank = 0;
+    n->flags = gate->constant ? 0 : flags & GGC_NEEDS_GRAD;
+    g->count++;
+    gate->forward(n);
+    return n;
+}
+
 /* The same for any number of inputs (in[0..nin), all non-NULL) and up to
  * four parameters (p, may be NULL when np is 0): nodes with more than two
  * inputs or more than one parameter get a ggc_aux; one parameter goes to

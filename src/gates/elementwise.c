@@ -578,47 +578,51 @@ const ggc_gate ggg_gate_normal_cdf = {
 
 /* ---- Constructors ----------------------------------------------------------- */
 
-gg_node *gg_add(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_add, a, b, 0, NULL); }
-gg_node *gg_sub(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_sub, a, b, 0, NULL); }
-gg_node *gg_mul(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_mul, a, b, 0, NULL); }
-gg_node *gg_div(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_div, a, b, 0, NULL); }
-gg_node *gg_max(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_max, a, b, 0, NULL); }
-gg_node *gg_min(gg_graph *g, gg_node *a, gg_node *b) { return ggc_record(g, GG_GATE_min, a, b, 0, NULL); }
-gg_node *gg_copy(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_copy, a, NULL, 0, NULL); }
-gg_node *gg_neg(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_neg, a, NULL, 0, NULL); }
-gg_node *gg_sigmoid(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_sigmoid, a, NULL, 0, NULL); }
-gg_node *gg_tanh(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_tanh, a, NULL, 0, NULL); }
-gg_node *gg_exp(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_exp, a, NULL, 0, NULL); }
-gg_node *gg_log(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_log, a, NULL, 0, NULL); }
-gg_node *gg_relu(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_relu, a, NULL, 0, NULL); }
-gg_node *gg_abs(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_abs, a, NULL, 0, NULL); }
+/* Each constructor hands ggc_record_scalar its gate's own entry. */
+#define RECORD_BINARY(NAME, a, b) ggc_record_scalar(g, GG_GATE_##NAME, &ggg_gate_##NAME, 2, a, b, 0)
+#define RECORD_UNARY(NAME, a, p) ggc_record_scalar(g, GG_GATE_##NAME, &ggg_gate_##NAME, 1, a, NULL, p)
+
+gg_node *gg_add(gg_graph *g, gg_node *a, gg_node *b) { return RECORD_BINARY(add, a, b); }
+gg_node *gg_sub(gg_graph *g, gg_node *a, gg_node *b) { return RECORD_BINARY(sub, a, b); }
+gg_node *gg_mul(gg_graph *g, gg_node *a, gg_node *b) { return RECORD_BINARY(mul, a, b); }
+gg_node *gg_div(gg_graph *g, gg_node *a, gg_node *b) { return RECORD_BINARY(div, a, b); }
+gg_node *gg_max(gg_graph *g, gg_node *a, gg_node *b) { return RECORD_BINARY(max, a, b); }
+gg_node *gg_min(gg_graph *g, gg_node *a, gg_node *b) { return RECORD_BINARY(min, a, b); }
+gg_node *gg_copy(gg_graph *g, gg_node *a) { return RECORD_UNARY(copy, a, 0); }
+gg_node *gg_neg(gg_graph *g, gg_node *a) { return RECORD_UNARY(neg, a, 0); }
+gg_node *gg_sigmoid(gg_graph *g, gg_node *a) { return RECORD_UNARY(sigmoid, a, 0); }
+gg_node *gg_tanh(gg_graph *g, gg_node *a) { return RECORD_UNARY(tanh, a, 0); }
+gg_node *gg_exp(gg_graph *g, gg_node *a) { return RECORD_UNARY(exp, a, 0); }
+gg_node *gg_log(gg_graph *g, gg_node *a) { return RECORD_UNARY(log, a, 0); }
+gg_node *gg_relu(gg_graph *g, gg_node *a) { return RECORD_UNARY(relu, a, 0); }
+gg_node *gg_abs(gg_graph *g, gg_node *a) { return RECORD_UNARY(abs, a, 0); }
 
 gg_node *gg_leaky_relu(gg_graph *g, gg_node *a, double slope)
 {
-    return ggc_record(g, GG_GATE_leaky_relu, a, NULL, slope, NULL);
+    return RECORD_UNARY(leaky_relu, a, slope);
 }
 
 gg_node *gg_elu(gg_graph *g, gg_node *a, double alpha)
 {
-    return ggc_record(g, GG_GATE_elu, a, NULL, alpha, NULL);
+    return RECORD_UNARY(elu, a, alpha);
 }
 
 gg_node *gg_pow(gg_graph *g, gg_node *a, double exponent)
 {
-    return ggc_record(g, GG_GATE_pow, a, NULL, exponent, NULL);
+    return RECORD_UNARY(pow, a, exponent);
 }
 
-gg_node *gg_sqrt(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_sqrt, a, NULL, 0, NULL); }
-gg_node *gg_sin(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_sin, a, NULL, 0, NULL); }
-gg_node *gg_cos(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_cos, a, NULL, 0, NULL); }
-gg_node *gg_log1p(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_log1p, a, NULL, 0, NULL); }
-gg_node *gg_softplus(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_softplus, a, NULL, 0, NULL); }
-gg_node *gg_silu(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_silu, a, NULL, 0, NULL); }
-gg_node *gg_gelu(gg_graph *g, gg_node *a) { return ggc_record(g, GG_GATE_gelu, a, NULL, 0, NULL); }
+gg_node *gg_sqrt(gg_graph *g, gg_node *a) { return RECORD_UNARY(sqrt, a, 0); }
+gg_node *gg_sin(gg_graph *g, gg_node *a) { return RECORD_UNARY(sin, a, 0); }
+gg_node *gg_cos(gg_graph *g, gg_node *a) { return RECORD_UNARY(cos, a, 0); }
+gg_node *gg_log1p(gg_graph *g, gg_node *a) { return RECORD_UNARY(log1p, a, 0); }
+gg_node *gg_softplus(gg_graph *g, gg_node *a) { return RECORD_UNARY(softplus, a, 0); }
+gg_node *gg_silu(gg_graph *g, gg_node *a) { return RECORD_UNARY(silu, a, 0); }
+gg_node *gg_gelu(gg_graph *g, gg_node *a) { return RECORD_UNARY(gelu, a, 0); }
 
 gg_node *gg_pow_node(gg_graph *g, gg_node *base, gg_node *exponent)
 {
-    return ggc_record(g, GG_GATE_pow_node, base, exponent, 0, NULL);
+    return RECORD_BINARY(pow_node, base, exponent);
 }
 
 gg_node *gg_normal_cdf(gg_graph *g, gg_node *a)
