@@ -1,12 +1,14 @@
 /* test_crash.c - crash consistency of the files `gategrad train` writes
- * ($1 is the binary). Runs `train --save m.safetensors --plot m.svg` again
- * and again on files that already hold a good checkpoint and plot, and kills
+ * ($1 is the binary). Runs `train --save m.safetensors --plot m.svg --html
+ * m.html` again and again on files that already hold a good checkpoint, plot
+ * and report, and kills
  * it with SIGKILL: most kills aimed at the atomic writes themselves (an
  * inotify watch on the directory sees each temporary file created and
  * renamed; the kill follows after a random delay), the rest at random
  * moments. After every kill each file must be either the previous one, byte
  * for byte, or a complete new one (the checkpoint loads into a model and
- * names the killed run's seed; the plot is a whole SVG). Temporary files of
+ * names the killed run's seed; the plot is a whole SVG; the report a whole
+ * page, doctype to its final `</html>` line). Temporary files of
  * killed writes must never be at the target, and the next save of the same
  * target must remove them. The kill plan comes from a fixed seed. */
 #include "testutil.h"
@@ -31,7 +33,9 @@
 enum { KILLS = 240, MAX_RUNS = 600 }; /* runs until KILLS of them were killed */
 
 static const char *gategrad;
-static char dir[64], ckpt[128], plot[128];
+enum { NTARGETS = 3 };
+static const char *const target_names[NTARGETS] = {"m.safetensors", "m.svg", "m.html"};
+static char dir[64], ckpt[128], plot[128], html[128];
 
 static uint64_t rng_state = 17;
 
@@ -62,24 +66,23 @@ static void spin_until(double t_us)
 typedef enum { AT_CREATE, AT_RENAME, AT_RANDOM_TIME, NEVER } kill_moment;
 typedef struct kill_plan {
     kill_moment when;
-    const char *target; /* "m.safetensors" or "m.svg" */
+    int target; /* an index into target_names */
     double delay_us;
 } kill_plan;
 
 typedef struct run_result {
     pid_t pid;
     bool killed;          /* ended by our SIGKILL, not by itself */
-    bool saw_temp[2];     /* a temporary file of m.safetensors / m.svg appeared */
-    double create_us[2];  /* when, since the start */
-    double rename_us[2];  /* when it was renamed over its target (0: not seen) */
+    bool saw_temp[NTARGETS];    /* a temporary file of each target appeared */
+    double create_us[NTARGETS]; /* when, since the start */
+    double rename_us[NTARGETS]; /* when it was renamed over its target (0: not seen) */
 } run_result;
 
 static int target_index(const char *name, size_t *base_len)
 {
-    static const char *const targets[2] = {"m.safetensors", "m.svg"};
-    for (int i = 0; i < 2; i++) {
-        size_t n = strlen(targets[i]);
-        if (strncmp(name, targets[i], n) == 0) {
+    for (int i = 0; i < NTARGETS; i++) {
+        size_t n = strlen(target_names[i]);
+        if (strncmp(name, target_names[i], n) == 0) {
             *base_len = n;
             return i;
         }
@@ -87,8 +90,8 @@ static int target_index(const char *name, size_t *base_len)
     return -1;
 }
 
-/* 0 or 1 for an event on a temporary file of m.safetensors or m.svg (or,
- * with *renamed, the rename over it); -1 for anything else. */
+/* The target's index for an event on a temporary file of one (or, with
+ * *renamed, the rename over it); -1 for anything else. */
 static int classify_event(const struct inotify_event *e, bool *renamed)
 {
     size_t n;
@@ -110,8 +113,8 @@ static pid_t start_train(unsigned seed)
     if (pid == 0) {
         freopen("/dev/null", "w", stdout);
         freopen("/dev/null", "w", stderr);
-        execl(gategrad, gategrad, "train", "--data", "spiral", "--model", "2-128-128-2:tanh", "--epochs", "2",
-              "--seed", seed_text, "--save", ckpt, "--plot", plot, (char *)NULL);
+        execl(gategrad, gategrad, "train", "--data", "spiral", "--model", "2-128-128-2:tanh", "--epochs", "1",
+              "--seed", seed_text, "--save", ckpt, "--plot", plot, "--html", html, (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -138,8 +141,7 @@ static void read_events(int in, double start, const kill_plan *plan, pid_t pid, 
                 r->saw_temp[t] = true;
                 r->create_us[t] = at - start;
             }
-            bool hit = plan->when == (renamed ? AT_RENAME : AT_CREATE) &&
-                       !strcmp(plan->target, t ? "m.svg" : "m.safetensors");
+            bool hit = plan->when == (renamed ? AT_RENAME : AT_CREATE) && plan->target == t;
             if (hit && !*sent) {
                 spin_until(at + plan->delay_us);
                 kill(pid, SIGKILL);
@@ -220,12 +222,12 @@ static void assert_checkpoint_loads(unsigned seed)
     gg_safetensors_close(f);
 }
 
-static void assert_whole_svg(const unsigned char *buf, size_t len)
+/* buf starts with `start` and ends with `end`. */
+static void assert_whole(const unsigned char *buf, size_t len, const char *start, const char *end)
 {
-    const char *end = "</svg>\n";
-    assert_true(len > strlen(end));
+    assert_true(len > strlen(start) + strlen(end));
+    assert_memory_equal(buf, start, strlen(start));
     assert_memory_equal(buf + len - strlen(end), end, strlen(end));
-    assert_non_null(strstr((const char *)buf, "<svg"));
 }
 
 /* The last good version of a file. */
@@ -246,8 +248,10 @@ static bool check_file(const char *path, good_file *good, int which, unsigned se
     }
     if (which == 0)
         assert_checkpoint_loads(seed);
+    else if (which == 1)
+        assert_whole(now, len, "<svg", "</svg>\n");
     else
-        assert_whole_svg(now, len);
+        assert_whole(now, len, "<!DOCTYPE html>\n", "</script>\n</body>\n</html>\n");
     free(good->bytes);
     good->bytes = now;
     good->len = len;
@@ -256,11 +260,12 @@ static bool check_file(const char *path, good_file *good, int which, unsigned se
 
 /* Counts the temporary files of each target in dir, all of them and those
  * of the process own (0: none). */
-static void count_temps(int all[2], int mine[2], pid_t own)
+static void count_temps(int all[NTARGETS], int mine[NTARGETS], pid_t own)
 {
     char tag[32];
     snprintf(tag, sizeof tag, ".tmp-%ld-", (long)own);
-    all[0] = all[1] = mine[0] = mine[1] = 0;
+    for (int t = 0; t < NTARGETS; t++)
+        all[t] = mine[t] = 0;
     DIR *d = opendir(dir);
     assert_non_null(d);
     for (struct dirent *e; (e = readdir(d));) {
@@ -274,18 +279,23 @@ static void count_temps(int all[2], int mine[2], pid_t own)
     closedir(d);
 }
 
-static kill_plan plan_for(double window_us, double run_us)
+/* window_us: how long the checkpoint's and the report's writes take. */
+static kill_plan plan_for(const double window_us[NTARGETS], double run_us)
 {
-    kill_plan p = {.target = "m.safetensors"};
+    kill_plan p = {.target = 0};
     unsigned r = (unsigned)(next_random() % 100);
     double u = (double)(next_random() % 1000001) / 1e6;
-    if (r < 60) {
+    if (r < 50) {
         p.when = AT_CREATE; /* during the checkpoint's write (the kill itself takes time) */
-        p.delay_us = 0.6 * u * window_us;
-    } else if (r < 75) {
+        p.delay_us = 0.6 * u * window_us[0];
+    } else if (r < 62) {
         p.when = AT_CREATE; /* during the plot's */
-        p.target = "m.svg";
+        p.target = 1;
         p.delay_us = u * 200;
+    } else if (r < 75) {
+        p.when = AT_CREATE; /* during the report's */
+        p.target = 2;
+        p.delay_us = 0.6 * u * window_us[2];
     } else if (r < 85) {
         p.when = AT_RENAME; /* just after the checkpoint's rename */
         p.delay_us = u * 50;
@@ -297,29 +307,28 @@ static kill_plan plan_for(double window_us, double run_us)
 }
 
 typedef struct tally {
-    int runs, kills, in_write[2], after_rename, kept[2], renewed[2], left_behind;
+    int runs, kills, in_write[NTARGETS], after_rename, kept[NTARGETS], renewed[NTARGETS], left_behind;
 } tally;
 
 /* One run of train with its files checked afterwards. */
-static void run_and_check(const kill_plan *p, good_file good[2], tally *n)
+static void run_and_check(const kill_plan *p, good_file good[NTARGETS], tally *n)
 {
-    static const char *const names[2] = {"m.safetensors", "m.svg"};
-    const char *paths[2] = {ckpt, plot};
+    const char *paths[NTARGETS] = {ckpt, plot, html};
     unsigned seed = 1 + (unsigned)n->runs++;
-    int before[2], after[2], mine[2];
+    int before[NTARGETS], after[NTARGETS], mine[NTARGETS];
     run_result r;
     count_temps(before, mine, 0);
     run_once(seed, p, &r);
     count_temps(after, mine, r.pid);
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < NTARGETS; t++) {
         bool changed = check_file(paths[t], &good[t], t, seed);
         /* A save that reached its temporary file removed every stale one of
          * its target: at most its own is left. */
         if (r.saw_temp[t] && after[t] > mine[t])
             fail_msg("run %d: %d stale temporary files of %s remain (were %d)", n->runs, after[t] - mine[t],
-                     names[t], before[t]);
+                     target_names[t], before[t]);
         if (!r.killed && after[t] != 0)
-            fail_msg("run %d finished but left %d temporary files of %s", n->runs, after[t], names[t]);
+            fail_msg("run %d finished but left %d temporary files of %s", n->runs, after[t], target_names[t]);
         if (r.killed) {
             n->in_write[t] += mine[t];
             n->kept[t] += !changed;
@@ -329,7 +338,7 @@ static void run_and_check(const kill_plan *p, good_file good[2], tally *n)
     }
     if (r.killed) {
         n->kills++;
-        n->after_rename += r.rename_us[0] > 0 && !mine[0] && !mine[1] && !r.rename_us[1];
+        n->after_rename += r.rename_us[0] > 0 && !mine[0] && !mine[1] && !mine[2] && !r.rename_us[1];
     }
 }
 
@@ -351,40 +360,47 @@ static void assert_predict_loads(const char *path)
 static void kills_leave_old_or_new_files(void **state)
 {
     (void)state;
-    good_file good[2] = {{0}};
+    good_file good[NTARGETS] = {{0}};
     tally n = {0};
     kill_plan never = {.when = NEVER};
     /* The first save, uninterrupted, which also measures how long the
-     * checkpoint's write takes and a whole run. */
+     * writes take and a whole run. */
     run_result r;
     run_once(1, &never, &r);
     n.runs = 1;
-    assert_true(r.saw_temp[0] && r.rename_us[0] > 0);
-    double window = r.rename_us[0] - r.create_us[0], run_us = r.rename_us[1] + 1000;
+    double window[NTARGETS];
+    for (int t = 0; t < NTARGETS; t++) {
+        assert_true(r.saw_temp[t] && r.rename_us[t] > r.create_us[t]);
+        window[t] = r.rename_us[t] - r.create_us[t];
+    }
+    double run_us = r.rename_us[2] + 1000;
     assert_true(check_file(ckpt, &good[0], 0, 1));
     assert_true(check_file(plot, &good[1], 1, 1));
+    assert_true(check_file(html, &good[2], 2, 1));
     while (n.kills < KILLS && n.runs < MAX_RUNS) {
         kill_plan p = plan_for(window, run_us);
         run_and_check(&p, good, &n);
     }
     assert_predict_loads(ckpt); /* what the kills left, as the command reads it */
     run_and_check(&never, good, &n); /* the last save cleans up */
-    int left[2], none[2];
+    int left[NTARGETS], none[NTARGETS];
     count_temps(left, none, 0);
-    assert_int_equal(left[0] + left[1], 0);
+    assert_int_equal(left[0] + left[1] + left[2], 0);
     print_message("%d kills of %d runs: %d inside the checkpoint's write (its temporary file left), %d inside the "
-                  "plot's, %d just after the checkpoint's rename; after a kill the checkpoint was the old one %d "
-                  "times and a complete new one %d times, the plot old %d and new %d times; the %d temporary "
-                  "files killed writes left were all removed by later saves\n",
-                  n.kills, n.runs, n.in_write[0], n.in_write[1], n.after_rename, n.kept[0], n.renewed[0],
-                  n.kept[1], n.renewed[1], n.left_behind);
+                  "plot's, %d inside the report's, %d just after the checkpoint's rename; after a kill the "
+                  "checkpoint was the old one %d times and a complete new one %d times, the plot old %d and new %d "
+                  "times, the report old %d and new %d times; the %d temporary files killed writes left were all "
+                  "removed by later saves\n",
+                  n.kills, n.runs, n.in_write[0], n.in_write[1], n.in_write[2], n.after_rename, n.kept[0],
+                  n.renewed[0], n.kept[1], n.renewed[1], n.kept[2], n.renewed[2], n.left_behind);
     assert_true(n.kills >= KILLS);
     /* Kills land inside the writes (most of them in a release build, over
      * a third under the sanitizers' slower timing): the crash is tested
-     * where it matters. */
-    assert_true(n.in_write[0] + n.in_write[1] >= n.kills / 3);
-    free(good[0].bytes);
-    free(good[1].bytes);
+     * where it matters, the report's write included. */
+    assert_true(n.in_write[0] + n.in_write[1] + n.in_write[2] >= n.kills / 3);
+    assert_true(n.in_write[2] > 0);
+    for (int t = 0; t < NTARGETS; t++)
+        free(good[t].bytes);
 }
 
 static int make_dir(void **state)
@@ -395,6 +411,7 @@ static int make_dir(void **state)
         return -1;
     snprintf(ckpt, sizeof ckpt, "%s/m.safetensors", dir);
     snprintf(plot, sizeof plot, "%s/m.svg", dir);
+    snprintf(html, sizeof html, "%s/m.html", dir);
     return 0;
 }
 

@@ -17,9 +17,15 @@
 #include "gategrad/data.h"
 #include "gategrad/io.h"
 #include "gategrad/nn.h"
+#include "gategrad/dist.h"
 #include "gategrad/expr.h"
+#include "nn/nn.h"
 
 static char dir[64];
+
+/* The distributed setup's allocations: the graph's leaves and gates, the
+ * reducer and its copies. */
+enum { DIST_POINTS = 8 };
 
 static void path_in_dir(char *buf, size_t size, const char *name)
 {
@@ -443,6 +449,80 @@ static int train_small_mlp(char *err, size_t errlen, double *digest)
     return rc;
 }
 
+/* The same, as rank 0 of two ranks in a process that is one rank: the
+ * data-parallel path of the fit (the parameters broadcast, the reducer
+ * averaging every step's gradients) without a launcher. */
+static int train_small_mlp_as_rank(char *err, size_t errlen, double *digest)
+{
+    (void)errlen;
+    gg_dataset d = {0};
+    gg_mlp_spec spec;
+    if (gg_playground("xor", 40, 0.1, 3, &d, err) || gg_mlp_spec_parse("2-4-2:tanh", &spec, err))
+        return -1;
+    gg_classifier *c = gg_classifier_new(&spec, 8, 5, err);
+    gg_fit_config cfg = {.epochs = 1, .opt = gg_opt_defaults(GG_OPT_ADAM), .seed = 1};
+    double loss, accuracy;
+    int rc = c ? ggn_classifier_fit_ranks(c, &d, NULL, &cfg, NULL, NULL, 0, 2, err) : -1;
+    if (!rc && !(rc = gg_classifier_evaluate(c, &d, &loss, &accuracy, NULL, err)))
+        *digest = loss;
+    gg_classifier_free(c);
+    gg_dataset_free(&d);
+    return rc;
+}
+
+/* The reducer's averaging steps with accumulate = 2: nothing, then the
+ * reduction; then one reduction by hand. */
+static int reduce_twice(gg_dist_grads *r, double *value, char *err)
+{
+    int first = gg_dist_grads_step(r, value, err), second = first ? -1 : gg_dist_grads_step(r, value, err);
+    if (first < 0 || second < 0)
+        return first ? first : second;
+    if (second != 1)
+        return ggb_errorf(err, "gg_dist_grads_step returned %d then %d, not 0 then 1", first, second);
+    return gg_dist_grads_reduce(r, 0.5, value, err);
+}
+
+/* The distributed setup of one rank (no launcher; MPI built in or not):
+ * init, parameters with gradients broadcast, a reducer over them stepping
+ * and reducing, an epoch's shard, freeing. */
+static int dist_one_rank(char *err, size_t errlen, double *digest)
+{
+    if (gg_dist_init(0, err))
+        return -1;
+    gg_graph *g = gg_graph_new();
+    if (!g)
+        return graph_error(g, err, errlen);
+    /* Elementwise gates: a product would reach the GEMM, whose workspace
+     * failures are absorbed (gemm_without_workspace). */
+    gg_node *W = gg_tensor(g, GG_F64, 2, (int64_t[]){2, 3}, (double[]){0.1, -0.2, 0.3, 0.4, -0.5, 0.6});
+    gg_node *b = gg_tensor(g, GG_F64, 2, (int64_t[]){2, 3}, (double[]){0.05, -0.05, 0, 0.1, 0.2, -0.1});
+    gg_node *X = gg_input(g, GG_F64, 2, (int64_t[]){2, 3}, (double[]){1, 2, 3, -1, 0.5, 2});
+    gg_node *loss = gg_mean(g, gg_sigmoid(g, gg_add(g, gg_mul(g, X, W), b)));
+    if (!loss || gg_backward(g, loss))
+        return graph_error(g, err, errlen);
+    gg_node *params[2] = {W, b};
+    gg_dist_grads *r = NULL;
+    double value = gg_value(loss);
+    int rc = gg_dist_broadcast_params(params, 2, err);
+    if (!rc && !(r = gg_dist_grads_new(params, 2, 2, err)))
+        rc = -1;
+    if (!rc)
+        rc = reduce_twice(r, &value, err);
+    uint32_t shard[10];
+    size_t k = rc ? 0 : gg_dist_shard(10, 4, 7, 1, gg_dist_rank(), gg_dist_size(), shard, err);
+    if (!rc && k != 10)
+        rc = k ? ggb_errorf(err, "one rank's shard holds %zu of 10 samples", k) : -1;
+    if (!rc) {
+        *digest = value + gg_grad_at(W, 3) + gg_grad_at(b, 1) + (double)gg_dist_grads_bytes(r);
+        for (size_t i = 0; i < k; i++)
+            *digest += (double)(shard[i] * (i + 1));
+    }
+    gg_dist_grads_free(r);
+    gg_graph_free(g);
+    gg_dist_finalize();
+    return rc;
+}
+
 /* The stepping page of a small circuit (gg_html), into memory. */
 static int html_page(char *err, size_t errlen, double *digest)
 {
@@ -502,6 +582,8 @@ static void parse_and_train_allocation_failures(void **state)
     assert_true(exhaust("write the stepping page", html_page, ERRORS_ONLY) >= 10);
     assert_true(exhaust("write a training report", train_report, ERRORS_ONLY) >= 2);
     assert_true(exhaust("build and train a small MLP", train_small_mlp, MAY_ABSORB) >= 10);
+    assert_true(exhaust("train a small MLP as one of two ranks", train_small_mlp_as_rank, MAY_ABSORB) >= 10);
+    assert_true(exhaust("the distributed setup of one rank", dist_one_rank, ERRORS_ONLY) >= DIST_POINTS);
 }
 
 /* The promise the README makes for the GEMM: when a packing workspace (or
