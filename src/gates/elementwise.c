@@ -100,11 +100,11 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
         (void)x, (void)y, (void)p;                                                   \
         return DERIV;                                                                \
     }                                                                                \
-    GGK_VEC static __attribute__((noinline)) void NAME##_forward_t(gg_node *n)        \
+    GGK_VEC_OUTLINE static void NAME##_forward_t(gg_node *n)                         \
     {                                                                                \
         unary_forward(n, NAME##_f);                                                  \
     }                                                                                \
-    GGK_VEC static __attribute__((noinline)) void NAME##_backward_t(gg_node *n)       \
+    GGK_VEC_OUTLINE static void NAME##_backward_t(gg_node *n)                        \
     {                                                                                \
         unary_backward(n, NAME##_d);                                                 \
     }                                                                                \
@@ -269,11 +269,11 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
         (void)a, (void)b, (void)z;                                                   \
         return DB;                                                                   \
     }                                                                                \
-    GGK_VEC static __attribute__((noinline)) void NAME##_forward_t(gg_node *n)        \
+    GGK_VEC_OUTLINE static void NAME##_forward_t(gg_node *n)                         \
     {                                                                                \
         binary_forward(n, NAME##_f);                                                 \
     }                                                                                \
-    GGK_VEC static __attribute__((noinline)) void NAME##_backward_t(gg_node *n)       \
+    GGK_VEC_OUTLINE static void NAME##_backward_t(gg_node *n)                        \
     {                                                                                \
         binary_backward(n, NAME##_da, NAME##_db);                                    \
     }                                                                                \

@@ -80,10 +80,20 @@ void ggk_threads_shutdown(void);
 #if defined(GG_SIMD_X86) && defined(__has_attribute) && !defined(GGK_NO_CLONES)
 #if __has_attribute(target_clones)
 #define GGK_VEC __attribute__((target_clones("avx512f", "default")))
+#ifdef __clang__
+/* Clang refuses noinline beside target_clones; a cloned function is called
+ * through its ifunc and never inlined anyway. */
+#define GGK_VEC_OUTLINE GGK_VEC
+#endif
 #endif
 #endif
 #ifndef GGK_VEC
 #define GGK_VEC
+#endif
+/* A GGK_VEC function kept out of its callers (its large frame stays off
+ * their fast paths). */
+#ifndef GGK_VEC_OUTLINE
+#define GGK_VEC_OUTLINE GGK_VEC __attribute__((noinline))
 #endif
 
 /* ==== GEMM ================================================================== */
