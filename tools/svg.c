@@ -129,7 +129,7 @@ static int cell_code(const float *p, size_t classes)
         if (p[j] > p[best])
             best = j;
     double conf = (p[best] - 1.0 / (double)classes) / (1 - 1.0 / (double)classes);
-    int level = (int)fmin(4, floor(conf * 5));
+    int level = isfinite(conf) ? (int)fmax(0, fmin(4, floor(conf * 5))) : 0; /* NaN from a diverged model */
     return (int)(best % NPALETTE) * 5 + level;
 }
 
