@@ -78,6 +78,86 @@ static void switching_roots(void **state)
     gg_graph_free(g);
 }
 
+/* A tensor graph with every way a gradient is reached: a matmul chain, a
+ * broadcast bias, relu, a node used twice by one gate and by two gates,
+ * matmul(h, h^T-shaped h), a sum. Fills nodes[] with its intermediates. */
+static gg_node *build_tensor_net(gg_graph *g, gg_node **leaf, gg_node **mid)
+{
+    const float xw[] = {0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.75f}, bw[] = {0.1f, -0.2f};
+    const float ww[] = {0.3f, -0.6f, 0.9f, 0.2f, -0.4f, 0.8f};
+    leaf[0] = gg_tensor(g, GG_F32, 2, (const int64_t[]){2, 3}, xw);
+    leaf[1] = gg_tensor(g, GG_F32, 2, (const int64_t[]){3, 2}, ww);
+    leaf[2] = gg_tensor(g, GG_F32, 1, (const int64_t[]){2}, bw);
+    mid[0] = gg_matmul(g, leaf[0], leaf[1]);     /* [2,2] */
+    mid[1] = gg_add(g, mid[0], leaf[2]);         /* bias broadcast over rows */
+    mid[2] = gg_relu(g, mid[1]);
+    mid[3] = gg_mul(g, mid[2], mid[2]);          /* one gate, the same input twice */
+    mid[4] = gg_matmul(g, mid[3], mid[3]);       /* again, through the product */
+    mid[5] = gg_add(g, mid[4], mid[2]);          /* mid[2] reached by two gates */
+    return gg_sum(g, mid[5]);
+}
+
+/* Repeated passes over tensors give every intermediate the same gradient
+ * as the first pass (the engine clears them lazily, and the first gate to
+ * reach one writes instead of adding) and add up in the leaves, exactly as
+ * the eager path that anomaly detection takes. */
+static void tensor_passes_repeat_exactly(void **state)
+{
+    (void)state;
+    enum { LEAVES = 3, MIDS = 6 };
+    float first[2][MIDS + LEAVES][6];
+    for (int eager = 0; eager < 2; eager++) {
+        gg_graph *g = gg_graph_new();
+        gg_node *leaf[LEAVES], *mid[MIDS], *f = build_tensor_net(g, leaf, mid);
+        assert_non_null(f);
+        assert_int_equal(gg_detect_anomaly(g, eager), 0);
+        for (int pass = 1; pass <= 3; pass++) {
+            assert_int_equal(gg_forward(g, f), 0);
+            assert_int_equal(gg_backward(g, f), 0);
+            for (int i = 0; i < MIDS + LEAVES; i++) {
+                gg_node *n = i < MIDS ? mid[i] : leaf[i - MIDS];
+                const float *gr = gg_grad_data(n);
+                for (size_t k = 0; k < gg_numel(n); k++) {
+                    if (pass == 1)
+                        first[eager][i][k] = gr[k];
+                    float want = i < MIDS ? first[eager][i][k] : (float)pass * first[eager][i][k];
+                    assert_true(gr[k] == want);
+                    assert_true(gr[k] == first[0][i][k] * (i < MIDS ? 1.0f : (float)pass));
+                }
+            }
+        }
+        gg_graph_free(g);
+    }
+}
+
+/* A tensor gradient that no gate reaches in a pass reads zero after it,
+ * whatever an earlier pass from another root left there: t is an
+ * ancestor of r2 only through argmax, which passes nothing back, and no
+ * ancestor of r3 at all (a pass from a root with no cached order clears
+ * every gradient recorded before the root). */
+static void unreached_tensor_gradient_reads_zero(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    const float av[] = {1.0f, -2.0f, 3.0f};
+    gg_node *a = gg_tensor(g, GG_F32, 1, (const int64_t[]){3}, av);
+    gg_node *t = gg_mul(g, a, a);
+    gg_node *r1 = gg_sum(g, t);
+    gg_node *r2 = gg_add(g, gg_sum(g, a), gg_sum(g, gg_argmax_axis(g, t, 0, 0)));
+    gg_node *r3 = gg_sum(g, gg_exp(g, a));
+    assert_non_null(r2);
+    assert_non_null(r3);
+    gg_node *second[] = {r2, r3};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(gg_backward(g, r1), 0);
+        assert_true(((const float *)gg_grad_data(t))[1] == 1.0f);
+        assert_int_equal(gg_backward(g, second[i]), 0);
+        for (int k = 0; k < 3; k++)
+            assert_true(((const float *)gg_grad_data(t))[k] == 0.0f);
+    }
+    gg_graph_free(g);
+}
+
 /* 10 million nodes, one chain: the order is built and walked without
  * recursion, under the default 8 MiB stack. */
 static void ten_million_chain(void **state)
@@ -365,6 +445,8 @@ int main(void)
         cmocka_unit_test(rerun_equals_fresh_build),
         cmocka_unit_test(backward_twice_accumulates_leaves_only),
         cmocka_unit_test(switching_roots),
+        cmocka_unit_test(tensor_passes_repeat_exactly),
+        cmocka_unit_test(unreached_tensor_gradient_reads_zero),
         cmocka_unit_test(ten_million_chain),
         cmocka_unit_test(node_pointers_stay_put),
         cmocka_unit_test(constants_and_inputs),

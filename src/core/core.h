@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "base/base.h"
 #include "gategrad/graph.h"
@@ -33,6 +34,11 @@ enum {
     GGC_MARK = 1u << 1,       /* scratch bit of the topological sort */
     GGC_LABELED = 1u << 2,    /* has an entry in the label table */
     GGC_AUX = 1u << 3,        /* param.aux holds more inputs or parameters */
+    /* A tensor's gradient buffer holds an earlier pass's numbers, which
+     * stand for zero: backward clears a gradient lazily, so that the first
+     * gate to reach it can write it instead of zeroing and then adding
+     * (ggc_grad_claim). Set only during a pass without observers. */
+    GGC_GRAD_STALE = 1u << 4,
 };
 
 /* What a node holds beyond its 48 bytes, in the arena: inputs past the
@@ -158,6 +164,10 @@ typedef struct ggc_gate {
      * teaching page evaluates the very same formulas. NULL elsewhere. */
     const char *fwd_text;
     const char *local_text[2];
+    /* true: the tensor backward calls ggc_grad_claim (or ggc_grad_settle)
+     * for an input before it touches that input's gradient; false: the
+     * driver settles every stale input before the backward runs. */
+    bool writes_first;
     /* The recording backward (gg_gradient, gradient.c): records the
      * gradient each input i with want[i] receives, as new nodes of g built
      * with the public constructors from up (the gradient n receives: a
@@ -227,6 +237,7 @@ struct gg_graph {
     void *hook_ctx;
     bool detect_anomaly;
     bool grads_dirty; /* a backward pass ran since the last gg_zero_grad */
+    bool stale_grads; /* the running pass marked gradients GGC_GRAD_STALE */
 
     bool has_error;
     char error[GG_ERRLEN];
@@ -383,6 +394,25 @@ static inline const int64_t *ggc_dims(const gg_node *n)
 static inline bool ggc_needs_grad(const gg_node *n)
 {
     return n->flags & GGC_NEEDS_GRAD;
+}
+
+/* Called by a writes_first gate's backward right before it first touches
+ * input n's gradient: true when that gradient is stale, and the gate then
+ * stores its contribution (=) over every element instead of adding it;
+ * false: it adds, as always. Either way n's gradient is live afterwards. */
+static inline bool ggc_grad_claim(gg_node *n)
+{
+    bool stale = n->flags & GGC_GRAD_STALE;
+    n->flags &= (uint8_t)~GGC_GRAD_STALE;
+    return stale;
+}
+
+/* Zeroes n's gradient if it is stale (for a contribution that does not
+ * cover every element, or adds into some twice: a broadcast input). */
+static inline void ggc_grad_settle(gg_node *n)
+{
+    if (ggc_grad_claim(n))
+        memset(n->val.t->grad, 0, n->val.t->numel * gg_dtype_size(n->dtype));
 }
 
 /* NaN/Inf checks after a gate ran (gg_detect_anomaly); false with the

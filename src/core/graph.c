@@ -531,6 +531,7 @@ static inline void zero_node_grad(gg_node *n)
 {
     if (!(n->flags & GGC_NEEDS_GRAD))
         return;
+    n->flags &= (uint8_t)~GGC_GRAD_STALE;
     if (n->rank)
         memset(n->val.t->grad, 0, n->val.t->numel * gg_dtype_size(n->dtype));
     else
@@ -562,6 +563,20 @@ static void add_seed(gg_node *root, const void *seed)
             ((float *)grad)[i] += seed ? ((const float *)seed)[i] : 1.0f;
 }
 
+/* Before n's gate runs in a pass with stale gradients: n's own gradient
+ * (when no consumer reached it) and, for a gate that does not claim them
+ * itself, its inputs' become zeros. */
+static void settle_around(gg_node *n, const ggc_gate *gate)
+{
+    if (n->flags & GGC_GRAD_STALE)
+        ggc_grad_settle(n);
+    if (gate->writes_first)
+        return;
+    for (int i = 0, nin = ggc_nin(n); i < nin; i++)
+        if (ggc_in(n, i)->flags & GGC_GRAD_STALE)
+            ggc_grad_settle(ggc_in(n, i));
+}
+
 /* Runs n's gate backward between its observers; non-zero stops the pass. */
 static int backward_gate(gg_graph *g, gg_node *n)
 {
@@ -569,10 +584,26 @@ static int backward_gate(gg_graph *g, gg_node *n)
         return 0;
     if (observed(g) && observe(g, n, GGC_HOOK_BACKWARD_BEGIN))
         return -1;
+    if (g->stale_grads)
+        settle_around(n, ggc_gate_of(n));
     ggc_gates[n->gate]->backward(n);
     if (observed(g) && observe(g, n, GGC_HOOK_BACKWARD_END))
         return -1;
     return 0;
+}
+
+/* Clears one intermediate gradient before a pass: a scalar's at once, a
+ * tensor's lazily (marked stale) when no observer could read it early. */
+static void clear_intermediate(gg_graph *g, gg_node *n)
+{
+    if (n->gate == GGC_GATE_LEAF || !(n->flags & GGC_NEEDS_GRAD))
+        return;
+    if (n->rank && !observed(g)) {
+        n->flags |= GGC_GRAD_STALE;
+        g->stale_grads = true;
+    } else {
+        zero_node_grad(n);
+    }
 }
 
 /* Intermediate gradients are cleared before a pass only when an earlier
@@ -583,15 +614,28 @@ static void clear_intermediate_grads(gg_graph *g, gg_node *root)
         return;
     if (g->order_root == root) {
         for (size_t i = 0; i < g->order_len; i++)
-            if (g->order[i]->gate != GGC_GATE_LEAF)
-                zero_node_grad(g->order[i]);
+            clear_intermediate(g, g->order[i]);
         return;
     }
-    for (size_t id = 0; id <= root->id; id++) {
-        gg_node *n = ggc_node(g, id);
-        if (n->gate != GGC_GATE_LEAF)
-            zero_node_grad(n);
+    for (size_t id = 0; id <= root->id; id++)
+        clear_intermediate(g, ggc_node(g, id));
+}
+
+/* After a pass: a gradient no gate reached is zero, not stale. */
+static void settle_remaining(gg_graph *g, gg_node *root)
+{
+    if (!g->stale_grads)
+        return;
+    g->stale_grads = false;
+    if (g->order_root == root) {
+        for (size_t i = 0; i < g->order_len; i++)
+            if (g->order[i]->flags & GGC_GRAD_STALE)
+                ggc_grad_settle(g->order[i]);
+        return;
     }
+    for (size_t id = 0; id <= root->id; id++)
+        if (ggc_node(g, id)->flags & GGC_GRAD_STALE)
+            ggc_grad_settle(ggc_node(g, id));
 }
 
 static inline void backward_node(gg_node *n)
@@ -604,6 +648,16 @@ static inline void backward_node(gg_node *n)
 static void backward_plain(gg_graph *g)
 {
     size_t len = g->order_len;
+    if (g->stale_grads) { /* a graph of tensors: short, the check is cheap */
+        for (size_t i = 0; i < len; i++) {
+            gg_node *n = g->order[i];
+            if (n->gate != GGC_GATE_LEAF && (n->flags & GGC_NEEDS_GRAD)) {
+                settle_around(n, ggc_gate_of(n));
+                ggc_gates[n->gate]->backward(n);
+            }
+        }
+        return;
+    }
     if (!order_is_dense(g)) {
         for (size_t i = 0; i < len; i++)
             backward_node(g->order[i]);
@@ -620,13 +674,8 @@ static void backward_plain(gg_graph *g)
     }
 }
 
-static int backward_from(gg_graph *g, gg_node *root, const void *seed)
+static int run_backward(gg_graph *g, gg_node *root)
 {
-    if (!(root->flags & GGC_NEEDS_GRAD))
-        return 0; /* nothing upstream wants a gradient */
-    clear_intermediate_grads(g, root);
-    g->grads_dirty = true;
-    add_seed(root, seed);
     if (g->order_root != root) /* no order cached: none needed, no allocation */
         return sweep(g, root, backward_gate);
     if (!observed(g)) {
@@ -637,6 +686,20 @@ static int backward_from(gg_graph *g, gg_node *root, const void *seed)
         if (backward_gate(g, g->order[i]))
             return -1;
     return 0;
+}
+
+static int backward_from(gg_graph *g, gg_node *root, const void *seed)
+{
+    if (!(root->flags & GGC_NEEDS_GRAD))
+        return 0; /* nothing upstream wants a gradient */
+    clear_intermediate_grads(g, root);
+    g->grads_dirty = true;
+    if (root->flags & GGC_GRAD_STALE)
+        ggc_grad_settle(root);
+    add_seed(root, seed);
+    int rc = run_backward(g, root);
+    settle_remaining(g, root);
+    return rc;
 }
 
 int gg_backward(gg_graph *g, gg_node *root)

@@ -34,10 +34,14 @@ typedef double (*binary_deriv_fn)(double a, double b, double z);
     }                                                                                \
     INLINE void unary_backward_##T(size_t cnt, const T *restrict x, const T *restrict y, \
                                    const T *restrict gy, T *restrict gx, double p,   \
-                                   unary_deriv_fn d)                                 \
+                                   unary_deriv_fn d, bool write)                     \
     {                                                                                \
-        for (size_t i = 0; i < cnt; i++)                                             \
-            gx[i] += (T)(gy[i] * d(x[i], y[i], p));                                  \
+        if (write)                                                                   \
+            for (size_t i = 0; i < cnt; i++)                                         \
+                gx[i] = (T)(gy[i] * d(x[i], y[i], p));                               \
+        else                                                                         \
+            for (size_t i = 0; i < cnt; i++)                                         \
+                gx[i] += (T)(gy[i] * d(x[i], y[i], p));                              \
     }
 UNARY_LOOPS(float)
 UNARY_LOOPS(double)
@@ -75,10 +79,11 @@ INLINE void unary_backward(gg_node *n, unary_deriv_fn d)
     if (!ggc_needs_grad(a))
         return;
     double p = n->param.f;
+    bool write = ggc_grad_claim(a);
     if (n->dtype == GG_F64)
-        unary_backward_double(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d);
+        unary_backward_double(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d, write);
     else
-        unary_backward_float(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d);
+        unary_backward_float(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d, write);
 }
 
 INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
@@ -125,6 +130,7 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
                                      .arity = 1,                                     \
                                      .rule = RULE,                                   \
                                      .elementwise = true,                            \
+                                     .writes_first = true,                           \
                                      .shape = ggg_same_shape,                        \
                                      .forward = NAME##_forward,                      \
                                      .backward = NAME##_backward,                    \
@@ -188,10 +194,14 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
     INLINE void binary_accumulate_##T(const ggg_bplan *p, int which, const T *restrict A, \
                                       const T *restrict B, const T *restrict Z,      \
                                       const T *restrict GZ, T *restrict G,           \
-                                      binary_deriv_fn d)                             \
+                                      binary_deriv_fn d, bool write)                 \
     {                                                                                \
-        if (which == 0)                                                              \
+        if (which == 0 && write)                                                     \
+            BROADCAST_LOOP(*p, G[ia] = (T)(GZ[k] * d(A[ia], B[ib], Z[k])));          \
+        else if (which == 0)                                                         \
             BROADCAST_LOOP(*p, G[ia] += (T)(GZ[k] * d(A[ia], B[ib], Z[k])));         \
+        else if (write)                                                              \
+            BROADCAST_LOOP(*p, G[ib] = (T)(GZ[k] * d(A[ia], B[ib], Z[k])));          \
         else                                                                         \
             BROADCAST_LOOP(*p, G[ib] += (T)(GZ[k] * d(A[ia], B[ib], Z[k])));         \
     }
@@ -225,17 +235,21 @@ INLINE void binary_forward(gg_node *z, binary_fn f)
         binary_forward_float(&p, ggc_val(a), ggc_val(b), ggc_val(z), f);
 }
 
+/* A stale gradient is written when every output element reaches a
+ * different element of the input (it was not stretched by broadcasting),
+ * else zeroed and added into. */
 INLINE void binary_accumulate(gg_node *z, int which, binary_deriv_fn d)
 {
-    gg_node *a = z->in[0], *b = z->in[1];
+    gg_node *a = z->in[0], *b = z->in[1], *in = z->in[which];
+    bool write = ggc_numel(in) == ggc_numel(z) ? ggc_grad_claim(in) : (ggc_grad_settle(in), false);
     ggg_bplan p;
     ggg_bplan_init(z, &p);
     if (z->dtype == GG_F64)
         binary_accumulate_double(&p, which, ggc_val(a), ggc_val(b), ggc_val(z), ggc_grad(z),
-                                 ggc_grad(z->in[which]), d);
+                                 ggc_grad(in), d, write);
     else
         binary_accumulate_float(&p, which, ggc_val(a), ggc_val(b), ggc_val(z), ggc_grad(z),
-                                ggc_grad(z->in[which]), d);
+                                ggc_grad(in), d, write);
 }
 
 INLINE void binary_backward(gg_node *z, binary_deriv_fn da, binary_deriv_fn db)
@@ -296,6 +310,7 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
                                      .arity = 2,                                     \
                                      .rule = RULE,                                   \
                                      .elementwise = true,                            \
+                                     .writes_first = true,                           \
                                      .shape = ggg_broadcast_shape,                   \
                                      .forward = NAME##_forward,                      \
                                      .backward = NAME##_backward,                    \

@@ -43,15 +43,49 @@ static long row_label(const gg_node *y, size_t r, size_t classes)
     return (long)v;
 }
 
+/* Rows that fit this buffer take one exp per element in the backward. */
+#define SCE_ROW_BUF 64
+
+/* fmax's answer (a NaN never wins), without its call. */
+static inline double row_max(double mx, double v) { return v > mx ? v : mx; }
+
+/* A row of logits, typed for f32 and f64 (the arithmetic in double for
+ * both): its log-sum-exp with the maximum taken out, and the backward's
+ * g += scale * (softmax(x) - onehot(lab)). */
+#define SCE_ROWS(T)                                                                  \
+    static double row_lse_##T(const T *x, size_t len)                                \
+    {                                                                                \
+        double mx = -INFINITY, s = 0;                                                \
+        for (size_t j = 0; j < len; j++)                                             \
+            mx = row_max(mx, (double)x[j]);                                          \
+        for (size_t j = 0; j < len; j++)                                             \
+            s += exp((double)x[j] - mx);                                             \
+        return mx + log(s);                                                          \
+    }                                                                                \
+    static void row_grad_##T(const T *x, T *g, size_t len, long lab, double scale)   \
+    {                                                                                \
+        if (len > SCE_ROW_BUF) {                                                     \
+            double lse = row_lse_##T(x, len);                                        \
+            for (size_t j = 0; j < len; j++)                                         \
+                g[j] += (T)(scale * (exp((double)x[j] - lse) - ((long)j == lab)));   \
+            return;                                                                  \
+        }                                                                            \
+        double e[SCE_ROW_BUF], mx = -INFINITY, s = 0;                                \
+        for (size_t j = 0; j < len; j++)                                             \
+            mx = row_max(mx, (double)x[j]);                                          \
+        for (size_t j = 0; j < len; j++)                                             \
+            s += e[j] = exp((double)x[j] - mx);                                      \
+        for (size_t j = 0; j < len; j++)                                             \
+            g[j] += (T)(scale * (e[j] / s - ((long)j == lab)));                      \
+    }
+SCE_ROWS(float)
+SCE_ROWS(double)
+
 static double row_lse(const gg_node *x, size_t off, size_t len)
 {
     const void *p = ggc_val((gg_node *)x);
-    double mx = -INFINITY, s = 0;
-    for (size_t j = 0; j < len; j++)
-        mx = fmax(mx, ggb_get(x->dtype, p, off + j));
-    for (size_t j = 0; j < len; j++)
-        s += exp(ggb_get(x->dtype, p, off + j) - mx);
-    return mx + log(s);
+    return x->dtype == GG_F64 ? row_lse_double((const double *)p + off, len)
+                              : row_lse_float((const float *)p + off, len);
 }
 
 static size_t sce_counted(const gg_node *z)
@@ -68,14 +102,15 @@ static void sce_forward(gg_node *z)
     gg_node *x = z->in[0];
     sce_dims d = sce_view(z);
     double total = 0;
+    size_t n = 0;
     for (size_t r = 0; r < d.rows; r++) {
         long lab = row_label(z->in[1], r, d.classes);
         if (lab == -2)
             total = NAN;
         else if (lab >= 0)
             total += row_lse(x, r * d.classes, d.classes) - ggb_get(x->dtype, ggc_val(x), r * d.classes + (size_t)lab);
+        n += lab != -1;
     }
-    size_t n = sce_counted(z);
     ggb_put(z->dtype, ggc_val(z), 0, n ? total / (double)n : 0.0);
 }
 
@@ -87,18 +122,15 @@ static void sce_backward(gg_node *z)
     sce_dims d = sce_view(z);
     size_t n = sce_counted(z);
     double scale = n ? ggb_get(z->dtype, ggc_grad(z), 0) / (double)n : 0.0;
-    const void *px = ggc_val(x);
-    void *gx = ggc_grad(x);
     for (size_t r = 0; r < d.rows; r++) {
         long lab = row_label(z->in[1], r, d.classes);
         if (lab < 0)
             continue;
         size_t off = r * d.classes;
-        double lse = row_lse(x, off, d.classes);
-        for (size_t j = 0; j < d.classes; j++) {
-            double p = exp(ggb_get(x->dtype, px, off + j) - lse);
-            ggb_add(x->dtype, gx, off + j, scale * (p - ((long)j == lab)));
-        }
+        if (x->dtype == GG_F64)
+            row_grad_double((const double *)ggc_val(x) + off, (double *)ggc_grad(x) + off, d.classes, lab, scale);
+        else
+            row_grad_float((const float *)ggc_val(x) + off, (float *)ggc_grad(x) + off, d.classes, lab, scale);
     }
 }
 

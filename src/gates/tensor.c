@@ -104,16 +104,21 @@ static void matmul2_backward(gg_node *z)
 {
     gg_node *a = z->in[0], *b = z->in[1];
     size_t m = (size_t)dim(a, 0), k = (size_t)dim(a, 1), n = (size_t)dim(b, 1);
+    /* beta 0 over a stale gradient: the product is its first contribution */
     if (z->dtype == GG_F32) {
         if (ggc_needs_grad(a))
-            ggk_gemm_f32(0, 1, m, k, n, ggc_grad(z), n, ggc_val(b), n, 1.0f, ggc_grad(a), k);
+            ggk_gemm_f32(0, 1, m, k, n, ggc_grad(z), n, ggc_val(b), n, ggc_grad_claim(a) ? 0.0f : 1.0f,
+                         ggc_grad(a), k);
         if (ggc_needs_grad(b))
-            ggk_gemm_f32(1, 0, k, n, m, ggc_val(a), k, ggc_grad(z), n, 1.0f, ggc_grad(b), n);
+            ggk_gemm_f32(1, 0, k, n, m, ggc_val(a), k, ggc_grad(z), n, ggc_grad_claim(b) ? 0.0f : 1.0f,
+                         ggc_grad(b), n);
     } else {
         if (ggc_needs_grad(a))
-            ggk_gemm_f64(0, 1, m, k, n, ggc_grad(z), n, ggc_val(b), n, 1.0, ggc_grad(a), k);
+            ggk_gemm_f64(0, 1, m, k, n, ggc_grad(z), n, ggc_val(b), n, ggc_grad_claim(a) ? 0.0 : 1.0,
+                         ggc_grad(a), k);
         if (ggc_needs_grad(b))
-            ggk_gemm_f64(1, 0, k, n, m, ggc_val(a), k, ggc_grad(z), n, 1.0, ggc_grad(b), n);
+            ggk_gemm_f64(1, 0, k, n, m, ggc_val(a), k, ggc_grad(z), n, ggc_grad_claim(b) ? 0.0 : 1.0,
+                         ggc_grad(b), n);
     }
 }
 
@@ -146,6 +151,9 @@ static void matmul_backward(gg_node *z)
     mm_plan p;
     mm_plan_of(a, b, &p);
     size_t oc = 0;
+    for (int i = 0; i < 2; i++) /* a batch may add into one operand twice */
+        if (ggc_needs_grad(z->in[i]))
+            ggc_grad_settle(z->in[i]);
     for (size_t i = 0; i < p.batch[0]; i++)
         for (size_t j = 0; j < p.batch[1]; j++, oc += p.m * p.n) {
             size_t oa = i * p.sa[0] + j * p.sa[1], ob = i * p.sb[0] + j * p.sb[1];
@@ -205,6 +213,7 @@ const ggc_gate ggg_gate_matmul = {
     .shape = matmul_shape,
     .forward = matmul_forward,
     .backward = matmul_backward,
+    .writes_first = true,
     .grad = matmul_grad,
 };
 
