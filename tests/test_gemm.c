@@ -315,7 +315,8 @@ static float *random_f32(gg_rng *r, size_t n)
 static void threads_bit_identical(void **state)
 {
     (void)state;
-    static const dims shapes[] = {{128, 256, 784}, {784, 256, 128}, {300, 45, 500}, {37, 700, 130}};
+    static const dims shapes[] = {{128, 256, 784}, {784, 256, 128}, {300, 45, 500}, {37, 700, 130},
+                                  {1000, 10, 256}};
     int saved = gg_num_threads();
     gg_rng r;
     gg_rng_seed(&r, 5);
@@ -332,6 +333,39 @@ static void threads_bit_identical(void **state)
             free(A), free(B), free(c0), free(c1), free(c2), free(c3);
         }
     assert_int_equal(gg_set_num_threads(saved), 0);
+}
+
+/* A^T.B with a narrow N (the transposed kernel on AVX-512) gives the same
+ * bits as A.B over the explicit transpose (the narrow kernel), on every
+ * path: the same FMAs per element in the same order, for every N under
+ * 16, both betas, an edge block of rows and a K of two slices. */
+static void narrow_transposed_matches_narrow(void **state)
+{
+    (void)state;
+    enum { M = 37, K = 500 };
+    gg_rng r;
+    gg_rng_seed(&r, 11);
+    float *A = random_f32(&r, K * M), *At = malloc(M * K * sizeof *At), *B = random_f32(&r, K * 15);
+    float *c0 = random_f32(&r, M * 15), *C1 = malloc(M * 15 * sizeof *C1), *C2 = malloc(M * 15 * sizeof *C2);
+    assert_true(At && C1 && C2);
+    for (size_t p = 0; p < K; p++)
+        for (size_t i = 0; i < M; i++)
+            At[i * K + p] = A[p * M + i];
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        if (ggk_gemm_force_path(paths[i]) != 0)
+            continue;
+        for (size_t n = 1; n < 16; n++)
+            for (int beta = 0; beta < 2; beta++) {
+                memcpy(C1, c0, M * n * sizeof *C1);
+                memcpy(C2, c0, M * n * sizeof *C2);
+                ggk_gemm_f32(1, 0, M, n, K, A, M, B, n, (float)beta, C1, n);
+                ggk_gemm_f32(0, 0, M, n, K, At, K, B, n, (float)beta, C2, n);
+                if (memcmp(C1, C2, M * n * sizeof *C1) != 0)
+                    fail_msg("path %s N=%zu beta=%d: A^T.B differs from A.B over A^T", paths[i], n, beta);
+            }
+    }
+    assert_int_equal(ggk_gemm_force_path(NULL), 0);
+    free(A), free(At), free(B), free(c0), free(C1), free(C2);
 }
 
 typedef struct caller {
@@ -469,6 +503,7 @@ int main(void)
         cmocka_unit_test(k_zero_and_empty),
         cmocka_unit_test(nan_in_c_overwritten_when_beta_zero),
         cmocka_unit_test(threads_bit_identical),
+        cmocka_unit_test(narrow_transposed_matches_narrow),
         cmocka_unit_test(concurrent_callers),
         cmocka_unit_test(set_num_threads_validates),
         cmocka_unit_test(pool_runs_each_tid_once),

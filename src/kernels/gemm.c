@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,7 +165,7 @@ PORT_UKR(ukr_portable_f32, float, 4, 8)
 PORT_UKR(ukr_portable_f64, double, 4, 4)
 
 static const ggk_gemm_path path_portable = {
-    "portable", 4, 8, ukr_portable_f32, NULL, 4, 4, ukr_portable_f64, 0, 0, NULL, NULL, NULL, NULL,
+    "portable", 4, 8, ukr_portable_f32, NULL, 4, 4, ukr_portable_f64, 0, 0, NULL, NULL, NULL, NULL, NULL,
 };
 
 /* ---- path selection ---- */
@@ -256,6 +257,45 @@ static int plan_split(size_t M, size_t N, size_t K, size_t mr, size_t nr, int *s
     return (int)t;
 }
 
+/* ---- narrow A^T.B through the path's transposed kernel ---- */
+
+typedef struct narrow_t_job {
+    ggk_narrow_t_f32 kernel;
+    size_t M, N, K, kc, lda, ldb, ldc;
+    const float *A, *B;
+    float *C;
+    int accumulate;
+} narrow_t_job;
+
+/* Thread tid's share of C's rows, in whole 32-row blocks (the kernel's). */
+static void narrow_t_task(void *arg, int tid, int nthreads)
+{
+    const narrow_t_job *j = arg;
+    size_t blocks = ceil_div(j->M, 32);
+    size_t lo = blocks * (size_t)tid / (size_t)nthreads * 32, hi = blocks * (size_t)(tid + 1) / (size_t)nthreads * 32;
+    if (hi > j->M)
+        hi = j->M;
+    if (lo < hi)
+        j->kernel(lo, hi, j->N, j->K, j->kc, j->A, j->lda, j->B, j->ldb, j->accumulate, j->C, j->ldc);
+}
+
+/* Runs C = A^T.B (+ C) with N < 16 on the path's transposed kernel, when it
+ * has one; false: the blocked driver does it. beta is 0 or 1. */
+static bool narrow_t_f32(const ggk_gemm_path *path, int transa, int transb, size_t M, size_t N, size_t K,
+                         const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                         size_t ldc)
+{
+    if (!path->narrow_t32 || !transa || transb || N >= 16)
+        return false;
+    narrow_t_job j = {path->narrow_t32, M, N, K, pick_kc(K, KC_BYTES / sizeof(float)), lda, ldb, ldc,
+                      A, B, C, beta != 0};
+    /* no packing to share out: threads pay off on far smaller products */
+    size_t threads = (double)M * (double)N * (double)K >= PAR_MIN_MACS / 8 ? (size_t)gg_num_threads() : 1;
+    size_t blocks = ceil_div(M, 32);
+    ggk_parallel_run(narrow_t_task, &j, (int)(threads < blocks ? threads : blocks));
+    return true;
+}
+
 /* ---- the two instantiations ---- */
 
 static void ggk_scatter_f32(const float *src, size_t n, size_t stride,
@@ -282,6 +322,7 @@ static void ggk_scatter_f64(const double *src, size_t n, size_t stride,
 #define GPACK_T ggk_pack_f32
 #define GPACK_TRANS(path) (path)->pack_trans32
 #define GPACK_COPY(path) (path)->pack_copy32
+#define GSPECIAL narrow_t_f32
 /* Narrow products (N within the narrow kernel's NR) use that kernel. */
 #define GNARROW(path, jb, rows)                             \
     do {                                                    \
@@ -303,6 +344,7 @@ static void ggk_scatter_f64(const double *src, size_t n, size_t stride,
 #undef GPACK_T
 #undef GPACK_TRANS
 #undef GPACK_COPY
+#undef GSPECIAL
 #undef GNARROW
 
 /* No f64 packers or narrow kernel: f64 is not a throughput target. */
@@ -316,6 +358,7 @@ typedef void (*ggk_pack_f64)(const double *, size_t, size_t, size_t, size_t, dou
 #define GUKR_T ggk_ukr_f64
 #define GPACK_T ggk_pack_f64
 #define GPACK_TRANS(path) NULL
+#define GSPECIAL(...) false
 #define GPACK_COPY(path) NULL
 #define GNARROW(path, jb, rows) (void)0
 #include "kernels/gemm_blocked.inc"

@@ -133,5 +133,5 @@ TGT static void pack_copy(const float *src, size_t ld, size_t rows, size_t kb, s
 }
 
 const ggk_gemm_path ggk_gemm_path_avx2 = {
-    "avx2", MR, 16, ukr_f32, ukr_f32_rows, MR, 8, ukr_f64, 0, 0, NULL, NULL, pack_transposed, pack_copy,
+    "avx2", MR, 16, ukr_f32, ukr_f32_rows, MR, 8, ukr_f64, 0, 0, NULL, NULL, pack_transposed, pack_copy, NULL,
 };

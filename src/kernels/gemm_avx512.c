@@ -98,7 +98,7 @@ NARROW_UKR(ukr_f32_narrow_rows, A_ROWS)
 /* ---- packing by 16 x 16 register transposes ---- */
 
 /* In-register transpose of r[0..15] (rows) into columns. */
-TGT static void transpose16(__m512 r[16])
+TGT static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
 {
     __m512 t[16];
     for (int k = 0; k < 8; k++) {
@@ -138,6 +138,75 @@ TGT static void transpose_block(const float *src, size_t lds, size_t rows, size_
             break;
         _mm512_mask_storeu_ps(dst + c * ldd, smask, r[c]);
     }
+}
+
+/* ---- narrow A^T.B, computed as its transpose ---- */
+
+/* For C = A^T.B with N < 16 (the last layer's weight gradient: ten
+ * classes), the narrow kernel's rows would be 16 lanes wide with N used.
+ * Here a 16-lane vector runs along M instead, where A^T's columns are A's
+ * contiguous rows: per k two loads of A (32 rows of C) and N broadcasts of B, each
+ * used twice, every lane useful; the 16 x N block is transposed in registers to C's rows. Each
+ * element gets the same FMAs in the same order (kc slices, C + T) as in
+ * the narrow kernel, so the bits do not change. */
+static inline __mmask16 lanes(size_t n) { return (__mmask16)(n >= 16 ? 0xFFFFu : (1u << n) - 1); }
+
+/* C rows r[0..mi) (C + t*ldc), their first n lanes: stored, or added to. */
+TGT static inline __attribute__((always_inline)) void store_rows(const __m512 r[16], size_t mi, size_t n,
+                                                                 int add, float *c, size_t ldc)
+{
+    __mmask16 nm = (__mmask16)((1u << n) - 1);
+    for (size_t t = 0; t < mi; t++, c += ldc)
+        _mm512_mask_storeu_ps(c, nm, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(nm, c), r[t]) : r[t]);
+}
+
+#define NT_KERNEL(NN)                                                                 \
+    TGT static void narrow_t_##NN(size_t i0, size_t i1, size_t K, size_t kc, const float *A, \
+                                  size_t lda, const float *B, size_t ldb, int accumulate,  \
+                                  float *C, size_t ldc)                               \
+    {                                                                                 \
+        for (size_t i = i0; i < i1; i += 32) {                                        \
+            size_t mi = i1 - i < 32 ? i1 - i : 32;                                    \
+            __mmask16 m0 = lanes(mi), m1 = lanes(mi > 16 ? mi - 16 : 0);              \
+            for (size_t p0 = 0; p0 < K; p0 += kc) {                                   \
+                const float *a = A + p0 * lda + i, *b = B + p0 * ldb;                 \
+                __m512 r[16], s[16];                                                  \
+                UNROLL for (int j = 0; j < 16; j++)                                   \
+                    r[j] = s[j] = _mm512_setzero_ps();                                \
+                for (size_t p = p0; p < K && p < p0 + kc; p++, a += lda, b += ldb) {  \
+                    __m512 av = _mm512_maskz_loadu_ps(m0, a), aw = _mm512_maskz_loadu_ps(m1, a + 16); \
+                    UNROLL for (int j = 0; j < NN; j++) {                             \
+                        __m512 bj = _mm512_set1_ps(b[j]);                             \
+                        r[j] = _mm512_fmadd_ps(bj, av, r[j]);                         \
+                        s[j] = _mm512_fmadd_ps(bj, aw, s[j]);                         \
+                    }                                                                 \
+                }                                                                     \
+                int add = accumulate || p0 > 0;                                       \
+                transpose16(r);                                                       \
+                store_rows(r, mi < 16 ? mi : 16, NN, add, C + i * ldc, ldc);          \
+                if (mi > 16) {                                                        \
+                    transpose16(s);                                                   \
+                    store_rows(s, mi - 16, NN, add, C + (i + 16) * ldc, ldc);         \
+                }                                                                     \
+            }                                                                         \
+        }                                                                             \
+    }
+NT_KERNEL(1) NT_KERNEL(2) NT_KERNEL(3) NT_KERNEL(4) NT_KERNEL(5) NT_KERNEL(6) NT_KERNEL(7)
+NT_KERNEL(8) NT_KERNEL(9) NT_KERNEL(10) NT_KERNEL(11) NT_KERNEL(12) NT_KERNEL(13) NT_KERNEL(14)
+NT_KERNEL(15)
+
+typedef void (*nt_kernel_fn)(size_t, size_t, size_t, size_t, const float *, size_t, const float *, size_t,
+                             int, float *, size_t);
+static const nt_kernel_fn nt_kernels[16] = {
+    NULL,          narrow_t_1,  narrow_t_2,  narrow_t_3,  narrow_t_4,  narrow_t_5,
+    narrow_t_6,    narrow_t_7,  narrow_t_8,  narrow_t_9,  narrow_t_10, narrow_t_11,
+    narrow_t_12,   narrow_t_13, narrow_t_14, narrow_t_15,
+};
+
+TGT static void narrow_t(size_t i0, size_t i1, size_t N, size_t K, size_t kc, const float *A,
+                         size_t lda, const float *B, size_t ldb, int accumulate, float *C, size_t ldc)
+{
+    nt_kernels[N](i0, i1, K, kc, A, lda, B, ldb, accumulate, C, ldc);
 }
 
 /* Packs rows x kb of a row-major matrix, transposed, into panels of width
@@ -190,5 +259,5 @@ TGT static void pack_copy(const float *src, size_t ld, size_t rows, size_t kb,
 
 const ggk_gemm_path ggk_gemm_path_avx512 = {
     "avx512", MR, 32, ukr_f32, ukr_f32_rows, MR, 16, ukr_f64,
-    MRN, 16, ukr_f32_narrow, ukr_f32_narrow_rows, pack_transposed, pack_copy,
+    MRN, 16, ukr_f32_narrow, ukr_f32_narrow_rows, pack_transposed, pack_copy, narrow_t,
 };

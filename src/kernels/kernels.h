@@ -156,6 +156,14 @@ typedef void (*ggk_ukr_f64)(size_t kc, const double *a, size_t lda, const double
 typedef void (*ggk_pack_f32)(const float *src, size_t ld, size_t rows, size_t kb,
                              size_t width, float *dst);
 
+/* Optional (f32): rows [i0, i1) of C = A^T.B (+ C when accumulate) for
+ * N < 16, A stored K x M (lda), B K x N (ldb), K in slices of kc: the
+ * same arithmetic per element as the narrow kernel in the blocked driver
+ * (see gemm_avx512.c). */
+typedef void (*ggk_narrow_t_f32)(size_t i0, size_t i1, size_t N, size_t K, size_t kc, const float *A,
+                                 size_t lda, const float *B, size_t ldb, int accumulate, float *C,
+                                 size_t ldc);
+
 /* A kernel path: its register-block shapes and micro-kernels per dtype.
  * The *n fields are an optional second f32 kernel for narrow products
  * (N <= nr32n), where the main kernel's NR would mostly compute padding.
@@ -170,6 +178,7 @@ typedef struct ggk_gemm_path {
     size_t mr32n, nr32n;
     ggk_ukr_f32 ukr32n, ukr32nr;
     ggk_pack_f32 pack_trans32, pack_copy32;
+    ggk_narrow_t_f32 narrow_t32;
 } ggk_gemm_path;
 
 #ifdef GG_SIMD_X86
