@@ -19,6 +19,14 @@ void gg_dataset_free(gg_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
+/* Pixels to [0, 1]: a true division (the bits every earlier run used),
+ * vectorized for AVX-512 where the CPU has it. */
+GGK_VEC static void bytes_to_unit(const uint8_t *restrict b, size_t n, float *restrict out)
+{
+    for (size_t j = 0; j < n; j++)
+        out[j] = (float)b[j] / 255.0f;
+}
+
 void gg_dataset_row(const gg_dataset *d, size_t i, float *out)
 {
     size_t dim = d->dim;
@@ -26,9 +34,7 @@ void gg_dataset_row(const gg_dataset *d, size_t i, float *out)
         memcpy(out, d->x + i * dim, dim * sizeof *out);
         return;
     }
-    const uint8_t *b = d->xb + i * dim;
-    for (size_t j = 0; j < dim; j++)
-        out[j] = (float)b[j] / 255.0f;
+    bytes_to_unit(d->xb + i * dim, dim, out);
 }
 
 int ggd_dataset_alloc(gg_dataset *d, size_t n, size_t dim, size_t classes, bool bytes)
