@@ -247,6 +247,46 @@ static void packed_and_in_place_a_agree(void **state)
     free(Csmall);
 }
 
+/* op(B) with a short row stride is read in place, with a long one
+ * packed: the same B at both strides must give the same bits, on every
+ * path, for widths with and without an edge panel (main and narrow
+ * kernels) and a K of two slices. */
+static void packed_and_in_place_b_agree(void **state)
+{
+    (void)state;
+    enum { M = 50, K = 400, WIDE = 600 }; /* WIDE floats: a 2400-byte stride, packed */
+    static const size_t widths[] = {40, 64, 10, 16, 1};
+    gg_rng r;
+    gg_rng_seed(&r, 11);
+    float *A = malloc(M * K * sizeof *A), *Bwide = malloc(K * WIDE * sizeof *Bwide), *C1 = malloc(M * WIDE * sizeof *C1);
+    float *C2 = malloc(M * WIDE * sizeof *C2);
+    assert_true(A && Bwide && C1 && C2);
+    for (size_t i = 0; i < M * K; i++)
+        A[i] = (float)(2 * gg_rng_uniform(&r) - 1);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        if (ggk_gemm_force_path(paths[i]) != 0)
+            continue;
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            size_t n = widths[w];
+            float *Bshort = malloc(K * n * sizeof *Bshort); /* exactly: an overrun is a sanitizer error */
+            assert_non_null(Bshort);
+            for (size_t k = 0; k < K; k++)
+                for (size_t j = 0; j < n; j++)
+                    Bshort[k * n + j] = Bwide[k * WIDE + j] = (float)(2 * gg_rng_uniform(&r) - 1);
+            for (int ta = 0; ta < 2; ta++) {
+                size_t lda = ta ? M : K;
+                ggk_gemm_f32(ta, 0, M, n, K, A, lda, Bshort, n, 0.0f, C1, n);
+                ggk_gemm_f32(ta, 0, M, n, K, A, lda, Bwide, WIDE, 0.0f, C2, n);
+                if (memcmp(C1, C2, sizeof(float) * M * n) != 0)
+                    fail_msg("path %s ta=%d N=%zu: B read in place differs from B packed", paths[i], ta, n);
+            }
+            free(Bshort);
+        }
+    }
+    assert_int_equal(ggk_gemm_force_path(NULL), 0);
+    free(A), free(Bwide), free(C1), free(C2);
+}
+
 static void force_path_rejects_unknown(void **state)
 {
     (void)state;
@@ -499,6 +539,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_path_every_case),
         cmocka_unit_test(packed_and_in_place_a_agree),
+        cmocka_unit_test(packed_and_in_place_b_agree),
         cmocka_unit_test(force_path_rejects_unknown),
         cmocka_unit_test(k_zero_and_empty),
         cmocka_unit_test(nan_in_c_overwritten_when_beta_zero),

@@ -25,6 +25,10 @@
 /* op(A) up to this size is read in place rather than packed (a
  * conservative share of a 1-2 MiB L2). */
 #define A_INPLACE_MAX_BYTES (512u << 10)
+/* op(B) is read in place below this row stride: from 2 KiB on, a panel's
+ * rows fall into few cache sets (and a B that wide amortizes its packing
+ * over many rows of A), so it is packed. */
+#define B_INPLACE_MAX_STRIDE 2048u
 /* Products under this many multiply-adds run on the calling thread: the
  * pool hand-off (a few microseconds) would cost more than it saves. */
 #define PAR_MIN_MACS (1u << 20)
