@@ -376,9 +376,10 @@ static void threads_bit_identical(void **state)
 }
 
 /* A^T.B with a narrow N (the transposed kernel on AVX-512) gives the same
- * bits as A.B over the explicit transpose (the narrow kernel), on every
- * path: the same FMAs per element in the same order, for every N under
- * 16, both betas, an edge block of rows and a K of two slices. */
+ * bits as A.B and A.B^T over the explicit transposes (the narrow kernel,
+ * A read in place and B packed transposed), on every path: the same FMAs
+ * per element in the same order, for every N under 16, both betas, an
+ * edge block of rows and a K of two slices. */
 static void narrow_transposed_matches_narrow(void **state)
 {
     (void)state;
@@ -386,26 +387,34 @@ static void narrow_transposed_matches_narrow(void **state)
     gg_rng r;
     gg_rng_seed(&r, 11);
     float *A = random_f32(&r, K * M), *At = malloc(M * K * sizeof *At), *B = random_f32(&r, K * 15);
-    float *c0 = random_f32(&r, M * 15), *C1 = malloc(M * 15 * sizeof *C1), *C2 = malloc(M * 15 * sizeof *C2);
-    assert_true(At && C1 && C2);
+    float *Bt = malloc(15 * K * sizeof *Bt), *c0 = random_f32(&r, M * 15);
+    float *C[3] = {malloc(M * 15 * sizeof(float)), malloc(M * 15 * sizeof(float)), malloc(M * 15 * sizeof(float))};
+    assert_true(At && Bt && C[0] && C[1] && C[2]);
     for (size_t p = 0; p < K; p++)
         for (size_t i = 0; i < M; i++)
             At[i * K + p] = A[p * M + i];
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         if (ggk_gemm_force_path(paths[i]) != 0)
             continue;
-        for (size_t n = 1; n < 16; n++)
+        for (size_t n = 1; n < 16; n++) {
+            for (size_t p = 0; p < K; p++)
+                for (size_t j = 0; j < n; j++)
+                    Bt[j * K + p] = B[p * n + j];
             for (int beta = 0; beta < 2; beta++) {
-                memcpy(C1, c0, M * n * sizeof *C1);
-                memcpy(C2, c0, M * n * sizeof *C2);
-                ggk_gemm_f32(1, 0, M, n, K, A, M, B, n, (float)beta, C1, n);
-                ggk_gemm_f32(0, 0, M, n, K, At, K, B, n, (float)beta, C2, n);
-                if (memcmp(C1, C2, M * n * sizeof *C1) != 0)
-                    fail_msg("path %s N=%zu beta=%d: A^T.B differs from A.B over A^T", paths[i], n, beta);
+                for (int c = 0; c < 3; c++)
+                    memcpy(C[c], c0, M * n * sizeof(float));
+                ggk_gemm_f32(1, 0, M, n, K, A, M, B, n, (float)beta, C[0], n);  /* A^T as it stands */
+                ggk_gemm_f32(0, 0, M, n, K, At, K, B, n, (float)beta, C[1], n); /* the narrow kernel, A in place */
+                ggk_gemm_f32(0, 1, M, n, K, At, K, Bt, K, (float)beta, C[2], n); /* the same, B^T packed */
+                for (int c = 0; c < 2; c++)
+                    if (memcmp(C[c], C[2], M * n * sizeof(float)) != 0)
+                        fail_msg("path %s N=%zu beta=%d: %s differs from A.B^T", paths[i], n, beta,
+                                 c ? "A.B" : "A^T.B");
             }
+        }
     }
     assert_int_equal(ggk_gemm_force_path(NULL), 0);
-    free(A), free(At), free(B), free(c0), free(C1), free(C2);
+    free(A), free(At), free(B), free(Bt), free(c0), free(C[0]), free(C[1]), free(C[2]);
 }
 
 typedef struct caller {
