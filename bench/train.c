@@ -113,7 +113,8 @@ static int gemm_epoch_init(gemm_epoch *e, const gg_mlp_spec *spec)
 
 /* Seconds for steps training steps' products: forward Z = X.W, backward
  * dW += X^T.dZ and (except for the first layer, whose input is data)
- * dX += dZ.W^T, exactly the calls the matmul gate makes. */
+ * dX = dZ.W^T, exactly the calls the matmul gate makes (an intermediate's
+ * gradient is written by its first contribution, a weight's added to). */
 static double gemm_epoch_run(gemm_epoch *e, size_t steps)
 {
     double t0 = bench_now();
@@ -125,7 +126,7 @@ static double gemm_epoch_run(gemm_epoch *e, size_t steps)
         for (int i = e->nlayers; i-- > 0;) {
             layer_bufs *b = &e->l[i];
             if (i > 0)
-                ggk_gemm_f32(0, 1, BATCH, b->in, b->out, b->dz, b->out, b->w, b->out, 1.0f, b->dx, b->in);
+                ggk_gemm_f32(0, 1, BATCH, b->in, b->out, b->dz, b->out, b->w, b->out, 0.0f, b->dx, b->in);
             ggk_gemm_f32(1, 0, b->in, b->out, BATCH, b->x, b->in, b->dz, b->out, 1.0f, b->dw, b->out);
         }
     }

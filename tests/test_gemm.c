@@ -208,7 +208,8 @@ static void every_path_every_case(void **state)
 #endif
 }
 
-/* op(A) over 512 KiB is packed, a smaller one read in place: the first
+/* A large op(A) is packed (A^T over 512 KiB, A over 2 MiB), a small one
+ * read in place: the first
  * rows of a large product (packed) must equal, bit for bit, the product of
  * just those rows (in place, with an edge panel of 4 rows under every
  * path's MR), on every path, for A and A^T, both B layouts, and a width
@@ -216,7 +217,7 @@ static void every_path_every_case(void **state)
 static void packed_and_in_place_a_agree(void **state)
 {
     (void)state;
-    enum { BIG = 1000, SMALL = 100, K = 160, N = 40 };
+    enum { BIG = 4000, SMALL = 100, K = 160, N = 40 }; /* 2.5 MB, packed */
     static const size_t widths[] = {N, 10};
     gg_rng r;
     gg_rng_seed(&r, 7);

@@ -25,6 +25,8 @@
 /* op(A) up to this size is read in place rather than packed (a
  * conservative share of a 1-2 MiB L2). */
 #define A_INPLACE_MAX_BYTES (512u << 10)
+/* op(A) = A whose rows are not 1 KiB-aligned apart: up to this size. */
+#define A_ROWS_INPLACE_MAX_BYTES (2u << 20)
 /* op(B) is read in place below this row stride: from 2 KiB on, a panel's
  * rows fall into few cache sets (and a B that wide amortizes its packing
  * over many rows of A), so it is packed. */
