@@ -227,6 +227,59 @@ static void set_data_and_reforward_tensors(void **state)
     gg_graph_free(g);
 }
 
+/* A constant leaf borrowing the caller's rows reads them in place (a change
+ * there is seen by the next forward), gg_set_data or NULL ends it with the
+ * leaf's own buffer as it was, the caller's memory is never written, and a
+ * graph truncated while a leaf borrows gives its own buffer back to the
+ * arena, for the next tensor to reuse. Variables, scalars, computed nodes
+ * and misaligned data are refused with a reason. */
+static void borrowed_leaf_reads_callers_memory(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_input(g, GG_F32, 2, (int64_t[]){2, 2}, (float[]){1, 2, 3, 4});
+    gg_node *w = gg_tensor(g, GG_F32, 2, (int64_t[]){2, 1}, (float[]){1, -1});
+    gg_node *loss = gg_mean(g, gg_relu(g, gg_matmul(g, x, w)));
+    float rows[4] = {4, 3, 2, 1};
+    assert_int_equal(gg_borrow_data(g, x, rows), 0);
+    assert_true(gg_data(x) == rows && gg_value_at(x, 0) == 4);
+    assert_int_equal(gg_forward(g, loss), 0);
+    assert_true(gg_value(loss) == 1.0);
+    rows[0] = 8;
+    assert_int_equal(gg_forward(g, loss), 0);
+    assert_true(gg_value(loss) == 3.0);
+    assert_int_equal(gg_backward(g, loss), 0);
+    assert_true(gg_grad_at(w, 0) == 5 && gg_grad_at(w, 1) == 2);
+    assert_int_equal(gg_borrow_data(g, x, NULL), 0);
+    assert_true(gg_value_at(x, 0) == 1 && gg_value_at(x, 3) == 4); /* its own values, as they were */
+    assert_int_equal(gg_borrow_data(g, x, rows), 0);
+    assert_int_equal(gg_set_data(g, x, (float[]){5, 6, 7, 8}), 0);
+    assert_true(gg_data(x) != rows && gg_value_at(x, 0) == 5);
+    assert_true(rows[0] == 8 && rows[1] == 3 && rows[2] == 2 && rows[3] == 1);
+
+    assert_int_not_equal(gg_borrow_data(g, w, rows), 0);
+    assert_contains(gg_error(g), "variable");
+    assert_int_not_equal(gg_borrow_data(g, loss, rows), 0);
+    assert_contains(gg_error(g), "not a leaf");
+    assert_int_not_equal(gg_borrow_data(g, gg_scalar(g, 1), rows), 0);
+    assert_contains(gg_error(g), "only a constant tensor");
+    assert_int_not_equal(gg_borrow_data(g, x, (char *)rows + 1), 0);
+    assert_contains(gg_error(g), "not aligned");
+
+    gg_node *big = gg_input(g, GG_F64, 1, (int64_t[]){1 << 16}, NULL); /* a buffer of its own block */
+    double *lent = calloc(1 << 16, sizeof *lent);
+    assert_non_null(lent);
+    assert_int_equal(gg_borrow_data(g, big, lent), 0);
+    size_t bytes = gg_graph_bytes(g);
+    assert_int_equal(gg_graph_truncate(g, gg_node_id(big)), 0);
+    big = gg_input(g, GG_F64, 1, (int64_t[]){1 << 16}, NULL);
+    assert_non_null(big);
+    assert_true(gg_data(big) != lent);
+    assert_int_equal(gg_graph_bytes(g), bytes); /* the same block again */
+    gg_graph_free(g);
+    free(lent);
+}
+
 static void backward_seed_for_tensor_roots(void **state)
 {
     (void)state;
@@ -446,6 +499,7 @@ int main(void)
         cmocka_unit_test(backward_twice_accumulates_leaves_only),
         cmocka_unit_test(switching_roots),
         cmocka_unit_test(tensor_passes_repeat_exactly),
+        cmocka_unit_test(borrowed_leaf_reads_callers_memory),
         cmocka_unit_test(unreached_tensor_gradient_reads_zero),
         cmocka_unit_test(ten_million_chain),
         cmocka_unit_test(node_pointers_stay_put),

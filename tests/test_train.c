@@ -144,6 +144,34 @@ static void classifier_learns_and_repeats(void **state)
     gg_dataset_free(&test);
 }
 
+/* Prediction reads whole batches of the caller's rows in place and copies
+ * the last, partial one: 2.5 batches at once give the bits of one row at a
+ * time (every call a copy), leave the rows untouched, and training after
+ * it fills its batches into the classifier's own buffer, not the rows. */
+static void predict_lends_rows_in_place(void **state)
+{
+    (void)state;
+    char err[GG_ERRLEN];
+    gg_dataset all = {0};
+    assert_int_equal(gg_playground("circle", 10, 0, 3, &all, err), 0);
+    gg_mlp_spec spec = parse("2-5-2:relu");
+    gg_classifier *c = gg_classifier_new(&spec, 4, 2, err);
+    assert_non_null(c);
+    float rows[20], whole[20], one[20];
+    memcpy(rows, all.x, sizeof rows);
+    assert_int_equal(gg_classifier_predict(c, rows, 10, whole, err), 0);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(gg_classifier_predict(c, rows + 2 * i, 1, one + 2 * i, err), 0);
+    assert_memory_equal(whole, one, sizeof whole);
+    assert_memory_equal(rows, all.x, sizeof rows);
+    assert_int_equal(gg_classifier_predict(c, rows, 8, whole, err), 0); /* ends on a lent batch */
+    gg_fit_config cfg = {.epochs = 1, .opt = gg_opt_defaults(GG_OPT_SGD)};
+    assert_int_equal(gg_classifier_fit(c, &all, NULL, &cfg, NULL, NULL, err), 0);
+    assert_memory_equal(rows, all.x, sizeof rows);
+    gg_classifier_free(c);
+    gg_dataset_free(&all);
+}
+
 /* Evaluating 10 samples in batches of 4 (the last one padded with ignored
  * rows) gives the loss and accuracy of one batch of 10. */
 static void short_batches_are_padded(void **state)
@@ -281,6 +309,7 @@ int main(void)
         cmocka_unit_test(xor_converges),
         cmocka_unit_test(classifier_learns_and_repeats),
         cmocka_unit_test(short_batches_are_padded),
+        cmocka_unit_test(predict_lends_rows_in_place),
         cmocka_unit_test(steps_do_not_allocate),
         cmocka_unit_test(early_stopping_restores_best),
         cmocka_unit_test(bad_data_is_refused),

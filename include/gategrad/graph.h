@@ -402,8 +402,22 @@ GG_API int gg_detect_anomaly(gg_graph *g, int on);
  * gate are refused (their value comes from gg_forward). 0 on success. */
 GG_API int gg_set_value(gg_graph *g, gg_node *leaf, double value);
 
-/* Copies a leaf's whole value from data (its element count, its dtype). */
+/* Copies a leaf's whole value from data (its element count, its dtype).
+ * A leaf borrowing the caller's memory (gg_borrow_data) stops borrowing:
+ * the copy goes to its own buffer. */
 GG_API int gg_set_data(gg_graph *g, gg_node *leaf, const void *data);
+
+/* Makes a constant tensor leaf (gg_input, gg_constant) read its value from
+ * data, the caller's numel elements of its dtype, instead of its own
+ * buffer: no copy (a batch of rows handed to the graph in place). data
+ * stays the caller's: it must outlive every use of the leaf until the
+ * borrowing ends, and nothing writes it, so it must not be a leaf that a
+ * gate updates (batch normalization's running statistics), nor be written
+ * through gg_data. data NULL ends the borrowing, as gg_set_data does: the
+ * leaf reads its own buffer again, as it was. 0 on success; an error for a
+ * variable (an optimizer writes its values), a scalar, a computed node, or
+ * data not aligned to its elements. */
+GG_API int gg_borrow_data(gg_graph *g, gg_node *leaf, const void *data);
 
 /* Value and gradient of a node's first element, as double (0 for NULL). */
 GG_API double gg_value(const gg_node *n);

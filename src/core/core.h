@@ -27,6 +27,7 @@ typedef struct ggc_tensor {
     size_t numel;
     void *data;
     void *grad; /* NULL when the node carries no gradient */
+    void *own;  /* a leaf's own buffer while data is the caller's (gg_borrow_data), else NULL */
 } ggc_tensor;
 
 enum {

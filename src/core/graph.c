@@ -105,7 +105,7 @@ int gg_graph_truncate(gg_graph *g, size_t n)
     for (size_t id = n; id < end; id++) {
         const gg_node *x = ggc_node(g, id);
         if (x->rank) {
-            ggc_arena_release(g, x->val.t->data);
+            ggc_arena_release(g, x->val.t->own ? x->val.t->own : x->val.t->data);
             ggc_arena_release(g, x->val.t->grad);
         }
     }
@@ -194,6 +194,7 @@ static bool attach_storage(gg_graph *g, gg_node *n, const ggc_shape *shape)
     t->numel = numel;
     t->data = data;
     t->grad = grad;
+    t->own = NULL;
     if (grad)
         memset(grad, 0, numel * esize);
     n->val.t = t;

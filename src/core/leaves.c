@@ -87,6 +87,16 @@ int gg_set_value(gg_graph *g, gg_node *leaf, double value)
     return 0;
 }
 
+/* A borrowing leaf reads its own buffer again (as it was before). */
+static void end_borrowing(gg_node *leaf)
+{
+    ggc_tensor *t = leaf->rank ? leaf->val.t : NULL;
+    if (t && t->own) {
+        t->data = t->own;
+        t->own = NULL;
+    }
+}
+
 int gg_set_data(gg_graph *g, gg_node *leaf, const void *data)
 {
     if (!g || !check_leaf(g, leaf, "set_data"))
@@ -95,7 +105,34 @@ int gg_set_data(gg_graph *g, gg_node *leaf, const void *data)
         ggc_fail(g, "set_data: data is NULL");
         return -1;
     }
+    end_borrowing(leaf);
     memcpy(ggc_val(leaf), data, ggc_numel(leaf) * gg_dtype_size(leaf->dtype));
+    return 0;
+}
+
+int gg_borrow_data(gg_graph *g, gg_node *leaf, const void *data)
+{
+    if (!g || !check_leaf(g, leaf, "borrow_data"))
+        return -1;
+    if (leaf->rank == 0 || ggc_needs_grad(leaf)) {
+        char buf[64];
+        ggc_fail(g, "borrow_data: node %u is a %s %s; only a constant tensor (gg_input, gg_constant) can read "
+                 "the caller's memory", leaf->id, ggc_needs_grad(leaf) ? "variable" : "constant",
+                 gg_shape_str(leaf, buf, sizeof buf));
+        return -1;
+    }
+    if ((uintptr_t)data % gg_dtype_size(leaf->dtype)) {
+        ggc_fail(g, "borrow_data: data %p is not aligned to its %s elements", data, gg_dtype_name(leaf->dtype));
+        return -1;
+    }
+    if (!data) {
+        end_borrowing(leaf);
+        return 0;
+    }
+    ggc_tensor *t = leaf->val.t;
+    if (!t->own)
+        t->own = t->data;
+    t->data = (void *)data;
     return 0;
 }
 

@@ -167,17 +167,32 @@ int gg_classifier_evaluate(gg_classifier *c, const gg_dataset *d, double *loss, 
     return 0;
 }
 
+/* Makes the input leaf read a whole batch of x's rows in place, or (the
+ * last, partial batch) copies them; returns the rows. */
+static size_t lend_chunk(gg_classifier *c, const float *x, size_t start, size_t n)
+{
+    if (n - start < c->batch || gg_borrow_data(c->g, c->x, x + start * c->dim)) {
+        gg_borrow_data(c->g, c->x, NULL);
+        const gg_dataset rows = {.n = n, .dim = c->dim, .x = (float *)x}; /* a view, not owned */
+        return load_chunk(c, &rows, start, n);
+    }
+    memset(c->labels, 0, c->batch * sizeof *c->labels);
+    set_labels(c, c->batch);
+    return c->batch;
+}
+
 int gg_classifier_predict(gg_classifier *c, const float *x, size_t n, float *probs, char *err)
 {
     gg_mlp_set_training(c->mlp, 0);
-    const gg_dataset rows = {.n = n, .dim = c->dim, .x = (float *)x}; /* a view, not owned */
-    for (size_t start = 0; start < n; start += c->batch) {
-        size_t m = load_chunk(c, &rows, start, n);
-        if (run(c, c->probs, err))
-            return -1;
-        memcpy(probs + start * c->classes, gg_data(c->probs), m * c->classes * sizeof *probs);
+    int rc = 0;
+    for (size_t start = 0; start < n && !rc; start += c->batch) {
+        size_t m = lend_chunk(c, x, start, n);
+        rc = run(c, c->probs, err);
+        if (!rc)
+            memcpy(probs + start * c->classes, gg_data(c->probs), m * c->classes * sizeof *probs);
     }
-    return 0;
+    gg_borrow_data(c->g, c->x, NULL); /* training writes batches into the leaf */
+    return rc ? -1 : 0;
 }
 
 /* ---- Training -------------------------------------------------------------- */
