@@ -170,16 +170,22 @@ TGT static inline __attribute__((always_inline)) void store_rows(const __m512 r[
             __mmask16 m0 = lanes(mi), m1 = lanes(mi > 16 ? mi - 16 : 0);              \
             for (size_t p0 = 0; p0 < K; p0 += kc) {                                   \
                 const float *a = A + p0 * lda + i, *b = B + p0 * ldb;                 \
-                __m512 r[16], s[16];                                                  \
-                UNROLL for (int j = 0; j < 16; j++)                                   \
-                    r[j] = s[j] = _mm512_setzero_ps();                                \
+                /* The sums live in arrays of their own: arrays the transpose \
+                 * takes would be kept in memory, stored at every k. */        \
+                __m512 ra[NN], sa[NN], r[16], s[16];                                  \
+                UNROLL for (int j = 0; j < NN; j++)                                   \
+                    ra[j] = sa[j] = _mm512_setzero_ps();                              \
                 for (size_t p = p0; p < K && p < p0 + kc; p++, a += lda, b += ldb) {  \
                     __m512 av = _mm512_maskz_loadu_ps(m0, a), aw = _mm512_maskz_loadu_ps(m1, a + 16); \
                     UNROLL for (int j = 0; j < NN; j++) {                             \
                         __m512 bj = _mm512_set1_ps(b[j]);                             \
-                        r[j] = _mm512_fmadd_ps(bj, av, r[j]);                         \
-                        s[j] = _mm512_fmadd_ps(bj, aw, s[j]);                         \
+                        ra[j] = _mm512_fmadd_ps(bj, av, ra[j]);                       \
+                        sa[j] = _mm512_fmadd_ps(bj, aw, sa[j]);                       \
                     }                                                                 \
+                }                                                                     \
+                UNROLL for (int j = 0; j < 16; j++) {                                 \
+                    r[j] = j < NN ? ra[j] : _mm512_setzero_ps();                      \
+                    s[j] = j < NN ? sa[j] : _mm512_setzero_ps();                      \
                 }                                                                     \
                 int add = accumulate || p0 > 0;                                       \
                 transpose16(r);                                                       \
