@@ -263,42 +263,92 @@ static int plan_split(size_t M, size_t N, size_t K, size_t mr, size_t nr, int *s
     return (int)t;
 }
 
-/* ---- narrow A^T.B through the path's transposed kernel ---- */
+/* ---- narrow products through the path's transposed kernel ---- */
+
+/* Rows of C per block of the transposed kernel (its two vectors). */
+#define NT_ROWS 32
+/* op(A) = A goes through it up to this N: past it, the narrow kernel's
+ * lanes are nearly all used and packing A costs more than it saves. */
+#define NT_PACKED_MAX_N 12
 
 typedef struct narrow_t_job {
     ggk_narrow_t_f32 kernel;
+    ggk_pack_f32 pack_trans; /* op(A) = A: each block's rows packed k-major first */
     size_t M, N, K, kc, lda, ldb, ldc;
     const float *A, *B;
     float *C;
-    int accumulate;
+    int transa, accumulate;
 } narrow_t_job;
+
+/* Rows [lo, hi) of C for op(A) = A: each 32-row block of A packed
+ * transposed (32 values per k, as A^T stands) into panel, then the kernel.
+ * Without a panel (memory exhausted), the naive sum, whose last bits may
+ * differ. */
+static void narrow_rows_task(const narrow_t_job *j, size_t lo, size_t hi, float *panel)
+{
+    for (size_t i = lo; i < hi; i += NT_ROWS) {
+        size_t mi = hi - i < NT_ROWS ? hi - i : NT_ROWS;
+        const float *a = j->A + i * j->lda;
+        float *c = j->C + i * j->ldc;
+        if (panel) {
+            j->pack_trans(a, j->lda, mi, j->K, NT_ROWS, panel);
+            j->kernel(0, mi, j->N, j->K, j->kc, panel, NT_ROWS, j->B, j->ldb, j->accumulate, c, j->ldc);
+            continue;
+        }
+        for (size_t r = 0; r < mi; r++)
+            for (size_t n = 0; n < j->N; n++) {
+                float acc = 0;
+                for (size_t p = 0; p < j->K; p++)
+                    acc += a[r * j->lda + p] * j->B[p * j->ldb + n];
+                c[r * j->ldc + n] = j->accumulate ? c[r * j->ldc + n] + acc : acc;
+            }
+    }
+}
 
 /* Thread tid's share of C's rows, in whole 32-row blocks (the kernel's). */
 static void narrow_t_task(void *arg, int tid, int nthreads)
 {
     const narrow_t_job *j = arg;
-    size_t blocks = ceil_div(j->M, 32);
-    size_t lo = blocks * (size_t)tid / (size_t)nthreads * 32, hi = blocks * (size_t)(tid + 1) / (size_t)nthreads * 32;
+    size_t blocks = ceil_div(j->M, NT_ROWS);
+    size_t lo = blocks * (size_t)tid / (size_t)nthreads * NT_ROWS;
+    size_t hi = blocks * (size_t)(tid + 1) / (size_t)nthreads * NT_ROWS;
     if (hi > j->M)
         hi = j->M;
-    if (lo < hi)
+    if (lo >= hi)
+        return;
+    if (j->transa) {
         j->kernel(lo, hi, j->N, j->K, j->kc, j->A, j->lda, j->B, j->ldb, j->accumulate, j->C, j->ldc);
+        return;
+    }
+    ggk_ws *ws = ws_get(NT_ROWS * j->K * sizeof(float));
+    narrow_rows_task(j, lo, hi, ws ? ws_data(ws) : NULL);
+    if (ws)
+        ws_put(ws);
 }
 
-/* Runs C = A^T.B (+ C) with N < 16 on the path's transposed kernel, when it
- * has one; false: the blocked driver does it. beta is 0 or 1. */
+/* Runs C = op(A).B (+ C) with N < 16 on the path's transposed kernel, when
+ * it has one; false: the blocked driver does it. For op(A) = A^T, A's rows
+ * are the kernel's vectors as they stand; for op(A) = A (N up to
+ * NT_PACKED_MAX_N), 32 rows at a time are packed transposed first, which
+ * costs less than the narrow kernel's unused lanes. beta is 0 or 1. */
 static bool narrow_t_f32(const ggk_gemm_path *path, int transa, int transb, size_t M, size_t N, size_t K,
                          const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                          size_t ldc)
 {
-    if (!path->narrow_t32 || !transa || transb || N >= 16)
+    if (!path->narrow_t32 || transb || N >= 16 || (!transa && (!path->pack_trans32 || N > NT_PACKED_MAX_N)))
         return false;
-    narrow_t_job j = {path->narrow_t32, M, N, K, pick_kc(K, KC_BYTES / sizeof(float)), lda, ldb, ldc,
-                      A, B, C, beta != 0};
-    /* no packing to share out: threads pay off on far smaller products */
-    size_t threads = (double)M * (double)N * (double)K >= PAR_MIN_MACS / 8 ? (size_t)gg_num_threads() : 1;
-    size_t blocks = ceil_div(M, 32);
-    ggk_parallel_run(narrow_t_task, &j, (int)(threads < blocks ? threads : blocks));
+    narrow_t_job j = {path->narrow_t32, path->pack_trans32, M, N, K, pick_kc(K, KC_BYTES / sizeof(float)),
+                      lda, ldb, ldc, A, B, C, transa != 0, beta != 0};
+    /* With no packing to share out, threads pay off on far smaller products;
+     * op(A) = A's packing, done by each thread for its rows, is the cost. */
+    double macs = (double)M * (double)N * (double)K;
+    size_t threads = macs >= (transa ? PAR_MIN_MACS / 8 : PAR_MIN_MACS) ? (size_t)gg_num_threads() : 1;
+    size_t blocks = ceil_div(M, NT_ROWS);
+    if (threads > blocks)
+        threads = blocks;
+    if (!transa && threads > 1)
+        ws_reserve((int)threads, NT_ROWS * K * sizeof(float));
+    ggk_parallel_run(narrow_t_task, &j, (int)threads);
     return true;
 }
 
