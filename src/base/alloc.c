@@ -36,15 +36,39 @@ void *ggb_aligned_alloc(size_t align, size_t size)
     return p;
 }
 
+#if defined(MADV_HUGEPAGE) && defined(MAP_ANONYMOUS)
+/* A mapping of its own, advised before anything touches it. A block from
+ * the heap may be memory the process used before, already mapped in small
+ * pages: the kernel then collapses those in the background, and whoever
+ * touches them meanwhile takes a page fault, long after the allocation. */
 void *ggb_huge_alloc(size_t size)
 {
-    void *p = ggb_aligned_alloc(GGB_HUGE_PAGE, size);
-#ifdef MADV_HUGEPAGE
-    if (p)
-        madvise(p, size, MADV_HUGEPAGE); /* advice only: failure changes nothing */
-#endif
+    size_t span = size + GGB_HUGE_PAGE;
+    char *m = GG_FAIL_NOW() ? MAP_FAILED : mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    char *p = (char *)(((uintptr_t)m + GGB_HUGE_PAGE - 1) & ~(uintptr_t)(GGB_HUGE_PAGE - 1));
+    if (p > m)
+        munmap(m, (size_t)(p - m));
+    if (m + span > p + size)
+        munmap(p + size, (size_t)(m + span - (p + size)));
+    madvise(p, size, MADV_HUGEPAGE); /* advice only: failure changes nothing */
     return p;
 }
+
+void ggb_huge_free(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+#else
+void *ggb_huge_alloc(size_t size) { return ggb_aligned_alloc(GGB_HUGE_PAGE, size); }
+void ggb_huge_free(void *p, size_t size)
+{
+    (void)size;
+    ggb_free(p);
+}
+#endif
 
 void ggb_free(void *p) { free(p); }
 

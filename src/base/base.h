@@ -28,10 +28,12 @@ void *ggb_realloc(void *p, size_t size);
 void *ggb_aligned_alloc(size_t align, size_t size);
 /* size bytes (a multiple of GGB_HUGE_PAGE) aligned to GGB_HUGE_PAGE, asked to
  * be backed by transparent huge pages where the OS offers them (Linux's
- * madvise); freed with ggb_free. For big, densely written blocks: one page
- * fault per 2 MiB instead of one per 4 KiB. */
+ * madvise, on a fresh mapping); freed with ggb_huge_free(p, size). For big,
+ * densely written blocks: one page fault per 2 MiB instead of one per 4 KiB,
+ * and none later. */
 #define GGB_HUGE_PAGE ((size_t)2 << 20)
 void *ggb_huge_alloc(size_t size);
+void ggb_huge_free(void *p, size_t size);
 void ggb_free(void *p);
 char *ggb_strdup(const char *s);
 /* The first n bytes of s (fewer if it ends first), NUL-terminated. */

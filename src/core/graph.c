@@ -50,9 +50,12 @@ void gg_graph_free(gg_graph *g)
 {
     if (!g)
         return;
-    for (size_t i = 0; i < g->nchunks; i++)
-        if (owns_block(i))
+    for (size_t i = 0; i < g->nchunks; i++) {
+        if (i < SMALL_CHUNKS)
             ggb_free(g->chunks[i]);
+        else if (owns_block(i))
+            ggb_huge_free(g->chunks[i], GGB_HUGE_PAGE);
+    }
     ggb_free(g->chunks);
     ggb_free(g->order);
     ggc_free_labels(g);
