@@ -44,7 +44,8 @@ void *ggb_aligned_alloc(size_t align, size_t size)
 void *ggb_huge_alloc(size_t size)
 {
     size_t span = size + GGB_HUGE_PAGE;
-    char *m = GG_FAIL_NOW() ? MAP_FAILED : mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *m = GG_FAIL_NOW() ? MAP_FAILED
+                            : mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
     char *p = (char *)(((uintptr_t)m + GGB_HUGE_PAGE - 1) & ~(uintptr_t)(GGB_HUGE_PAGE - 1));

@@ -117,7 +117,7 @@ int gg_borrow_data(gg_graph *g, gg_node *leaf, const void *data)
     if (leaf->rank == 0 || ggc_needs_grad(leaf)) {
         char buf[64];
         ggc_fail(g, "borrow_data: node %u is a %s %s; only a constant tensor (gg_input, gg_constant) can read "
-                 "the caller's memory", leaf->id, ggc_needs_grad(leaf) ? "variable" : "constant",
+                 "the caller's memory", leaf->id, ggc_needs_grad(leaf) ? "variable" : "scalar",
                  gg_shape_str(leaf, buf, sizeof buf));
         return -1;
     }
