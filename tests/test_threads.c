@@ -1,8 +1,9 @@
 /* test_threads.c - two classifiers trained on two threads at once, each
  * with the threaded matrix products, give exactly the weights a lone run
  * gives; so do two threads that each record a gradient and a
- * Hessian-vector product as graphs and then train (run under
- * ThreadSanitizer in CI to check the threaded paths). */
+ * Hessian-vector product as graphs and then train; elementwise gates over
+ * tensors large enough to be shared among the threads give the bits of one
+ * thread (run under ThreadSanitizer in CI to check the threaded paths). */
 #include <pthread.h>
 
 #include "testutil.h"
@@ -11,6 +12,7 @@
 #include "gategrad/data.h"
 #include "gategrad/higher.h"
 #include "gategrad/nn.h"
+#include "gategrad/rng.h"
 #include "gategrad/threads.h"
 
 typedef struct job {
@@ -45,6 +47,85 @@ static void *train(void *arg)
     }
     gg_classifier_free(c);
     return NULL;
+}
+
+/* The elementwise test's leaves: x of an odd shape (its rows do not split
+ * evenly) and operands broadcast every way the loops tell apart. */
+enum { D0 = 67, D1 = 29, D2 = 37, NLEAF = 6 };
+static const int leaf_rank[NLEAF] = {3, 3, 1, 3, 2, 0};
+static const int64_t leaf_dims[NLEAF][3] = {
+    {D0, D1, D2}, /* x */
+    {D0, D1, D2}, /* same shape: the flat loop */
+    {D2},         /* a bias: its gradient sums columns, the threads split them */
+    {D0, 1, D2},  /* stretched in the middle: the same, with outer rows */
+    {D1, 1},      /* stretched along the innermost: one thread adds into it */
+    {0},          /* a scalar */
+};
+
+/* Every leaf's value and gradient and the root's value after one forward
+ * and backward of a graph of unary and binary gates, on `threads`. */
+static double *elementwise_run(gg_dtype dt, int threads, size_t *count)
+{
+    assert_int_equal(gg_set_num_threads(threads), 0);
+    gg_graph *g = gg_graph_new();
+    gg_node *leaf[NLEAF];
+    gg_rng r;
+    gg_rng_seed(&r, 11);
+    double *vals = malloc((size_t)D0 * D1 * D2 * sizeof *vals);
+    float *fvals = (float *)vals;
+    assert_non_null(vals);
+    for (int i = 0; i < NLEAF; i++) {
+        size_t n = 1;
+        for (int d = 0; d < leaf_rank[i]; d++)
+            n *= (size_t)leaf_dims[i][d];
+        for (size_t k = 0; k < n; k++) {
+            double v = 2 * gg_rng_uniform(&r) - 1;
+            if (dt == GG_F64)
+                vals[k] = v;
+            else
+                fvals[k] = (float)v;
+        }
+        leaf[i] = gg_tensor(g, dt, leaf_rank[i], leaf_dims[i], vals);
+        assert_non_null(leaf[i]);
+    }
+    free(vals);
+    gg_node *x = leaf[0];
+    gg_node *h = gg_relu(g, gg_add(g, gg_mul(g, x, leaf[1]), leaf[2]));
+    h = gg_max(g, gg_sigmoid(g, gg_sub(g, h, leaf[3])), gg_tanh(g, gg_mul(g, x, leaf[4])));
+    gg_node *root = gg_sum(g, gg_mul(g, gg_add(g, h, x), gg_div(g, leaf[5], gg_add(g, x, leaf[5]))));
+    assert_non_null(root);
+    assert_int_equal(gg_forward(g, root), 0);
+    assert_int_equal(gg_backward(g, root), 0);
+    size_t n = 1;
+    for (int i = 0; i < NLEAF; i++)
+        n += 2 * gg_numel(leaf[i]);
+    double *out = malloc(n * sizeof *out), *at = out;
+    assert_non_null(out);
+    *at++ = gg_value(root);
+    for (int i = 0; i < NLEAF; i++)
+        for (size_t k = 0; k < gg_numel(leaf[i]); k++) {
+            *at++ = gg_value_at(leaf[i], k);
+            *at++ = gg_grad_at(leaf[i], k);
+        }
+    gg_graph_free(g);
+    *count = n;
+    return out;
+}
+
+static void elementwise_gates_shared_among_threads(void **state)
+{
+    (void)state;
+    assert_true((size_t)D0 * D1 * D2 >= 65536); /* past the gates' threshold */
+    for (int dt = 0; dt < 2; dt++) {
+        size_t n1, n2;
+        double *one = elementwise_run(dt ? GG_F64 : GG_F32, 1, &n1);
+        double *two = elementwise_run(dt ? GG_F64 : GG_F32, 2, &n2);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(one, two, n1 * sizeof *one);
+        assert_true(one[0] != 0 && isfinite(one[0]));
+        free(one);
+        free(two);
+    }
 }
 
 static void two_trainings_at_once(void **state)
@@ -179,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_trainings_at_once),
         cmocka_unit_test(two_gradient_graphs_and_trainings_at_once),
+        cmocka_unit_test(elementwise_gates_shared_among_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

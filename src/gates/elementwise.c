@@ -11,9 +11,48 @@
 #include <math.h>
 
 #include "gates/gates.h"
+#include "gategrad/threads.h"
 #include "kernels/kernels.h"
 
 #define INLINE static inline __attribute__((always_inline))
+
+/* ---- Sharing a loop out among the threads ---------------------------------
+ * A tensor of at least PAR_MIN_ELEMENTS elements (a layer's activations at a
+ * batch of 256 and more) is split among the threads; below, waking a worker
+ * costs about as much as it saves. Every element is computed alone, so the
+ * split never changes a bit. */
+#define PAR_MIN_ELEMENTS 65536
+
+/* One gate's loop as the threads share it: the node, the broadcast plan
+ * (binary gates), which input's gradient and whether it is written (the
+ * first contribution) or added to. */
+typedef struct ew_job {
+    gg_node *n;
+    ggg_bplan p;
+    int which;
+    bool write;
+    bool split_cols; /* threads split the innermost dimension, not the rows */
+} ew_job;
+
+/* Thread tid's part [lo, hi) of units; elements are dealt out in whole
+ * 16-element runs (a cache line of floats), rows as they come. */
+INLINE void ew_part(size_t units, bool elements, int tid, int nthreads, size_t *lo, size_t *hi)
+{
+    size_t step = elements ? 16 : 1, runs = (units + step - 1) / step;
+    *lo = runs * (size_t)tid / (size_t)nthreads * step;
+    *hi = runs * (size_t)(tid + 1) / (size_t)nthreads * step;
+    *lo = *lo < units ? *lo : units;
+    *hi = *hi < units ? *hi : units;
+}
+
+/* Runs task over the job, on every thread when there are elements enough. */
+static void ew_run(ggk_task_fn task, ew_job *j, size_t elements)
+{
+    if (elements >= PAR_MIN_ELEMENTS)
+        ggk_parallel_run(task, j, gg_num_threads());
+    else
+        task(j, 0, 1);
+}
 
 typedef double (*unary_fn)(double x, double p);
 typedef double (*unary_deriv_fn)(double x, double y, double p);
@@ -63,27 +102,42 @@ INLINE void unary_scalar_backward(gg_node *n, unary_deriv_fn d)
         a->grad.d += n->grad.d * d(a->val.s.d, n->val.s.d, n->param.f);
 }
 
-INLINE void unary_forward(gg_node *n, unary_fn f)
+/* Elements [lo, hi) of thread tid's part of a unary gate's loop. */
+#define UNARY_PART(j, tid, nthreads, lo, hi)                                         \
+    const ew_job *j = job;                                                           \
+    size_t lo, hi;                                                                   \
+    ew_part(ggc_numel(j->n), true, tid, nthreads, &lo, &hi)
+
+INLINE void unary_forward(gg_node *n, unary_fn f, size_t lo, size_t hi)
 {
     gg_node *a = n->in[0];
     double p = n->param.f;
     if (n->dtype == GG_F64)
-        unary_forward_double(ggc_numel(n), ggc_val(a), ggc_val(n), p, f);
+        unary_forward_double(hi - lo, (const double *)ggc_val(a) + lo, (double *)ggc_val(n) + lo, p, f);
     else
-        unary_forward_float(ggc_numel(n), ggc_val(a), ggc_val(n), p, f);
+        unary_forward_float(hi - lo, (const float *)ggc_val(a) + lo, (float *)ggc_val(n) + lo, p, f);
 }
 
-INLINE void unary_backward(gg_node *n, unary_deriv_fn d)
+INLINE void unary_backward(gg_node *n, unary_deriv_fn d, bool write, size_t lo, size_t hi)
+{
+    gg_node *a = n->in[0];
+    double p = n->param.f;
+    if (n->dtype == GG_F64)
+        unary_backward_double(hi - lo, (const double *)ggc_val(a) + lo, (const double *)ggc_val(n) + lo,
+                              (const double *)ggc_grad(n) + lo, (double *)ggc_grad(a) + lo, p, d, write);
+    else
+        unary_backward_float(hi - lo, (const float *)ggc_val(a) + lo, (const float *)ggc_val(n) + lo,
+                             (const float *)ggc_grad(n) + lo, (float *)ggc_grad(a) + lo, p, d, write);
+}
+
+/* The input's gradient is claimed once, before the threads share the loop. */
+static void unary_backward_run(gg_node *n, ggk_task_fn task)
 {
     gg_node *a = n->in[0];
     if (!ggc_needs_grad(a))
         return;
-    double p = n->param.f;
-    bool write = ggc_grad_claim(a);
-    if (n->dtype == GG_F64)
-        unary_backward_double(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d, write);
-    else
-        unary_backward_float(ggc_numel(n), ggc_val(a), ggc_val(n), ggc_grad(n), ggc_grad(a), p, d, write);
+    ew_job j = {.n = n, .write = ggc_grad_claim(a)};
+    ew_run(task, &j, ggc_numel(n));
 }
 
 INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
@@ -105,21 +159,29 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
         (void)x, (void)y, (void)p;                                                   \
         return DERIV;                                                                \
     }                                                                                \
-    GGK_VEC_OUTLINE static void NAME##_forward_t(gg_node *n)                         \
+    GGK_VEC_OUTLINE static void NAME##_forward_part(void *job, int tid, int nthreads) \
     {                                                                                \
-        unary_forward(n, NAME##_f);                                                  \
+        UNARY_PART(j, tid, nthreads, lo, hi);                                        \
+        unary_forward(j->n, NAME##_f, lo, hi);                                       \
     }                                                                                \
-    GGK_VEC_OUTLINE static void NAME##_backward_t(gg_node *n)                        \
+    GGK_VEC_OUTLINE static void NAME##_backward_part(void *job, int tid, int nthreads) \
     {                                                                                \
-        unary_backward(n, NAME##_d);                                                 \
+        UNARY_PART(j, tid, nthreads, lo, hi);                                        \
+        unary_backward(j->n, NAME##_d, j->write, lo, hi);                            \
     }                                                                                \
     static void NAME##_forward(gg_node *n)                                           \
     {                                                                                \
-        scalar_node(n) ? unary_scalar_forward(n, NAME##_f) : NAME##_forward_t(n);     \
+        if (scalar_node(n))                                                          \
+            unary_scalar_forward(n, NAME##_f);                                       \
+        else                                                                         \
+            ew_run(NAME##_forward_part, &(ew_job){.n = n}, ggc_numel(n));            \
     }                                                                                \
     static void NAME##_backward(gg_node *n)                                          \
     {                                                                                \
-        scalar_node(n) ? unary_scalar_backward(n, NAME##_d) : NAME##_backward_t(n);   \
+        if (scalar_node(n))                                                          \
+            unary_scalar_backward(n, NAME##_d);                                      \
+        else                                                                         \
+            unary_backward_run(n, NAME##_backward_part);                             \
     }                                                                                \
     static double NAME##_local(const gg_node *n, int i, size_t k)                    \
     {                                                                                \
@@ -144,66 +206,76 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
 /* The innermost loop of BROADCAST_LOOP with strides SA, SB; constant ones
  * let it vectorize. */
 #define INNER_LOOP(p, SA, SB, BODY)                                                  \
-    for (size_t i3 = 0; i3 < (p).n[3]; i3++) {                                       \
+    for (size_t i3 = cl; i3 < ch; i3++) {                                            \
         size_t k = k0 + i3, ia = ba + i3 * (SA), ib = bb + i3 * (SB);                \
         BODY;                                                                        \
     }
 
-/* Runs BODY for every output element k, with ia and ib the matching
- * (broadcast) elements of the inputs. The innermost dimension is
- * contiguous in both inputs (1, 1) or broadcast from one (1, 0 / 0, 1) in
- * nearly every use (a bias row added to a batch, a scale), so those cases
- * get loops of their own. */
-#define BROADCAST_LOOP(p, BODY)                                                      \
+/* Runs BODY for every output element k of units [lo, hi) and innermost
+ * indices [cl, ch), with ia and ib the matching (broadcast) elements of the
+ * inputs. A unit is an element when the plan is flat (cl, ch unused), else
+ * a row of the innermost dimension (see plan_units). The innermost dimension is contiguous in both inputs
+ * (1, 1) or broadcast from one (1, 0 / 0, 1) in nearly every use (a bias
+ * row added to a batch, a scale), so those cases get loops of their own. */
+#define BROADCAST_LOOP(p, lo, hi, cl, ch, BODY)                                      \
     do {                                                                             \
         if ((p).flat) {                                                              \
-            size_t total = (p).n[0] * (p).n[1] * (p).n[2] * (p).n[3];                \
-            for (size_t k = 0; k < total; k++) {                                     \
+            for (size_t k = (lo); k < (hi); k++) {                                   \
                 size_t ia = k, ib = k;                                               \
                 BODY;                                                                \
             }                                                                        \
             break;                                                                   \
         }                                                                            \
-        size_t k0 = 0, sa3 = (p).sa[3], sb3 = (p).sb[3];                             \
-        for (size_t i0 = 0; i0 < (p).n[0]; i0++)                                     \
-            for (size_t i1 = 0; i1 < (p).n[1]; i1++)                                 \
-                for (size_t i2 = 0; i2 < (p).n[2]; i2++, k0 += (p).n[3]) {           \
-                    size_t ba = i0 * (p).sa[0] + i1 * (p).sa[1] + i2 * (p).sa[2];    \
-                    size_t bb = i0 * (p).sb[0] + i1 * (p).sb[1] + i2 * (p).sb[2];    \
-                    if (sa3 == 1 && sb3 == 1)                                        \
-                        INNER_LOOP(p, 1, 1, BODY)                                    \
-                    else if (sa3 == 1 && sb3 == 0)                                   \
-                        INNER_LOOP(p, 1, 0, BODY)                                    \
-                    else if (sa3 == 0 && sb3 == 1)                                   \
-                        INNER_LOOP(p, 0, 1, BODY)                                    \
-                    else                                                             \
-                        INNER_LOOP(p, sa3, sb3, BODY)                                \
-                }                                                                    \
+        size_t sa3 = (p).sa[3], sb3 = (p).sb[3], k0 = (lo) * (p).n[3];               \
+        size_t i2 = (lo) % (p).n[2], i1 = (lo) / (p).n[2] % (p).n[1];                \
+        size_t i0 = (lo) / (p).n[2] / (p).n[1];                                      \
+        for (size_t r = (lo); r < (hi); r++, k0 += (p).n[3]) {                       \
+            size_t ba = i0 * (p).sa[0] + i1 * (p).sa[1] + i2 * (p).sa[2];            \
+            size_t bb = i0 * (p).sb[0] + i1 * (p).sb[1] + i2 * (p).sb[2];            \
+            if (sa3 == 1 && sb3 == 1)                                                \
+                INNER_LOOP(p, 1, 1, BODY)                                            \
+            else if (sa3 == 1 && sb3 == 0)                                           \
+                INNER_LOOP(p, 1, 0, BODY)                                            \
+            else if (sa3 == 0 && sb3 == 1)                                           \
+                INNER_LOOP(p, 0, 1, BODY)                                            \
+            else                                                                     \
+                INNER_LOOP(p, sa3, sb3, BODY)                                        \
+            if (++i2 == (p).n[2] && (i2 = 0, ++i1 == (p).n[1]))                      \
+                i1 = 0, i0++;                                                        \
+        }                                                                            \
     } while (0)
+
+/* The units BROADCAST_LOOP counts over the whole output. */
+INLINE size_t plan_units(const ggg_bplan *p)
+{
+    return p->flat ? p->n[0] * p->n[1] * p->n[2] * p->n[3] : p->n[0] * p->n[1] * p->n[2];
+}
 
 /* The tensor loops, once per element type (restrict: see UNARY_LOOPS).
  * Backward adds upstream * d(out)/d(input which) into that input's
  * gradient; an input stretched by broadcasting sums its share over the
  * stretched dimensions. */
 #define BINARY_LOOPS(T)                                                              \
-    INLINE void binary_forward_##T(const ggg_bplan *p, const T *restrict A,           \
+    INLINE void binary_forward_##T(const ggg_bplan *p, size_t lo, size_t hi, size_t cl, size_t ch, \
+                                   const T *restrict A,                              \
                                    const T *restrict B, T *restrict Z, binary_fn f)  \
     {                                                                                \
-        BROADCAST_LOOP(*p, Z[k] = (T)f(A[ia], B[ib]));                               \
+        BROADCAST_LOOP(*p, lo, hi, cl, ch, Z[k] = (T)f(A[ia], B[ib]));                       \
     }                                                                                \
-    INLINE void binary_accumulate_##T(const ggg_bplan *p, int which, const T *restrict A, \
-                                      const T *restrict B, const T *restrict Z,      \
-                                      const T *restrict GZ, T *restrict G,           \
-                                      binary_deriv_fn d, bool write)                 \
+    INLINE void binary_accumulate_##T(const ggg_bplan *p, size_t lo, size_t hi, size_t cl, \
+                                      size_t ch, int which,                          \
+                                      const T *restrict A, const T *restrict B,      \
+                                      const T *restrict Z, const T *restrict GZ,     \
+                                      T *restrict G, binary_deriv_fn d, bool write)  \
     {                                                                                \
         if (which == 0 && write)                                                     \
-            BROADCAST_LOOP(*p, G[ia] = (T)(GZ[k] * d(A[ia], B[ib], Z[k])));          \
+            BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ia] = (T)(GZ[k] * d(A[ia], B[ib], Z[k])));  \
         else if (which == 0)                                                         \
-            BROADCAST_LOOP(*p, G[ia] += (T)(GZ[k] * d(A[ia], B[ib], Z[k])));         \
+            BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ia] += (T)(GZ[k] * d(A[ia], B[ib], Z[k]))); \
         else if (write)                                                              \
-            BROADCAST_LOOP(*p, G[ib] = (T)(GZ[k] * d(A[ia], B[ib], Z[k])));          \
+            BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ib] = (T)(GZ[k] * d(A[ia], B[ib], Z[k])));  \
         else                                                                         \
-            BROADCAST_LOOP(*p, G[ib] += (T)(GZ[k] * d(A[ia], B[ib], Z[k])));         \
+            BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ib] += (T)(GZ[k] * d(A[ia], B[ib], Z[k]))); \
     }
 BINARY_LOOPS(float)
 BINARY_LOOPS(double)
@@ -224,41 +296,67 @@ INLINE void binary_scalar_backward(gg_node *z, binary_deriv_fn da, binary_deriv_
         b->grad.d += gb;
 }
 
-INLINE void binary_forward(gg_node *z, binary_fn f)
+/* Thread tid's part of a binary gate's loop: units [lo, hi) and innermost
+ * indices [cl, ch), one of the two split. */
+#define BINARY_PART(j, tid, nthreads, lo, hi, cl, ch)                                \
+    const ew_job *j = job;                                                           \
+    size_t lo = 0, hi = plan_units(&j->p), cl = 0, ch = j->p.n[3];                   \
+    if (j->split_cols)                                                               \
+        ew_part(ch, true, tid, nthreads, &cl, &ch);                                  \
+    else                                                                             \
+        ew_part(hi, j->p.flat, tid, nthreads, &lo, &hi)
+
+INLINE void binary_forward(const ew_job *j, binary_fn f, size_t lo, size_t hi, size_t cl, size_t ch)
 {
-    gg_node *a = z->in[0], *b = z->in[1];
-    ggg_bplan p;
-    ggg_bplan_init(z, &p);
+    gg_node *z = j->n, *a = z->in[0], *b = z->in[1];
     if (z->dtype == GG_F64)
-        binary_forward_double(&p, ggc_val(a), ggc_val(b), ggc_val(z), f);
+        binary_forward_double(&j->p, lo, hi, cl, ch, ggc_val(a), ggc_val(b), ggc_val(z), f);
     else
-        binary_forward_float(&p, ggc_val(a), ggc_val(b), ggc_val(z), f);
+        binary_forward_float(&j->p, lo, hi, cl, ch, ggc_val(a), ggc_val(b), ggc_val(z), f);
 }
 
-/* A stale gradient is written when every output element reaches a
- * different element of the input (it was not stretched by broadcasting),
- * else zeroed and added into. */
-INLINE void binary_accumulate(gg_node *z, int which, binary_deriv_fn d)
+INLINE void binary_accumulate(const ew_job *j, binary_deriv_fn d, size_t lo, size_t hi, size_t cl,
+                              size_t ch)
 {
-    gg_node *a = z->in[0], *b = z->in[1], *in = z->in[which];
-    bool write = ggc_numel(in) == ggc_numel(z) ? ggc_grad_claim(in) : (ggc_grad_settle(in), false);
-    ggg_bplan p;
-    ggg_bplan_init(z, &p);
+    gg_node *z = j->n, *a = z->in[0], *b = z->in[1], *in = z->in[j->which];
     if (z->dtype == GG_F64)
-        binary_accumulate_double(&p, which, ggc_val(a), ggc_val(b), ggc_val(z), ggc_grad(z),
-                                 ggc_grad(in), d, write);
+        binary_accumulate_double(&j->p, lo, hi, cl, ch, j->which, ggc_val(a), ggc_val(b), ggc_val(z),
+                                 ggc_grad(z), ggc_grad(in), d, j->write);
     else
-        binary_accumulate_float(&p, which, ggc_val(a), ggc_val(b), ggc_val(z), ggc_grad(z),
-                                ggc_grad(in), d, write);
+        binary_accumulate_float(&j->p, lo, hi, cl, ch, j->which, ggc_val(a), ggc_val(b), ggc_val(z),
+                                ggc_grad(z), ggc_grad(in), d, j->write);
 }
 
-INLINE void binary_backward(gg_node *z, binary_deriv_fn da, binary_deriv_fn db)
+static void binary_forward_run(gg_node *z, ggk_task_fn task)
 {
-    gg_node *a = z->in[0], *b = z->in[1];
-    if (ggc_needs_grad(a))
-        binary_accumulate(z, 0, da);
-    if (ggc_needs_grad(b))
-        binary_accumulate(z, 1, db);
+    ew_job j = {.n = z};
+    ggg_bplan_init(z, &j.p);
+    ew_run(task, &j, ggc_numel(z));
+}
+
+/* Input by input (they may be one node). A stale gradient is written when
+ * every output element reaches a different element of the input (it was
+ * not stretched by broadcasting), and the threads split the rows; else it
+ * is zeroed and added into, since several output elements add into one of
+ * its elements: the threads then split the innermost dimension when the
+ * input has it (a bias: its element i3 sums column i3), each thread adding
+ * into its own elements, and else one thread runs the loop. */
+static void binary_backward_run(gg_node *z, ggk_task_fn task)
+{
+    ew_job j = {.n = z};
+    ggg_bplan_init(z, &j.p);
+    for (j.which = 0; j.which < 2; j.which++) {
+        gg_node *in = z->in[j.which];
+        if (!ggc_needs_grad(in))
+            continue;
+        bool one_to_one = ggc_numel(in) == ggc_numel(z);
+        j.write = one_to_one ? ggc_grad_claim(in) : (ggc_grad_settle(in), false);
+        j.split_cols = !one_to_one && (j.which ? j.p.sb[3] : j.p.sa[3]) == 1;
+        if (one_to_one || j.split_cols)
+            ew_run(task, &j, ggc_numel(z));
+        else
+            task(&j, 0, 1);
+    }
 }
 
 INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da,
@@ -283,24 +381,32 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
         (void)a, (void)b, (void)z;                                                   \
         return DB;                                                                   \
     }                                                                                \
-    GGK_VEC_OUTLINE static void NAME##_forward_t(gg_node *n)                         \
+    GGK_VEC_OUTLINE static void NAME##_forward_part(void *job, int tid, int nthreads) \
     {                                                                                \
-        binary_forward(n, NAME##_f);                                                 \
+        BINARY_PART(j, tid, nthreads, lo, hi, cl, ch);                               \
+        binary_forward(j, NAME##_f, lo, hi, cl, ch);                                 \
     }                                                                                \
-    GGK_VEC_OUTLINE static void NAME##_backward_t(gg_node *n)                        \
+    GGK_VEC_OUTLINE static void NAME##_backward_part(void *job, int tid, int nthreads) \
     {                                                                                \
-        binary_backward(n, NAME##_da, NAME##_db);                                    \
+        BINARY_PART(j, tid, nthreads, lo, hi, cl, ch);                               \
+        if (j->which) /* each with its derivative inlined */                         \
+            binary_accumulate(j, NAME##_db, lo, hi, cl, ch);                         \
+        else                                                                         \
+            binary_accumulate(j, NAME##_da, lo, hi, cl, ch);                         \
     }                                                                                \
     static void NAME##_forward(gg_node *n)                                           \
     {                                                                                \
-        scalar_node(n) ? binary_scalar_forward(n, NAME##_f) : NAME##_forward_t(n);    \
+        if (scalar_node(n))                                                          \
+            binary_scalar_forward(n, NAME##_f);                                      \
+        else                                                                         \
+            binary_forward_run(n, NAME##_forward_part);                              \
     }                                                                                \
     static void NAME##_backward(gg_node *n)                                          \
     {                                                                                \
         if (scalar_node(n))                                                          \
             binary_scalar_backward(n, NAME##_da, NAME##_db);                          \
         else                                                                         \
-            NAME##_backward_t(n);                                                    \
+            binary_backward_run(n, NAME##_backward_part);                            \
     }                                                                                \
     static double NAME##_local(const gg_node *n, int i, size_t k)                    \
     {                                                                                \
