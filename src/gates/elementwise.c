@@ -148,7 +148,7 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
 /* One unary gate: y = FWD (of x and p), dy/dx = DERIV (of x, y and p); the
  * rest of its entry (formula, expression name, ...) as designated
  * initializers. */
-#define UNARY_GATE(NAME, RULE, FWD, DERIV, ...)                                         \
+#define UNARY_GATE(NAME, RULE, FWD, DERIV, ...)                                      \
     static double NAME##_f(double x, double p)                                       \
     {                                                                                \
         (void)p;                                                                     \
@@ -214,9 +214,10 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
 /* Runs BODY for every output element k of units [lo, hi) and innermost
  * indices [cl, ch), with ia and ib the matching (broadcast) elements of the
  * inputs. A unit is an element when the plan is flat (cl, ch unused), else
- * a row of the innermost dimension (see plan_units). The innermost dimension is contiguous in both inputs
- * (1, 1) or broadcast from one (1, 0 / 0, 1) in nearly every use (a bias
- * row added to a batch, a scale), so those cases get loops of their own. */
+ * a row of the innermost dimension (see plan_units). The innermost
+ * dimension is contiguous in both inputs (1, 1) or broadcast from one
+ * (1, 0 / 0, 1) in nearly every use (a bias row added to a batch, a scale),
+ * so those cases get loops of their own. */
 #define BROADCAST_LOOP(p, lo, hi, cl, ch, BODY)                                      \
     do {                                                                             \
         if ((p).flat) {                                                              \
@@ -260,7 +261,7 @@ INLINE size_t plan_units(const ggg_bplan *p)
                                    const T *restrict A,                              \
                                    const T *restrict B, T *restrict Z, binary_fn f)  \
     {                                                                                \
-        BROADCAST_LOOP(*p, lo, hi, cl, ch, Z[k] = (T)f(A[ia], B[ib]));                       \
+        BROADCAST_LOOP(*p, lo, hi, cl, ch, Z[k] = (T)f(A[ia], B[ib]));               \
     }                                                                                \
     INLINE void binary_accumulate_##T(const ggg_bplan *p, size_t lo, size_t hi, size_t cl, \
                                       size_t ch, int which,                          \
@@ -269,11 +270,11 @@ INLINE size_t plan_units(const ggg_bplan *p)
                                       T *restrict G, binary_deriv_fn d, bool write)  \
     {                                                                                \
         if (which == 0 && write)                                                     \
-            BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ia] = (T)(GZ[k] * d(A[ia], B[ib], Z[k])));  \
+            BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ia] = (T)(GZ[k] * d(A[ia], B[ib], Z[k]))); \
         else if (which == 0)                                                         \
             BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ia] += (T)(GZ[k] * d(A[ia], B[ib], Z[k]))); \
         else if (write)                                                              \
-            BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ib] = (T)(GZ[k] * d(A[ia], B[ib], Z[k])));  \
+            BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ib] = (T)(GZ[k] * d(A[ia], B[ib], Z[k]))); \
         else                                                                         \
             BROADCAST_LOOP(*p, lo, hi, cl, ch, G[ib] += (T)(GZ[k] * d(A[ia], B[ib], Z[k]))); \
     }
@@ -369,7 +370,7 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
 
 /* One binary gate: z = FWD (of a and b); dz/da = DA, dz/db = DB (of a, b,
  * z); the rest of its entry as designated initializers. */
-#define BINARY_GATE(NAME, RULE, FWD, DA, DB, ...)                                       \
+#define BINARY_GATE(NAME, RULE, FWD, DA, DB, ...)                                    \
     static double NAME##_f(double a, double b) { return FWD; }                       \
     static double NAME##_da(double a, double b, double z)                            \
     {                                                                                \
@@ -404,7 +405,7 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
     static void NAME##_backward(gg_node *n)                                          \
     {                                                                                \
         if (scalar_node(n))                                                          \
-            binary_scalar_backward(n, NAME##_da, NAME##_db);                          \
+            binary_scalar_backward(n, NAME##_da, NAME##_db);                         \
         else                                                                         \
             binary_backward_run(n, NAME##_backward_part);                            \
     }                                                                                \
@@ -435,7 +436,7 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
 
 #define K(v) ggg_k(g, x, (v))
 #define UNARY_GRAD(NAME, DERIV)                                                      \
-    static gg_node *NAME##_dnode(gg_graph *g, gg_node *x, gg_node *y, double p)       \
+    static gg_node *NAME##_dnode(gg_graph *g, gg_node *x, gg_node *y, double p)      \
     {                                                                                \
         (void)g, (void)x, (void)y, (void)p;                                          \
         return DERIV;                                                                \
