@@ -51,7 +51,7 @@ static void *train(void *arg)
 
 /* The elementwise test's leaves: x of an odd shape (its rows do not split
  * evenly) and operands broadcast every way the loops tell apart. */
-enum { D0 = 67, D1 = 29, D2 = 37, NLEAF = 6 };
+enum { D0 = 131, D1 = 29, D2 = 37, NLEAF = 6 };
 static const int leaf_rank[NLEAF] = {3, 3, 1, 3, 2, 0};
 static const int64_t leaf_dims[NLEAF][3] = {
     {D0, D1, D2}, /* x */
@@ -115,7 +115,7 @@ static double *elementwise_run(gg_dtype dt, int threads, size_t *count)
 static void elementwise_gates_shared_among_threads(void **state)
 {
     (void)state;
-    assert_true((size_t)D0 * D1 * D2 >= 65536); /* past the gates' threshold */
+    assert_true((size_t)D0 * D1 * D2 >= 131072); /* past the gates' threshold */
     for (int dt = 0; dt < 2; dt++) {
         size_t n1, n2;
         double *one = elementwise_run(dt ? GG_F64 : GG_F32, 1, &n1);

@@ -17,11 +17,12 @@
 #define INLINE static inline __attribute__((always_inline))
 
 /* ---- Sharing a loop out among the threads ---------------------------------
- * A tensor of at least PAR_MIN_ELEMENTS elements (a layer's activations at a
- * batch of 256 and more) is split among the threads; below, waking a worker
- * costs about as much as it saves. Every element is computed alone, so the
+ * A tensor of at least PAR_MIN_ELEMENTS elements (a layer of 512 units and
+ * more at a batch of 256) is split among the threads; below, waking a
+ * worker and moving the other half of the tensor to its core cost about as
+ * much as the split saves. Every element is computed alone, so the
  * split never changes a bit. */
-#define PAR_MIN_ELEMENTS 65536
+#define PAR_MIN_ELEMENTS 131072
 
 /* One gate's loop as the threads share it: the node, the broadcast plan
  * (binary gates), which input's gradient and whether it is written (the
