@@ -1,9 +1,9 @@
 /* test_threads.c - two classifiers trained on two threads at once, each
  * with the threaded matrix products, give exactly the weights a lone run
  * gives; so do two threads that each record a gradient and a
- * Hessian-vector product as graphs and then train; elementwise gates over
- * tensors large enough to be shared among the threads give the bits of one
- * thread (run under ThreadSanitizer in CI to check the threaded paths). */
+ * Hessian-vector product as graphs and then train; elementwise gates and
+ * the softmax cross-entropy over tensors large enough to be shared among
+ * the threads give the bits of one thread (run under ThreadSanitizer in CI to check the threaded paths). */
 #include <pthread.h>
 
 #include "testutil.h"
@@ -123,6 +123,53 @@ static void elementwise_gates_shared_among_threads(void **state)
         assert_int_equal(n1, n2);
         assert_memory_equal(one, two, n1 * sizeof *one);
         assert_true(one[0] != 0 && isfinite(one[0]));
+        free(one);
+        free(two);
+    }
+}
+
+/* Softmax cross-entropy over 1100 rows (three passes of its row buffer)
+ * with some rows ignored (label -1), on `threads`: the loss, and the
+ * logits' gradient after it. */
+static double *sce_run(gg_dtype dt, int threads, size_t rows, size_t classes)
+{
+    assert_int_equal(gg_set_num_threads(threads), 0);
+    gg_graph *g = gg_graph_new();
+    double *v = malloc(rows * classes * sizeof *v), *lab = malloc(rows * sizeof *lab);
+    float *fv = malloc(rows * classes * sizeof *fv), *flab = malloc(rows * sizeof *flab);
+    assert_true(v && lab && fv && flab);
+    gg_rng r;
+    gg_rng_seed(&r, 5);
+    for (size_t i = 0; i < rows * classes; i++)
+        fv[i] = (float)(v[i] = 8 * gg_rng_uniform(&r) - 4);
+    for (size_t i = 0; i < rows; i++)
+        flab[i] = (float)(lab[i] = i % 7 == 3 ? -1.0 : (double)(i % classes));
+    int64_t dims[] = {(int64_t)rows, (int64_t)classes};
+    gg_node *x = gg_tensor(g, dt, 2, dims, dt == GG_F64 ? (void *)v : (void *)fv);
+    gg_node *y = gg_input(g, dt, 1, dims, dt == GG_F64 ? (void *)lab : (void *)flab);
+    gg_node *loss = gg_softmax_cross_entropy(g, x, y);
+    assert_non_null(loss);
+    assert_int_equal(gg_backward(g, loss), 0);
+    double *out = malloc((1 + rows * classes) * sizeof *out);
+    assert_non_null(out);
+    out[0] = gg_value(loss);
+    for (size_t k = 0; k < rows * classes; k++)
+        out[1 + k] = gg_grad_at(x, k);
+    gg_graph_free(g);
+    free(v), free(lab), free(fv), free(flab);
+    return out;
+}
+
+static void softmax_cross_entropy_shared_among_threads(void **state)
+{
+    (void)state;
+    enum { ROWS = 1100, CLASSES = 10 };
+    for (int dt = 0; dt < 2; dt++) {
+        double *one = sce_run(dt ? GG_F64 : GG_F32, 1, ROWS, CLASSES);
+        double *two = sce_run(dt ? GG_F64 : GG_F32, 2, ROWS, CLASSES);
+        assert_memory_equal(one, two, (1 + ROWS * CLASSES) * sizeof *one);
+        assert_true(one[0] > 0 && isfinite(one[0]));
+        assert_true(one[1 + 3 * CLASSES] == 0); /* row 3 is ignored */
         free(one);
         free(two);
     }
@@ -261,6 +308,7 @@ int main(void)
         cmocka_unit_test(two_trainings_at_once),
         cmocka_unit_test(two_gradient_graphs_and_trainings_at_once),
         cmocka_unit_test(elementwise_gates_shared_among_threads),
+        cmocka_unit_test(softmax_cross_entropy_shared_among_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 #include <math.h>
 
 #include "gates/gates.h"
+#include "gategrad/threads.h"
+#include "kernels/kernels.h"
 
 /* ---- softmax cross-entropy: logits [B, C], labels [B] ------------------------ */
 
@@ -97,21 +99,88 @@ static size_t sce_counted(const gg_node *z)
     return n;
 }
 
+/* Rows per pass of the forward's buffer of row losses. */
+#define SCE_CHUNK 512
+/* Row work (an exp per element, a log per row) worth sharing out among the
+ * threads from this many elements on. */
+#define SCE_PAR_MIN 1024
+
+/* A share of rows of the gate: the forward's losses of rows [first, first
+ * + rows) into loss (the threads split them, and one thread sums them in
+ * order, so that the total has the bits of one thread's), or the
+ * backward's gradient rows. */
+typedef struct sce_job {
+    gg_node *z;
+    size_t first, rows;
+    double *loss;  /* forward: one per row of the pass */
+    double scale;  /* backward: upstream / counted rows */
+} sce_job;
+
+/* Thread tid's rows [lo, hi) of the job's. */
+static void sce_part(const sce_job *j, int tid, int nthreads, size_t *lo, size_t *hi)
+{
+    *lo = j->first + j->rows * (size_t)tid / (size_t)nthreads;
+    *hi = j->first + j->rows * (size_t)(tid + 1) / (size_t)nthreads;
+}
+
+static void sce_run(ggk_task_fn task, sce_job *j, size_t classes)
+{
+    ggk_parallel_run(task, j, j->rows * classes >= SCE_PAR_MIN ? gg_num_threads() : 1);
+}
+
+static void sce_loss_task(void *arg, int tid, int nthreads)
+{
+    const sce_job *j = arg;
+    gg_node *x = j->z->in[0];
+    sce_dims d = sce_view(j->z);
+    size_t lo, hi;
+    sce_part(j, tid, nthreads, &lo, &hi);
+    for (size_t r = lo; r < hi; r++) {
+        long lab = row_label(j->z->in[1], r, d.classes);
+        j->loss[r - j->first] = lab < 0 ? 0 : row_lse(x, r * d.classes, d.classes) -
+                                                  ggb_get(x->dtype, ggc_val(x), r * d.classes + (size_t)lab);
+    }
+}
+
 static void sce_forward(gg_node *z)
 {
-    gg_node *x = z->in[0];
     sce_dims d = sce_view(z);
-    double total = 0;
+    double total = 0, loss[SCE_CHUNK];
     size_t n = 0;
-    for (size_t r = 0; r < d.rows; r++) {
-        long lab = row_label(z->in[1], r, d.classes);
-        if (lab == -2)
-            total = NAN;
-        else if (lab >= 0)
-            total += row_lse(x, r * d.classes, d.classes) - ggb_get(x->dtype, ggc_val(x), r * d.classes + (size_t)lab);
-        n += lab != -1;
+    for (size_t first = 0; first < d.rows; first += SCE_CHUNK) {
+        sce_job j = {z, first, d.rows - first < SCE_CHUNK ? d.rows - first : SCE_CHUNK, loss, 0};
+        sce_run(sce_loss_task, &j, d.classes);
+        for (size_t r = first; r < first + j.rows; r++) {
+            long lab = row_label(z->in[1], r, d.classes);
+            if (lab == -2)
+                total = NAN;
+            else if (lab >= 0)
+                total += loss[r - first];
+            n += lab != -1;
+        }
     }
     ggb_put(z->dtype, ggc_val(z), 0, n ? total / (double)n : 0.0);
+}
+
+static void sce_grad_task(void *arg, int tid, int nthreads)
+{
+    const sce_job *j = arg;
+    gg_node *x = j->z->in[0];
+    sce_dims d = sce_view(j->z);
+    size_t lo, hi;
+    sce_part(j, tid, nthreads, &lo, &hi);
+    for (size_t r = lo; r < hi; r++) {
+        long lab = row_label(j->z->in[1], r, d.classes);
+        if (lab < 0)
+            continue;
+        size_t off = r * d.classes;
+        if (x->dtype == GG_F64)
+            row_grad_double((const double *)ggc_val(x) + off, (double *)ggc_grad(x) + off, d.classes, lab,
+                            j->scale);
+        else
+            row_grad_float((const float *)ggc_val(x) + off, (float *)ggc_grad(x) + off, d.classes, lab,
+                           j->scale);
+    }
 }
 
 static void sce_backward(gg_node *z)
@@ -122,16 +191,8 @@ static void sce_backward(gg_node *z)
     sce_dims d = sce_view(z);
     size_t n = sce_counted(z);
     double scale = n ? ggb_get(z->dtype, ggc_grad(z), 0) / (double)n : 0.0;
-    for (size_t r = 0; r < d.rows; r++) {
-        long lab = row_label(z->in[1], r, d.classes);
-        if (lab < 0)
-            continue;
-        size_t off = r * d.classes;
-        if (x->dtype == GG_F64)
-            row_grad_double((const double *)ggc_val(x) + off, (double *)ggc_grad(x) + off, d.classes, lab, scale);
-        else
-            row_grad_float((const float *)ggc_val(x) + off, (float *)ggc_grad(x) + off, d.classes, lab, scale);
-    }
+    sce_job j = {z, 0, d.rows, NULL, scale};
+    sce_run(sce_grad_task, &j, d.classes);
 }
 
 /* Recorded: up * (softmax(logits) - onehot(labels)) * counted / max(count,
