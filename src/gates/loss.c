@@ -128,18 +128,28 @@ static void sce_run(ggk_task_fn task, sce_job *j, size_t classes)
     ggk_parallel_run(task, j, j->rows * classes >= SCE_PAR_MIN ? gg_num_threads() : 1);
 }
 
-static void sce_loss_task(void *arg, int tid, int nthreads)
+/* Runs row(j, x, r, label of r) over thread tid's rows of the job. */
+typedef void (*sce_row_fn)(const sce_job *j, gg_node *x, size_t r, long lab);
+
+static void sce_each_row(void *arg, int tid, int nthreads, sce_row_fn row)
 {
     const sce_job *j = arg;
-    gg_node *x = j->z->in[0];
-    sce_dims d = sce_view(j->z);
-    size_t lo, hi;
+    size_t lo, hi, classes = sce_view(j->z).classes;
     sce_part(j, tid, nthreads, &lo, &hi);
-    for (size_t r = lo; r < hi; r++) {
-        long lab = row_label(j->z->in[1], r, d.classes);
-        j->loss[r - j->first] = lab < 0 ? 0 : row_lse(x, r * d.classes, d.classes) -
-                                                  ggb_get(x->dtype, ggc_val(x), r * d.classes + (size_t)lab);
-    }
+    for (size_t r = lo; r < hi; r++)
+        row(j, j->z->in[0], r, row_label(j->z->in[1], r, classes));
+}
+
+static void sce_loss_row(const sce_job *j, gg_node *x, size_t r, long lab)
+{
+    size_t classes = sce_view(j->z).classes, off = r * classes;
+    j->loss[r - j->first] =
+        lab < 0 ? 0 : row_lse(x, off, classes) - ggb_get(x->dtype, ggc_val(x), off + (size_t)lab);
+}
+
+static void sce_loss_task(void *arg, int tid, int nthreads)
+{
+    sce_each_row(arg, tid, nthreads, sce_loss_row);
 }
 
 static void sce_forward(gg_node *z)
@@ -162,25 +172,20 @@ static void sce_forward(gg_node *z)
     ggb_put(z->dtype, ggc_val(z), 0, n ? total / (double)n : 0.0);
 }
 
+static void sce_grad_row(const sce_job *j, gg_node *x, size_t r, long lab)
+{
+    if (lab < 0)
+        return;
+    size_t classes = sce_view(j->z).classes, off = r * classes;
+    if (x->dtype == GG_F64)
+        row_grad_double((const double *)ggc_val(x) + off, (double *)ggc_grad(x) + off, classes, lab, j->scale);
+    else
+        row_grad_float((const float *)ggc_val(x) + off, (float *)ggc_grad(x) + off, classes, lab, j->scale);
+}
+
 static void sce_grad_task(void *arg, int tid, int nthreads)
 {
-    const sce_job *j = arg;
-    gg_node *x = j->z->in[0];
-    sce_dims d = sce_view(j->z);
-    size_t lo, hi;
-    sce_part(j, tid, nthreads, &lo, &hi);
-    for (size_t r = lo; r < hi; r++) {
-        long lab = row_label(j->z->in[1], r, d.classes);
-        if (lab < 0)
-            continue;
-        size_t off = r * d.classes;
-        if (x->dtype == GG_F64)
-            row_grad_double((const double *)ggc_val(x) + off, (double *)ggc_grad(x) + off, d.classes, lab,
-                            j->scale);
-        else
-            row_grad_float((const float *)ggc_val(x) + off, (float *)ggc_grad(x) + off, d.classes, lab,
-                           j->scale);
-    }
+    sce_each_row(arg, tid, nthreads, sce_grad_row);
 }
 
 static void sce_backward(gg_node *z)
