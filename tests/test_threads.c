@@ -3,7 +3,8 @@
  * gives; so do two threads that each record a gradient and a
  * Hessian-vector product as graphs and then train; elementwise gates and
  * the softmax cross-entropy over tensors large enough to be shared among
- * the threads give the bits of one thread (run under ThreadSanitizer in CI to check the threaded paths). */
+ * the threads give the bits of one thread (run under ThreadSanitizer in CI
+ * to check the threaded paths). */
 #include <pthread.h>
 
 #include "testutil.h"
