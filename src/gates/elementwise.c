@@ -35,17 +35,6 @@ typedef struct ew_job {
     bool split_cols; /* threads split the innermost dimension, not the rows */
 } ew_job;
 
-/* Thread tid's part [lo, hi) of units; elements are dealt out in whole
- * 16-element runs (a cache line of floats), rows as they come. */
-INLINE void ew_part(size_t units, bool elements, int tid, int nthreads, size_t *lo, size_t *hi)
-{
-    size_t step = elements ? 16 : 1, runs = (units + step - 1) / step;
-    *lo = runs * (size_t)tid / (size_t)nthreads * step;
-    *hi = runs * (size_t)(tid + 1) / (size_t)nthreads * step;
-    *lo = *lo < units ? *lo : units;
-    *hi = *hi < units ? *hi : units;
-}
-
 /* Runs task over the job, on every thread when there are elements enough. */
 static void ew_run(ggk_task_fn task, ew_job *j, size_t elements)
 {
@@ -107,7 +96,7 @@ INLINE void unary_scalar_backward(gg_node *n, unary_deriv_fn d)
 #define UNARY_PART(j, tid, nthreads, lo, hi)                                         \
     const ew_job *j = job;                                                           \
     size_t lo, hi;                                                                   \
-    ew_part(ggc_numel(j->n), true, tid, nthreads, &lo, &hi)
+    ggk_share(ggc_numel(j->n), 16, tid, nthreads, &lo, &hi)
 
 INLINE void unary_forward(gg_node *n, unary_fn f, size_t lo, size_t hi)
 {
@@ -304,9 +293,9 @@ INLINE void binary_scalar_backward(gg_node *z, binary_deriv_fn da, binary_deriv_
     const ew_job *j = job;                                                           \
     size_t lo = 0, hi = plan_units(&j->p), cl = 0, ch = j->p.n[3];                   \
     if (j->split_cols)                                                               \
-        ew_part(ch, true, tid, nthreads, &cl, &ch);                                  \
-    else                                                                             \
-        ew_part(hi, j->p.flat, tid, nthreads, &lo, &hi)
+        ggk_share(ch, 16, tid, nthreads, &cl, &ch);                                  \
+    else /* elements in cache-line runs, rows as they come */                        \
+        ggk_share(hi, j->p.flat ? 16 : 1, tid, nthreads, &lo, &hi)
 
 INLINE void binary_forward(const ew_job *j, binary_fn f, size_t lo, size_t hi, size_t cl, size_t ch)
 {

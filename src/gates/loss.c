@@ -119,8 +119,9 @@ typedef struct sce_job {
 /* Thread tid's rows [lo, hi) of the job's. */
 static void sce_part(const sce_job *j, int tid, int nthreads, size_t *lo, size_t *hi)
 {
-    *lo = j->first + j->rows * (size_t)tid / (size_t)nthreads;
-    *hi = j->first + j->rows * (size_t)(tid + 1) / (size_t)nthreads;
+    ggk_share(j->rows, 1, tid, nthreads, lo, hi);
+    *lo += j->first;
+    *hi += j->first;
 }
 
 static void sce_run(ggk_task_fn task, sce_job *j, size_t classes)

@@ -52,6 +52,17 @@ typedef void (*ggk_task_fn)(void *arg, int tid, int nthreads);
  * caller's floating-point mode (FTZ/DAZ, rounding). Never fails. */
 int ggk_parallel_run(ggk_task_fn fn, void *arg, int want);
 
+/* Task tid's share [*lo, *hi) of [0, n) split nthreads ways, in whole runs
+ * of step (16 floats: no two tasks write one cache line), the last short. */
+static inline void ggk_share(size_t n, size_t step, int tid, int nthreads, size_t *lo, size_t *hi)
+{
+    size_t runs = (n + step - 1) / step;
+    *lo = runs * (size_t)tid / (size_t)nthreads * step;
+    *hi = runs * (size_t)(tid + 1) / (size_t)nthreads * step;
+    *lo = *lo < n ? *lo : n;
+    *hi = *hi < n ? *hi : n;
+}
+
 /* Stops and joins the worker threads and frees the pool. Registered with
  * atexit when the pool is first created, so leak checkers see nothing at
  * exit; the pool restarts if used again. Must not be called from a task. */

@@ -161,14 +161,6 @@ void gg_optimizer_free(gg_optimizer *o)
 void gg_optimizer_set_lr(gg_optimizer *o, double lr) { o->cfg.lr = lr; }
 double gg_optimizer_lr(const gg_optimizer *o) { return o->cfg.lr; }
 
-/* Where part `part` of n elements split `parts` ways starts: whole cache
- * lines of floats, so that no two threads write the same line. */
-static size_t part_start(size_t n, int part, int parts)
-{
-    size_t lines = (n + 15) / 16, at = lines * (size_t)part / (size_t)parts * 16;
-    return at < n ? at : n;
-}
-
 /* Updates elements [lo, hi) of slot s, then zeroes their gradient when
  * asked, a block at a time so that it is still in L1. */
 static void update_range(const gg_optimizer *o, const opt_slot *s, size_t lo, size_t hi)
@@ -194,7 +186,9 @@ static void step_task(void *arg, int tid, int nthreads)
     const gg_optimizer *o = arg;
     for (size_t i = 0; i < o->n; i++) {
         const opt_slot *s = &o->slots[i];
-        update_range(o, s, part_start(s->numel, tid, nthreads), part_start(s->numel, tid + 1, nthreads));
+        size_t lo, hi;
+        ggk_share(s->numel, 16, tid, nthreads, &lo, &hi);
+        update_range(o, s, lo, hi);
     }
 }
 
