@@ -59,6 +59,74 @@ static void backward_twice_accumulates_leaves_only(void **state)
     gg_graph_free(g);
 }
 
+/* Every node's gradient, element by element, is zero. */
+static void assert_all_grads_zero(const gg_graph *g)
+{
+    for (size_t id = 0; id < gg_node_count(g); id++) {
+        const gg_node *n = gg_node_at(g, id);
+        for (size_t i = 0; i < gg_numel(n); i++)
+            assert_true(gg_grad_at(n, i) == 0);
+    }
+}
+
+/* A forward pass clears the gradients of the nodes it recomputes, and
+ * gg_zero_grad then has only the leaves left to clear: but only where the
+ * forward pass recomputed every gradient a backward pass wrote, scalars
+ * all, which each case below breaks in turn. */
+static void zero_grad_after_forward_clears_everything(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_scalar(g, 0.3), *y = gg_scalar(g, -1.2), *z = gg_scalar(g, 0.7);
+    gg_node *f = build_f(g, x, y, z), *q = gg_node_input(f, 0);
+    assert_int_equal(gg_backward(g, f), 0);
+    double gq = gg_grad(q), gx = gg_grad(x);
+    assert_true(gq != 0 && gx != 0);
+    assert_int_equal(gg_forward(g, f), 0);
+    assert_true(gg_grad(q) == 0); /* recomputed: its old gradient is gone */
+    assert_true(gg_grad(x) == gx); /* a leaf keeps accumulating */
+    assert_int_equal(gg_backward(g, f), 0);
+    assert_true(gg_grad(q) == gq);
+    assert_near(gg_grad(x), 2 * gx, 1e-15);
+    assert_int_equal(gg_forward(g, f), 0);
+    gg_zero_grad(g);
+    assert_all_grads_zero(g);
+
+    /* A root past f: its backward writes gradients f's forward never reaches. */
+    gg_node *h = gg_mul(g, f, gg_exp(g, x));
+    assert_int_equal(gg_backward(g, h), 0);
+    assert_true(gg_grad(h) == 1 && gg_grad(f) != 0);
+    assert_int_equal(gg_forward(g, f), 0);
+    gg_zero_grad(g);
+    assert_all_grads_zero(g);
+
+    /* A tensor intermediate: the forward pass leaves its gradient. */
+    gg_node *v = gg_tensor(g, GG_F64, 1, (const int64_t[]){3}, (const double[]){1, -2, 0.5});
+    gg_node *vv = gg_mul(g, v, v), *t = gg_mul(g, gg_sum(g, vv), h);
+    assert_int_equal(gg_backward(g, t), 0);
+    assert_true(gg_grad_at(vv, 2) != 0);
+    assert_int_equal(gg_forward(g, t), 0);
+    gg_zero_grad(g);
+    assert_all_grads_zero(g);
+
+    /* Variable leaves dropped by a truncation and recorded again, in
+     * memory that stays the same. */
+    size_t bytes = 0;
+    for (int step = 0; step < 100; step++) {
+        assert_int_equal(gg_graph_truncate(g, 3), 0);
+        gg_node *w = gg_scalar(g, 1.5 + step), *u = gg_mul(g, gg_mul(g, w, x), w);
+        assert_int_equal(gg_backward(g, u), 0);
+        assert_true(gg_grad(w) == 2 * (1.5 + step) * 0.3);
+        assert_int_equal(gg_forward(g, u), 0);
+        gg_zero_grad(g);
+        assert_all_grads_zero(g);
+        if (step == 0)
+            bytes = gg_graph_bytes(g);
+        assert_int_equal(gg_graph_bytes(g), bytes);
+    }
+    gg_graph_free(g);
+}
+
 /* Backward from a different root reuses nothing stale from the first. */
 static void switching_roots(void **state)
 {
@@ -497,6 +565,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rerun_equals_fresh_build),
         cmocka_unit_test(backward_twice_accumulates_leaves_only),
+        cmocka_unit_test(zero_grad_after_forward_clears_everything),
         cmocka_unit_test(switching_roots),
         cmocka_unit_test(tensor_passes_repeat_exactly),
         cmocka_unit_test(borrowed_leaf_reads_callers_memory),

@@ -31,9 +31,11 @@
  *
  * Gradient accumulation: gg_backward adds into leaf gradients, as PyTorch
  * does, so two calls without gg_zero_grad in between leave twice the
- * gradient in every variable leaf. Gradients of intermediate nodes are
- * cleared at the start of every gg_backward, so nothing stale from an earlier
- * pass leaks into a later one. */
+ * gradient in every variable leaf. Gradients of intermediate nodes never
+ * accumulate: gg_forward clears those of the nodes it recomputes (a gradient
+ * belongs to the value it was computed at), and gg_backward clears any left
+ * from an earlier pass before it starts, so nothing stale leaks into a later
+ * pass. */
 #ifndef GATEGRAD_GRAPH_H
 #define GATEGRAD_GRAPH_H
 
@@ -371,7 +373,9 @@ GG_API gg_node *gg_custom(gg_graph *g, const gg_gate_def *def, gg_node *const *i
  * current leaf values. No allocation once root's order is cached (the first
  * call for a root builds it). 0 on success; non-zero with a message when a
  * gate cannot run on its inputs' current values (gg_gather_rows given an
- * index out of range by gg_set_data), the pass stopping there. */
+ * index out of range by gg_set_data), the pass stopping there. The
+ * gradient of every intermediate node it recomputes reads 0 afterwards;
+ * leaf gradients are untouched. */
 GG_API int gg_forward(gg_graph *g, gg_node *root);
 
 /* Back-propagates from root, which must hold a single element: its gradient
@@ -383,7 +387,10 @@ GG_API int gg_backward(gg_graph *g, gg_node *root);
  * of root's dtype, the upstream gradient to start from (copied). */
 GG_API int gg_backward_seed(gg_graph *g, gg_node *root, const void *seed);
 
-/* Sets every gradient in g (leaves included) to zero. */
+/* Sets every gradient in g (leaves included) to zero. After a gg_forward
+ * that recomputed every node a backward pass wrote, and all of them
+ * scalars, only the variable leaves are left to clear, which it does without
+ * visiting the other nodes. */
 GG_API void gg_zero_grad(gg_graph *g);
 
 /* Turns NaN/Inf detection on (on != 0) or off. When on, every gate's output

@@ -227,6 +227,9 @@ struct gg_graph {
     ggc_arena arena; /* tensor buffers, descriptors, node extras */
     size_t arena_end; /* no node from this id on holds arena memory */
 
+    gg_node **vars; /* the variable leaves, in id order: what gg_zero_grad must clear */
+    size_t nvars, vars_cap;
+
     gg_node **order; /* cached topological order of order_root's ancestors */
     size_t order_len, order_cap;
     const gg_node *order_root;
@@ -237,8 +240,13 @@ struct gg_graph {
     ggc_hook_fn hook;
     void *hook_ctx;
     bool detect_anomaly;
-    bool grads_dirty; /* a backward pass ran since the last gg_zero_grad */
+    /* An intermediate gradient may be non-zero: a backward pass ran, from
+     * roots below dirty_end, since the last gg_zero_grad or forward pass
+     * that cleared them all. */
+    bool grads_dirty;
+    size_t dirty_end;
     bool stale_grads; /* the running pass marked gradients GGC_GRAD_STALE */
+    bool tensor_grads_kept; /* the running forward pass left a tensor's gradient */
 
     bool has_error;
     char error[GG_ERRLEN];

@@ -57,6 +57,7 @@ void gg_graph_free(gg_graph *g)
             ggb_huge_free(g->chunks[i], GGB_HUGE_PAGE);
     }
     ggb_free(g->chunks);
+    ggb_free(g->vars);
     ggb_free(g->order);
     ggc_free_labels(g);
     for (ggc_owned *o = g->owned, *next; o; o = next) {
@@ -74,7 +75,7 @@ size_t gg_graph_bytes(const gg_graph *g)
     if (!g)
         return 0;
     return sizeof *g + g->chunk_cap * sizeof *g->chunks + chunk_bytes(g) +
-           g->order_cap * sizeof *g->order + ggc_arena_bytes(g);
+           g->vars_cap * sizeof *g->vars + g->order_cap * sizeof *g->order + ggc_arena_bytes(g);
 }
 
 /* The first arena allocation of the nodes from id first to end (the carving
@@ -117,6 +118,10 @@ int gg_graph_truncate(gg_graph *g, size_t n)
     if (g->arena_end > n)
         g->arena_end = n;
     ggc_drop_labels_from(g, n);
+    while (g->nvars && g->vars[g->nvars - 1]->id >= n)
+        g->nvars--;
+    if (g->dirty_end > n)
+        g->dirty_end = n;
     if (g->order_root && g->order_root->id >= n) {
         g->order_root = NULL;
         g->order_len = 0;
@@ -373,6 +378,22 @@ static gg_node *record_any(gg_graph *g, int gate_id, const ggc_gate *own, int ni
     return publish(g, gate, n);
 }
 
+/* Makes room in g->vars for one more variable leaf. */
+static bool room_for_var(gg_graph *g)
+{
+    if (g->nvars < g->vars_cap)
+        return true;
+    size_t cap = g->vars_cap ? 2 * g->vars_cap : 64;
+    gg_node **v = ggb_realloc(g->vars, cap * sizeof *v);
+    if (!v) {
+        ggc_fail(g, "out of memory for the list of %zu variable leaves", cap);
+        return false;
+    }
+    g->vars = v;
+    g->vars_cap = cap;
+    return true;
+}
+
 gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bool variable)
 {
     if (!g)
@@ -381,6 +402,8 @@ gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bo
         return ggc_fail(g, "leaf: unknown dtype %d", (int)dtype);
     if (shape->rank < 0 || shape->rank > GG_MAX_DIMS)
         return ggc_fail(g, "leaf: rank %d is out of range 0..%d", shape->rank, GG_MAX_DIMS);
+    if (variable && !room_for_var(g))
+        return NULL;
     gg_node *n = next_slot(g);
     if (!n)
         return NULL;
@@ -389,6 +412,8 @@ gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bo
     n->flags = variable ? GGC_NEEDS_GRAD : 0;
     if (!attach_storage(g, n, shape))
         return NULL;
+    if (variable)
+        g->vars[g->nvars++] = n;
     g->count++;
     return n;
 }
@@ -469,6 +494,20 @@ static bool order_is_dense(const gg_graph *g)
     return g->order_len == (size_t)g->order_root->id + 1;
 }
 
+/* A recomputed node's gradient belonged to its old value. A scalar's is
+ * cleared here, one store into the line the gate just wrote, which spares
+ * gg_zero_grad and gg_backward a pass over every node; a tensor's is left to
+ * gg_backward, which clears it lazily. */
+static inline void clear_recomputed_grad(gg_graph *g, gg_node *n)
+{
+    if (!(n->flags & GGC_NEEDS_GRAD))
+        return;
+    if (n->rank)
+        g->tensor_grads_kept = true;
+    else
+        n->grad.d = 0;
+}
+
 static inline int forward_node(gg_graph *g, gg_node *n)
 {
     if (n->gate == GGC_GATE_LEAF)
@@ -477,6 +516,7 @@ static inline int forward_node(gg_graph *g, gg_node *n)
     if (__builtin_expect(gate->check != NULL, 0) && !gate->check(g, n))
         return -1;
     gate->forward(n);
+    clear_recomputed_grad(g, n);
     return 0;
 }
 
@@ -505,6 +545,23 @@ static int forward_plain(gg_graph *g, gg_node **order, size_t len)
     return 0;
 }
 
+static int forward_observed(gg_graph *g, gg_node **order, size_t len)
+{
+    for (size_t i = len; i-- > 0;) {
+        gg_node *n = order[i];
+        if (n->gate == GGC_GATE_LEAF)
+            continue;
+        const ggc_gate *gate = ggc_gates[n->gate];
+        if (gate->check && !gate->check(g, n))
+            return -1;
+        gate->forward(n);
+        clear_recomputed_grad(g, n);
+        if (observe(g, n, GGC_HOOK_FORWARD))
+            return -1;
+    }
+    return 0;
+}
+
 int gg_forward(gg_graph *g, gg_node *root)
 {
     if (!g)
@@ -515,18 +572,14 @@ int gg_forward(gg_graph *g, gg_node *root)
     gg_node **order = ggc_order(g, root, &len);
     if (!order)
         return -1;
-    if (!observed(g))
-        return forward_plain(g, order, len);
-    for (size_t i = len; i-- > 0;) {
-        gg_node *n = order[i];
-        if (n->gate == GGC_GATE_LEAF)
-            continue;
-        const ggc_gate *gate = ggc_gates[n->gate];
-        if (gate->check && !gate->check(g, n))
-            return -1;
-        gate->forward(n);
-        if (observe(g, n, GGC_HOOK_FORWARD))
-            return -1;
+    g->tensor_grads_kept = false;
+    if ((observed(g) ? forward_observed : forward_plain)(g, order, len))
+        return -1;
+    /* Every node a backward pass may have written was recomputed, and all
+     * of them are scalars: no intermediate gradient is left to clear. */
+    if (!g->tensor_grads_kept && order_is_dense(g) && (size_t)root->id + 1 >= g->dirty_end) {
+        g->grads_dirty = false;
+        g->dirty_end = 0;
     }
     return 0;
 }
@@ -546,6 +599,11 @@ void gg_zero_grad(gg_graph *g)
 {
     if (!g)
         return;
+    if (!g->grads_dirty) { /* only the leaves can hold a gradient */
+        for (size_t i = 0; i < g->nvars; i++)
+            zero_node_grad(g->vars[i]);
+        return;
+    }
     for (size_t first = 0; first < g->count; first += GGC_CHUNK_SIZE) {
         gg_node *chunk = g->chunks[first >> GGC_CHUNK_SHIFT];
         size_t end = g->count - first < GGC_CHUNK_SIZE ? g->count - first : GGC_CHUNK_SIZE;
@@ -553,6 +611,7 @@ void gg_zero_grad(gg_graph *g)
             zero_node_grad(&chunk[i]);
     }
     g->grads_dirty = false;
+    g->dirty_end = 0;
 }
 
 static void add_seed(gg_node *root, const void *seed)
@@ -698,6 +757,8 @@ static int backward_from(gg_graph *g, gg_node *root, const void *seed)
         return 0; /* nothing upstream wants a gradient */
     clear_intermediate_grads(g, root);
     g->grads_dirty = true;
+    if (g->dirty_end <= root->id)
+        g->dirty_end = (size_t)root->id + 1;
     if (root->flags & GGC_GRAD_STALE)
         ggc_grad_settle(root);
     add_seed(root, seed);
