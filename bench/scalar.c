@@ -154,20 +154,22 @@ static gg_node *record(gg_graph *g, uint8_t op, gg_node *x, gg_node *y, size_t k
 }
 
 /* One step of the rebuilding loop: truncate g to nothing, record the
- * plan, back-propagate. */
-static double run_engine(gg_graph *g, const scalar_plan *p, gg_node **nodes, double *checksum)
+ * plan, back-propagate. Node k has id k, so an operand is found by its id
+ * (gg_node_at), as the tape finds slot k of its arrays. */
+static double run_engine(gg_graph *g, const scalar_plan *p, double *checksum)
 {
     double t0 = bench_now();
     if (gg_graph_truncate(g, 0))
         return -1;
+    gg_node *last = NULL;
     for (size_t k = 0; k < p->n; k++)
-        nodes[k] = record(g, p->op[k], nodes[p->a[k]], nodes[p->b[k]], k);
-    if (!nodes[p->n - 1] || gg_backward(g, nodes[p->n - 1]))
+        last = record(g, p->op[k], gg_node_at(g, p->a[k]), gg_node_at(g, p->b[k]), k);
+    if (!last || gg_node_count(g) != p->n || gg_backward(g, last))
         return -1;
     double s = bench_now() - t0;
     *checksum = 0;
     for (size_t k = 0; k < LEAVES; k++)
-        *checksum += gg_grad(nodes[k]);
+        *checksum += gg_grad(gg_node_at(g, k));
     return s;
 }
 
@@ -184,16 +186,15 @@ static int run_shape(size_t n, int reps, double far_share, bench_scalar_shape *s
     scalar_plan p = {0};
     tape t = {0};
     gg_graph *g = gg_graph_new();
-    gg_node **nodes = calloc(n, sizeof *nodes);
     int rc = -1;
-    if (!g || !nodes || make_plan(&p, n, far_share, 7) || tape_init(&t, n))
+    if (!g || make_plan(&p, n, far_share, 7) || tape_init(&t, n))
         goto done;
     s->engine_s = s->tape_s = INFINITY;
     s->max_grad_diff = 0;
     for (int r = 0; r < reps; r++) {
         double ce = 0, ct = 0;
         long allocs = bench_alloc_count(), faults = minor_faults();
-        double te = run_engine(g, &p, nodes, &ce);
+        double te = run_engine(g, &p, &ce);
         allocs = bench_alloc_count() - allocs, faults = minor_faults() - faults;
         double tt = run_tape(&t, &p, &ct);
         if (te < 0 || !isfinite(ct))
@@ -213,7 +214,6 @@ static int run_shape(size_t n, int reps, double far_share, bench_scalar_shape *s
     rc = 0;
 done:
     gg_graph_free(g);
-    free(nodes);
     tape_free(&t);
     free_plan(&p);
     return rc;
