@@ -2,10 +2,11 @@
 # Builds gategrad and runs every check CI runs, in this order:
 #   1. release build with MPI (-Dmpi=enabled), warnings as errors, the
 #      whole suite (the data-parallel tests under mpiexec among it)
-#   2. AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite but
+#      the install test (a fresh build and install: stage 1 runs it)
 #   3. the portable kernels only (-Dsimd=false) with allocation-failure
 #      injection, under ASan/UBSan/LeakSanitizer, without MPI (one rank):
-#      the whole suite plus the fault-injection test
+#      the same, plus the fault-injection test
 #   4. ThreadSanitizer: the threaded kernels, two trainings at once, two
 #      threads recording gradient graphs and training
 #   5. valgrind memcheck: the fast tests
@@ -35,7 +36,8 @@ suite() {
     meson test -C "$dir" --print-errorlogs --num-processes 2 "$@"
 }
 
-stage() { printf '\n== %s ==\n' "$*"; }
+started=$(date +%s)
+stage() { printf '\n== %s == (%d s since the start)\n' "$*" $(($(date +%s) - started)); }
 
 stage "1. release build, -Werror, MPI"
 setup build-test -Dmpi=enabled
@@ -44,12 +46,12 @@ suite build-test
 
 stage "2. AddressSanitizer + UndefinedBehaviorSanitizer"
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
-suite build-asan
+suite build-asan --no-suite install
 
 stage "3. portable kernels (-Dsimd=false) + allocation-failure injection, ASan/UBSan/LSan, no MPI"
 setup build-portable -Dsimd=false -Dfault_injection=true -Dmpi=disabled -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debugoptimized
-suite build-portable
+suite build-portable --no-suite install
 
 stage "4. ThreadSanitizer: threaded kernels, two trainings at once"
 setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debugoptimized
