@@ -7,28 +7,9 @@
 
 #include "bench.h"
 #include "gategrad.h"
+#include "moons_data.h"
 
 enum { POINTS = 100, H = 16, STEPS = 100, NPARAMS = H * 2 + H + H * H + H + H + 1 };
-#define PI 3.14159265358979323846
-
-/* The data and the first weights of examples/moons.c. */
-static void make_moons(double x[POINTS][2], double y[POINTS])
-{
-    gg_rng r;
-    gg_rng_seed(&r, 1);
-    int outer = POINTS / 2, inner = POINTS - outer;
-    for (int i = 0; i < POINTS; i++) {
-        bool up = i < outer;
-        double t = PI * (up ? i : i - outer) / ((up ? outer : inner) - 1);
-        x[i][0] = up ? cos(t) : 1 - cos(t);
-        x[i][1] = up ? sin(t) : 0.5 - sin(t);
-        y[i] = up ? -1 : 1;
-    }
-    for (int i = 0; i < POINTS; i++) {
-        x[i][0] += 0.1 * gg_rng_normal(&r);
-        x[i][1] += 0.1 * gg_rng_normal(&r);
-    }
-}
 
 /* The parameters in the example's order: per hidden unit of layer 1 its
  * two weights and bias, then layer 2's sixteen weights and bias per unit,
@@ -252,7 +233,7 @@ static double engine_train(moons_graph *m, const double *y, int *right, long *al
 int bench_moons(int reps, bench_moons_result *res)
 {
     double x[POINTS][2], y[POINTS];
-    make_moons(x, y);
+    make_moons(POINTS, x, y, 0.1, 1); /* the example's points */
     static moons_ref ref;
     moons_graph m = {0};
     *res = (bench_moons_result){.points = POINTS, .steps = STEPS, .engine_s = INFINITY, .ref_s = INFINITY};

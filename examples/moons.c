@@ -13,29 +13,9 @@
 #include <math.h>
 #include <stdio.h>
 
-enum { POINTS = 100, H = 16, STEPS = 100 };
-#define PI 3.14159265358979323846
+#include "moons_data.h"
 
-/* scikit-learn's make_moons: the upper half circle (label -1) and a lower
- * one shifted right and down (label +1), Gaussian noise on each
- * coordinate. */
-static void make_moons(double x[POINTS][2], double y[POINTS], double noise, uint64_t seed)
-{
-    gg_rng r;
-    gg_rng_seed(&r, seed);
-    int outer = POINTS / 2, inner = POINTS - outer;
-    for (int i = 0; i < POINTS; i++) {
-        bool up = i < outer;
-        double t = PI * (up ? i : i - outer) / ((up ? outer : inner) - 1);
-        x[i][0] = up ? cos(t) : 1 - cos(t);
-        x[i][1] = up ? sin(t) : 0.5 - sin(t);
-        y[i] = up ? -1 : 1;
-    }
-    for (int i = 0; i < POINTS; i++) {
-        x[i][0] += noise * gg_rng_normal(&r);
-        x[i][1] += noise * gg_rng_normal(&r);
-    }
-}
+enum { POINTS = 100, H = 16, STEPS = 100 };
 
 /* The parameters, micrograd's way: weights uniform in [-1, 1], biases 0. */
 typedef struct mlp {
@@ -106,7 +86,7 @@ static gg_node *loss(gg_graph *g, const mlp *m, double x[POINTS][2], const doubl
 int main(void)
 {
     double x[POINTS][2], y[POINTS];
-    make_moons(x, y, 0.1, 1);
+    make_moons(POINTS, x, y, 0.1, 1);
     gg_graph *g = gg_graph_new();
     mlp m;
     mlp_init(g, &m, 1337);
