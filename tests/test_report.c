@@ -1,6 +1,7 @@
 /* test_report.c - the training report (gg_train_report_html): one
  * self-contained page, its numbers, its escaping, NaN and Inf, its
- * refusals; the grid of gg_train_report_view. The page in a browser is
+ * refusals; the standalone boundary picture (gg_train_report_svg); the
+ * grid of gg_train_report_view. The page in a browser is
  * tests/test_train_report.sh's. */
 #include "testutil.h"
 
@@ -234,6 +235,43 @@ static void test_atomic(void **state)
     free(again);
 }
 
+/* The standalone picture: the last epoch's boundary alone, under the points. */
+static void test_svg(void **state)
+{
+    (void)state;
+    char err[GG_ERRLEN] = "", svg[4200];
+    snprintf(svg, sizeof svg, "%s/b.svg", dir);
+    gg_report_epoch ep[3];
+    gg_train_report r = run3(ep);
+    for (int c = 0; c < 16; c++) /* epoch 3: class 1 everywhere, confident */
+        probs[1][2 * c] = 0.05f, probs[1][2 * c + 1] = 0.95f;
+    assert_int_equal(gg_train_report_svg(&r, svg, err), 0);
+    char *h = slurp(svg);
+    assert_non_null(h);
+    assert_int_equal(strncmp(h, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 4 4\"", 51), 0);
+    assert_int_equal(count(h, "class=\"gg-frame\""), 1);
+    assert_contains(h, "<g class=\"gg-frame\" data-epoch=\"3\" display=\"inline\">");
+    assert_int_equal(count(h, "<rect "), 4); /* one run per row */
+    assert_contains(h, "<rect x=\"0\" y=\"3\" width=\"4\" height=\"1\" fill=\"#0877bd\" fill-opacity=\"0.58\"/>");
+    assert_int_equal(count(h, "<circle "), 4);
+    assert_contains(h, "fill=\"#f59322\"/>"); /* the class-0 points */
+    assert_null(strstr(h, "<section"));
+    assert_int_equal(strcmp(h + strlen(h) - 7, "</svg>\n"), 0);
+    free(h);
+    unlink(svg);
+
+    for (int i = 0; i < 3; i++)
+        ep[i].probs = NULL;
+    assert_int_equal(gg_train_report_svg(&r, svg, err), -1);
+    assert_contains(err, "no epoch of the report has a decision boundary");
+    int32_t wrong[4] = {0, 1, 2, 0};
+    r = run3(ep);
+    r.labels = wrong;
+    assert_int_equal(gg_train_report_svg(&r, svg, err), -1);
+    assert_contains(err, "point 2 has label 2");
+    assert_int_equal(access(svg, F_OK), -1);
+}
+
 static void test_view(void **state)
 {
     (void)state;
@@ -260,7 +298,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_structure), cmocka_unit_test(test_escaping), cmocka_unit_test(test_nan_inf),
-        cmocka_unit_test(test_refusals),  cmocka_unit_test(test_atomic),   cmocka_unit_test(test_view),
+        cmocka_unit_test(test_refusals),  cmocka_unit_test(test_atomic),   cmocka_unit_test(test_svg),
+        cmocka_unit_test(test_view),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,8 +1,8 @@
-/* svg.c - the pictures of `gategrad train`: loss and accuracy curves, and a
- * 2-D classifier's decision regions under its data, in the colours of the
- * TensorFlow Playground. Each is written to memory, then to its file
- * atomically (temporary file, fsync, rename), so a reader never sees half a
- * picture. */
+/* svg.c - the pictures of `gategrad train`: loss and accuracy curves, in
+ * the colours of the TensorFlow Playground, written to memory, then to
+ * their file atomically (temporary file, fsync, rename), so a reader never
+ * sees half a picture; and a 2-D classifier's decision regions under its
+ * data, sampled here and drawn by the library's gg_train_report_svg. */
 #define _GNU_SOURCE /* open_memstream */
 #include <math.h>
 #include <stdio.h>
@@ -103,95 +103,31 @@ int svg_curves(const char *path, const gg_epoch_stats *hist, size_t n, char *err
 /* ---- Decision boundary ------------------------------------------------------------ */
 
 #define GRID 60
-#define SIZE 480.0
-
-typedef struct view {
-    double xmin, ymin, span;
-} view;
-
-static view bounds(const gg_dataset *d)
-{
-    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-    for (size_t i = 0; i < d->n; i++) {
-        x0 = fmin(x0, d->x[2 * i]), x1 = fmax(x1, d->x[2 * i]);
-        y0 = fmin(y0, d->x[2 * i + 1]), y1 = fmax(y1, d->x[2 * i + 1]);
-    }
-    double span = fmax(x1 - x0, y1 - y0) * 1.1 + 1e-6;
-    return (view){(x0 + x1 - span) / 2, (y0 + y1 - span) / 2, span};
-}
-
-/* Colour class and one of 5 opacity levels for a cell: the more confident,
- * the stronger. */
-static int cell_code(const float *p, size_t classes)
-{
-    size_t best = 0;
-    for (size_t j = 1; j < classes; j++)
-        if (p[j] > p[best])
-            best = j;
-    double conf = (p[best] - 1.0 / (double)classes) / (1 - 1.0 / (double)classes);
-    int level = isfinite(conf) ? (int)fmax(0, fmin(4, floor(conf * 5))) : 0; /* NaN from a diverged model */
-    return (int)(best % NPALETTE) * 5 + level;
-}
-
-static void regions(FILE *f, const float *probs, size_t classes)
-{
-    for (int r = 0; r < GRID; r++)
-        for (int c = 0; c < GRID;) {
-            int code = cell_code(probs + ((size_t)r * GRID + (size_t)c) * classes, classes), run = 1;
-            while (c + run < GRID && cell_code(probs + ((size_t)r * GRID + (size_t)(c + run)) * classes, classes) == code)
-                run++;
-            fprintf(f, "<rect x='%d' y='%d' width='%d' height='1' fill='%s' fill-opacity='%.2f'/>\n", c,
-                    GRID - 1 - r, run, palette[code / 5], 0.1 + 0.12 * (code % 5));
-            c += run;
-        }
-}
-
-static void points(FILE *f, const gg_dataset *d, view v)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        double x = (d->x[2 * i] - v.xmin) / v.span * GRID, y = GRID - (d->x[2 * i + 1] - v.ymin) / v.span * GRID;
-        fprintf(f, "<circle cx='%.2f' cy='%.2f' r='.4' fill='%s'/>\n", x, y,
-                palette[(size_t)d->y[i] % NPALETTE]);
-    }
-}
 
 int svg_boundary(const char *path, gg_classifier *c, const gg_dataset *d, char *err)
 {
-    size_t classes = (size_t)gg_mlp_get_spec(gg_classifier_model(c))->sizes[gg_mlp_get_spec(gg_classifier_model(c))->nlayers];
+    const gg_mlp_spec *spec = gg_mlp_get_spec(gg_classifier_model(c));
+    size_t classes = (size_t)spec->sizes[spec->nlayers];
     if (d->dim != 2 || d->n == 0) {
         snprintf(err, GG_ERRLEN, "%s: a decision boundary needs 2-D data (this has %zu features)", path, d->dim);
         return -1;
     }
-    view v = bounds(d);
-    float *grid = malloc(GRID * GRID * 2 * sizeof *grid), *probs = malloc(GRID * GRID * classes * sizeof *probs);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = grid && probs ? open_memstream(&text, &len) : NULL;
+    gg_train_report r = {.classes = classes, .points = d->x, .labels = d->y, .npoints = d->n};
+    float *xy = malloc(GRID * GRID * 2 * sizeof *xy), *probs = malloc(GRID * GRID * classes * sizeof *probs);
     int rc = -1;
-    if (!f) {
+    if (!xy || !probs) {
         snprintf(err, GG_ERRLEN, "%s: out of memory", path);
         goto out;
     }
-    for (int r = 0; r < GRID; r++)
-        for (int k = 0; k < GRID; k++) {
-            grid[2 * (r * GRID + k)] = (float)(v.xmin + (k + 0.5) * v.span / GRID);
-            grid[2 * (r * GRID + k) + 1] = (float)(v.ymin + (r + 0.5) * v.span / GRID);
-        }
-    if (gg_classifier_predict(c, grid, GRID * GRID, probs, err)) {
-        fclose(f);
-        free(text);
+    gg_train_report_view(&r, GRID, xy);
+    if (gg_classifier_predict(c, xy, GRID * GRID, probs, err))
         goto out;
-    }
-    /* One unit per grid cell; the viewer scales it to SIZE pixels. */
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%g' height='%g' viewBox='0 0 %d %d' "
-               "shape-rendering='crispEdges'>\n", SIZE, SIZE, GRID, GRID);
-    regions(f, probs, classes);
-    fprintf(f, "<g shape-rendering='auto' stroke='white' stroke-width='.1'>\n");
-    points(f, d, v);
-    fprintf(f, "</g>\n</svg>\n");
-    rc = commit(path, f, &text, &len, err);
+    gg_report_epoch last = {.epoch = 1, .probs = probs};
+    r.epochs = &last;
+    r.nepochs = 1;
+    rc = gg_train_report_svg(&r, path, err);
 out:
-    free(grid);
+    free(xy);
     free(probs);
     return rc;
 }

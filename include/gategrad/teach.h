@@ -191,4 +191,12 @@ GG_API void gg_train_report_view(gg_train_report *r, size_t grid, float *xy);
  * memory, the file not writable. */
 GG_API int gg_train_report_html(const gg_train_report *r, const char *path, char *err);
 
+/* Writes the decision boundary of r's last epoch that has one, under r's
+ * points, as a standalone SVG picture (480 x 480 pixels, one cell per grid
+ * unit, the colours of gg_train_report_html) to path, atomically. The
+ * other parts of r (curves, norms, summary) are not drawn.
+ * Returns 0, or -1 with a message in err (GG_ERRLEN bytes, may be NULL):
+ * the errors of gg_train_report_html, and no epoch with probs. */
+GG_API int gg_train_report_svg(const gg_train_report *r, const char *path, char *err);
+
 #endif

@@ -251,23 +251,27 @@ static void frame(FILE *out, const gg_train_report *r, const gg_report_epoch *e,
     fputs("</g>\n", out);
 }
 
-static void boundary(FILE *out, const gg_train_report *r)
+/* The index of the last epoch with a decision boundary, or nepochs. */
+static size_t last_frame(const gg_train_report *r, size_t *frames)
 {
-    size_t frames = 0, last = 0;
-    for (size_t i = 0; i < r->nepochs; i++)
+    size_t last = r->nepochs;
+    *frames = 0;
+    for (size_t i = 0; r->grid && i < r->nepochs; i++)
         if (r->epochs[i].probs)
-            frames++, last = i;
-    if (!frames || !r->grid)
-        return;
-    fprintf(out, "<section id=\"gg-boundary\">\n<h2>Decision boundary</h2>\n<p><input type=\"range\" "
-                 "id=\"gg-slider\" min=\"0\" max=\"%zu\" value=\"%zu\" aria-label=\"epoch\"> "
-                 "<span id=\"gg-boundary-epoch\">epoch %zu of %zu</span></p>\n",
-            frames - 1, frames - 1, r->epochs[last].epoch, r->nepochs);
+            ++*frames, last = i;
+    return last;
+}
+
+/* The decision regions under the points, as one <svg>: a frame per epoch
+ * that has a boundary (only the last shown), or the last frame alone. */
+static void boundary_svg(FILE *out, const gg_train_report *r, bool every_frame)
+{
+    size_t frames, last = last_frame(r, &frames);
     double g = (double)r->grid;
     fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %zu %zu\" width=\"480\" height=\"480\" "
                  "shape-rendering=\"crispEdges\">\n",
             r->grid, r->grid);
-    for (size_t i = 0; i < r->nepochs; i++)
+    for (size_t i = every_frame ? 0 : last; i <= last; i++)
         if (r->epochs[i].probs)
             frame(out, r, &r->epochs[i], i == last);
     fprintf(out, "<g shape-rendering=\"auto\" stroke=\"white\" stroke-width=\"%.3g\">\n", g / 600);
@@ -277,7 +281,20 @@ static void boundary(FILE *out, const gg_train_report *r)
             fprintf(out, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.3g\" fill=\"%s\"/>\n", x, y, g / 150,
                     palette[(size_t)(r->labels ? r->labels[i] : 0) % NPALETTE]);
     }
-    fputs("</g>\n</svg>\n<p class=\"note\">The colour is the predicted class, the stronger the more confident; "
+    fputs("</g>\n</svg>\n", out);
+}
+
+static void boundary(FILE *out, const gg_train_report *r)
+{
+    size_t frames, last = last_frame(r, &frames);
+    if (!frames)
+        return;
+    fprintf(out, "<section id=\"gg-boundary\">\n<h2>Decision boundary</h2>\n<p><input type=\"range\" "
+                 "id=\"gg-slider\" min=\"0\" max=\"%zu\" value=\"%zu\" aria-label=\"epoch\"> "
+                 "<span id=\"gg-boundary-epoch\">epoch %zu of %zu</span></p>\n",
+            frames - 1, frames - 1, r->epochs[last].epoch, r->nepochs);
+    boundary_svg(out, r, true);
+    fputs("<p class=\"note\">The colour is the predicted class, the stronger the more confident; "
           "the points are the test data.</p>\n</section>\n",
           out);
 }
@@ -455,4 +472,19 @@ int gg_train_report_html(const gg_train_report *r, const char *path, char *err)
     }
     ggb_free(scratch);
     return rc ? -1 : 0;
+}
+
+int gg_train_report_svg(const gg_train_report *r, const char *path, char *err)
+{
+    size_t frames;
+    if (check(r, path, err))
+        return -1;
+    last_frame(r, &frames);
+    if (!frames)
+        return ggb_errorf(err, "%s: no epoch of the report has a decision boundary", path);
+    gg_atomic_file af;
+    if (gg_atomic_open(path, &af, err))
+        return -1;
+    boundary_svg(af.fp, r, false);
+    return gg_atomic_commit(&af, err) ? -1 : 0;
 }
