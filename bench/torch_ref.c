@@ -17,6 +17,7 @@
 #endif
 
 static const char python[] = "/usr/bin/python3";
+static char script[4096];
 static const char openblas_omp[] = "/usr/lib/x86_64-linux-gnu/openblas-openmp";
 
 /* In the child: PyTorch's best environment, then the script. Debian's
@@ -34,7 +35,7 @@ static void exec_script(int threads)
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
     else
         unsetenv("OPENBLAS_CORETYPE");
-    execl(python, python, GG_BENCH_TORCH_SCRIPT, "--serve", "--threads", n, (char *)NULL);
+    execl(python, python, script, "--serve", "--threads", n, (char *)NULL);
     _exit(127);
 }
 
@@ -44,13 +45,30 @@ static int missing(bench_torch *t, const char *why)
     return -1;
 }
 
+/* The script beside this program (the build copies it there, so that a
+ * build folder moved away from its sources still finds it), else in the
+ * source tree it was built from. */
+static int find_script(void)
+{
+    ssize_t n = readlink("/proc/self/exe", script, sizeof script - 32);
+    if (n > 0) {
+        script[n] = '\0';
+        char *slash = strrchr(script, '/');
+        strcpy(slash ? slash + 1 : script, "pytorch_epoch.py");
+        if (!access(script, R_OK))
+            return 0;
+    }
+    snprintf(script, sizeof script, "%s", GG_BENCH_TORCH_SCRIPT);
+    return access(script, R_OK);
+}
+
 int bench_torch_start(bench_torch *t, int threads)
 {
     *t = (bench_torch){.pid = -1};
     if (access(python, X_OK))
         return missing(t, "/usr/bin/python3 not found");
-    if (access(GG_BENCH_TORCH_SCRIPT, R_OK))
-        return missing(t, GG_BENCH_TORCH_SCRIPT " not found");
+    if (find_script())
+        return missing(t, "pytorch_epoch.py is neither beside gategrad-bench nor at " GG_BENCH_TORCH_SCRIPT);
     if (access(openblas_omp, R_OK))
         return missing(t, "the OpenMP OpenBLAS is missing (libopenblas0-openmp: sh tools/setup.sh --bench)");
     int down[2], up[2];
