@@ -3,7 +3,8 @@
 # lets it run as root over shared memory): the global batch, rank 0 alone
 # printing and writing (the ranks run in different directories, so a
 # checkpoint or page written by another rank would show), the test accuracy of one
-# process, and a rank that fails ending the whole job promptly.
+# process, a mistake every rank makes printed once, and a rank that fails
+# ending the whole job promptly.
 set -u
 G=$1
 case $G in /*) ;; *) G=$(pwd)/$G ;; esac # the ranks run elsewhere
@@ -50,11 +51,23 @@ done
 mpi -np 4 "$G" train --data spiral --batch 30 --epochs 1 >"$tmp/b.out" 2>"$tmp/b.err"
 rc=$?
 [ "$rc" -ne 0 ] || fail "--batch 30 under -np 4: exit 0"
-grep -qF -- "--batch 30: the global batch must be a multiple of the 4 ranks" "$tmp/b.err" ||
-    fail "--batch 30 under -np 4: no message: $(cat "$tmp/b.err")"
+n_msg=$(grep -cF -- "--batch 30: the global batch must be a multiple of the 4 ranks" "$tmp/b.err")
+[ "$n_msg" = 1 ] || fail "--batch 30 under -np 4: the message $n_msg times, not once: $(cat "$tmp/b.err")"
 
-# Rank 1 fails (its data is missing) while rank 0 has a long run ahead and
-# waits for it in the first broadcast: the job ends, non-zero, in seconds.
+# A mistake every rank makes (a missing data file, an unknown option):
+# printed once (by rank 0), and the job ends with the command's exit code 2.
+for bad in "--data $tmp/none.csv" "--data spiral --bogus"; do
+    # shellcheck disable=SC2086
+    mpi -np 3 "$G" train $bad --epochs 1 >"$tmp/e.out" 2>"$tmp/e.err"
+    rc=$?
+    [ "$rc" = 2 ] || fail "'$bad' under -np 3: exit $rc, not 2"
+    n_msg=$(grep -c "^gategrad: " "$tmp/e.err")
+    [ "$n_msg" = 1 ] || fail "'$bad' under -np 3: $n_msg messages, not 1: $(cat "$tmp/e.err")"
+done
+
+# Rank 1 fails (its data is missing) while rank 0 has a long run ahead:
+# the ranks agree before training that one failed, and the job ends,
+# non-zero, in seconds, with rank 1's message alone.
 start=$(date +%s)
 mpi -np 1 "$G" train --data spiral --epochs 100000 : -np 1 "$G" train --data "$tmp/missing.csv" --epochs 100000 \
     >"$tmp/f.out" 2>"$tmp/f.err"
@@ -63,7 +76,8 @@ took=$(($(date +%s) - start))
 [ "$rc" -ne 0 ] || fail "a failing rank: mpiexec exit 0"
 [ "$rc" -ne 124 ] || fail "a failing rank: mpiexec still running after 120 s"
 [ "$took" -le 30 ] || fail "a failing rank: the job took $took s to end"
-grep -qF "missing.csv" "$tmp/f.err" || fail "a failing rank: its message is not printed: $(cat "$tmp/f.err")"
+n_msg=$(grep -c "^gategrad: .*missing.csv" "$tmp/f.err")
+[ "$n_msg" = 1 ] || fail "a failing rank: its message printed $n_msg times, not once: $(cat "$tmp/f.err")"
 echo "a failing rank: mpiexec exit $rc after $took s"
 
 if [ "$failures" -ne 0 ]; then

@@ -16,21 +16,56 @@ const char cli_language_help[] =
     "whose gradient is the sum of both uses. Quote the expression for the shell.\n"
     "Errors print one line naming the problem and its column, and exit with 2.\n";
 
+static struct {
+    bool on;
+    size_t len;
+    char text[4096];
+} held;
+
+void cli_hold_errors(void)
+{
+    held.on = true;
+    held.len = 0;
+}
+
+void cli_release_errors(bool print)
+{
+    if (print)
+        fwrite(held.text, 1, held.len, stderr);
+    held.on = false;
+    held.len = 0;
+}
+
+/* Prints, or keeps while errors are held, "gategrad: ", the message, a
+ * newline and after. */
+static void error_text(const char *fmt, va_list ap, const char *after)
+{
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (!held.on) {
+        fprintf(stderr, "gategrad: %s\n%s", line, after);
+        return;
+    }
+    size_t room = sizeof held.text - held.len;
+    int n = snprintf(held.text + held.len, room, "gategrad: %s\n%s", line, after);
+    if (n > 0)
+        held.len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("gategrad: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    error_text(fmt, ap, "");
     va_end(ap);
 }
 
-static int usage_error(const char *usage, const char *fmt, const char *arg)
+__attribute__((format(printf, 2, 3))) static int usage_error(const char *usage, const char *fmt, ...)
 {
-    fputs("gategrad: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
+    va_list ap;
+    va_start(ap, fmt);
+    error_text(fmt, ap, usage);
+    va_end(ap);
     return CLI_BAD_INPUT;
 }
 

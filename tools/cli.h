@@ -85,6 +85,14 @@ gg_node *cli_gradient(cli_expr *e, const char *name);
 /* "gategrad: <message>" on stderr, printf-style. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* From cli_hold_errors on, cli_error and the parsers' usage errors keep
+ * their messages (the first 4 KiB) instead of printing them, until
+ * cli_release_errors prints them (print) or drops them. The ranks of an
+ * MPI job hold their errors until they have agreed which of them failed,
+ * so that a mistake every rank makes is printed once (cmd_train.c). */
+void cli_hold_errors(void);
+void cli_release_errors(bool print);
+
 /* The expression language, for every subcommand's --help. */
 extern const char cli_language_help[];
 

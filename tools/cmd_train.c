@@ -219,6 +219,34 @@ static int outputs(const train_opts *o, gg_classifier *c, const progress *p, con
     return CLI_OK;
 }
 
+/* Under mpirun, whether the ranks have agreed on how their set-up went
+ * (every rank agrees once, before training or on its way out), and
+ * whether one of them had failed. */
+static bool agreed, setup_failed;
+
+/* The ranks' set-up results meet here, before the first collective step of
+ * training: each rank's errors so far were held. When every rank failed
+ * (the same mistake: an option, a missing file), rank 0 alone prints its
+ * message; when some did, each of those prints its own; then all of them
+ * end, with no rank left waiting. Returns the rank's exit code: rc, or
+ * CLI_FAILED on a rank that was ready while another was not. */
+static int agree(int rc)
+{
+    if (gg_dist_size() == 1 || agreed)
+        return rc;
+    agreed = true;
+    char err[GG_ERRLEN];
+    double failed = rc != CLI_OK;
+    if (gg_dist_sum(&failed, 1, err)) {
+        cli_release_errors(true);
+        cli_error("%s", err);
+        return rc != CLI_OK ? rc : CLI_FAILED;
+    }
+    setup_failed = failed > 0;
+    cli_release_errors(failed >= gg_dist_size() ? primary() : rc != CLI_OK);
+    return setup_failed && rc == CLI_OK ? CLI_FAILED : rc;
+}
+
 static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, const gg_dataset *test)
 {
     gg_mlp_spec spec;
@@ -239,6 +267,10 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
         cli_error("%s", err);
         gg_classifier_free(c);
         return CLI_BAD_INPUT;
+    }
+    if ((rc = agree(CLI_OK)) != CLI_OK) { /* another rank's set-up failed */
+        gg_classifier_free(c);
+        return rc;
     }
     if (!o->json && primary())
         gg_summary(gg_classifier_model(c), stdout);
@@ -318,8 +350,10 @@ static bool writable_target(const char *option, const char *path)
 
 static int train(int argc, char **argv);
 
-/* Under mpirun: MPI around the whole command, and a failing rank ends the
- * job (its message printed first) instead of leaving the others waiting. */
+/* Under mpirun: MPI around the whole command. A failure in the set-up ends
+ * every rank after agree; one later (in training, or writing the outputs)
+ * ends the job (its message printed first) instead of leaving the others
+ * waiting. */
 int cmd_train(int argc, char **argv)
 {
     char err[GG_ERRLEN];
@@ -329,8 +363,10 @@ int cmd_train(int argc, char **argv)
     }
     if (gg_dist_local_size() > 1 && !getenv("GG_NUM_THREADS"))
         gg_set_num_threads(gg_dist_threads_per_rank());
-    int rc = train(argc, argv);
-    if (rc != CLI_OK) {
+    if (gg_dist_size() > 1)
+        cli_hold_errors();
+    int rc = agree(train(argc, argv)); /* a rank that failed before training agrees here */
+    if (rc != CLI_OK && !setup_failed) {
         fflush(stdout);
         gg_dist_abort(rc);
     }
