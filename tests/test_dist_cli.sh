@@ -65,6 +65,11 @@ for bad in "--data $tmp/none.csv" "--data spiral --bogus"; do
     [ "$n_msg" = 1 ] || fail "'$bad' under -np 3: $n_msg messages, not 1: $(cat "$tmp/e.err")"
 done
 
+# --help: the usage once, exit 0.
+mpi -np 3 "$G" train --help >"$tmp/h.out" 2>"$tmp/h.err" || fail "--help under -np 3: exit $?"
+n_usage=$(grep -c "^usage: gategrad train" "$tmp/h.out")
+[ "$n_usage" = 1 ] || fail "--help under -np 3: the usage $n_usage times, not once"
+
 # Rank 1 fails (its data is missing) while rank 0 has a long run ahead:
 # the ranks agree before training that one failed, and the job ends,
 # non-zero, in seconds, with rank 1's message alone.

@@ -43,7 +43,8 @@ int nn_parse(int argc, char **argv, const nn_opt *opts, const char *usage)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
+            if (gg_dist_rank() == 0) /* under mpiexec, once */
+                fputs(usage, stdout);
             return CLI_OK;
         }
         const nn_opt *o = strncmp(a, "--", 2) ? NULL : find(opts, a + 2);
