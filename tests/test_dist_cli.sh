@@ -3,8 +3,8 @@
 # lets it run as root over shared memory): the global batch, rank 0 alone
 # printing and writing (the ranks run in different directories, so a
 # checkpoint or page written by another rank would show), the test accuracy of one
-# process, a mistake every rank makes printed once, and a rank that fails
-# ending the whole job promptly.
+# process, predict's evaluation split among the ranks, a mistake every rank
+# makes printed once, and a rank that fails ending the whole job promptly.
 set -u
 G=$1
 case $G in /*) ;; *) G=$(pwd)/$G ;; esac # the ranks run elsewhere
@@ -46,6 +46,19 @@ for np in 2 4; do
     rm -f "$tmp/r0/m.safetensors" "$tmp/r0/r.html"
     echo "-np $np: test accuracy $got (one process: $want), $n_json JSON line(s)"
 done
+
+# predict: the ranks split the test split; one line, the one process's.
+"$G" train --data spiral --epochs 4 --seed 5 --save "$tmp/p.safetensors" >/dev/null 2>&1 ||
+    fail "training the model for predict"
+"$G" predict --load "$tmp/p.safetensors" --json >"$tmp/p1.out" 2>&1 || fail "predict: exit $?"
+mpi -np 3 "$G" predict --load "$tmp/p.safetensors" --json >"$tmp/p3.out" 2>"$tmp/p3.err" ||
+    fail "predict under -np 3: exit $?: $(cat "$tmp/p3.err")"
+cmp -s "$tmp/p1.out" "$tmp/p3.out" || fail "predict under -np 3 printed '$(cat "$tmp/p3.out")', one process '$(cat "$tmp/p1.out")'"
+mpi -np 2 "$G" predict --load "$tmp/p.safetensors" --input "$tmp/p1.out" >"$tmp/pi.out" 2>"$tmp/pi.err"
+rc=$?
+[ "$rc" = 2 ] || fail "predict --input under -np 2: exit $rc, not 2"
+[ "$(grep -c "^gategrad: predict --input classifies in one process" "$tmp/pi.err")" = 1 ] ||
+    fail "predict --input under -np 2: not refused once: $(cat "$tmp/pi.err")"
 
 # A global batch the ranks do not divide.
 mpi -np 4 "$G" train --data spiral --batch 30 --epochs 1 >"$tmp/b.out" 2>"$tmp/b.err"

@@ -88,9 +88,14 @@ static int evaluate(const predict_opts *o, const gg_dataset *test, bool same)
     } else if (test->n == 0) {
         cli_error("predict: --data %s has an empty test split", o->data);
         rc = CLI_BAD_INPUT;
-    } else if (!conf || gg_classifier_evaluate(c, test, &loss, &acc, conf, err)) {
-        cli_error("%s", conf ? err : "out of memory");
-        rc = CLI_BAD_INPUT;
+    } else if (!conf) {
+        cli_error("out of memory");
+        rc = CLI_FAILED;
+    } else if ((rc = nn_dist_agree(CLI_OK)) != CLI_OK) { /* another rank's set-up failed */
+    } else if (gg_classifier_evaluate(c, test, &loss, &acc, conf, err)) { /* each rank its slice */
+        cli_error("%s", err);
+        rc = CLI_FAILED;
+    } else if (!nn_primary()) {
     } else if (o->json) {
         print_json(loss, acc, test->n, conf, classes, same);
     } else {
@@ -171,7 +176,7 @@ static bool ends_with(const char *s, const char *tail)
     return n >= k && !strcmp(s + n - k, tail);
 }
 
-int cmd_predict(int argc, char **argv)
+static int predict(int argc, char **argv)
 {
     predict_opts o = {.seed = 1, .batch = 256};
     const nn_opt opts[] = {
@@ -200,6 +205,10 @@ int cmd_predict(int argc, char **argv)
         cli_error("--output %s: predictions are written as CSV; name the file .csv", o.output);
         return CLI_BAD_INPUT;
     }
+    if (o.input && gg_dist_size() > 1) {
+        cli_error("predict --input classifies in one process: run it without mpiexec");
+        return CLI_BAD_INPUT;
+    }
     if (o.input)
         return classify(&o);
     saved_split s = {0};
@@ -214,7 +223,7 @@ int cmd_predict(int argc, char **argv)
         o.data = s.data;
     else if (s.has_data && strcmp(o.data, s.data)) {
         same = false;
-        if (!o.json)
+        if (!o.json && nn_primary())
             printf("note: --data %s is not the data set the model was trained on (%s)\n", o.data, s.data);
     }
     char seed[32];
@@ -224,7 +233,7 @@ int cmd_predict(int argc, char **argv)
         o.seed = (size_t)strtoull(s.seed, &end, 10);
     } else if (o.seen_seed && s.has_seed && strcmp(seed, s.seed)) {
         same = false;
-        if (!o.json)
+        if (!o.json && nn_primary())
             printf("note: --seed %zu is not train's --seed %s: this test split differs from the one train "
                    "reported (for generated and CSV data)\n", o.seed, s.seed);
     }
@@ -234,4 +243,12 @@ int cmd_predict(int argc, char **argv)
     gg_dataset_free(&train);
     gg_dataset_free(&test);
     return rc;
+}
+
+/* Under mpiexec the ranks split the test split's evaluation, and rank 0
+ * prints (see nn_dist_begin). */
+int cmd_predict(int argc, char **argv)
+{
+    int rc = nn_dist_begin();
+    return rc != CLI_OK ? rc : nn_dist_end(predict(argc, argv));
 }

@@ -70,10 +70,6 @@ typedef struct progress {
     gg_classifier *c;
 } progress;
 
-/* The one rank that prints progress and results and writes the output
- * files; the others train and stay quiet (errors are printed by whichever
- * rank meets them). */
-static bool primary(void) { return gg_dist_rank() == 0; }
 
 static double now(void)
 {
@@ -105,7 +101,7 @@ static void on_epoch(void *ctx, const gg_epoch_stats *s)
     p->t0 = 0;
     if (p->report)
         train_report_epoch(p->report, p->c, s->epoch);
-    if (!primary())
+    if (!nn_primary())
         return;
     if (isnan(s->val_loss))
         printf("epoch %zu/%zu  train loss %.4f  lr %.2g  %.1fs\n", s->epoch, p->epochs, s->train_loss, s->lr,
@@ -198,7 +194,7 @@ static void print_json(const train_opts *o, const gg_fit_result *r, double loss,
 static int outputs(const train_opts *o, gg_classifier *c, const progress *p, const gg_dataset *test, double loss,
                    double acc)
 {
-    if (!primary())
+    if (!nn_primary())
         return CLI_OK;
     char err[GG_ERRLEN];
     char seed[32], val[32];
@@ -217,34 +213,6 @@ static int outputs(const train_opts *o, gg_classifier *c, const progress *p, con
         return CLI_FAILED;
     }
     return CLI_OK;
-}
-
-/* Under mpirun, whether the ranks have agreed on how their set-up went
- * (every rank agrees once, before training or on its way out), and
- * whether one of them had failed. */
-static bool agreed, setup_failed;
-
-/* The ranks' set-up results meet here, before the first collective step of
- * training: each rank's errors so far were held. When every rank failed
- * (the same mistake: an option, a missing file), rank 0 alone prints its
- * message; when some did, each of those prints its own; then all of them
- * end, with no rank left waiting. Returns the rank's exit code: rc, or
- * CLI_FAILED on a rank that was ready while another was not. */
-static int agree(int rc)
-{
-    if (gg_dist_size() == 1 || agreed)
-        return rc;
-    agreed = true;
-    char err[GG_ERRLEN];
-    double failed = rc != CLI_OK;
-    if (gg_dist_sum(&failed, 1, err)) {
-        cli_release_errors(true);
-        cli_error("%s", err);
-        return rc != CLI_OK ? rc : CLI_FAILED;
-    }
-    setup_failed = failed > 0;
-    cli_release_errors(failed >= gg_dist_size() ? primary() : rc != CLI_OK);
-    return setup_failed && rc == CLI_OK ? CLI_FAILED : rc;
 }
 
 static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, const gg_dataset *test)
@@ -268,22 +236,22 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
         gg_classifier_free(c);
         return CLI_BAD_INPUT;
     }
-    if ((rc = agree(CLI_OK)) != CLI_OK) { /* another rank's set-up failed */
+    if ((rc = nn_dist_agree(CLI_OK)) != CLI_OK) { /* another rank's set-up failed */
         gg_classifier_free(c);
         return rc;
     }
-    if (!o->json && primary())
+    if (!o->json && nn_primary())
         gg_summary(gg_classifier_model(c), stdout);
-    progress p = {.tty = primary() && isatty(STDERR_FILENO), .epochs = o->epochs,
+    progress p = {.tty = nn_primary() && isatty(STDERR_FILENO), .epochs = o->epochs,
                   .hist = calloc(o->epochs, sizeof *p.hist), .nlayers = o->grad_norms ? spec.nlayers : 0, .c = c};
-    if (o->html && primary())
+    if (o->html && nn_primary())
         p.report = train_report_new(o->epochs, test, (size_t)spec.sizes[spec.nlayers]);
     cfg.grad_norms = o->grad_norms || o->html;
     gg_fit_callbacks cb = {on_batch, on_epoch, &p};
     gg_fit_result res;
     double loss, acc;
     size_t *conf = calloc((size_t)(spec.sizes[spec.nlayers] * spec.sizes[spec.nlayers]), sizeof *conf);
-    bool oom = !p.hist || !conf || (o->html && primary() && !p.report);
+    bool oom = !p.hist || !conf || (o->html && nn_primary() && !p.report);
     if (oom)
         snprintf(err, sizeof err, "out of memory");
     if (oom || gg_classifier_fit(c, train, val, &cfg, &cb, &res, err) ||
@@ -291,13 +259,13 @@ static int run(train_opts *o, const gg_dataset *train, const gg_dataset *val, co
         cli_error("%s", err);
         rc = CLI_FAILED;
     } else {
-        if (primary()) {
+        if (nn_primary()) {
             nn_print_eval(loss, acc, o->json ? NULL : conf, (size_t)spec.sizes[spec.nlayers]);
             printf("%zu epochs, %.1f s training (%.2f s per epoch)\n", res.epochs, res.train_seconds,
                    res.train_seconds / (double)res.epochs);
         }
         rc = outputs(o, c, &p, test, loss, acc);
-        if (rc == CLI_OK && o->json && primary())
+        if (rc == CLI_OK && o->json && nn_primary())
             print_json(o, &res, loss, acc, gg_mlp_param_count(gg_classifier_model(c)), &spec, &p);
     }
     free(conf);
@@ -350,28 +318,11 @@ static bool writable_target(const char *option, const char *path)
 
 static int train(int argc, char **argv);
 
-/* Under mpirun: MPI around the whole command. A failure in the set-up ends
- * every rank after agree; one later (in training, or writing the outputs)
- * ends the job (its message printed first) instead of leaving the others
- * waiting. */
+/* Under mpiexec: MPI around the whole command (see nn_dist_begin). */
 int cmd_train(int argc, char **argv)
 {
-    char err[GG_ERRLEN];
-    if (gg_dist_init(0, err)) {
-        cli_error("%s", err);
-        return CLI_FAILED;
-    }
-    if (gg_dist_local_size() > 1 && !getenv("GG_NUM_THREADS"))
-        gg_set_num_threads(gg_dist_threads_per_rank());
-    if (gg_dist_size() > 1)
-        cli_hold_errors();
-    int rc = agree(train(argc, argv)); /* a rank that failed before training agrees here */
-    if (rc != CLI_OK && !setup_failed) {
-        fflush(stdout);
-        gg_dist_abort(rc);
-    }
-    gg_dist_finalize();
-    return rc;
+    int rc = nn_dist_begin();
+    return rc != CLI_OK ? rc : nn_dist_end(train(argc, argv));
 }
 
 static int train(int argc, char **argv)
@@ -406,7 +357,7 @@ static int train(int argc, char **argv)
         return rc;
     if (!right_extension("save", o.save, ".safetensors", true) || !right_extension("plot", o.plot, ".svg", false) ||
         !right_extension("boundary", o.boundary, ".svg", false) || !right_extension("html", o.html, ".html", false) ||
-        (primary() && (!writable_target("save", o.save) || !writable_target("plot", o.plot) ||
+        (nn_primary() && (!writable_target("save", o.save) || !writable_target("plot", o.plot) ||
                        !writable_target("boundary", o.boundary) || !writable_target("html", o.html))))
         return CLI_BAD_INPUT;
     if (o.threads)

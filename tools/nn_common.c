@@ -94,3 +94,51 @@ void nn_print_eval(double loss, double acc, const size_t *confusion, size_t clas
     }
     printf("\n");
 }
+
+/* ---- Under mpiexec ---------------------------------------------------------- */
+
+static bool agreed, setup_failed;
+
+bool nn_primary(void) { return gg_dist_rank() == 0; }
+
+int nn_dist_begin(void)
+{
+    char err[GG_ERRLEN];
+    if (gg_dist_init(0, err)) {
+        cli_error("%s", err);
+        return CLI_FAILED;
+    }
+    if (gg_dist_local_size() > 1 && !getenv("GG_NUM_THREADS"))
+        gg_set_num_threads(gg_dist_threads_per_rank());
+    if (gg_dist_size() > 1)
+        cli_hold_errors();
+    return CLI_OK;
+}
+
+int nn_dist_agree(int rc)
+{
+    if (gg_dist_size() == 1 || agreed)
+        return rc;
+    agreed = true;
+    char err[GG_ERRLEN];
+    double failed = rc != CLI_OK;
+    if (gg_dist_sum(&failed, 1, err)) {
+        cli_release_errors(true);
+        cli_error("%s", err);
+        return rc != CLI_OK ? rc : CLI_FAILED;
+    }
+    setup_failed = failed > 0;
+    cli_release_errors(failed >= gg_dist_size() ? nn_primary() : rc != CLI_OK);
+    return setup_failed && rc == CLI_OK ? CLI_FAILED : rc;
+}
+
+int nn_dist_end(int rc)
+{
+    rc = nn_dist_agree(rc);
+    if (rc != CLI_OK && !setup_failed) {
+        fflush(stdout);
+        gg_dist_abort(rc);
+    }
+    gg_dist_finalize();
+    return rc;
+}

@@ -32,6 +32,36 @@ int nn_load_data(const char *name, uint64_t seed, gg_dataset *train, gg_dataset 
  * confusion matrix (rows: true class, columns: predicted). */
 void nn_print_eval(double loss, double acc, const size_t *confusion, size_t classes);
 
+/* ---- Under mpiexec ----------------------------------------------------------
+ * A subcommand's MPI life: nn_dist_begin before anything else, nn_dist_agree
+ * at the end of its set-up (just before its first collective call), and
+ * nn_dist_end on its way out, whatever happened. Between begin and the
+ * agreement each rank holds its error messages (cli_hold_errors); at the
+ * agreement one sum counts the ranks that failed: when all did (the same
+ * mistake: an option, a missing file) rank 0 alone prints, when some did
+ * each of those prints its own, and every rank ends with its exit code,
+ * none left waiting. A rank that fails before reaching the agreement joins
+ * it in nn_dist_end. A failure after the agreement ends the job
+ * (MPI_Abort) once its rank has printed it. In one process all of this
+ * does nothing. */
+
+/* MPI when launched by mpiexec, and each rank's share of the cores. CLI_OK,
+ * or CLI_FAILED after a message. */
+int nn_dist_begin(void);
+
+/* The agreement on rc, this rank's set-up result: rc, or CLI_FAILED when
+ * this rank was ready and another was not. Once per run; later calls
+ * return rc. */
+int nn_dist_agree(int rc);
+
+/* Agrees if the run has not, then ends MPI (MPI_Abort for a failure the
+ * ranks did not agree on); returns rc. */
+int nn_dist_end(int rc);
+
+/* The rank that prints results and writes files (rank 0; the only one in
+ * one process). */
+bool nn_primary(void);
+
 /* Loss curves (train and validation) and validation accuracy per epoch. */
 int svg_curves(const char *path, const gg_epoch_stats *hist, size_t n, char *err);
 
