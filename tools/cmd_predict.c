@@ -94,7 +94,7 @@ static int evaluate(const predict_opts *o, const gg_dataset *test, bool same)
     } else if ((rc = nn_dist_agree(CLI_OK)) != CLI_OK) { /* another rank's set-up failed */
     } else if (gg_classifier_evaluate(c, test, &loss, &acc, conf, err)) { /* each rank its slice */
         cli_error("%s", err);
-        rc = CLI_FAILED;
+        rc = CLI_BAD_INPUT;
     } else if (!nn_primary()) {
     } else if (o->json) {
         print_json(loss, acc, test->n, conf, classes, same);
