@@ -17,12 +17,12 @@
 #define INLINE static inline __attribute__((always_inline))
 
 /* ---- Sharing a loop out among the threads ---------------------------------
- * A tensor of at least PAR_MIN_ELEMENTS elements (a layer of 512 units and
- * more at a batch of 256) is split among the threads; below, waking a
- * worker and moving the other half of the tensor to its core cost about as
- * much as the split saves. Every element is computed alone, so the
- * split never changes a bit. */
-#define PAR_MIN_ELEMENTS 131072
+ * A tensor is split among as many threads as get PAR_MIN_PER_THREAD
+ * elements each (two for a layer of 256 units at a batch of 128); with
+ * fewer, waking a worker and moving its part of the tensor to its core
+ * cost about as much as the split saves. Every element is computed alone,
+ * so the split never changes a bit. */
+#define PAR_MIN_PER_THREAD 16384
 
 /* One gate's loop as the threads share it: the node, the broadcast plan
  * (binary gates), which input's gradient and whether it is written (the
@@ -35,11 +35,12 @@ typedef struct ew_job {
     bool split_cols; /* threads split the innermost dimension, not the rows */
 } ew_job;
 
-/* Runs task over the job, on every thread when there are elements enough. */
+/* Runs task over the job, on as many threads as the elements keep busy. */
 static void ew_run(ggk_task_fn task, ew_job *j, size_t elements)
 {
-    if (elements >= PAR_MIN_ELEMENTS)
-        ggk_parallel_run(task, j, gg_num_threads());
+    size_t want = elements / PAR_MIN_PER_THREAD;
+    if (want >= 2)
+        ggk_parallel_run(task, j, want < (size_t)GG_MAX_THREADS ? (int)want : GG_MAX_THREADS);
     else
         task(j, 0, 1);
 }
