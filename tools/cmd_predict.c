@@ -95,7 +95,7 @@ static int evaluate(const predict_opts *o, const gg_dataset *test, bool same)
     } else if (gg_classifier_evaluate(c, test, &loss, &acc, conf, err)) { /* each rank its slice */
         cli_error("%s", err);
         rc = CLI_BAD_INPUT;
-    } else if (!nn_primary()) {
+    } else if (!nn_primary()) { /* rank 0 prints the ranks' sums */
     } else if (o->json) {
         print_json(loss, acc, test->n, conf, classes, same);
     } else {

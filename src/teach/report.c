@@ -263,7 +263,8 @@ static size_t last_frame(const gg_train_report *r, size_t *frames)
 }
 
 /* The decision regions under the points, as one <svg>: a frame per epoch
- * that has a boundary (only the last shown), or the last frame alone. */
+ * that has a boundary (only the last shown), or the last frame alone. r
+ * has at least one (its callers check last_frame first). */
 static void boundary_svg(FILE *out, const gg_train_report *r, bool every_frame)
 {
     size_t frames, last = last_frame(r, &frames);
