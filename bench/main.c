@@ -35,7 +35,8 @@ static const char usage[] =
     "             allocations and page faults of a truncate-and-rebuild loop\n"
     "  moons      micrograd's demo (examples/moons.c), ms per training step, against the\n"
     "             same forward and backward over C arrays\n"
-    "  --quick     seconds instead of minutes: small sizes, few repetitions, no PyTorch\n"
+    "  --quick     seconds instead of minutes: small sizes (of the GEMMs, the MLP's only), few\n"
+    "             repetitions, no PyTorch\n"
     "  --json      end with one JSON line holding every figure\n"
     "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
     "  --epochs N  training epochs timed (default 5, quick 3); the fastest is reported\n"
@@ -305,7 +306,7 @@ static int run_all(bench_all *b, int epochs)
     if (rc)
         return rc;
     if (run_gemm(b) || bench_scalar(b->quick ? 100000 : 1000000, b->quick ? 3 : 5, &b->scalar) ||
-        bench_moons(b->quick ? 2 : 5, &b->moons)) {
+        bench_moons(b->quick ? 2 : 20, &b->moons)) {
         fprintf(stderr, "gategrad-bench: out of memory\n");
         return 1;
     }
