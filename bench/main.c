@@ -35,7 +35,7 @@ static const char usage[] =
     "             allocations and page faults of a truncate-and-rebuild loop\n"
     "  moons      micrograd's demo (examples/moons.c), ms per training step, against the\n"
     "             same forward and backward over C arrays\n"
-    "  --quick     seconds instead of minutes: small sizes (of the GEMMs, the MLP's only), few\n"
+    "  --quick     seconds instead of minutes: small sizes (only the MLP's GEMM shapes), few\n"
     "             repetitions, no PyTorch\n"
     "  --json      end with one JSON line holding every figure\n"
     "  --threads N threads for the kernels (default: GG_NUM_THREADS, else all cores)\n"
