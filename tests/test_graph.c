@@ -59,6 +59,109 @@ static void backward_twice_accumulates_leaves_only(void **state)
     gg_graph_free(g);
 }
 
+/* loss = sum(tanh(X.W + b)) over a variable W [3,2] and bias b [2]. */
+typedef struct linear_case {
+    gg_graph *g;
+    gg_node *w, *b, *loss;
+} linear_case;
+
+static linear_case linear_new(void)
+{
+    static const double x[] = {0.5, -1, 2, 1.5, 0.25, -0.75};
+    static const double w[] = {0.1, -0.2, 0.3, 0.4, -0.5, 0.6};
+    linear_case c = {gg_graph_new(), NULL, NULL, NULL};
+    c.w = gg_tensor(c.g, GG_F64, 2, (const int64_t[]){3, 2}, w);
+    c.b = gg_tensor(c.g, GG_F64, 1, (const int64_t[]){2}, (const double[]){0.05, -0.1});
+    gg_node *xn = gg_input(c.g, GG_F64, 2, (const int64_t[]){2, 3}, x);
+    c.loss = gg_sum(c.g, gg_tanh(c.g, gg_add(c.g, gg_matmul(c.g, xn, c.w), c.b)));
+    assert_non_null(c.loss);
+    return c;
+}
+
+/* w's and b's gradients are times the ones of a fresh graph, bit for bit. */
+static void assert_grads_times(const linear_case *c, const linear_case *fresh, double times)
+{
+    for (size_t i = 0; i < 6; i++)
+        assert_true(gg_grad_at(c->w, i) == times * gg_grad_at(fresh->w, i));
+    for (size_t i = 0; i < 2; i++)
+        assert_true(gg_grad_at(c->b, i) == times * gg_grad_at(fresh->b, i));
+}
+
+static void zero_grad_lazy_reads_zero_and_is_overwritten(void **state)
+{
+    (void)state;
+    linear_case fresh = linear_new(), c = linear_new();
+    assert_int_equal(gg_backward(fresh.g, fresh.loss), 0);
+    assert_int_equal(gg_backward(c.g, c.loss), 0);
+    assert_int_equal(gg_backward(c.g, c.loss), 0);
+    assert_grads_times(&c, &fresh, 2);
+
+    /* Read: every element is 0, through either accessor. */
+    gg_zero_grad_lazy(c.w);
+    gg_zero_grad_lazy(c.b);
+    assert_true(gg_grad_at(c.w, 4) == 0);
+    const double *gw = gg_grad_data(c.b);
+    assert_true(gw[0] == 0 && gw[1] == 0);
+    assert_grads_times(&c, &fresh, 0);
+
+    /* Not read: the next pass writes over the old numbers (matmul with
+     * beta 0, the broadcast add's bias zeroed first), then accumulates. */
+    assert_int_equal(gg_backward(c.g, c.loss), 0);
+    gg_zero_grad_lazy(c.w);
+    gg_zero_grad_lazy(c.b);
+    assert_int_equal(gg_backward(c.g, c.loss), 0);
+    assert_grads_times(&c, &fresh, 1);
+    assert_int_equal(gg_backward(c.g, c.loss), 0);
+    assert_grads_times(&c, &fresh, 2);
+
+    /* An observed pass (anomaly detection) zeroes them before any gate. */
+    gg_zero_grad_lazy(c.w);
+    gg_zero_grad_lazy(c.b);
+    assert_int_equal(gg_detect_anomaly(c.g, 1), 0);
+    assert_int_equal(gg_backward(c.g, c.loss), 0);
+    assert_int_equal(gg_detect_anomaly(c.g, 0), 0);
+    assert_grads_times(&c, &fresh, 1);
+
+    /* A pass that does not reach w leaves it reading 0. */
+    gg_node *only_b = gg_sum(c.g, gg_mul(c.g, c.b, c.b));
+    gg_zero_grad_lazy(c.w);
+    gg_zero_grad_lazy(c.b);
+    assert_int_equal(gg_backward(c.g, only_b), 0);
+    for (size_t i = 0; i < 6; i++)
+        assert_true(gg_grad_at(c.w, i) == 0);
+    assert_true(gg_grad_at(c.b, 0) == 2 * 0.05 && gg_grad_at(c.b, 1) == 2 * -0.1);
+
+    /* A gate that adds rather than writes (sum) gets it zeroed first, in a
+     * graph with no tensor intermediate to make the pass a lazy one. */
+    gg_graph *h = gg_graph_new();
+    gg_node *v = gg_tensor(h, GG_F64, 1, (const int64_t[]){3}, (const double[]){1, 2, 3});
+    gg_node *sum_v = gg_sum(h, v);
+    assert_int_equal(gg_backward(h, sum_v), 0);
+    gg_zero_grad_lazy(v);
+    assert_int_equal(gg_backward(h, sum_v), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(gg_grad_at(v, i) == 1);
+    gg_graph_free(h);
+
+    /* gg_zero_grad still clears a lazily zeroed leaf. */
+    assert_int_equal(gg_backward(c.g, c.loss), 0);
+    gg_zero_grad_lazy(c.w);
+    gg_zero_grad(c.g);
+    assert_int_equal(gg_backward(c.g, c.loss), 0);
+    assert_grads_times(&c, &fresh, 1);
+
+    /* A scalar is zeroed at once; anything but a variable leaf is left. */
+    gg_node *s = gg_scalar(c.g, 2), *s2 = gg_mul(c.g, s, s);
+    assert_int_equal(gg_backward(c.g, s2), 0);
+    gg_zero_grad_lazy(s2);
+    assert_true(gg_grad(s2) == 1);
+    gg_zero_grad_lazy(s);
+    assert_true(gg_grad(s) == 0);
+    gg_zero_grad_lazy(NULL);
+    gg_graph_free(c.g);
+    gg_graph_free(fresh.g);
+}
+
 /* Every node's gradient, element by element, is zero. */
 static void assert_all_grads_zero(const gg_graph *g)
 {
@@ -578,6 +681,7 @@ int main(void)
         cmocka_unit_test(labels),
         cmocka_unit_test(shape_queries),
         cmocka_unit_test(truncate_and_rebuild),
+        cmocka_unit_test(zero_grad_lazy_reads_zero_and_is_overwritten),
         cmocka_unit_test(scalar_recording_matches_the_general_path),
         cmocka_unit_test(scalar_recording_refuses_as_the_general_path),
     };

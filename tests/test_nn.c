@@ -366,6 +366,20 @@ static void linear_step_section7(void **state)
     assert_near(gg_value_at(p[0], 2), 0.226989, TOL);  /* i2 -> h1 */
     assert_near(gg_value_at(p[0], 1), 0.132135, TOL);  /* i1 -> h2 */
     assert_near(gg_value_at(p[0], 3), 0.0982025, TOL); /* i2 -> h2 */
+
+    /* Gradients gg_zero_grad_lazy left read as zero to the next step. */
+    double w0[4], w1[2];
+    for (size_t i = 0; i < 4; i++)
+        w0[i] = gg_value_at(p[0], i);
+    for (size_t i = 0; i < 2; i++)
+        w1[i] = gg_value_at(p[1], i);
+    for (size_t i = 0; i < n; i++)
+        gg_zero_grad_lazy(p[i]);
+    gg_optimizer_step(opt);
+    for (size_t i = 0; i < 4; i++)
+        assert_true(gg_value_at(p[0], i) == w0[i]);
+    for (size_t i = 0; i < 2; i++)
+        assert_true(gg_value_at(p[1], i) == w1[i]);
     gg_optimizer_free(opt);
     gg_mlp_free(m);
     gg_graph_free(g);

@@ -38,7 +38,9 @@ enum {
     /* A tensor's gradient buffer holds an earlier pass's numbers, which
      * stand for zero: backward clears a gradient lazily, so that the first
      * gate to reach it can write it instead of zeroing and then adding
-     * (ggc_grad_claim). Set only during a pass without observers. */
+     * (ggc_grad_claim). Set on an intermediate gradient only during a pass
+     * without observers; on a variable leaf's by gg_zero_grad_lazy, until
+     * the next pass or reader. Never on a scalar. */
     GGC_GRAD_STALE = 1u << 4,
 };
 
@@ -422,6 +424,14 @@ static inline void ggc_grad_settle(gg_node *n)
 {
     if (ggc_grad_claim(n))
         memset(n->val.t->grad, 0, n->val.t->numel * gg_dtype_size(n->dtype));
+}
+
+/* Clears n's gradient if it is stale: for a reader outside a backward
+ * pass (gg_zero_grad_lazy leaves a leaf's so between passes). */
+static inline void ggc_grad_live(gg_node *n)
+{
+    if (n->flags & GGC_GRAD_STALE)
+        ggc_grad_settle(n);
 }
 
 /* NaN/Inf checks after a gate ran (gg_detect_anomaly); false with the

@@ -40,6 +40,7 @@ static int check_leaf(gg_graph *g, gg_node *root, gg_node *leaf, double eps, dou
             return -1;
         ggb_put(leaf->dtype, ggc_val(leaf), i, x);
         double numeric = (plus - minus) / (2 * eps);
+        ggc_grad_live(leaf);
         ggc_gradcheck_tally(r, leaf, i, ggb_get(leaf->dtype, ggc_grad(leaf), i), numeric, tol);
     }
     return 0;

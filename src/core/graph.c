@@ -751,11 +751,25 @@ static int run_backward(gg_graph *g, gg_node *root)
     return 0;
 }
 
+/* Leaves that gg_zero_grad_lazy left stale join the pass's stale
+ * gradients, or are zeroed now when an observer could read them early. */
+static void take_stale_leaves(gg_graph *g)
+{
+    for (size_t i = 0; i < g->nvars; i++)
+        if (g->vars[i]->flags & GGC_GRAD_STALE) {
+            if (observed(g))
+                ggc_grad_settle(g->vars[i]);
+            else
+                g->stale_grads = true;
+        }
+}
+
 static int backward_from(gg_graph *g, gg_node *root, const void *seed)
 {
     if (!(root->flags & GGC_NEEDS_GRAD))
         return 0; /* nothing upstream wants a gradient */
     clear_intermediate_grads(g, root);
+    take_stale_leaves(g);
     g->grads_dirty = true;
     if (g->dirty_end <= root->id)
         g->dirty_end = (size_t)root->id + 1;

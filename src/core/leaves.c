@@ -148,6 +148,7 @@ double gg_grad_at(const gg_node *n, size_t i)
 {
     if (!n || i >= ggc_numel(n) || !ggc_needs_grad(n))
         return 0.0;
+    ggc_grad_live((gg_node *)n);
     return ggb_get(n->dtype, ggc_grad((gg_node *)n), i);
 }
 
@@ -155,9 +156,25 @@ double gg_value(const gg_node *n) { return gg_value_at(n, 0); }
 double gg_grad(const gg_node *n) { return gg_grad_at(n, 0); }
 
 void *gg_data(gg_node *n) { return n ? ggc_val(n) : NULL; }
-void *gg_grad_data(gg_node *n) { return n ? ggc_grad(n) : NULL; }
+void *gg_grad_data(gg_node *n)
+{
+    if (!n)
+        return NULL;
+    ggc_grad_live(n);
+    return ggc_grad(n);
+}
 const void *gg_data_const(const gg_node *n) { return gg_data((gg_node *)n); }
 const void *gg_grad_data_const(const gg_node *n) { return gg_grad_data((gg_node *)n); }
+
+void gg_zero_grad_lazy(gg_node *n)
+{
+    if (!n || n->gate != GGC_GATE_LEAF || !ggc_needs_grad(n))
+        return;
+    if (n->rank)
+        n->flags |= GGC_GRAD_STALE;
+    else
+        n->grad.d = 0;
+}
 
 int gg_shape(const gg_node *n, int64_t *dims)
 {

@@ -12,9 +12,9 @@
  * extras). */
 #define GGN_MAX_PARAMS (8 * GG_MLP_MAX_LAYERS)
 
-/* gg_optimizer_step, then the gradients it used are zeroed in the same
- * pass (while in cache): a training loop's next backward starts from zero
- * with no gg_optimizer_zero_grad sweep of its own. */
+/* gg_optimizer_step, then gg_zero_grad_lazy on every parameter: a training
+ * loop's next backward starts from zero gradients that nothing swept, and
+ * its weight-gradient products store instead of adding. */
 void ggn_optimizer_step_zero(gg_optimizer *o);
 
 /* gg_classifier_fit as rank of size ranks (size 1: alone, even in an MPI

@@ -37,6 +37,7 @@ typedef struct opt_coeffs {
 
 /* A parameter, its gradient and its state (in the parameter's dtype). */
 typedef struct opt_slot {
+    gg_node *param;
     size_t numel;
     bool f64;
     void *w, *g, *m, *v;
@@ -48,8 +49,7 @@ struct gg_optimizer {
     size_t n, total;
     void *state; /* every slot's m and v, one block */
     long t;      /* steps taken (adam's bias correction) */
-    opt_coeffs k;    /* the step in progress */
-    bool zero_after; /* it zeroes the gradients it used */
+    opt_coeffs k; /* the step in progress */
 };
 
 static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"};
@@ -115,7 +115,7 @@ static bool make_slots(gg_optimizer *o, gg_node *const *params, size_t n)
     for (size_t i = 0; i < n; i++) {
         gg_node *p = params[i];
         opt_slot *s = &o->slots[i];
-        *s = (opt_slot){gg_numel(p), gg_node_dtype(p) == GG_F64, gg_data(p), gg_grad_data(p), at,
+        *s = (opt_slot){p, gg_numel(p), gg_node_dtype(p) == GG_F64, gg_data(p), gg_grad_data(p), at,
                         at + state_bytes(p)};
         at += 2 * state_bytes(p);
     }
@@ -161,23 +161,16 @@ void gg_optimizer_free(gg_optimizer *o)
 void gg_optimizer_set_lr(gg_optimizer *o, double lr) { o->cfg.lr = lr; }
 double gg_optimizer_lr(const gg_optimizer *o) { return o->cfg.lr; }
 
-/* Updates elements [lo, hi) of slot s, then zeroes their gradient when
- * asked, a block at a time so that it is still in L1. */
+/* Updates elements [lo, hi) of slot s. */
 static void update_range(const gg_optimizer *o, const opt_slot *s, size_t lo, size_t hi)
 {
-    enum { BLOCK = 2048 };
-    size_t esize = s->f64 ? sizeof(double) : sizeof(float);
-    for (size_t b = lo; b < hi; b += BLOCK) {
-        size_t n = hi - b < BLOCK ? hi - b : BLOCK;
-        if (s->f64)
-            update_f64(&o->k, n, (double *)s->w + b, (const double *)s->g + b, (double *)s->m + b,
-                       (double *)s->v + b);
-        else
-            update_f32(&o->k, n, (float *)s->w + b, (const float *)s->g + b, (float *)s->m + b,
-                       (float *)s->v + b);
-        if (o->zero_after)
-            memset((char *)s->g + b * esize, 0, n * esize);
-    }
+    size_t n = hi - lo;
+    if (s->f64)
+        update_f64(&o->k, n, (double *)s->w + lo, (const double *)s->g + lo, (double *)s->m + lo,
+                   (double *)s->v + lo);
+    else
+        update_f32(&o->k, n, (float *)s->w + lo, (const float *)s->g + lo, (float *)s->m + lo,
+                   (float *)s->v + lo);
 }
 
 /* Every parameter's share `tid` of the step. */
@@ -195,18 +188,25 @@ static void step_task(void *arg, int tid, int nthreads)
 /* Below this many elements a step is not worth waking the worker threads. */
 #define OPT_PARALLEL_MIN 65536
 
-static void step(gg_optimizer *o, bool zero_after)
+void gg_optimizer_step(gg_optimizer *o)
 {
     const gg_opt_config *c = &o->cfg;
+    for (size_t i = 0; i < o->n; i++)
+        gg_grad_data(o->slots[i].param); /* a gradient gg_zero_grad_lazy left is zeroed first */
     o->t++;
     o->k = (opt_coeffs){c->kind, c->lr, c->weight_decay, c->momentum, c->rho, c->beta1, c->beta2, c->eps,
                         c->lr / (1 - pow(c->beta1, (double)o->t)), 1 / sqrt(1 - pow(c->beta2, (double)o->t))};
-    o->zero_after = zero_after;
     ggk_parallel_run(step_task, o, o->total >= OPT_PARALLEL_MIN ? gg_num_threads() : 1);
 }
 
-void gg_optimizer_step(gg_optimizer *o) { step(o, false); }
-void ggn_optimizer_step_zero(gg_optimizer *o) { step(o, true); }
+/* The gradients are left stale rather than zeroed: the next backward pass
+ * writes its products over them instead of adding into zeros. */
+void ggn_optimizer_step_zero(gg_optimizer *o)
+{
+    gg_optimizer_step(o);
+    for (size_t i = 0; i < o->n; i++)
+        gg_zero_grad_lazy(o->slots[i].param);
+}
 
 void gg_optimizer_zero_grad(gg_optimizer *o)
 {
