@@ -337,6 +337,55 @@ static void backprop_step_section6(void **state)
     gg_graph_free(g);
 }
 
+/* Adam over parameters of awkward sizes (one element, a block and one
+ * short, a block and one over, many blocks) gives the same bits on 1, 2, 3
+ * and 7 threads: the threads deal the blocks out among themselves. */
+static void optimizer_threads_bitwise(void **state)
+{
+    (void)state;
+    static const int64_t sizes[] = {1, 4095, 4097, 70001};
+    enum { NP = 4 };
+    float *ref[NP] = {0};
+    int saved = gg_num_threads();
+    static const int threads[] = {1, 2, 3, 7};
+    for (size_t run = 0; run < 4; run++) {
+        assert_int_equal(gg_set_num_threads(threads[run]), 0);
+        gg_graph *g = gg_graph_new();
+        gg_node *p[NP];
+        for (int i = 0; i < NP; i++) {
+            p[i] = gg_tensor(g, GG_F32, 1, &sizes[i], NULL);
+            assert_non_null(p[i]);
+        }
+        gg_opt_config cfg = gg_opt_defaults(GG_OPT_ADAM);
+        gg_optimizer *opt = gg_optimizer_new(&cfg, p, NP, NULL);
+        assert_non_null(opt);
+        for (int step = 0; step < 3; step++) {
+            for (int i = 0; i < NP; i++) {
+                float *gr = gg_grad_data(p[i]);
+                for (int64_t j = 0; j < sizes[i]; j++)
+                    gr[j] = (float)sin(0.37 * (double)(j + 11 * i + 101 * step));
+            }
+            gg_optimizer_step(opt);
+        }
+        for (int i = 0; i < NP; i++) {
+            const float *w = gg_data(p[i]);
+            if (run == 0) {
+                ref[i] = malloc((size_t)sizes[i] * sizeof(float));
+                assert_non_null(ref[i]);
+                memcpy(ref[i], w, (size_t)sizes[i] * sizeof(float));
+                assert_true(w[0] != 0); /* it moved */
+            } else {
+                assert_memory_equal(w, ref[i], (size_t)sizes[i] * sizeof(float));
+            }
+        }
+        gg_optimizer_free(opt);
+        gg_graph_free(g);
+    }
+    for (int i = 0; i < NP; i++)
+        free(ref[i]);
+    assert_int_equal(gg_set_num_threads(saved), 0);
+}
+
 /* §7 (seed 000): linear 2-2-1, input [2, 3], target 1, learning rate 0.05. */
 static void linear_step_section7(void **state)
 {
@@ -938,6 +987,7 @@ int main(void)
         cmocka_unit_test(accuracy_metric),
         cmocka_unit_test(backprop_step_section6),
         cmocka_unit_test(linear_step_section7),
+        cmocka_unit_test(optimizer_threads_bitwise),
         cmocka_unit_test(perceptrons_section8),
         cmocka_unit_test(checkpoint_round_trip),
         cmocka_unit_test(checkpoint_mismatch_errors),

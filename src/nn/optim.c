@@ -1,7 +1,9 @@
 /* optim.c - optimizers over parameter leaves and learning-rate schedules.
  * The update rules are written out in gategrad/nn.h. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -48,6 +50,10 @@ struct gg_optimizer {
     opt_slot *slots;
     size_t n, total;
     void *state; /* every slot's m and v, one block */
+    /* Blocks of a step not yet claimed: [slot * GG_MAX_THREADS + share] is
+     * share's [lo, hi), lo in the low 32 bits. */
+    _Atomic uint64_t *spans;
+    int nshares; /* shares of the step in progress */
     long t;      /* steps taken (adam's bias correction) */
     opt_coeffs k; /* the step in progress */
 };
@@ -107,8 +113,9 @@ static bool make_slots(gg_optimizer *o, gg_node *const *params, size_t n)
     for (size_t i = 0; i < n; i++)
         bytes += 2 * state_bytes(params[i]);
     o->slots = ggb_calloc(n ? n : 1, sizeof *o->slots);
+    o->spans = ggb_calloc((n ? n : 1) * GG_MAX_THREADS, sizeof *o->spans);
     o->state = ggb_aligned_alloc(64, bytes ? bytes : 64);
-    if (!o->slots || !o->state)
+    if (!o->slots || !o->spans || !o->state)
         return false;
     memset(o->state, 0, bytes);
     char *at = o->state;
@@ -154,6 +161,7 @@ void gg_optimizer_free(gg_optimizer *o)
     if (!o)
         return;
     ggb_free(o->slots);
+    ggb_free(o->spans);
     ggb_free(o->state);
     ggb_free(o);
 }
@@ -173,16 +181,71 @@ static void update_range(const gg_optimizer *o, const opt_slot *s, size_t lo, si
                    (float *)s->v + lo);
 }
 
-/* Every parameter's share `tid` of the step. */
-static void step_task(void *arg, int tid, int nthreads)
+/* Elements of a parameter claimed at a time. Each thread works through its
+ * share of every parameter from the front, then takes what is left of the
+ * other shares from their back ends: a thread the machine delays holds the
+ * step back by one block at most, and each share is mostly updated by the
+ * thread whose product wrote its gradient. Which thread updates an element
+ * never changes its arithmetic. */
+#define OPT_BLOCK 4096
+
+static _Atomic uint64_t *span_of(const gg_optimizer *o, size_t slot, int share)
 {
-    const gg_optimizer *o = arg;
-    for (size_t i = 0; i < o->n; i++) {
-        const opt_slot *s = &o->slots[i];
-        size_t lo, hi;
-        ggk_share(s->numel, 16, tid, nthreads, &lo, &hi);
+    return &o->spans[slot * GG_MAX_THREADS + (size_t)share];
+}
+
+/* Takes the first (front) or last block left in *span; false when none is. */
+static bool claim(_Atomic uint64_t *span, bool front, size_t *block)
+{
+    uint64_t cur = atomic_load_explicit(span, memory_order_relaxed);
+    for (;;) {
+        uint32_t lo = (uint32_t)cur, hi = (uint32_t)(cur >> 32);
+        if (lo >= hi)
+            return false;
+        uint64_t next = front ? cur + 1 : cur - ((uint64_t)1 << 32);
+        if (atomic_compare_exchange_weak_explicit(span, &cur, next, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *block = front ? lo : hi - 1;
+            return true;
+        }
+    }
+}
+
+static void drain(const gg_optimizer *o, size_t slot, int share, bool front)
+{
+    const opt_slot *s = &o->slots[slot];
+    size_t b;
+    while (claim(span_of(o, slot, share), front, &b)) {
+        size_t lo = b * OPT_BLOCK, hi = lo + OPT_BLOCK < s->numel ? lo + OPT_BLOCK : s->numel;
         update_range(o, s, lo, hi);
     }
+}
+
+/* Deals every parameter's blocks into nshares contiguous shares. */
+static void deal_blocks(gg_optimizer *o, int nshares)
+{
+    o->nshares = nshares;
+    for (size_t i = 0; i < o->n; i++) {
+        size_t blocks = (o->slots[i].numel + OPT_BLOCK - 1) / OPT_BLOCK;
+        for (int t = 0; t < nshares; t++) {
+            size_t lo, hi;
+            ggk_share(blocks, 1, t, nshares, &lo, &hi);
+            atomic_store_explicit(span_of(o, i, t), (uint64_t)lo | (uint64_t)hi << 32, memory_order_relaxed);
+        }
+    }
+}
+
+/* Thread tid's part of the step: its own share, then what is left of the
+ * others' (all of them if the pool ran fewer threads than shares). */
+static void step_task(void *arg, int tid, int nthreads)
+{
+    (void)nthreads;
+    const gg_optimizer *o = arg;
+    for (size_t i = 0; i < o->n; i++)
+        drain(o, i, tid, true);
+    for (int k = 1; k < o->nshares; k++)
+        for (size_t i = 0; i < o->n; i++)
+            drain(o, i, (tid + k) % o->nshares, false);
 }
 
 /* Below this many elements a step is not worth waking the worker threads. */
@@ -196,7 +259,9 @@ void gg_optimizer_step(gg_optimizer *o)
     o->t++;
     o->k = (opt_coeffs){c->kind, c->lr, c->weight_decay, c->momentum, c->rho, c->beta1, c->beta2, c->eps,
                         c->lr / (1 - pow(c->beta1, (double)o->t)), 1 / sqrt(1 - pow(c->beta2, (double)o->t))};
-    ggk_parallel_run(step_task, o, o->total >= OPT_PARALLEL_MIN ? gg_num_threads() : 1);
+    int threads = o->total >= OPT_PARALLEL_MIN ? gg_num_threads() : 1;
+    deal_blocks(o, threads);
+    ggk_parallel_run(step_task, o, threads);
 }
 
 /* The gradients are left stale rather than zeroed: the next backward pass
