@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "gategrad.h"
+#include "core/core.h"
 
 #define TOL 1e-12
 
@@ -523,6 +524,46 @@ static void rules_and_names(void **state)
     gg_graph_free(g);
 }
 
+/* A gate marked zero_skips (backward skips its scalar nodes when their
+ * upstream gradient is 0) has finite local derivatives wherever its output
+ * is finite: at zero, denormals, the edges of exp and of the range. */
+static void zero_skips_only_where_derivatives_stay_finite(void **state)
+{
+    (void)state;
+    static const double pts[] = {0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300, 1, -1, 0.5,
+                                 20, -20, 700, -700, 710, -745, 1e300, -1e300};
+    enum { NPTS = sizeof pts / sizeof *pts };
+    size_t marked = 0;
+    for (size_t id = 2; id < ggc_gate_count; id++) {
+        const ggc_gate *gate = ggc_gates[id];
+        if (!gate->zero_skips)
+            continue;
+        assert_true(gate->elementwise && gate->local && (gate->arity == 1 || gate->arity == 2));
+        marked++;
+        gg_graph *g = gg_graph_new();
+        for (size_t i = 0; i < NPTS; i++)
+            for (size_t j = 0; j < (gate->arity == 2 ? NPTS : 1); j++) {
+                gg_node *a = gg_scalar(g, pts[i]), *b = gate->arity == 2 ? gg_scalar(g, pts[j]) : NULL;
+                gg_node *n = ggc_record(g, (int)id, a, b, 0.1, NULL);
+                assert_non_null(n);
+                if (!isfinite(gg_value(n)))
+                    continue;
+                for (int k = 0; k < gate->arity; k++)
+                    if (!isfinite(gate->local(n, k, 0)))
+                        fail_msg("%s(%g, %g): output %g, local derivative %d not finite", gate->name,
+                                 pts[i], b ? pts[j] : 0.0, gg_value(n), k);
+            }
+        gg_graph_free(g);
+    }
+    assert_true(marked >= 19);
+    /* The gates whose derivative can be infinite at a finite output. */
+    static const char *const unsafe[] = {"div", "log", "pow", "sqrt", "pow_node"};
+    for (size_t id = 2; id < ggc_gate_count; id++)
+        for (size_t u = 0; u < sizeof unsafe / sizeof *unsafe; u++)
+            if (!strcmp(ggc_gates[id]->name, unsafe[u]))
+                assert_false(ggc_gates[id]->zero_skips);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +581,7 @@ int main(void)
         cmocka_unit_test(f32_matches_f64),
         cmocka_unit_test(elementwise_f32_matches_f64),
         cmocka_unit_test(rules_and_names),
+        cmocka_unit_test(zero_skips_only_where_derivatives_stay_finite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

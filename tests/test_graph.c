@@ -162,6 +162,67 @@ static void zero_grad_lazy_reads_zero_and_is_overwritten(void **state)
     gg_graph_free(fresh.g);
 }
 
+static void ignore_line(const char *line, void *ctx) { (void)line, (void)ctx; }
+
+/* Two hinge terms of a 2-2-1 ReLU net: one hidden unit off, one margin
+ * met, so whole parts of the graph receive a zero gradient. */
+static gg_node *hinge_net(gg_graph *g, gg_node *const *w)
+{
+    gg_node *loss = gg_const(g, 0);
+    static const double pts[2][3] = {{1.0, 2.0, 1.0}, {-0.5, 0.25, 1.0}};
+    for (int n = 0; n < 2; n++) {
+        gg_node *x0 = gg_const(g, pts[n][0]), *x1 = gg_const(g, pts[n][1]), *h[2];
+        for (int j = 0; j < 2; j++)
+            h[j] = gg_relu(g, gg_add(g, gg_mul(g, w[2 * j], x0), gg_mul(g, w[2 * j + 1], x1)));
+        gg_node *score = gg_add(g, gg_mul(g, w[4], h[0]), gg_mul(g, w[5], h[1]));
+        gg_node *margin = gg_sub(g, gg_const(g, 1), gg_mul(g, gg_const(g, pts[n][2]), score));
+        loss = gg_add(g, loss, gg_relu(g, margin));
+    }
+    return loss;
+}
+
+/* Without observers, backward skips a scalar node whose gradient is 0 (and
+ * whose gate then passes nothing): the gradients are those of a traced pass,
+ * which runs every gate; a zero upstream still meets an infinite local
+ * derivative where the output is not finite, or the gate can have one. */
+static void zero_upstream_skips_change_nothing(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *w[6];
+    static const double w0[6] = {0.5, 0.25, -1.0, -0.5, 0.75, 4.0};
+    for (int i = 0; i < 6; i++)
+        w[i] = gg_scalar(g, w0[i]);
+    gg_node *loss = hinge_net(g, w);
+    assert_int_equal(gg_backward(g, loss), 0);
+    double plain[6];
+    for (int i = 0; i < 6; i++)
+        plain[i] = gg_grad(w[i]);
+    /* Point 0: h = (1, 0), score 0.75, margin 0.25: d score = -1 reaches
+     * w4 (-h0), w0 and w1 (-w4 * x), not the unit that is off. Point 1:
+     * score 4 * 0.375 = 1.5, margin -0.5: nothing at all. */
+    static const double want[6] = {-0.75, -1.5, 0, 0, -1, 0};
+    for (int i = 0; i < 6; i++)
+        assert_true(plain[i] == want[i]);
+    gg_zero_grad(g);
+    gg_tracer *t = gg_trace_callback(g, ignore_line, NULL, NULL);
+    assert_non_null(t);
+    assert_int_equal(gg_backward(g, loss), 0);
+    gg_trace_end(t);
+    for (int i = 0; i < 6; i++)
+        assert_true(gg_grad(w[i]) == plain[i]);
+
+    /* A non-finite output: exp(1000) is inf, so 0 * inf reaches x as NaN,
+     * as in PyTorch; sqrt at 0 has an infinite derivative at a finite output. */
+    gg_node *x = gg_scalar(g, 1000), *f = gg_mul(g, gg_const(g, 0), gg_exp(g, x));
+    assert_int_equal(gg_backward(g, f), 0);
+    assert_true(isnan(gg_grad(x)));
+    gg_node *r = gg_scalar(g, 0), *q = gg_mul(g, gg_const(g, 0), gg_sqrt(g, r));
+    assert_int_equal(gg_backward(g, q), 0);
+    assert_true(isnan(gg_grad(r)));
+    gg_graph_free(g);
+}
+
 /* Every node's gradient, element by element, is zero. */
 static void assert_all_grads_zero(const gg_graph *g)
 {
@@ -682,6 +743,7 @@ int main(void)
         cmocka_unit_test(shape_queries),
         cmocka_unit_test(truncate_and_rebuild),
         cmocka_unit_test(zero_grad_lazy_reads_zero_and_is_overwritten),
+        cmocka_unit_test(zero_upstream_skips_change_nothing),
         cmocka_unit_test(scalar_recording_matches_the_general_path),
         cmocka_unit_test(scalar_recording_refuses_as_the_general_path),
     };

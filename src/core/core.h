@@ -167,6 +167,13 @@ typedef struct ggc_gate {
      * teaching page evaluates the very same formulas. NULL elsewhere. */
     const char *fwd_text;
     const char *local_text[2];
+    /* true: whenever the output's value is finite, every local derivative
+     * is finite too (add, mul, relu, max, sigmoid, exp; not div, log, pow,
+     * sqrt, which can be infinite at a finite output), so a zero upstream
+     * gradient gives the inputs exactly zero, and a backward pass without
+     * observers skips a scalar node in that state, as a hand-written
+     * backward skips a ReLU that is off. */
+    bool zero_skips;
     /* true: the tensor backward calls ggc_grad_claim (or ggc_grad_settle)
      * for an input before it touches that input's gradient; false: the
      * driver settles every stale input before the backward runs. */

@@ -1,5 +1,6 @@
 /* graph.c - the graph: node storage, recording, topological order and the
  * forward / backward drivers. The gates themselves live in src/gates/. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -640,6 +641,13 @@ static void settle_around(gg_node *n, const ggc_gate *gate)
             ggc_grad_settle(ggc_in(n, i));
 }
 
+/* A scalar node whose gate would pass its inputs nothing but zeros: its
+ * gradient is 0 and its value finite (ggc_gate's zero_skips). */
+static inline bool passes_nothing(const gg_node *n, const ggc_gate *gate)
+{
+    return n->rank == 0 && n->grad.d == 0 && gate->zero_skips && n->dtype == GG_F64 && isfinite(n->val.s.d);
+}
+
 /* Runs n's gate backward between its observers; non-zero stops the pass. */
 static int backward_gate(gg_graph *g, gg_node *n)
 {
@@ -649,7 +657,8 @@ static int backward_gate(gg_graph *g, gg_node *n)
         return -1;
     if (g->stale_grads)
         settle_around(n, ggc_gate_of(n));
-    ggc_gates[n->gate]->backward(n);
+    if (observed(g) || !passes_nothing(n, ggc_gates[n->gate]))
+        ggc_gates[n->gate]->backward(n);
     if (observed(g) && observe(g, n, GGC_HOOK_BACKWARD_END))
         return -1;
     return 0;
@@ -703,8 +712,11 @@ static void settle_remaining(gg_graph *g, gg_node *root)
 
 static inline void backward_node(gg_node *n)
 {
-    if (n->gate != GGC_GATE_LEAF && (n->flags & GGC_NEEDS_GRAD))
-        ggc_gates[n->gate]->backward(n);
+    if (n->gate == GGC_GATE_LEAF || !(n->flags & GGC_NEEDS_GRAD))
+        return;
+    const ggc_gate *gate = ggc_gates[n->gate];
+    if (!passes_nothing(n, gate))
+        gate->backward(n);
 }
 
 /* The backward pass over the cached order with no observer. */

@@ -547,15 +547,15 @@ BINARY_GRAD(pow_node,
 
 BINARY_GATE(add, "distributor: both inputs receive the upstream gradient unchanged",
             a + b, 1.0, 1.0,
-            .formula = {"upstream", "upstream"}, .grad = add_grad,
+            .formula = {"upstream", "upstream"}, .grad = add_grad, .zero_skips = true,
             .rule_ko = "gradient distributor: 두 입력값 모두 upstream에서 온 gradient를 그대로 받는다")
 BINARY_GATE(sub, "distributor with a sign: the first input receives the upstream gradient, the second its negative",
             a - b, 1.0, -1.0,
-            .formula = {"upstream", "-upstream"}, .ordered = true, .grad = sub_grad,
+            .formula = {"upstream", "-upstream"}, .ordered = true, .grad = sub_grad, .zero_skips = true,
             .rule_ko = "부호가 있는 gradient distributor: 첫 번째 입력값은 upstream에서 온 gradient를 그대로, 두 번째 입력값은 부호를 바꾸어 받는다")
 BINARY_GATE(mul, "swap multiplier: each input receives the upstream gradient times the other input",
             a * b, b, a,
-            .formula = {"{o} * upstream = {o=}", "{o} * upstream = {o=}"}, .grad = mul_grad,
+            .formula = {"{o} * upstream = {o=}", "{o} * upstream = {o=}"}, .grad = mul_grad, .zero_skips = true,
             .rule_ko = "\"swap multiplier\": 각 입력값은 upstream에서 온 gradient에 다른 입력값을 곱한 값을 받는다 (입력값을 서로 바꾸어 곱한다)")
 BINARY_GATE(div, "the numerator receives upstream / denominator, the denominator -upstream * numerator / denominator^2",
             a / b, 1.0 / b, -a / (b * b),
@@ -565,49 +565,50 @@ BINARY_GATE(div, "the numerator receives upstream / denominator, the denominator
 BINARY_GATE(max, "router: the larger input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
             a >= b ? a : b, a >= b ? 1.0 : 0.0, a >= b ? 0.0 : 1.0,
             .formula = {"upstream ({x} >= {o=})", "upstream ({x} > {o=})"}, .routes = true,
-            .expr = "max", .grad = max_grad,
+            .expr = "max", .grad = max_grad, .zero_skips = true,
             .rule_ko = "gradient router: 더 큰 입력값이 upstream에서 온 gradient를 모두 받고, 다른 입력값은 0을 받는다 (같으면 첫 번째 입력값이 받는다)")
 BINARY_GATE(min, "router: the smaller input receives the whole upstream gradient, the other 0 (a tie goes to the first)",
             a <= b ? a : b, a <= b ? 1.0 : 0.0, a <= b ? 0.0 : 1.0,
             .formula = {"upstream ({x} <= {o=})", "upstream ({x} < {o=})"}, .routes = true,
-            .expr = "min", .grad = min_grad,
+            .expr = "min", .grad = min_grad, .zero_skips = true,
             .rule_ko = "gradient router: 더 작은 입력값이 upstream에서 온 gradient를 모두 받고, 다른 입력값은 0을 받는다 (같으면 첫 번째 입력값이 받는다)")
 
 UNARY_GATE(copy, "adder: the input receives the sum of the upstream gradients of every use",
            x, 1.0,
-           .formula = {"upstream"}, .grad = copy_grad,
+           .formula = {"upstream"}, .grad = copy_grad, .zero_skips = true,
            .rule_ko = "gradient adder: 여러 gate에 쓰인 값은 upstream에서 온 gradient를 모두 더해 받는다 (local gradient = upstream에서 온 gradient1 + upstream에서 온 gradient2)")
 UNARY_GATE(neg, "flips the sign of the upstream gradient", -x, -1.0,
-           .formula = {"-upstream"}, .grad = neg_grad,
+           .formula = {"-upstream"}, .grad = neg_grad, .zero_skips = true,
            .rule_ko = "upstream에서 온 gradient의 부호를 바꾸어 전달한다 (× -1 gate)")
 UNARY_GATE(sigmoid, "from its own output: the input receives output * (1 - output) * upstream",
            x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)), y * (1.0 - y),
-           .formula = {"{Y} * (1 - {Y}) * upstream = {y} * (1 - {y})"}, .expr = "sigmoid", .grad = sigmoid_grad,
+           .formula = {"{Y} * (1 - {Y}) * upstream = {y} * (1 - {y})"}, .expr = "sigmoid",
+           .grad = sigmoid_grad, .zero_skips = true,
            .rule_ko = "자기 출력값만으로 역전파: 입력값은 출력값 × (1 - 출력값) × upstream gradient를 받는다 (sigmoid 미분)")
 UNARY_GATE(tanh, "from its own output: the input receives (1 - output^2) * upstream", tanh(x), 1.0 - y * y,
-           .formula = {"(1 - {Y}^2) * upstream = (1 - {y(}^2)"}, .expr = "tanh", .grad = tanh_grad,
+           .formula = {"(1 - {Y}^2) * upstream = (1 - {y(}^2)"}, .expr = "tanh", .grad = tanh_grad, .zero_skips = true,
            .rule_ko = "자기 출력값만으로 역전파: 입력값은 (1 - 출력값^2) × upstream gradient를 받는다 (tanh 미분)")
 UNARY_GATE(exp, "from its own output: the input receives output * upstream", exp(x), y,
-           .formula = {"{Y} * upstream = {y}"}, .expr = "exp", .grad = exp_grad,
+           .formula = {"{Y} * upstream = {y}"}, .expr = "exp", .grad = exp_grad, .zero_skips = true,
            .rule_ko = "자기 출력값만으로 역전파: 입력값은 출력값 × upstream gradient를 받는다 (exp의 미분은 exp 자신)")
 UNARY_GATE(log, "the input receives upstream / input", log(x), 1.0 / x,
            .formula = {"upstream / {X} = 1 / {x}"}, .expr = "log", .grad = log_grad,
            .rule_ko = "입력값은 upstream gradient / 입력값을 받는다")
 UNARY_GATE(relu, "switch: passes the upstream gradient where the input > 0, blocks it elsewhere",
            x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0,
-           .expr = "relu", .grad = relu_grad,
+           .expr = "relu", .grad = relu_grad, .zero_skips = true,
            .rule_ko = "스위치: 입력값이 0보다 크면 upstream gradient를 그대로 전달하고, 그 밖에서는 막는다 (미분값 0)")
 UNARY_GATE(leaky_relu, "passes the upstream gradient where the input > 0, scales it by the slope elsewhere",
            x > 0 ? x : p * x, x > 0 ? 1.0 : p,
-           .param = GGC_PARAM_NUMBER, .grad = leaky_relu_grad,
+           .param = GGC_PARAM_NUMBER, .grad = leaky_relu_grad, .zero_skips = true,
            .rule_ko = "입력값이 0보다 크면 upstream gradient를 그대로 전달하고, 그 밖에서는 기울기(slope)를 곱해 전달한다")
 UNARY_GATE(elu, "passes the upstream gradient where the input > 0, elsewhere the input receives (output + alpha) * upstream",
            x > 0 ? x : p * expm1(x), x > 0 ? 1.0 : y + p,
-           .param = GGC_PARAM_NUMBER, .grad = elu_grad,
+           .param = GGC_PARAM_NUMBER, .grad = elu_grad, .zero_skips = true,
            .rule_ko = "입력값이 0보다 크면 upstream gradient를 그대로 전달하고, 그 밖에서는 입력값이 (출력값 + alpha) × upstream gradient를 받는다")
 UNARY_GATE(abs, "passes the upstream gradient with the sign of the input (0 at 0)",
            fabs(x), x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0),
-           .expr = "abs", .grad = abs_grad,
+           .expr = "abs", .grad = abs_grad, .zero_skips = true,
            .rule_ko = "입력값의 부호를 곱해 upstream gradient를 전달한다 (0에서는 0)")
 UNARY_GATE(pow, "the input receives p * input^(p-1) * upstream, p the constant exponent", pow(x, p), p == 0 ? 0.0 : p * pow(x, p - 1.0),
            .formula = {"{p} * {X}^{p1(} * upstream = {p} * {x(}^{p1(}"}, .param = GGC_PARAM_NUMBER, .grad = pow_grad,
@@ -616,10 +617,10 @@ UNARY_GATE(sqrt, "from its own output: the input receives upstream / (2 * output
            .formula = {"upstream / (2 * {Y}) = 1 / (2 * {y})"}, .expr = "sqrt", .grad = sqrt_grad,
            .rule_ko = "자기 출력값만으로 역전파: 입력값은 upstream gradient / (2 × 출력값)을 받는다")
 UNARY_GATE(sin, "the input receives cos(input) * upstream", sin(x), cos(x),
-           .formula = {"cos({X}) * upstream = {d}"}, .expr = "sin", .grad = sin_grad,
+           .formula = {"cos({X}) * upstream = {d}"}, .expr = "sin", .grad = sin_grad, .zero_skips = true,
            .rule_ko = "입력값은 cos(입력값) × upstream gradient를 받는다")
 UNARY_GATE(cos, "the input receives -sin(input) * upstream", cos(x), -sin(x),
-           .formula = {"-sin({X}) * upstream = {d}"}, .expr = "cos", .grad = cos_grad,
+           .formula = {"-sin({X}) * upstream = {d}"}, .expr = "cos", .grad = cos_grad, .zero_skips = true,
            .rule_ko = "입력값은 -sin(입력값) × upstream gradient를 받는다")
 UNARY_GATE(log1p, "the input receives upstream / (1 + input)", log1p(x), 1.0 / (1.0 + x),
            .formula = {"upstream / (1 + {X}) = 1 / (1 + {x})"}, .expr = "log1p", .grad = log1p_grad,
@@ -627,17 +628,18 @@ UNARY_GATE(log1p, "the input receives upstream / (1 + input)", log1p(x), 1.0 / (
 /* PyTorch's softplus: x itself above 20, where log(1 + e^x) rounds to x. */
 UNARY_GATE(softplus, "the input receives sigmoid(input) * upstream (upstream itself above 20, where softplus is the input)",
            x > 20 ? x : log1p(exp(x)), x > 20 ? 1.0 : 1.0 / (1.0 + exp(-x)),
-           .formula = {"sigmoid({X}) * upstream = {d}"}, .expr = "softplus", .grad = softplus_grad,
+           .formula = {"sigmoid({X}) * upstream = {d}"}, .expr = "softplus", .grad = softplus_grad, .zero_skips = true,
            .rule_ko = "입력값은 sigmoid(입력값) × upstream gradient를 받는다 (입력값이 20보다 크면 upstream gradient 그대로)")
 UNARY_GATE(silu, "the input receives (s + input * s * (1 - s)) * upstream, where s = sigmoid(input)",
            x / (1.0 + exp(-x)), (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x)))) / (1.0 + exp(-x)),
-           .formula = {"(s + {X} * s * (1 - s)) * upstream, s = sigmoid({X}), = {d}"}, .expr = "silu", .grad = silu_grad,
+           .formula = {"(s + {X} * s * (1 - s)) * upstream, s = sigmoid({X}), = {d}"}, .expr = "silu",
+           .grad = silu_grad, .zero_skips = true,
            .rule_ko = "입력값은 (s + 입력값 × s × (1 - s)) × upstream gradient를 받는다 (s = sigmoid(입력값))")
 /* The exact form, with erf: Phi is the standard normal CDF, phi its density. */
 UNARY_GATE(gelu, "the input receives (Phi(input) + input * phi(input)) * upstream, Phi and phi the normal CDF and density",
            0.5 * x * (1.0 + erf(x * SQRT1_2)),
            0.5 * (1.0 + erf(x * SQRT1_2)) + x * exp(-0.5 * x * x) * INV_SQRT_2PI,
-           .formula = {"(Phi({X}) + {X} * phi({X})) * upstream = {d}"}, .expr = "gelu", .grad = gelu_grad,
+           .formula = {"(Phi({X}) + {X} * phi({X})) * upstream = {d}"}, .expr = "gelu", .grad = gelu_grad, .zero_skips = true,
            .rule_ko = "입력값은 (Phi(입력값) + 입력값 × phi(입력값)) × upstream gradient를 받는다 (Phi, phi: 표준정규분포의 CDF와 밀도)")
 
 /* a^b with both inputs nodes (torch.pow): a negative base with an integral
