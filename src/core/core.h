@@ -42,6 +42,9 @@ enum {
      * without observers; on a variable leaf's by gg_zero_grad_lazy, until
      * the next pass or reader. Never on a scalar. */
     GGC_GRAD_STALE = 1u << 4,
+    /* A rank-0 f64 node of a gate whose entry says zero_skips: backward may
+     * skip it while its gradient is 0 (and its value finite). */
+    GGC_ZERO_SKIPS = 1u << 5,
 };
 
 /* What a node holds beyond its 48 bytes, in the arena: inputs past the
@@ -328,7 +331,7 @@ static inline __attribute__((always_inline)) gg_node *ggc_record_scalar(gg_graph
     n->gate = (uint8_t)gate_id;
     n->dtype = GG_F64;
     n->rank = 0;
-    n->flags = gate->constant ? 0 : flags & GGC_NEEDS_GRAD;
+    n->flags = gate->constant ? 0 : (flags & GGC_NEEDS_GRAD) | (gate->zero_skips ? GGC_ZERO_SKIPS : 0);
     g->count++;
     gate->forward(n);
     return n;

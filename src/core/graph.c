@@ -290,6 +290,8 @@ gg_node *ggc_record(gg_graph *g, int gate_id, gg_node *a, gg_node *b, double par
         if (!gate->shape(g, n, &shape) || !attach_storage(g, n, &shape))
             return NULL;
     }
+    if (gate->zero_skips && n->rank == 0 && n->dtype == GG_F64)
+        n->flags |= GGC_ZERO_SKIPS;
     return publish(g, gate, n);
 }
 
@@ -643,9 +645,9 @@ static void settle_around(gg_node *n, const ggc_gate *gate)
 
 /* A scalar node whose gate would pass its inputs nothing but zeros: its
  * gradient is 0 and its value finite (ggc_gate's zero_skips). */
-static inline bool passes_nothing(const gg_node *n, const ggc_gate *gate)
+static inline bool passes_nothing(const gg_node *n)
 {
-    return n->rank == 0 && n->grad.d == 0 && gate->zero_skips && n->dtype == GG_F64 && isfinite(n->val.s.d);
+    return (n->flags & GGC_ZERO_SKIPS) && n->grad.d == 0 && isfinite(n->val.s.d);
 }
 
 /* Runs n's gate backward between its observers; non-zero stops the pass. */
@@ -657,7 +659,7 @@ static int backward_gate(gg_graph *g, gg_node *n)
         return -1;
     if (g->stale_grads)
         settle_around(n, ggc_gate_of(n));
-    if (observed(g) || !passes_nothing(n, ggc_gates[n->gate]))
+    if (observed(g) || !passes_nothing(n))
         ggc_gates[n->gate]->backward(n);
     if (observed(g) && observe(g, n, GGC_HOOK_BACKWARD_END))
         return -1;
@@ -712,11 +714,8 @@ static void settle_remaining(gg_graph *g, gg_node *root)
 
 static inline void backward_node(gg_node *n)
 {
-    if (n->gate == GGC_GATE_LEAF || !(n->flags & GGC_NEEDS_GRAD))
-        return;
-    const ggc_gate *gate = ggc_gates[n->gate];
-    if (!passes_nothing(n, gate))
-        gate->backward(n);
+    if (n->gate != GGC_GATE_LEAF && (n->flags & GGC_NEEDS_GRAD) && !passes_nothing(n))
+        ggc_gates[n->gate]->backward(n);
 }
 
 /* The backward pass over the cached order with no observer. */
