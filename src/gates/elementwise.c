@@ -15,6 +15,9 @@
 #include "kernels/kernels.h"
 
 #define INLINE static inline __attribute__((always_inline))
+/* The tensor paths are kept out of line so that a gate's scalar path, the
+ * one a scalar graph runs per node, needs no stack frame. */
+#define NOINLINE __attribute__((noinline))
 
 /* ---- Sharing a loop out among the threads ---------------------------------
  * A tensor is split among as many threads as get PAR_MIN_PER_THREAD
@@ -122,7 +125,12 @@ INLINE void unary_backward(gg_node *n, unary_deriv_fn d, bool write, size_t lo, 
 }
 
 /* The input's gradient is claimed once, before the threads share the loop. */
-static void unary_backward_run(gg_node *n, ggk_task_fn task)
+NOINLINE static void unary_forward_run(gg_node *n, ggk_task_fn task)
+{
+    ew_run(task, &(ew_job){.n = n}, ggc_numel(n));
+}
+
+NOINLINE static void unary_backward_run(gg_node *n, ggk_task_fn task)
 {
     gg_node *a = n->in[0];
     if (!ggc_needs_grad(a))
@@ -165,7 +173,7 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
         if (scalar_node(n))                                                          \
             unary_scalar_forward(n, NAME##_f);                                       \
         else                                                                         \
-            ew_run(NAME##_forward_part, &(ew_job){.n = n}, ggc_numel(n));            \
+            unary_forward_run(n, NAME##_forward_part);                               \
     }                                                                                \
     static void NAME##_backward(gg_node *n)                                          \
     {                                                                                \
@@ -319,7 +327,7 @@ INLINE void binary_accumulate(const ew_job *j, binary_deriv_fn d, size_t lo, siz
                                 ggc_grad(z), ggc_grad(in), d, j->write);
 }
 
-static void binary_forward_run(gg_node *z, ggk_task_fn task)
+NOINLINE static void binary_forward_run(gg_node *z, ggk_task_fn task)
 {
     ew_job j = {.n = z};
     ggg_bplan_init(z, &j.p);
@@ -333,7 +341,7 @@ static void binary_forward_run(gg_node *z, ggk_task_fn task)
  * its elements: the threads then split the innermost dimension when the
  * input has it (a bias: its element i3 sums column i3), each thread adding
  * into its own elements, and else one thread runs the loop. */
-static void binary_backward_run(gg_node *z, ggk_task_fn task)
+NOINLINE static void binary_backward_run(gg_node *z, ggk_task_fn task)
 {
     ew_job j = {.n = z};
     ggg_bplan_init(z, &j.p);
