@@ -338,13 +338,14 @@ static void backprop_step_section6(void **state)
 }
 
 /* Adam over parameters of awkward sizes (one element, a block and one
- * short, a block and one over, many blocks) gives the same bits on 1, 2, 3
- * and 7 threads: the threads deal the blocks out among themselves. */
+ * short, a block and one over, many blocks, and small ones that make up
+ * bundles) gives the same bits on 1, 2, 3 and 7 threads: the threads deal
+ * the blocks and bundles out among themselves. */
 static void optimizer_threads_bitwise(void **state)
 {
     (void)state;
-    static const int64_t sizes[] = {1, 4095, 4097, 70001};
-    enum { NP = 4 };
+    static const int64_t sizes[] = {1, 4095, 4097, 70001, 3000, 3000, 3000};
+    enum { NP = 7 };
     float *ref[NP] = {0};
     int saved = gg_num_threads();
     static const int threads[] = {1, 2, 3, 7};
@@ -373,7 +374,8 @@ static void optimizer_threads_bitwise(void **state)
                 ref[i] = malloc((size_t)sizes[i] * sizeof(float));
                 assert_non_null(ref[i]);
                 memcpy(ref[i], w, (size_t)sizes[i] * sizeof(float));
-                assert_true(w[0] != 0); /* it moved */
+                for (int64_t j = 0; j < sizes[i]; j++)
+                    assert_true(w[j] != 0); /* every element was updated */
             } else {
                 assert_memory_equal(w, ref[i], (size_t)sizes[i] * sizeof(float));
             }

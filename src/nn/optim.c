@@ -50,9 +50,15 @@ struct gg_optimizer {
     opt_slot *slots;
     size_t n, total;
     void *state; /* every slot's m and v, one block */
-    /* Blocks of a step not yet claimed: [slot * GG_MAX_THREADS + share] is
-     * share's [lo, hi), lo in the low 32 bits. */
+    /* How a step is shared out. A parameter of more than one block, big[b],
+     * is dealt out block by block: spans[b * GG_MAX_THREADS + share] holds
+     * share's blocks [lo, hi) not yet claimed, lo in the low 32 bits. The
+     * others are claimed whole, in bundles of at least a block's elements:
+     * bundle k is small[bundle[k] .. bundle[k + 1]). */
+    size_t *big, *small, *bundle;
+    size_t nbig, nbundles;
     _Atomic uint64_t *spans;
+    atomic_size_t next_bundle;
     int nshares; /* shares of the step in progress */
     long t;      /* steps taken (adam's bias correction) */
     opt_coeffs k; /* the step in progress */
@@ -113,9 +119,8 @@ static bool make_slots(gg_optimizer *o, gg_node *const *params, size_t n)
     for (size_t i = 0; i < n; i++)
         bytes += 2 * state_bytes(params[i]);
     o->slots = ggb_calloc(n ? n : 1, sizeof *o->slots);
-    o->spans = ggb_calloc((n ? n : 1) * GG_MAX_THREADS, sizeof *o->spans);
     o->state = ggb_aligned_alloc(64, bytes ? bytes : 64);
-    if (!o->slots || !o->spans || !o->state)
+    if (!o->slots || !o->state)
         return false;
     memset(o->state, 0, bytes);
     char *at = o->state;
@@ -127,6 +132,42 @@ static bool make_slots(gg_optimizer *o, gg_node *const *params, size_t n)
         at += 2 * state_bytes(p);
     }
     return true;
+}
+
+/* Elements of a parameter claimed at a time. Each thread works through its
+ * share of every big parameter from the front, then claims bundles of the
+ * small ones, then takes what is left of the other shares from their back
+ * ends: a thread the machine delays holds the step back by one block at
+ * most, and each share is mostly updated by the thread whose product wrote
+ * its gradient. Which thread updates an element never changes its
+ * arithmetic. */
+#define OPT_BLOCK 4096
+
+/* Sorts the slots into big and small, and the small ones into bundles. */
+static bool plan_sharing(gg_optimizer *o)
+{
+    size_t n = o->n ? o->n : 1;
+    o->big = ggb_malloc(n * sizeof *o->big);
+    o->small = ggb_malloc(n * sizeof *o->small);
+    o->bundle = ggb_malloc((n + 1) * sizeof *o->bundle);
+    if (!o->big || !o->small || !o->bundle)
+        return false;
+    size_t nsmall = 0, in_bundle = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->slots[i].numel > OPT_BLOCK) {
+            o->big[o->nbig++] = i;
+            continue;
+        }
+        if (in_bundle == 0)
+            o->bundle[o->nbundles++] = nsmall;
+        o->small[nsmall++] = i;
+        in_bundle += o->slots[i].numel;
+        if (in_bundle >= OPT_BLOCK)
+            in_bundle = 0;
+    }
+    o->bundle[o->nbundles] = nsmall;
+    o->spans = ggb_calloc((o->nbig ? o->nbig : 1) * GG_MAX_THREADS, sizeof *o->spans);
+    return o->spans != NULL;
 }
 
 gg_optimizer *gg_optimizer_new(const gg_opt_config *cfg, gg_node *const *params, size_t n, char *err)
@@ -145,13 +186,14 @@ gg_optimizer *gg_optimizer_new(const gg_opt_config *cfg, gg_node *const *params,
         total += gg_numel(params[i]);
     }
     gg_optimizer *o = ggb_calloc(1, sizeof *o);
-    if (!o || !make_slots(o, params, n)) {
+    if (o)
+        o->n = n;
+    if (!o || !make_slots(o, params, n) || !plan_sharing(o)) {
         gg_optimizer_free(o);
         ggb_errorf(err, "optimizer: out of memory for the state of %zu parameters", total);
         return NULL;
     }
     o->cfg = *cfg;
-    o->n = n;
     o->total = total;
     return o;
 }
@@ -161,6 +203,9 @@ void gg_optimizer_free(gg_optimizer *o)
     if (!o)
         return;
     ggb_free(o->slots);
+    ggb_free(o->big);
+    ggb_free(o->small);
+    ggb_free(o->bundle);
     ggb_free(o->spans);
     ggb_free(o->state);
     ggb_free(o);
@@ -181,17 +226,9 @@ static void update_range(const gg_optimizer *o, const opt_slot *s, size_t lo, si
                    (float *)s->v + lo);
 }
 
-/* Elements of a parameter claimed at a time. Each thread works through its
- * share of every parameter from the front, then takes what is left of the
- * other shares from their back ends: a thread the machine delays holds the
- * step back by one block at most, and each share is mostly updated by the
- * thread whose product wrote its gradient. Which thread updates an element
- * never changes its arithmetic. */
-#define OPT_BLOCK 4096
-
-static _Atomic uint64_t *span_of(const gg_optimizer *o, size_t slot, int share)
+static _Atomic uint64_t *span_of(gg_optimizer *o, size_t b, int share)
 {
-    return &o->spans[slot * GG_MAX_THREADS + (size_t)share];
+    return &o->spans[b * GG_MAX_THREADS + (size_t)share];
 }
 
 /* Takes the first (front) or last block left in *span; false when none is. */
@@ -211,41 +248,55 @@ static bool claim(_Atomic uint64_t *span, bool front, size_t *block)
     }
 }
 
-static void drain(const gg_optimizer *o, size_t slot, int share, bool front)
+/* Updates the blocks of big parameter b's share that are left, taken from
+ * its front (the share's own thread) or its back. */
+static void drain(gg_optimizer *o, size_t b, int share, bool front)
 {
-    const opt_slot *s = &o->slots[slot];
-    size_t b;
-    while (claim(span_of(o, slot, share), front, &b)) {
-        size_t lo = b * OPT_BLOCK, hi = lo + OPT_BLOCK < s->numel ? lo + OPT_BLOCK : s->numel;
+    const opt_slot *s = &o->slots[o->big[b]];
+    size_t k;
+    while (claim(span_of(o, b, share), front, &k)) {
+        size_t lo = k * OPT_BLOCK, hi = lo + OPT_BLOCK < s->numel ? lo + OPT_BLOCK : s->numel;
         update_range(o, s, lo, hi);
     }
 }
 
-/* Deals every parameter's blocks into nshares contiguous shares. */
+/* Updates the bundles of small parameters that no thread has claimed. */
+static void drain_bundles(gg_optimizer *o)
+{
+    size_t k;
+    while ((k = atomic_fetch_add_explicit(&o->next_bundle, 1, memory_order_relaxed)) < o->nbundles)
+        for (size_t j = o->bundle[k]; j < o->bundle[k + 1]; j++)
+            update_range(o, &o->slots[o->small[j]], 0, o->slots[o->small[j]].numel);
+}
+
+/* Deals every big parameter's blocks into nshares contiguous shares. */
 static void deal_blocks(gg_optimizer *o, int nshares)
 {
     o->nshares = nshares;
-    for (size_t i = 0; i < o->n; i++) {
-        size_t blocks = (o->slots[i].numel + OPT_BLOCK - 1) / OPT_BLOCK;
+    atomic_store_explicit(&o->next_bundle, 0, memory_order_relaxed);
+    for (size_t b = 0; b < o->nbig; b++) {
+        size_t blocks = (o->slots[o->big[b]].numel + OPT_BLOCK - 1) / OPT_BLOCK;
         for (int t = 0; t < nshares; t++) {
             size_t lo, hi;
             ggk_share(blocks, 1, t, nshares, &lo, &hi);
-            atomic_store_explicit(span_of(o, i, t), (uint64_t)lo | (uint64_t)hi << 32, memory_order_relaxed);
+            atomic_store_explicit(span_of(o, b, t), (uint64_t)lo | (uint64_t)hi << 32, memory_order_relaxed);
         }
     }
 }
 
-/* Thread tid's part of the step: its own share, then what is left of the
- * others' (all of them if the pool ran fewer threads than shares). */
+/* Thread tid's part of the step: its own shares, the small parameters'
+ * bundles, then what is left of the others' shares (all of them if the
+ * pool ran fewer threads than shares). */
 static void step_task(void *arg, int tid, int nthreads)
 {
     (void)nthreads;
-    const gg_optimizer *o = arg;
-    for (size_t i = 0; i < o->n; i++)
-        drain(o, i, tid, true);
+    gg_optimizer *o = arg;
+    for (size_t b = 0; b < o->nbig; b++)
+        drain(o, b, tid, true);
+    drain_bundles(o);
     for (int k = 1; k < o->nshares; k++)
-        for (size_t i = 0; i < o->n; i++)
-            drain(o, i, (tid + k) % o->nshares, false);
+        for (size_t b = 0; b < o->nbig; b++)
+            drain(o, b, (tid + k) % o->nshares, false);
 }
 
 /* Below this many elements a step is not worth waking the worker threads. */
