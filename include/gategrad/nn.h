@@ -260,7 +260,8 @@ typedef struct gg_optimizer gg_optimizer;
 GG_API gg_optimizer *gg_optimizer_new(const gg_opt_config *cfg, gg_node *const *params, size_t n,
                                char *err);
 
-/* One update of every parameter from its current gradient. */
+/* One update of every parameter from its current gradient (one that
+ * gg_zero_grad_lazy left counts as zero). */
 GG_API void gg_optimizer_step(gg_optimizer *o);
 
 /* Zeroes the parameters' gradients (cheaper than gg_zero_grad on the graph). */
