@@ -97,8 +97,8 @@ static void zero_grad_lazy_reads_zero_and_is_overwritten(void **state)
     assert_grads_times(&c, &fresh, 2);
 
     /* Read: every element is 0, through either accessor. */
-    gg_zero_grad_lazy(c.w);
-    gg_zero_grad_lazy(c.b);
+    assert_int_equal(gg_zero_grad_lazy(c.g, c.w), 0);
+    assert_int_equal(gg_zero_grad_lazy(c.g, c.b), 0);
     assert_true(gg_grad_at(c.w, 4) == 0);
     const double *gw = gg_grad_data(c.b);
     assert_true(gw[0] == 0 && gw[1] == 0);
@@ -107,16 +107,16 @@ static void zero_grad_lazy_reads_zero_and_is_overwritten(void **state)
     /* Not read: the next pass writes over the old numbers (matmul with
      * beta 0, the broadcast add's bias zeroed first), then accumulates. */
     assert_int_equal(gg_backward(c.g, c.loss), 0);
-    gg_zero_grad_lazy(c.w);
-    gg_zero_grad_lazy(c.b);
+    assert_int_equal(gg_zero_grad_lazy(c.g, c.w), 0);
+    assert_int_equal(gg_zero_grad_lazy(c.g, c.b), 0);
     assert_int_equal(gg_backward(c.g, c.loss), 0);
     assert_grads_times(&c, &fresh, 1);
     assert_int_equal(gg_backward(c.g, c.loss), 0);
     assert_grads_times(&c, &fresh, 2);
 
     /* An observed pass (anomaly detection) zeroes them before any gate. */
-    gg_zero_grad_lazy(c.w);
-    gg_zero_grad_lazy(c.b);
+    assert_int_equal(gg_zero_grad_lazy(c.g, c.w), 0);
+    assert_int_equal(gg_zero_grad_lazy(c.g, c.b), 0);
     assert_int_equal(gg_detect_anomaly(c.g, 1), 0);
     assert_int_equal(gg_backward(c.g, c.loss), 0);
     assert_int_equal(gg_detect_anomaly(c.g, 0), 0);
@@ -124,8 +124,8 @@ static void zero_grad_lazy_reads_zero_and_is_overwritten(void **state)
 
     /* A pass that does not reach w leaves it reading 0. */
     gg_node *only_b = gg_sum(c.g, gg_mul(c.g, c.b, c.b));
-    gg_zero_grad_lazy(c.w);
-    gg_zero_grad_lazy(c.b);
+    assert_int_equal(gg_zero_grad_lazy(c.g, c.w), 0);
+    assert_int_equal(gg_zero_grad_lazy(c.g, c.b), 0);
     assert_int_equal(gg_backward(c.g, only_b), 0);
     for (size_t i = 0; i < 6; i++)
         assert_true(gg_grad_at(c.w, i) == 0);
@@ -137,7 +137,7 @@ static void zero_grad_lazy_reads_zero_and_is_overwritten(void **state)
     gg_node *v = gg_tensor(h, GG_F64, 1, (const int64_t[]){3}, (const double[]){1, 2, 3});
     gg_node *sum_v = gg_sum(h, v);
     assert_int_equal(gg_backward(h, sum_v), 0);
-    gg_zero_grad_lazy(v);
+    assert_int_equal(gg_zero_grad_lazy(h, v), 0);
     assert_int_equal(gg_backward(h, sum_v), 0);
     for (size_t i = 0; i < 3; i++)
         assert_true(gg_grad_at(v, i) == 1);
@@ -145,19 +145,29 @@ static void zero_grad_lazy_reads_zero_and_is_overwritten(void **state)
 
     /* gg_zero_grad still clears a lazily zeroed leaf. */
     assert_int_equal(gg_backward(c.g, c.loss), 0);
-    gg_zero_grad_lazy(c.w);
+    assert_int_equal(gg_zero_grad_lazy(c.g, c.w), 0);
     gg_zero_grad(c.g);
     assert_int_equal(gg_backward(c.g, c.loss), 0);
     assert_grads_times(&c, &fresh, 1);
 
-    /* A scalar is zeroed at once; anything but a variable leaf is left. */
+    /* A scalar is zeroed at once; anything but a variable leaf of g is
+     * refused, by name, and left as it was. */
     gg_node *s = gg_scalar(c.g, 2), *s2 = gg_mul(c.g, s, s);
     assert_int_equal(gg_backward(c.g, s2), 0);
-    gg_zero_grad_lazy(s2);
-    assert_true(gg_grad(s2) == 1);
-    gg_zero_grad_lazy(s);
+    assert_int_equal(gg_zero_grad_lazy(c.g, s), 0);
     assert_true(gg_grad(s) == 0);
-    gg_zero_grad_lazy(NULL);
+    assert_int_not_equal(gg_zero_grad_lazy(c.g, s2), 0);
+    assert_non_null(strstr(gg_error(c.g), "not a leaf"));
+    assert_true(gg_grad(s2) == 1);
+    gg_node *k = gg_input(c.g, GG_F64, 1, (const int64_t[]){2}, NULL);
+    assert_int_not_equal(gg_zero_grad_lazy(c.g, k), 0);
+    assert_non_null(strstr(gg_error(c.g), "zero_grad_lazy: node"));
+    assert_non_null(strstr(gg_error(c.g), "constant"));
+    assert_int_not_equal(gg_zero_grad_lazy(c.g, fresh.w), 0);
+    assert_non_null(strstr(gg_error(c.g), "another graph"));
+    assert_int_not_equal(gg_zero_grad_lazy(c.g, NULL), 0);
+    assert_non_null(strstr(gg_error(c.g), "NULL"));
+    assert_int_not_equal(gg_zero_grad_lazy(NULL, c.w), 0);
     gg_graph_free(c.g);
     gg_graph_free(fresh.g);
 }

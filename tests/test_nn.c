@@ -425,7 +425,7 @@ static void linear_step_section7(void **state)
     for (size_t i = 0; i < 2; i++)
         w1[i] = gg_value_at(p[1], i);
     for (size_t i = 0; i < n; i++)
-        gg_zero_grad_lazy(p[i]);
+        assert_int_equal(gg_zero_grad_lazy(g, p[i]), 0);
     gg_optimizer_step(opt);
     for (size_t i = 0; i < 4; i++)
         assert_true(gg_value_at(p[0], i) == w0[i]);

@@ -393,17 +393,18 @@ GG_API int gg_backward_seed(gg_graph *g, gg_node *root, const void *seed);
  * visiting the other nodes. */
 GG_API void gg_zero_grad(gg_graph *g);
 
-/* Sets the gradient of n, a variable leaf, to zero without writing it: a
- * tensor's buffer keeps its old numbers, which stand for zero, and the
- * first gate of the next gg_backward to reach n stores its contribution
- * there instead of adding it to zeros (for a matmul, a product with
- * beta = 0), saving a pass over the buffer and a read of it. gg_grad_data,
- * gg_grad_at and gg_grad clear a buffer still in that state before they
- * return, so through them it reads as zero; a pointer taken from
- * gg_grad_data before the call reads the old numbers until one of them is
- * called again. A scalar's gradient is set to 0 at once. Does nothing for
- * NULL or for a node that is not a variable leaf. */
-GG_API void gg_zero_grad_lazy(gg_node *n);
+/* Sets the gradient of leaf, a variable leaf of g, to zero without writing
+ * it: a tensor's buffer keeps its old numbers, which stand for zero, and
+ * the first gate of the next gg_backward to reach leaf stores its
+ * contribution there instead of adding it to zeros (for a matmul, a
+ * product with beta = 0), saving a pass over the buffer and a read of it.
+ * gg_grad_data, gg_grad_at and gg_grad clear a buffer still in that state
+ * before they return, so through them it reads as zero; a pointer taken
+ * from gg_grad_data before the call reads the old numbers until one of them
+ * is called again. A scalar's gradient is set to 0 at once. 0 on success;
+ * non-zero with a message for NULL, a node of another graph, a node
+ * computed by a gate, or a constant (it has no gradient). */
+GG_API int gg_zero_grad_lazy(gg_graph *g, gg_node *leaf);
 
 /* Turns NaN/Inf detection on (on != 0) or off. When on, every gate's output
  * is checked after its forward and every input gradient after its backward;

@@ -258,6 +258,7 @@ struct gg_graph {
     bool grads_dirty;
     size_t dirty_end;
     bool stale_grads; /* the running pass marked gradients GGC_GRAD_STALE */
+    bool stale_leaves; /* gg_zero_grad_lazy may have left a leaf's stale */
     bool tensor_grads_kept; /* the running forward pass left a tensor's gradient */
 
     bool has_error;

@@ -763,16 +763,24 @@ static int run_backward(gg_graph *g, gg_node *root)
 }
 
 /* Leaves that gg_zero_grad_lazy left stale join the pass's stale
- * gradients, or are zeroed now when an observer could read them early. */
+ * gradients, or are zeroed now when an observer could read them early.
+ * The leaves are looked at only after a lazy zeroing, and until a pass
+ * finds none left (one the pass does not reach stays stale). */
 static void take_stale_leaves(gg_graph *g)
 {
+    if (!g->stale_leaves)
+        return;
+    bool any = false;
     for (size_t i = 0; i < g->nvars; i++)
         if (g->vars[i]->flags & GGC_GRAD_STALE) {
-            if (observed(g))
+            if (observed(g)) {
                 ggc_grad_settle(g->vars[i]);
-            else
+            } else {
                 g->stale_grads = true;
+                any = true;
+            }
         }
+    g->stale_leaves = any;
 }
 
 static int backward_from(gg_graph *g, gg_node *root, const void *seed)

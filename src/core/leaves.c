@@ -166,14 +166,21 @@ void *gg_grad_data(gg_node *n)
 const void *gg_data_const(const gg_node *n) { return gg_data((gg_node *)n); }
 const void *gg_grad_data_const(const gg_node *n) { return gg_grad_data((gg_node *)n); }
 
-void gg_zero_grad_lazy(gg_node *n)
+int gg_zero_grad_lazy(gg_graph *g, gg_node *leaf)
 {
-    if (!n || n->gate != GGC_GATE_LEAF || !ggc_needs_grad(n))
-        return;
-    if (n->rank)
-        n->flags |= GGC_GRAD_STALE;
-    else
-        n->grad.d = 0;
+    if (!g || !check_leaf(g, leaf, "zero_grad_lazy"))
+        return -1;
+    if (!ggc_needs_grad(leaf)) {
+        ggc_fail(g, "zero_grad_lazy: node %u is a constant; it has no gradient", leaf->id);
+        return -1;
+    }
+    if (leaf->rank) {
+        leaf->flags |= GGC_GRAD_STALE;
+        g->stale_leaves = true;
+    } else {
+        leaf->grad.d = 0;
+    }
+    return 0;
 }
 
 int gg_shape(const gg_node *n, int64_t *dims)

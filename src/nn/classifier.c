@@ -279,7 +279,7 @@ static int train_step(fit_state *s, size_t m, size_t mine, double *loss, char *e
         return -1;
     if (s->cfg->grad_norms)
         add_grad_norms(s);
-    ggn_optimizer_step_zero(s->opt); /* leaves the gradients zero for the next step */
+    ggn_optimizer_step_zero(s->opt, c->g); /* leaves the gradients zero for the next step */
     return 0;
 }
 

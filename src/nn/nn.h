@@ -12,10 +12,10 @@
  * extras). */
 #define GGN_MAX_PARAMS (8 * GG_MLP_MAX_LAYERS)
 
-/* gg_optimizer_step, then gg_zero_grad_lazy on every parameter: a training
- * loop's next backward starts from zero gradients that nothing swept, and
- * its weight-gradient products store instead of adding. */
-void ggn_optimizer_step_zero(gg_optimizer *o);
+/* gg_optimizer_step, then gg_zero_grad_lazy on every parameter (leaves of
+ * g): a training loop's next backward starts from zero gradients that
+ * nothing swept, and its weight-gradient products store instead of adding. */
+void ggn_optimizer_step_zero(gg_optimizer *o, gg_graph *g);
 
 /* gg_classifier_fit as rank of size ranks (size 1: alone, even in an MPI
  * job, which is how the tests compute the one-process reference). */

@@ -315,19 +315,26 @@ void gg_optimizer_step(gg_optimizer *o)
     ggk_parallel_run(step_task, o, threads);
 }
 
+static void zero_slot_grad(const opt_slot *s)
+{
+    memset(s->g, 0, s->numel * (s->f64 ? sizeof(double) : sizeof(float)));
+}
+
 /* The gradients are left stale rather than zeroed: the next backward pass
- * writes its products over them instead of adding into zeros. */
-void ggn_optimizer_step_zero(gg_optimizer *o)
+ * writes its products over them instead of adding into zeros. A parameter
+ * of another graph than g is zeroed at once. */
+void ggn_optimizer_step_zero(gg_optimizer *o, gg_graph *g)
 {
     gg_optimizer_step(o);
     for (size_t i = 0; i < o->n; i++)
-        gg_zero_grad_lazy(o->slots[i].param);
+        if (gg_zero_grad_lazy(g, o->slots[i].param))
+            zero_slot_grad(&o->slots[i]);
 }
 
 void gg_optimizer_zero_grad(gg_optimizer *o)
 {
     for (size_t i = 0; i < o->n; i++)
-        memset(o->slots[i].g, 0, o->slots[i].numel * (o->slots[i].f64 ? sizeof(double) : sizeof(float)));
+        zero_slot_grad(&o->slots[i]);
 }
 
 double gg_schedule_lr(const gg_schedule *s, double base_lr, size_t t, size_t total)
