@@ -11,11 +11,12 @@ typedef struct bench_scalar_shape {
     double engine_s, tape_s;          /* best of the repetitions, record + backward */
     size_t engine_bytes, tape_bytes;  /* memory each side held for the graph */
     double max_grad_diff;             /* relative, over the leaves' gradients, worst repetition */
+    double live_share;                /* nodes the backward gave a non-zero gradient */
 } bench_scalar_shape;
 
 typedef struct bench_scalar_result {
     size_t nodes;
-    bench_scalar_shape local; /* operands recent or among 64 leaves */
+    bench_scalar_shape local; /* operands recent, among 64 leaves, or the running sum */
     bench_scalar_shape far;   /* a quarter of them drawn from every earlier node */
     /* The engine's rebuild loop (truncate, record, backward) after each
      * shape's first step: steps, heap allocations (-1: not countable) and

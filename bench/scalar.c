@@ -4,7 +4,10 @@
  * graph: local operands, and a quarter of them reaching anywhere back.
  * Both sides run at their best: the tape in arrays it has already
  * touched, the engine in a graph truncated and rebuilt, the loop a user
- * who rebuilds a graph every step writes. */
+ * who rebuilds a graph every step writes. The graph is one computation
+ * whose gradients all live, so neither side's backward can skip work: a
+ * random graph of recent operands is mostly nodes the root never reads,
+ * and a deep one has gradients that vanish. */
 #include <math.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -16,23 +19,80 @@
 enum { OP_LEAF, OP_ADD, OP_MUL, OP_MAX, OP_COPY, OP_SIGMOID };
 enum { LEAVES = 64 };
 
-/* The graph both sides build: op k reads operands a[k], b[k], earlier
- * nodes: a recent node and one of the 64 leaves (so values stay finite),
- * except that with probability far_share each is drawn uniformly from
- * every earlier node. */
+/* A gate's result above this is replaced by the sigmoid of its first
+ * operand, so that values stay where the sigmoid's slope is not 0. */
+#define VALUE_BOUND 4.0
+
+/* The graph both sides build: after the 64 leaves, gate nodes and sum
+ * nodes alternate. Gate node k applies a random gate to operands a[k],
+ * b[k]: a recent gate node and a leaf, except that with probability
+ * far_share each is drawn uniformly from every earlier node (a sum node
+ * drawn stands for the gate node before it). Sum node k adds gate node k-1
+ * into the running sum (node k-2), so the root, the last sum, depends on
+ * every node with a gradient of at least 1 through the sums. */
 typedef struct scalar_plan {
     size_t n;
     uint8_t *op;
     uint32_t *a, *b;
 } scalar_plan;
 
+/* far_share for a gate's operands such that a quarter of all the operands
+ * the graph reads are far: per gate-and-sum pair, the sum reads 2 local
+ * operands and the gate 8/5 on average (three binary gates of five). */
+#define FAR_QUARTER (0.25 * (2 + 8.0 / 5) / (8.0 / 5))
+
+static bool is_sum(size_t k) { return k > LEAVES && (k - LEAVES) % 2 == 1; }
+
 static uint32_t operand(gg_rng *r, size_t k, double far_share, bool leaf)
 {
-    if (gg_rng_uniform(r) < far_share)
-        return (uint32_t)gg_rng_below(r, k);
-    if (leaf)
+    if (gg_rng_uniform(r) < far_share) {
+        size_t j = gg_rng_below(r, k);
+        return (uint32_t)(is_sum(j) ? j - 1 : j);
+    }
+    size_t back = 2 + 2 * gg_rng_below(r, LEAVES / 2);
+    if (leaf || k < LEAVES + back)
         return (uint32_t)gg_rng_below(r, LEAVES);
-    return (uint32_t)(k - 1 - gg_rng_below(r, LEAVES));
+    return (uint32_t)(k - back);
+}
+
+static double leaf_value(size_t k) { return 0.9 + 0.004 * (double)k; }
+static double sigm(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
+
+static double op_value(uint8_t op, double x, double y)
+{
+    switch (op) {
+    case OP_ADD: return x + y;
+    case OP_MUL: return x * y;
+    case OP_MAX: return x >= y ? x : y;
+    case OP_COPY: return x;
+    default: return sigm(x);
+    }
+}
+
+/* Draws the plan, computing the values as it goes to keep them bounded. */
+static void draw_plan(scalar_plan *p, double *val, double far_share, gg_rng *r)
+{
+    for (size_t k = 0; k < p->n; k++) {
+        uint8_t op;
+        uint32_t a = 0, b = 0;
+        if (k < LEAVES) {
+            op = OP_LEAF;
+            val[k] = leaf_value(k);
+        } else if (is_sum(k)) {
+            op = OP_ADD;
+            a = (uint32_t)(k == LEAVES + 1 ? 0 : k - 2);
+            b = (uint32_t)(k - 1);
+            val[k] = val[a] + val[b];
+        } else {
+            op = (uint8_t)(1 + gg_rng_below(r, 5));
+            a = operand(r, k, far_share, false);
+            b = operand(r, k, far_share, true);
+            if (fabs(op_value(op, val[a], val[b])) > VALUE_BOUND)
+                op = OP_SIGMOID;
+            val[k] = op_value(op, val[a], val[b]);
+        }
+        p->op[k] = op, p->a[k] = a, p->b[k] = b;
+    }
 }
 
 static int make_plan(scalar_plan *p, size_t n, double far_share, uint64_t seed)
@@ -43,15 +103,12 @@ static int make_plan(scalar_plan *p, size_t n, double far_share, uint64_t seed)
     p->op = malloc(n);
     p->a = malloc(n * sizeof *p->a);
     p->b = malloc(n * sizeof *p->b);
-    if (!p->op || !p->a || !p->b)
-        return -1;
-    for (size_t k = 0; k < n; k++) {
-        bool leaf = k < LEAVES;
-        p->op[k] = leaf ? OP_LEAF : (uint8_t)(1 + gg_rng_below(&r, 5));
-        p->a[k] = leaf ? 0 : operand(&r, k, far_share, false);
-        p->b[k] = leaf ? 0 : operand(&r, k, far_share, true);
-    }
-    return 0;
+    double *val = malloc(n * sizeof *val);
+    bool ok = p->op && p->a && p->b && val;
+    if (ok)
+        draw_plan(p, val, far_share, &r);
+    free(val);
+    return ok ? 0 : -1;
 }
 
 static void free_plan(scalar_plan *p)
@@ -67,9 +124,6 @@ double bench_now(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
-
-static double leaf_value(size_t k) { return 0.9 + 0.004 * (double)k; }
-static double sigm(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 
 /* The reference: a structure-of-arrays tape, a switch per op, in arrays
  * allocated once and reused by every repetition. */
@@ -173,6 +227,16 @@ static double run_engine(gg_graph *g, const scalar_plan *p, double *checksum)
     return s;
 }
 
+/* The share of the tape's nodes that the last backward gave a non-zero
+ * gradient: what keeps the graph from being one a backward mostly skips. */
+static double live_share(const tape *t, size_t n)
+{
+    size_t live = 0;
+    for (size_t k = 0; k < n; k++)
+        live += t->adj[k] != 0;
+    return (double)live / (double)n;
+}
+
 static long minor_faults(void)
 {
     struct rusage u;
@@ -209,6 +273,7 @@ static int run_shape(size_t n, int reps, double far_share, bench_scalar_shape *s
         s->tape_s = fmin(s->tape_s, tt);
         s->max_grad_diff = fmax(s->max_grad_diff, fabs(ce - ct) / fmax(1.0, fabs(ct)));
     }
+    s->live_share = live_share(&t, n);
     s->engine_bytes = gg_graph_bytes(g);
     s->tape_bytes = n * (2 * sizeof(double) + 1 + 2 * sizeof(uint32_t));
     rc = 0;
@@ -224,7 +289,7 @@ int bench_scalar(size_t n, int reps, bench_scalar_result *res)
     *res = (bench_scalar_result){.nodes = n};
     if (n < 2 * LEAVES || reps < 2)
         return -1;
-    if (run_shape(n, reps, 0.0, &res->local, res) || run_shape(n, reps, 0.25, &res->far, res))
+    if (run_shape(n, reps, 0.0, &res->local, res) || run_shape(n, reps, FAR_QUARTER, &res->far, res))
         return -1;
     return 0;
 }
