@@ -421,6 +421,18 @@ gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bo
     return n;
 }
 
+/* Marks n's inputs as ancestors of the sweep's root. */
+static inline __attribute__((always_inline)) void mark_inputs(gg_node *n)
+{
+    if (n->in[0])
+        n->in[0]->flags |= GGC_MARK;
+    if (n->in[1])
+        n->in[1]->flags |= GGC_MARK;
+    if (__builtin_expect(n->flags & GGC_AUX, 0))
+        for (int i = 2; i < n->param.aux->nin; i++)
+            n->param.aux->more[i - 2]->flags |= GGC_MARK;
+}
+
 /* Visits root and its ancestors, each once, in descending id order. Every
  * input has a smaller id than its consumer, so a node's mark is final when
  * the sweep reaches it: one pass, no recursion, no stack. Once visit
@@ -431,20 +443,19 @@ static inline __attribute__((always_inline)) int sweep(gg_graph *g, gg_node *roo
 {
     int rc = 0;
     root->flags |= GGC_MARK;
-    for (size_t id = root->id + 1; id-- > 0;) {
-        gg_node *n = ggc_node(g, id);
-        if (!(n->flags & GGC_MARK))
-            continue;
-        n->flags &= (uint8_t)~GGC_MARK;
-        if (n->in[0])
-            n->in[0]->flags |= GGC_MARK;
-        if (n->in[1])
-            n->in[1]->flags |= GGC_MARK;
-        if (__builtin_expect(n->flags & GGC_AUX, 0))
-            for (int i = 2; i < n->param.aux->nin; i++)
-                n->param.aux->more[i - 2]->flags |= GGC_MARK;
-        if (rc == 0)
-            rc = visit(g, n);
+    for (size_t last = (size_t)root->id + 1; last-- > 0;) {
+        gg_node *chunk = g->chunks[last >> GGC_CHUNK_SHIFT];
+        for (gg_node *n = chunk + (last & (GGC_CHUNK_SIZE - 1));; n--) {
+            if (n->flags & GGC_MARK) {
+                n->flags &= (uint8_t)~GGC_MARK;
+                mark_inputs(n);
+                if (rc == 0)
+                    rc = visit(g, n);
+            }
+            if (n == chunk)
+                break;
+        }
+        last &= ~(GGC_CHUNK_SIZE - 1);
     }
     return rc;
 }
@@ -748,10 +759,22 @@ static void backward_plain(gg_graph *g)
     }
 }
 
+/* The visit of a pass with no observer and no stale gradient, inlined
+ * into the sweep. */
+static inline int backward_visit_plain(gg_graph *g, gg_node *n)
+{
+    (void)g;
+    backward_node(n);
+    return 0;
+}
+
 static int run_backward(gg_graph *g, gg_node *root)
 {
-    if (g->order_root != root) /* no order cached: none needed, no allocation */
+    if (g->order_root != root) { /* no order cached: none needed, no allocation */
+        if (!observed(g) && !g->stale_grads)
+            return sweep(g, root, backward_visit_plain);
         return sweep(g, root, backward_gate);
+    }
     if (!observed(g)) {
         backward_plain(g);
         return 0;
