@@ -117,10 +117,15 @@ int bench_dist(int argc, char **argv);
 /* Monotonic clock, seconds. */
 double bench_now(void);
 
+/* The f32 FMA rate, GFLOP/s, of nthreads threads running at once at the
+ * width of the GEMM kernel path chosen (AVX-512, AVX2, or one lane): the
+ * peak the GEMM table compares against. Best of three rounds. */
+double bench_fma_peak(int nthreads);
+
 /* Times f32 GEMM on the MLP shapes (forward and both backward products of
  * 784-256-128-10 at batch 128) and on 1024^3, with the current thread count
  * (gg_num_threads) and kernel path, and prints one line per shape to out:
- * GFLOP/s, the fraction of the CPU's estimated peak and, when OpenBLAS's
+ * GFLOP/s, the fraction of the CPU's measured FMA peak and, when OpenBLAS's
  * libopenblas.so.0 can be loaded at run time, OpenBLAS's GFLOP/s with the
  * same thread count and our ratio to it. json != 0 prints one JSON object
  * instead of a table. quick != 0 times few repetitions (a couple of seconds

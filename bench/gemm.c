@@ -1,4 +1,4 @@
-/* gemm.c - GEMM throughput against the CPU's peak and, when it can be
+/* gemm.c - GEMM throughput against the CPU's measured peak and, when it can be
  * loaded at run time, OpenBLAS. */
 #include "bench.h"
 
@@ -71,28 +71,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Peak f32 GFLOP/s: clock (largest "cpu MHz" in /proc/cpuinfo, 2 GHz if
- * unreadable) x lanes of the kernel path x 2 FMA ports x 2 flops, per
- * thread. An estimate: turbo and AVX-512 clock offsets move it. */
-static double peak_gflops(int nthreads)
-{
-    double mhz = 0;
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[256];
-        double v;
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "cpu MHz : %lf", &v) == 1 && v > mhz)
-                mhz = v;
-        fclose(f);
-    }
-    if (mhz <= 0)
-        mhz = 2000;
-    const char *path = ggk_gemm_path_name();
-    double lanes = strcmp(path, "avx512") == 0 ? 16 : strcmp(path, "avx2") == 0 ? 8 : 4;
-    return mhz * 1e-3 * lanes * 2 * 2 * nthreads;
 }
 
 typedef struct operands {
@@ -222,7 +200,7 @@ static void print_header(FILE *out, int json, int nthreads, double peak, int hav
                 ggk_gemm_path_name(), nthreads, peak, have_blas ? "true" : "false");
         return;
     }
-    fprintf(out, "f32 GEMM, kernel %s, %d thread%s, estimated peak %.0f GFLOP/s%s\n",
+    fprintf(out, "f32 GEMM, kernel %s, %d thread%s, measured FMA peak %.0f GFLOP/s%s\n",
             ggk_gemm_path_name(), nthreads, nthreads == 1 ? "" : "s", peak,
             have_blas ? "" : " (OpenBLAS not found: libopenblas.so.0)");
     fprintf(out, "%-15s %5s %5s %5s %9s %6s %9s %6s\n", "product", "M", "N", "K",
@@ -249,7 +227,7 @@ static void print_row(FILE *out, int json, int first, const shape *s, double g,
 int bench_gemm(FILE *out, int quick, int json)
 {
     int nthreads = gg_num_threads(), status = 0;
-    double peak = peak_gflops(nthreads);
+    double peak = bench_fma_peak(nthreads);
     sgemm_fn blas = load_openblas(nthreads);
     gg_rng rng;
     gg_rng_seed(&rng, 1234);
