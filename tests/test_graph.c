@@ -633,6 +633,40 @@ static void truncate_and_rebuild(void **state)
     gg_graph_free(g);
 }
 
+/* A backward pass runs no gate the root cannot reach: here log(x - x) =
+ * -inf, whose gate would give x 0 * (1 / 0) = NaN. Recorded before the
+ * root and read by nothing, it keeps the first pass off its path that
+ * takes every node as an ancestor; read by a node that a truncation then
+ * drops, it is unread again. */
+static void backward_runs_only_what_the_root_reaches(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_scalar(g, 3.0);
+    gg_node *dead = gg_log(g, gg_sub(g, x, x));
+    assert_true(isinf(gg_value(dead)));
+    gg_node *y = gg_mul(g, x, x);
+    assert_int_equal(gg_backward(g, y), 0);
+    assert_true(gg_grad(x) == 6.0);
+
+    /* dead is read, by the node the truncation drops */
+    assert_int_equal(gg_graph_truncate(g, 3), 0);
+    gg_zero_grad(g);
+    assert_non_null(gg_mul(g, dead, x));
+    assert_int_equal(gg_graph_truncate(g, 3), 0);
+    y = gg_mul(g, x, x);
+    assert_int_equal(gg_backward(g, y), 0);
+    assert_true(gg_grad(x) == 6.0);
+
+    /* every node read: the pass over all of them gives the same numbers */
+    assert_int_equal(gg_graph_truncate(g, 1), 0);
+    gg_zero_grad(g);
+    gg_node *z = gg_add(g, gg_mul(g, x, x), gg_sin(g, x));
+    assert_int_equal(gg_backward(g, z), 0);
+    assert_true(gg_grad(x) == 6.0 + cos(3.0));
+    gg_graph_free(g);
+}
+
 /* One random scalar graph: leaves (variables, constants, an f32 constant
  * whose consumers take the general path) and 2000 nodes of the gates with a
  * scalar recording path, each over a recent node and a leaf. */
@@ -752,6 +786,7 @@ int main(void)
         cmocka_unit_test(labels),
         cmocka_unit_test(shape_queries),
         cmocka_unit_test(truncate_and_rebuild),
+        cmocka_unit_test(backward_runs_only_what_the_root_reaches),
         cmocka_unit_test(zero_grad_lazy_reads_zero_and_is_overwritten),
         cmocka_unit_test(zero_upstream_skips_change_nothing),
         cmocka_unit_test(scalar_recording_matches_the_general_path),

@@ -69,6 +69,7 @@ GG_API size_t gg_graph_bytes(const gg_graph *g);
  * micrograd does) calls gg_graph_truncate(g, nparams) and then allocates
  * nothing, and touches no fresh page, after its first step (labels given to
  * the rebuilt nodes are the exception: each costs its allocation again).
+ * It reads the n nodes kept once, to learn which of them are still read.
  * 0 on success; -1 (message in gg_error) when n exceeds the node count. */
 GG_API int gg_graph_truncate(gg_graph *g, size_t n);
 

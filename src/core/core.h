@@ -45,6 +45,8 @@ enum {
     /* A rank-0 f64 node of a gate whose entry says zero_skips: backward may
      * skip it while its gradient is 0 (and its value finite). */
     GGC_ZERO_SKIPS = 1u << 5,
+    /* A node recorded later reads this one (ggc_consume). */
+    GGC_CONSUMED = 1u << 6,
 };
 
 /* What a node holds beyond its 48 bytes, in the arena: inputs past the
@@ -261,6 +263,11 @@ struct gg_graph {
     bool stale_leaves; /* gg_zero_grad_lazy may have left a leaf's stale */
     bool tensor_grads_kept; /* the running forward pass left a tensor's gradient */
 
+    /* Nodes no later node reads (without GGC_CONSUMED). When only the last
+     * node is one, every node is an ancestor of it, and a first backward
+     * pass from it needs no marks. */
+    size_t unconsumed;
+
     bool has_error;
     char error[GG_ERRLEN];
 };
@@ -303,6 +310,13 @@ static inline bool ggc_owns(const gg_graph *g, const gg_node *n)
 gg_node *ggc_record(gg_graph *g, int gate, gg_node *a, gg_node *b, double param,
                     const ggc_shape *want);
 
+/* Counts in as read by a node just recorded (g->unconsumed). */
+static inline void ggc_consume(gg_graph *g, gg_node *in)
+{
+    g->unconsumed -= !(in->flags & GGC_CONSUMED);
+    in->flags |= GGC_CONSUMED;
+}
+
 /* ggc_record for a rank-0 f64 node of an elementwise gate over one or two
  * (arity) rank-0 f64 operands, called by a constructor that passes its
  * gate's own entry (ggc_gates[gate_id]) so that the compiler sees the
@@ -320,7 +334,9 @@ static inline __attribute__((always_inline)) gg_node *ggc_record_scalar(gg_graph
                 !g->hook && !g->detect_anomaly && (g->count >> GGC_CHUNK_SHIFT) < g->nchunks;
     if (!fast)
         return ggc_record(g, gate_id, a, b, param, NULL);
-    uint8_t flags = arity == 2 ? a->flags | b->flags : a->flags;
+    uint8_t fa = a->flags, fb = arity == 2 ? b->flags : fa, flags = fa | fb;
+    /* Reads that make an input consumed, with x * x reading x once. */
+    size_t first_reads = !(fa & GGC_CONSUMED) + (arity == 2 && b != a && !(fb & GGC_CONSUMED));
     gg_node *n = ggc_node(g, g->count);
     /* Field by field, not a compound literal: that one becomes a rep stos. */
     n->in[0] = a;
@@ -333,6 +349,10 @@ static inline __attribute__((always_inline)) gg_node *ggc_record_scalar(gg_graph
     n->dtype = GG_F64;
     n->rank = 0;
     n->flags = gate->constant ? 0 : (flags & GGC_NEEDS_GRAD) | (gate->zero_skips ? GGC_ZERO_SKIPS : 0);
+    a->flags = (uint8_t)(fa | GGC_CONSUMED);
+    if (arity == 2)
+        b->flags = (uint8_t)(fb | GGC_CONSUMED);
+    g->unconsumed = g->unconsumed + 1 - first_reads;
     g->count++;
     gate->forward(n);
     return n;

@@ -95,6 +95,25 @@ static const void *first_arena_use(const gg_graph *g, size_t first, size_t end)
     return NULL;
 }
 
+/* n has just joined g: it reads its inputs, and nothing reads it yet. */
+static void count_reads(gg_graph *g, gg_node *n)
+{
+    g->unconsumed++;
+    for (int i = 0, nin = ggc_nin(n); i < nin; i++)
+        ggc_consume(g, ggc_in(n, i));
+}
+
+/* After a truncation, which may have dropped the only reader of a kept
+ * node: the reads among the nodes kept, counted again. */
+static void recount_reads(gg_graph *g)
+{
+    for (size_t id = 0; id < g->count; id++)
+        ggc_node(g, id)->flags &= (uint8_t)~GGC_CONSUMED;
+    g->unconsumed = 0;
+    for (size_t id = 0; id < g->count; id++)
+        count_reads(g, ggc_node(g, id));
+}
+
 int gg_graph_truncate(gg_graph *g, size_t n)
 {
     if (!g)
@@ -128,6 +147,7 @@ int gg_graph_truncate(gg_graph *g, size_t n)
         g->order_len = 0;
     }
     g->count = n;
+    recount_reads(g);
     return 0;
 }
 
@@ -259,6 +279,7 @@ static inline gg_node *publish(gg_graph *g, const ggc_gate *gate, gg_node *n)
     if (gate->check && !gate->check(g, n))
         return NULL;
     g->count++;
+    count_reads(g, n);
     gate->forward(n);
     if (observed(g) && observe(g, n, GGC_HOOK_FORWARD))
         return NULL;
@@ -418,6 +439,7 @@ gg_node *ggc_record_leaf(gg_graph *g, gg_dtype dtype, const ggc_shape *shape, bo
     if (variable)
         g->vars[g->nvars++] = n;
     g->count++;
+    g->unconsumed++;
     return n;
 }
 
@@ -729,6 +751,20 @@ static inline void backward_node(gg_node *n)
         ggc_gates[n->gate]->backward(n);
 }
 
+/* Runs the gates of nodes last down to 0, in the node chunks. */
+static void backward_down_from(gg_graph *g, size_t last)
+{
+    for (last++; last-- > 0;) {
+        gg_node *chunk = g->chunks[last >> GGC_CHUNK_SHIFT];
+        for (size_t i = last & (GGC_CHUNK_SIZE - 1);; i--) {
+            backward_node(&chunk[i]);
+            if (i == 0)
+                break;
+        }
+        last &= ~(GGC_CHUNK_SIZE - 1);
+    }
+}
+
 /* The backward pass over the cached order with no observer. */
 static void backward_plain(gg_graph *g)
 {
@@ -748,15 +784,7 @@ static void backward_plain(gg_graph *g)
             backward_node(g->order[i]);
         return;
     }
-    for (size_t last = len; last-- > 0;) {
-        gg_node *chunk = g->chunks[last >> GGC_CHUNK_SHIFT];
-        for (size_t i = last & (GGC_CHUNK_SIZE - 1);; i--) {
-            backward_node(&chunk[i]);
-            if (i == 0)
-                break;
-        }
-        last &= ~(GGC_CHUNK_SIZE - 1);
-    }
+    backward_down_from(g, len - 1);
 }
 
 /* The visit of a pass with no observer and no stale gradient, inlined
@@ -768,11 +796,22 @@ static inline int backward_visit_plain(gg_graph *g, gg_node *n)
     return 0;
 }
 
+/* Every node of g is an ancestor of root: root is the last node and the
+ * only one that no node reads. */
+static bool all_ancestors(const gg_graph *g, const gg_node *root)
+{
+    return root->id + 1 == g->count && g->unconsumed == 1;
+}
+
 static int run_backward(gg_graph *g, gg_node *root)
 {
     if (g->order_root != root) { /* no order cached: none needed, no allocation */
-        if (!observed(g) && !g->stale_grads)
-            return sweep(g, root, backward_visit_plain);
+        if (!observed(g) && !g->stale_grads) {
+            if (!all_ancestors(g, root))
+                return sweep(g, root, backward_visit_plain);
+            backward_down_from(g, root->id);
+            return 0;
+        }
         return sweep(g, root, backward_gate);
     }
     if (!observed(g)) {
