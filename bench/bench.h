@@ -119,7 +119,7 @@ double bench_now(void);
 
 /* The f32 FMA rate, GFLOP/s, of nthreads threads running at once at the
  * width of the GEMM kernel path chosen (AVX-512, AVX2, or one lane): the
- * peak the GEMM table compares against. Best of three rounds. */
+ * peak the GEMM table compares against. Best of seven rounds. */
 double bench_fma_peak(int nthreads);
 
 /* Times f32 GEMM on the MLP shapes (forward and both backward products of

@@ -16,7 +16,10 @@
 
 /* Independent accumulators: more than an FMA's latency times its ports. */
 enum { CHAINS = 12 };
-#define FMA_ITERS 4000000L
+#define FMA_ITERS 8000000L
+/* Rounds, the best one kept: a round lasts about 10 ms, and the host's
+ * hiccups are shorter than most. */
+enum { FMA_ROUNDS = 7 };
 /* Threads the measure runs at most. */
 enum { BENCH_MAX_PEAK_THREADS = 256 };
 
@@ -118,7 +121,8 @@ double bench_fma_peak(int nthreads)
     int lanes = strcmp(path, "avx512") == 0 ? 16 : strcmp(path, "avx2") == 0 ? 8 : 1;
     nthreads = nthreads < 1 ? 1 : nthreads > BENCH_MAX_PEAK_THREADS ? BENCH_MAX_PEAK_THREADS : nthreads;
     double best = 0;
-    for (int r = 0; r < 3; r++) {
+    bench_settle(); /* PyTorch's idle OpenMP threads spin for a while */
+    for (int r = 0; r < FMA_ROUNDS; r++) {
         double g = fma_round(lanes, nthreads);
         best = g > best ? g : best;
     }
