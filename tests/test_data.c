@@ -366,7 +366,7 @@ static void fashion_mnist(void **state)
     (void)state;
     struct stat st;
     if (stat(FASHION_DIR, &st) != 0) {
-        print_message("%s absent (tools/setup.sh --demo installs it)\n",
+        print_message("%s absent (tools/setup.sh --ci or --demo installs it)\n",
                       FASHION_DIR);
         skip();
     }

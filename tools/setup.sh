@@ -10,7 +10,7 @@ ci=0
 for extra in "$@"; do
     case "$extra" in
         --demo)  packages="$packages graphviz dataset-fashion-mnist" ;;
-        --ci)    packages="$packages clang libclang-rt-dev valgrind graphviz nodejs chromium fonts-nanum python3-torch openmpi-bin libopenmpi-dev"
+        --ci)    packages="$packages clang libclang-rt-dev valgrind graphviz nodejs chromium fonts-nanum python3-torch openmpi-bin libopenmpi-dev dataset-fashion-mnist"
                  ci=1 ;;
         --bench) packages="$packages libopenblas-dev libopenblas0-openmp python3-torch" ;;
         *) echo "setup.sh: unknown option '$extra' (expected --demo, --ci or --bench)" >&2; exit 2 ;;
