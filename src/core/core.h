@@ -45,7 +45,7 @@ enum {
     /* A rank-0 f64 node of a gate whose entry says zero_skips: backward may
      * skip it while its gradient is 0 (and its value finite). */
     GGC_ZERO_SKIPS = 1u << 5,
-    /* A node recorded later reads this one (ggc_consume). */
+    /* A node recorded later reads this one (g->unconsumed). */
     GGC_CONSUMED = 1u << 6,
 };
 
@@ -310,13 +310,6 @@ static inline bool ggc_owns(const gg_graph *g, const gg_node *n)
 gg_node *ggc_record(gg_graph *g, int gate, gg_node *a, gg_node *b, double param,
                     const ggc_shape *want);
 
-/* Counts in as read by a node just recorded (g->unconsumed). */
-static inline void ggc_consume(gg_graph *g, gg_node *in)
-{
-    g->unconsumed -= !(in->flags & GGC_CONSUMED);
-    in->flags |= GGC_CONSUMED;
-}
-
 /* ggc_record for a rank-0 f64 node of an elementwise gate over one or two
  * (arity) rank-0 f64 operands, called by a constructor that passes its
  * gate's own entry (ggc_gates[gate_id]) so that the compiler sees the
@@ -335,7 +328,8 @@ static inline __attribute__((always_inline)) gg_node *ggc_record_scalar(gg_graph
     if (!fast)
         return ggc_record(g, gate_id, a, b, param, NULL);
     uint8_t fa = a->flags, fb = arity == 2 ? b->flags : fa, flags = fa | fb;
-    /* Reads that make an input consumed, with x * x reading x once. */
+    /* Inputs read here for the first time (x * x reads x once): the count
+     * of unread nodes moves once per node, not once per input. */
     size_t first_reads = !(fa & GGC_CONSUMED) + (arity == 2 && b != a && !(fb & GGC_CONSUMED));
     gg_node *n = ggc_node(g, g->count);
     /* Field by field, not a compound literal: that one becomes a rep stos. */

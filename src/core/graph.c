@@ -99,19 +99,24 @@ static const void *first_arena_use(const gg_graph *g, size_t first, size_t end)
 static void count_reads(gg_graph *g, gg_node *n)
 {
     g->unconsumed++;
-    for (int i = 0, nin = ggc_nin(n); i < nin; i++)
-        ggc_consume(g, ggc_in(n, i));
+    for (int i = 0, nin = ggc_nin(n); i < nin; i++) {
+        gg_node *in = ggc_in(n, i);
+        g->unconsumed -= !(in->flags & GGC_CONSUMED);
+        in->flags |= GGC_CONSUMED;
+    }
 }
 
 /* After a truncation, which may have dropped the only reader of a kept
- * node: the reads among the nodes kept, counted again. */
+ * node: the reads among the nodes kept, counted again in id order (a
+ * node's flag can only have been set by nodes after it, not yet counted). */
 static void recount_reads(gg_graph *g)
 {
-    for (size_t id = 0; id < g->count; id++)
-        ggc_node(g, id)->flags &= (uint8_t)~GGC_CONSUMED;
     g->unconsumed = 0;
-    for (size_t id = 0; id < g->count; id++)
-        count_reads(g, ggc_node(g, id));
+    for (size_t id = 0; id < g->count; id++) {
+        gg_node *n = ggc_node(g, id);
+        n->flags &= (uint8_t)~GGC_CONSUMED;
+        count_reads(g, n);
+    }
 }
 
 int gg_graph_truncate(gg_graph *g, size_t n)
