@@ -10,6 +10,7 @@ int gg_detect_anomaly(gg_graph *g, int on)
     if (!g)
         return -1;
     g->detect_anomaly = on != 0;
+    ggc_scalar_end_update(g);
     return 0;
 }
 

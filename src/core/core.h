@@ -161,6 +161,11 @@ typedef struct ggc_gate {
     bool (*check)(gg_graph *g, const gg_node *n);
     void (*forward)(gg_node *n);
     void (*backward)(gg_node *n);
+    /* For the gates elementwise.c's macros define: the forward of one
+     * rank-0 f64 node, y = f1(x, param) or z = f2(a, b), which recording
+     * inlines (ggc_record_scalar). NULL elsewhere. */
+    double (*f1)(double x, double p);
+    double (*f2)(double a, double b);
     /* For elementwise gates: the local derivative d out / d input[i] at
      * element k, from the current values (used by traces and explain).
      * NULL for the others. */
@@ -268,6 +273,11 @@ struct gg_graph {
      * pass from it needs no marks. */
     size_t unconsumed;
 
+    /* ggc_record_scalar records ids below this: the end of the allocated
+     * chunks while no hook and no anomaly detection is on, else 0 (kept by
+     * ggc_scalar_end_update). */
+    size_t scalar_end;
+
     bool has_error;
     char error[GG_ERRLEN];
 };
@@ -296,6 +306,24 @@ static inline gg_node *ggc_node(const gg_graph *g, size_t id)
     return &g->chunks[id >> GGC_CHUNK_SHIFT][id & (GGC_CHUNK_SIZE - 1)];
 }
 
+/* Sets g->scalar_end after a change of its chunks, hook or anomaly
+ * detection. */
+static inline void ggc_scalar_end_update(gg_graph *g)
+{
+    g->scalar_end = g->hook || g->detect_anomaly ? 0 : g->nchunks << GGC_CHUNK_SHIFT;
+}
+
+/* Sets g's observer (NULL: none), which every gate evaluation calls. */
+static inline void ggc_set_hook(gg_graph *g, ggc_hook_fn hook, void *ctx)
+{
+    g->hook = hook;
+    g->hook_ctx = ctx;
+    ggc_scalar_end_update(g);
+}
+
+/* True when n is a rank-0 f64 node. */
+static inline bool ggc_scalar_f64(const gg_node *n) { return n->rank == 0 && n->dtype == GG_F64; }
+
 /* True when n is a node of g. */
 static inline bool ggc_owns(const gg_graph *g, const gg_node *n)
 {
@@ -313,42 +341,53 @@ gg_node *ggc_record(gg_graph *g, int gate, gg_node *a, gg_node *b, double param,
 /* ggc_record for a rank-0 f64 node of an elementwise gate over one or two
  * (arity) rank-0 f64 operands, called by a constructor that passes its
  * gate's own entry (ggc_gates[gate_id]) so that the compiler sees the
- * gate's flags and calls its forward directly. It builds the node ggc_record
- * would and runs the same forward; anything else (another shape or dtype,
+ * gate's flags and inlines its scalar formula (f1, f2) or calls its
+ * forward directly. It builds the node ggc_record would, with the value its
+ * forward computes; anything else (another shape or dtype,
  * a foreign or NULL operand, a gate with a check, an observer, a full
  * chunk) goes through ggc_record, which also reports the errors. */
 static inline __attribute__((always_inline)) gg_node *ggc_record_scalar(gg_graph *g, int gate_id,
                                                                         const ggc_gate *gate, int arity,
                                                                         gg_node *a, gg_node *b, double param)
 {
-    bool fast = g && gate->elementwise && !gate->check && gate->arity == arity && a && a->rank == 0 &&
-                a->dtype == GG_F64 && ggc_owns(g, a) &&
-                (arity == 1 || (b && b->rank == 0 && b->dtype == GG_F64 && ggc_owns(g, b))) &&
-                !g->hook && !g->detect_anomaly && (g->count >> GGC_CHUNK_SHIFT) < g->nchunks;
+    if (arity == 1) /* one set of checks serves both arities */
+        b = a;
+    bool fast = g && gate->elementwise && !gate->check && gate->arity == arity && a && b &&
+                ggc_scalar_f64(a) && ggc_scalar_f64(b) && ggc_owns(g, a) && ggc_owns(g, b) &&
+                g->count < g->scalar_end;
     if (!fast)
-        return ggc_record(g, gate_id, a, b, param, NULL);
-    uint8_t fa = a->flags, fb = arity == 2 ? b->flags : fa, flags = fa | fb;
-    /* Inputs read here for the first time (x * x reads x once): the count
-     * of unread nodes moves once per node, not once per input. */
-    size_t first_reads = !(fa & GGC_CONSUMED) + (arity == 2 && b != a && !(fb & GGC_CONSUMED));
-    gg_node *n = ggc_node(g, g->count);
+        return ggc_record(g, gate_id, a, arity == 2 ? b : NULL, param, NULL);
+    size_t id = g->count;
+    gg_node *n = ggc_node(g, id);
+    /* b's flags are read after a's are written, so that x * x counts x's
+     * first read once: the new node is unread, and each input read here
+     * for the first time is read now. */
+    uint8_t fa = a->flags;
+    a->flags = (uint8_t)(fa | GGC_CONSUMED);
+    uint8_t fb = b->flags;
+    b->flags = (uint8_t)(fb | GGC_CONSUMED);
+    size_t read_before = (size_t)((fa & GGC_CONSUMED) + (fb & GGC_CONSUMED)) / GGC_CONSUMED;
+    size_t unconsumed = g->unconsumed + 1 - (2 - read_before);
     /* Field by field, not a compound literal: that one becomes a rep stos. */
     n->in[0] = a;
     n->in[1] = arity == 2 ? b : NULL;
-    n->val.s.d = 0;
     n->grad.d = 0;
     n->param.f = param;
-    n->id = (uint32_t)g->count;
+    n->id = (uint32_t)id;
     n->gate = (uint8_t)gate_id;
     n->dtype = GG_F64;
     n->rank = 0;
-    n->flags = gate->constant ? 0 : (flags & GGC_NEEDS_GRAD) | (gate->zero_skips ? GGC_ZERO_SKIPS : 0);
-    a->flags = (uint8_t)(fa | GGC_CONSUMED);
-    if (arity == 2)
-        b->flags = (uint8_t)(fb | GGC_CONSUMED);
-    g->unconsumed = g->unconsumed + 1 - first_reads;
-    g->count++;
-    gate->forward(n);
+    n->flags = gate->constant ? 0 : ((fa | fb) & GGC_NEEDS_GRAD) | (gate->zero_skips ? GGC_ZERO_SKIPS : 0);
+    g->unconsumed = unconsumed;
+    g->count = id + 1;
+    if (arity == 2 && gate->f2)
+        n->val.s.d = gate->f2(a->val.s.d, b->val.s.d);
+    else if (arity == 1 && gate->f1)
+        n->val.s.d = gate->f1(a->val.s.d, param);
+    else {
+        n->val.s.d = 0;
+        gate->forward(n);
+    }
     return n;
 }
 

@@ -186,6 +186,7 @@ static __attribute__((noinline)) bool add_chunk(gg_graph *g)
         return false;
     }
     g->chunks[g->nchunks++] = nodes;
+    ggc_scalar_end_update(g);
     return true;
 }
 

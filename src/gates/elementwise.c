@@ -195,6 +195,7 @@ INLINE double unary_local(const gg_node *n, size_t k, unary_deriv_fn d)
                                      .shape = ggg_same_shape,                        \
                                      .forward = NAME##_forward,                      \
                                      .backward = NAME##_backward,                    \
+                                     .f1 = NAME##_f,                                 \
                                      .local = NAME##_local,                          \
                                      .fwd_text = #FWD,                               \
                                      .local_text = {#DERIV},                         \
@@ -420,6 +421,7 @@ INLINE double binary_local(const gg_node *z, int i, size_t k, binary_deriv_fn da
                                      .shape = ggg_broadcast_shape,                   \
                                      .forward = NAME##_forward,                      \
                                      .backward = NAME##_backward,                    \
+                                     .f2 = NAME##_f,                                 \
                                      .local = NAME##_local,                          \
                                      .fwd_text = #FWD,                               \
                                      .local_text = {#DA, #DB},                       \

@@ -630,14 +630,12 @@ int gg_html(gg_graph *g, gg_node *root, FILE *out, const gg_html_opts *opts)
         goto done;
     c.inner = g->hook;
     c.inner_ctx = g->hook_ctx;
-    g->hook = cap_hook;
-    g->hook_ctx = &c;
+    ggc_set_hook(g, cap_hook, &c);
     gg_zero_grad(g);
     int run = gg_forward(g, root);
     if (!run && ggc_needs_grad(root))
         run = gg_backward(g, root);
-    g->hook = c.inner;
-    g->hook_ctx = c.inner_ctx;
+    ggc_set_hook(g, c.inner, c.inner_ctx);
     gg_trace_end(t);
     if (run)
         goto done; /* gg_error says what went wrong */

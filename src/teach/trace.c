@@ -377,8 +377,7 @@ gg_tracer *gg_trace_callback(gg_graph *g, gg_trace_fn fn, void *ctx, const gg_vi
     *t = (gg_tracer){.g = g, .fn = fn, .ctx = ctx};
     if (opts)
         t->opts = *opts;
-    g->hook = hook;
-    g->hook_ctx = t;
+    ggc_set_hook(g, hook, t);
     return t;
 }
 
@@ -399,10 +398,8 @@ void gg_trace_end(gg_tracer *t)
 {
     if (!t)
         return;
-    if (t->g->hook_ctx == t) {
-        t->g->hook = NULL;
-        t->g->hook_ctx = NULL;
-    }
+    if (t->g->hook_ctx == t)
+        ggc_set_hook(t->g, NULL, NULL);
     ggt_sb_free(&t->line);
     ggb_free(t->uses);
     ggb_free(t->seen);
