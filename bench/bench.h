@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "gategrad/nn.h"
+
 typedef struct bench_scalar_shape {
     double engine_s, tape_s;          /* best of the repetitions, record + backward */
     size_t engine_bytes, tape_bytes;  /* memory each side held for the graph */
@@ -66,6 +68,33 @@ typedef struct bench_train_result {
 struct gg_dataset;
 struct bench_torch;
 
+/* One layer's input X [batch,in], weight W [in,out], output Z [batch,out]
+ * and their gradients, as the matmul gate sees them. */
+typedef struct bench_layer_bufs {
+    size_t in, out;
+    float *x, *w, *z, *dx, *dw, *dz;
+} bench_layer_bufs;
+
+/* An MLP's matrix products alone (products.c), in buffers of its shapes. */
+typedef struct bench_products {
+    int nlayers;
+    size_t batch;
+    bench_layer_bufs l[GG_MLP_MAX_LAYERS];
+    float *block;
+} bench_products;
+
+/* Sets up the products of model (an MLP spec) at batch rows. 0, or -1 for
+ * a spec that does not parse or out of memory. */
+int bench_products_init(bench_products *p, const char *model, size_t batch);
+void bench_products_free(bench_products *p);
+
+/* Seconds for steps training steps' products: forward, then the weight
+ * gradients and the input gradients of all layers but the first. */
+double bench_products_train(bench_products *p, size_t steps);
+
+/* Seconds for the forward products of samples rows, in batches. */
+double bench_products_infer(bench_products *p, size_t samples);
+
 /* Fashion-MNIST's training and test halves, or synthetic data of their
  * shape when it is absent or quick != 0 (1024 and 512 samples); *name says
  * which. 0, or -1 when memory ran out. */
@@ -85,6 +114,7 @@ typedef struct bench_scale_row {
     size_t batch, steps;
     double flops_per_step;   /* 2 x multiply-adds of the step's products */
     double ours_s, torch_s;  /* fastest seconds for steps steps; torch NAN without it */
+    double products_s;       /* fastest seconds of the same steps' matrix products alone */
 } bench_scale_row;
 
 /* 784-1024-1024-10 and 784-4096-4096-10 (relu, Adam) at batch 256, 3
@@ -96,6 +126,7 @@ int bench_scale(int quick, const struct gg_dataset *train, struct bench_torch *t
 typedef struct bench_predict_result {
     size_t samples, batch;
     double ours_s, torch_s;  /* fastest seconds over all samples; torch NAN without it */
+    double products_s;       /* fastest seconds of the forward's matrix products alone */
     double prob_sum_error;   /* |sum of every probability - samples| / samples */
 } bench_predict_result;
 

@@ -44,9 +44,14 @@ static int scale_one(const char *model, size_t steps, int reps, const gg_dataset
     view.n = steps * SCALE_BATCH < train->n ? steps * SCALE_BATCH : train->n;
     *row = (bench_scale_row){.model = model, .batch = SCALE_BATCH, .steps = (view.n + SCALE_BATCH - 1) / SCALE_BATCH,
                              .flops_per_step = step_flops(&spec, SCALE_BATCH), .ours_s = INFINITY,
-                             .torch_s = torch ? INFINITY : NAN};
+                             .products_s = INFINITY, .torch_s = torch ? INFINITY : NAN};
+    bench_products products = {0};
     double s, loss;
     int rc = fit_once(c, &view, 1, &s, err); /* warm-up: workspaces, pages */
+    if (!rc && bench_products_init(&products, model, SCALE_BATCH)) {
+        snprintf(err, GG_ERRLEN, "bench: out of memory for the matrix products");
+        rc = -1;
+    }
     if (!rc && torch && bench_torch_train(torch, model, SCALE_BATCH, 2, &s, &loss))
         torch = NULL, row->torch_s = NAN;
     for (int r = 0; r < reps && !rc; r++) {
@@ -54,6 +59,7 @@ static int scale_one(const char *model, size_t steps, int reps, const gg_dataset
             bench_settle();
         rc = fit_once(c, &view, (uint64_t)r + 2, &s, err);
         row->ours_s = fmin(row->ours_s, s);
+        row->products_s = fmin(row->products_s, bench_products_train(&products, row->steps));
         if (torch) {
             if (bench_torch_train(torch, model, SCALE_BATCH, row->steps, &s, &loss))
                 torch = NULL, row->torch_s = NAN;
@@ -62,6 +68,7 @@ static int scale_one(const char *model, size_t steps, int reps, const gg_dataset
             bench_settle();
         }
     }
+    bench_products_free(&products);
     gg_classifier_free(c);
     return rc;
 }
@@ -71,7 +78,8 @@ int bench_scale(int quick, const gg_dataset *train, bench_torch *torch, bench_sc
     static const char *const models[2] = {"784-1024-1024-10:relu", "784-4096-4096-10:relu"};
     static const size_t steps[2][2] = {{60, 6}, {1, 0}}; /* [quick][model]; 0: skipped */
     for (int i = 0; i < 2; i++) {
-        rows[i] = (bench_scale_row){.model = models[i], .batch = SCALE_BATCH, .ours_s = NAN, .torch_s = NAN};
+        rows[i] = (bench_scale_row){.model = models[i], .batch = SCALE_BATCH, .ours_s = NAN, .products_s = NAN,
+                                    .torch_s = NAN};
         if (steps[quick != 0][i] && scale_one(models[i], steps[quick != 0][i], quick ? 1 : 3, train, quick ? NULL : torch, &rows[i], err))
             return -1;
     }
@@ -94,14 +102,15 @@ int bench_predict(int quick, const gg_dataset *test, bench_torch *torch, bench_p
     static const char model[] = "784-256-128-10:relu";
     gg_mlp_spec spec;
     *res = (bench_predict_result){.samples = test->n, .batch = PREDICT_BATCH, .ours_s = INFINITY,
-                                  .torch_s = torch ? INFINITY : NAN};
+                                  .products_s = INFINITY, .torch_s = torch ? INFINITY : NAN};
     if (gg_mlp_spec_parse(model, &spec, err))
         return -1;
     gg_classifier *c = gg_classifier_new(&spec, PREDICT_BATCH, 1, err);
     float *x = test_floats(test), *probs = malloc(test->n * 10 * sizeof *probs);
-    int rc = c && x && probs ? 0 : -1;
+    bench_products products = {0};
+    int rc = c && x && probs && !bench_products_init(&products, model, PREDICT_BATCH) ? 0 : -1;
     if (rc && c)
-        snprintf(err, GG_ERRLEN, "bench: out of memory for the test images");
+        snprintf(err, GG_ERRLEN, "bench: out of memory for the test images and their products");
     if (!rc)
         rc = gg_classifier_predict(c, x, test->n, probs, err); /* warm-up */
     for (int r = 0; r < (quick ? 1 : 7) && !rc; r++) {
@@ -110,6 +119,7 @@ int bench_predict(int quick, const gg_dataset *test, bench_torch *torch, bench_p
         double t0 = bench_now();
         rc = gg_classifier_predict(c, x, test->n, probs, err);
         res->ours_s = fmin(res->ours_s, bench_now() - t0);
+        res->products_s = fmin(res->products_s, bench_products_infer(&products, test->n));
         double s;
         if (torch) {
             bench_settle();
@@ -124,6 +134,7 @@ int bench_predict(int quick, const gg_dataset *test, bench_torch *torch, bench_p
         sum += probs[i];
     res->prob_sum_error = rc ? INFINITY : fabs(sum - (double)test->n) / (double)test->n;
     gg_classifier_free(c);
+    bench_products_free(&products);
     free(x);
     free(probs);
     return rc;

@@ -1,6 +1,6 @@
 /* train.c - a training epoch of gategrad train's default model
  * (784-256-128-10, relu, batch 128, Adam) timed beside the
- * same epoch's matrix products alone, run through the same GEMM in the same
+ * same epoch's matrix products alone (products.c) in the same
  * process, with the heap allocations per step and the peak RSS. */
 #include <math.h>
 #include <stdlib.h>
@@ -10,7 +10,6 @@
 #include "bench.h"
 #include "gategrad.h"
 #include "gategrad/threads.h"
-#include "kernels/kernels.h"
 
 #define BATCH 128
 #define MAX_REPS 9
@@ -67,72 +66,6 @@ int bench_load_data(int quick, gg_dataset *train, gg_dataset *test, const char *
     return 0;
 }
 
-/* ---- The epoch's matrix products alone ------------------------------------ */
-
-/* Per layer: input X [B,in], weight W [in,out], output Z [B,out] and their
- * gradients, as the matmul gate sees them. */
-typedef struct layer_bufs {
-    size_t in, out;
-    float *x, *w, *z, *dx, *dw, *dz;
-} layer_bufs;
-
-typedef struct gemm_epoch {
-    int nlayers;
-    layer_bufs l[GG_MLP_MAX_LAYERS];
-    float *block;
-} gemm_epoch;
-
-static int gemm_epoch_init(gemm_epoch *e, const gg_mlp_spec *spec)
-{
-    size_t total = 0;
-    e->nlayers = spec->nlayers;
-    for (int i = 0; i < e->nlayers; i++) {
-        size_t in = (size_t)spec->sizes[i], out = (size_t)spec->sizes[i + 1];
-        e->l[i] = (layer_bufs){.in = in, .out = out};
-        total += 2 * (BATCH * in + in * out + BATCH * out);
-    }
-    if (!(e->block = malloc(total * sizeof(float))))
-        return -1;
-    gg_rng r;
-    gg_rng_seed(&r, 5);
-    for (size_t i = 0; i < total; i++)
-        e->block[i] = (float)(0.1 * gg_rng_uniform(&r));
-    float *p = e->block;
-    for (int i = 0; i < e->nlayers; i++) {
-        layer_bufs *b = &e->l[i];
-        float **parts[] = {&b->x, &b->dx, &b->w, &b->dw, &b->z, &b->dz};
-        size_t sizes[] = {BATCH * b->in, BATCH * b->in, b->in * b->out, b->in * b->out,
-                          BATCH * b->out, BATCH * b->out};
-        for (int k = 0; k < 6; k++) {
-            *parts[k] = p;
-            p += sizes[k];
-        }
-    }
-    return 0;
-}
-
-/* Seconds for steps training steps' products: forward Z = X.W, backward
- * dW += X^T.dZ and (except for the first layer, whose input is data)
- * dX = dZ.W^T, exactly the calls the matmul gate makes (an intermediate's
- * gradient is written by its first contribution, a weight's added to). */
-static double gemm_epoch_run(gemm_epoch *e, size_t steps)
-{
-    double t0 = bench_now();
-    for (size_t s = 0; s < steps; s++) {
-        for (int i = 0; i < e->nlayers; i++) {
-            layer_bufs *b = &e->l[i];
-            ggk_gemm_f32(0, 0, BATCH, b->out, b->in, b->x, b->in, b->w, b->out, 0.0f, b->z, b->out);
-        }
-        for (int i = e->nlayers; i-- > 0;) {
-            layer_bufs *b = &e->l[i];
-            if (i > 0)
-                ggk_gemm_f32(0, 1, BATCH, b->in, b->out, b->dz, b->out, b->w, b->out, 0.0f, b->dx, b->in);
-            ggk_gemm_f32(1, 0, b->in, b->out, BATCH, b->x, b->in, b->dz, b->out, 1.0f, b->dw, b->out);
-        }
-    }
-    return bench_now() - t0;
-}
-
 /* ---- Training ------------------------------------------------------------------ */
 
 /* What the fit callbacks record: allocations after the first step and
@@ -163,7 +96,7 @@ static void on_epoch(void *ctx, const gg_epoch_stats *s)
 /* One epoch of training (watched) and one of products alone, reps times,
  * interleaved so that both see the same machine load; the fastest of each
  * is kept (interference on a shared machine only ever adds time). */
-static int timed_reps(gg_classifier *c, const gg_dataset *train, gemm_epoch *ge, bench_torch *torch,
+static int timed_reps(gg_classifier *c, const gg_dataset *train, bench_products *products, bench_torch *torch,
                       int reps, bench_train_result *res, char *err)
 {
     gg_fit_config cfg = {.epochs = 1, .opt = gg_opt_defaults(GG_OPT_ADAM)};
@@ -185,7 +118,7 @@ static int timed_reps(gg_classifier *c, const gg_dataset *train, gemm_epoch *ge,
         if (gg_classifier_fit(c, train, NULL, &cfg, &cb, NULL, err))
             return -1;
         res->epoch_s = fmin(res->epoch_s, w.seconds);
-        res->gemm_s = fmin(res->gemm_s, gemm_epoch_run(ge, w.steps));
+        res->gemm_s = fmin(res->gemm_s, bench_products_train(products, w.steps));
         res->steps = w.steps;
         if (r == 0)
             res->first_loss = w.loss;
@@ -201,7 +134,7 @@ int bench_train(int quick, int reps, const gg_dataset *train, bench_torch *torch
                 char *err)
 {
     gg_mlp_spec spec;
-    gemm_epoch ge = {0};
+    bench_products products = {0};
     gg_classifier *c = NULL;
     int rc = -1;
     /* Quick mode (CI) trains on one thread: the GEMM's packing workspaces
@@ -216,17 +149,17 @@ int bench_train(int quick, int reps, const gg_dataset *train, bench_torch *torch
     res->samples = train->n;
     if (gg_mlp_spec_parse(model_spec, &spec, err) || !(c = gg_classifier_new(&spec, BATCH, 1, err)))
         goto done;
-    if (gemm_epoch_init(&ge, &spec)) {
+    if (bench_products_init(&products, model_spec, BATCH)) {
         snprintf(err, GG_ERRLEN, "bench: out of memory for the matrix products");
         goto done;
     }
-    rc = timed_reps(c, train, &ge, torch, reps, res, err);
+    rc = timed_reps(c, train, &products, torch, reps, res, err);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     res->peak_rss_bytes = (size_t)ru.ru_maxrss * 1024;
 done:
     gg_set_num_threads(threads);
     gg_classifier_free(c);
-    free(ge.block);
+    bench_products_free(&products);
     return rc;
 }
