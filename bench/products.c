@@ -59,10 +59,11 @@ static void forward(bench_products *p, size_t rows)
     }
 }
 
-/* Backward: dW += X^T.dZ and (except for the first layer, whose input is
- * data) dX = dZ.W^T, exactly the calls the matmul gate makes (an
- * intermediate's gradient is written by its first contribution, a
- * weight's added to). */
+/* Backward: dW = X^T.dZ and (except for the first layer, whose input is
+ * data) dX = dZ.W^T, exactly the calls the matmul gate makes in
+ * gg_classifier_fit's steps: each is its gradient's first contribution (a
+ * weight's gradient is left stale by the previous step's update, not
+ * zeroed), so the product writes it instead of adding to it. */
 static void backward(bench_products *p)
 {
     size_t rows = p->batch;
@@ -70,7 +71,7 @@ static void backward(bench_products *p)
         bench_layer_bufs *b = &p->l[i];
         if (i > 0)
             ggk_gemm_f32(0, 1, rows, b->in, b->out, b->dz, b->out, b->w, b->out, 0.0f, b->dx, b->in);
-        ggk_gemm_f32(1, 0, b->in, b->out, rows, b->x, b->in, b->dz, b->out, 1.0f, b->dw, b->out);
+        ggk_gemm_f32(1, 0, b->in, b->out, rows, b->x, b->in, b->dz, b->out, 0.0f, b->dw, b->out);
     }
 }
 
