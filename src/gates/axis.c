@@ -3,7 +3,8 @@
  * argmax, and softmax / log-softmax along any axis (whose kernels the
  * last-axis softmax gates of tensor.c share). The input is viewed as
  * [outer, len, inner] around the axis (gates.h); arithmetic in double for
- * both dtypes, one element at a time. */
+ * both dtypes, one element at a time (short contiguous f32 lines of
+ * softmax, typed). */
 #include <math.h>
 
 #include "gates/gates.h"
@@ -151,11 +152,34 @@ const ggc_gate ggg_gate_argmax_axis = {
 
 /* ---- softmax_axis, log_softmax_axis -------------------------------------------- */
 
+/* Lines this long or shorter, contiguous in f32 (a classifier's rows of
+ * logits), keep their exponentials on the stack: one exp per element. */
+#define SHORT_LINE 64
+
+/* Softmax of n contiguous f32 values (x into y), with the arithmetic of the
+ * general loop below. */
+static void softmax_short_f32(const float *x, float *y, size_t n, bool take_log)
+{
+    double e[SHORT_LINE], mx = -INFINITY, s = 0;
+    for (size_t l = 0; l < n; l++)
+        mx = fmax(mx, x[l]);
+    for (size_t l = 0; l < n; l++)
+        s += e[l] = exp(x[l] - mx);
+    double log_s = log(s);
+    for (size_t l = 0; l < n; l++)
+        y[l] = (float)(take_log ? (x[l] - mx) - log_s : e[l] / s);
+}
+
 void ggg_softmax_lines(gg_node *z, ggg_axis_view v, bool take_log)
 {
     const gg_node *a = z->in[0];
     const void *x = ggc_val((gg_node *)a);
     void *y = ggc_val(z);
+    if (v.inner == 1 && v.len <= SHORT_LINE && a->dtype == GG_F32 && z->dtype == GG_F32) {
+        for (size_t o = 0; o < v.outer; o++)
+            softmax_short_f32((const float *)x + o * v.len, (float *)y + o * v.len, v.len, take_log);
+        return;
+    }
     for (size_t o = 0; o < v.outer; o++)
         for (size_t i = 0; i < v.inner; i++) {
             double mx = -INFINITY;
