@@ -4,7 +4,6 @@
  * process, with the heap allocations per step and the peak RSS. */
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 
 #include "bench.h"
