@@ -156,8 +156,9 @@ const ggc_gate ggg_gate_argmax_axis = {
  * logits), keep their exponentials on the stack: one exp per element. */
 #define SHORT_LINE 64
 
-/* Softmax of n contiguous f32 values (x into y), with the arithmetic of the
- * general loop below. */
+/* Softmax of n contiguous f32 values (x into y), in double like the
+ * general loop below; the softmax divides each exponential by the sum
+ * where that loop takes exp(d - log s), so the last bits may differ. */
 static void softmax_short_f32(const float *x, float *y, size_t n, bool take_log)
 {
     double e[SHORT_LINE], mx = -INFINITY, s = 0;
