@@ -210,6 +210,54 @@ static void dropout_modes(void **state)
 
 /* ---- Losses ---------------------------------------------------------------------- */
 
+/* The loss and gradient of rows x classes logits against long double:
+ * rows in blocks (short rows), one at a time in pieces (past 2048
+ * classes), a row ignored. */
+static void softmax_ce_against_long_double(size_t rows, size_t classes)
+{
+    gg_graph *g = gg_graph_new();
+    double *lv = malloc(rows * classes * sizeof *lv), *yv = malloc(rows * sizeof *yv);
+    assert_true(lv && yv);
+    for (size_t k = 0; k < rows * classes; k++)
+        lv[k] = 6 * sin(0.7 * (double)k) + 0.01 * (double)(k % 97);
+    for (size_t r = 0; r < rows; r++)
+        yv[r] = r % 5 == 2 ? -1 : (double)(classes - 1 - (r * 31) % classes);
+    gg_node *logits = gg_tensor(g, GG_F64, 2, (int64_t[]){(int64_t)rows, (int64_t)classes}, lv);
+    gg_node *y = gg_input(g, GG_F64, 1, (int64_t[]){(int64_t)rows}, yv);
+    gg_node *loss = gg_softmax_cross_entropy(g, logits, y);
+    assert_int_equal(gg_backward(g, loss), 0);
+    long double total = 0;
+    size_t counted = 0;
+    for (size_t r = 0; r < rows; r++)
+        counted += yv[r] >= 0;
+    for (size_t r = 0; r < rows; r++) {
+        const double *x = lv + r * classes;
+        long double mx = x[0], s = 0;
+        for (size_t j = 1; j < classes; j++)
+            mx = fmaxl(mx, x[j]);
+        for (size_t j = 0; j < classes; j++)
+            s += expl(x[j] - mx);
+        for (size_t j = 0; j < classes; j++) {
+            long double want = yv[r] < 0 ? 0 : (expl(x[j] - mx) / s - (j == (size_t)yv[r])) / counted;
+            assert_near(gg_grad_at(logits, r * classes + j), (double)want, 1e-14);
+        }
+        if (yv[r] >= 0)
+            total += mx + logl(s) - x[(size_t)yv[r]];
+    }
+    assert_near(gg_value(loss), (double)(total / counted), 1e-12);
+    gg_graph_free(g);
+    free(lv);
+    free(yv);
+}
+
+static void softmax_ce_short_and_long_rows(void **state)
+{
+    (void)state;
+    const size_t shapes[][2] = {{300, 1}, {300, 10}, {7, 2048}, {4, 2049}, {3, 5000}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        softmax_ce_against_long_double(shapes[i][0], shapes[i][1]);
+}
+
 static void softmax_ce_values_and_gradient(void **state)
 {
     (void)state;
@@ -984,6 +1032,7 @@ int main(void)
         cmocka_unit_test(init_is_seeded),
         cmocka_unit_test(dropout_modes),
         cmocka_unit_test(softmax_ce_values_and_gradient),
+        cmocka_unit_test(softmax_ce_short_and_long_rows),
         cmocka_unit_test(bce_values_and_gradient),
         cmocka_unit_test(squared_losses),
         cmocka_unit_test(accuracy_metric),

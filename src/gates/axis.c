@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "gates/gates.h"
+#include "kernels/kernels.h"
 
 /* Element l of the line (o, i) of the view, and the output element of the
  * line when the axis is reduced. */
@@ -153,22 +154,37 @@ const ggc_gate ggg_gate_argmax_axis = {
 /* ---- softmax_axis, log_softmax_axis -------------------------------------------- */
 
 /* Lines this long or shorter, contiguous in f32 (a classifier's rows of
- * logits), keep their exponentials on the stack: one exp per element. */
+ * logits), are taken a block at a time: the block's exponentials in one
+ * vectorized call, kept on the stack. */
 #define SHORT_LINE 64
+#define SHORT_BLOCK 2048
 
-/* Softmax of n contiguous f32 values (x into y), in double like the
- * general loop below; the softmax divides each exponential by the sum
- * where that loop takes exp(d - log s), so the last bits may differ. */
-static void softmax_short_f32(const float *x, float *y, size_t n, bool take_log)
+/* Softmax of lines [0, nl) of len contiguous f32 values (x into y; nl *
+ * len <= SHORT_BLOCK), in double like the general loop below; the softmax
+ * divides each exponential by the sum where that loop takes exp(d - log
+ * s), so the last bits may differ. */
+static void softmax_short_f32(const float *x, float *y, size_t nl, size_t len, bool take_log)
 {
-    double e[SHORT_LINE], mx = -INFINITY, s = 0;
-    for (size_t l = 0; l < n; l++)
-        mx = fmax(mx, x[l]);
-    for (size_t l = 0; l < n; l++)
-        s += e[l] = exp(x[l] - mx);
-    double log_s = log(s);
-    for (size_t l = 0; l < n; l++)
-        y[l] = (float)(take_log ? (x[l] - mx) - log_s : e[l] / s);
+    double e[SHORT_BLOCK], mx[SHORT_BLOCK];
+    for (size_t o = 0; o < nl; o++) {
+        const float *xo = x + o * len;
+        double m = -INFINITY;
+        for (size_t l = 0; l < len; l++)
+            m = fmax(m, xo[l]);
+        for (size_t l = 0; l < len; l++)
+            e[o * len + l] = xo[l] - m;
+        mx[o] = m;
+    }
+    ggk_exp_f64(e, e, nl * len);
+    for (size_t o = 0; o < nl; o++) {
+        const double *eo = e + o * len;
+        double s = 0;
+        for (size_t l = 0; l < len; l++)
+            s += eo[l];
+        double log_s = log(s);
+        for (size_t l = 0; l < len; l++)
+            y[o * len + l] = (float)(take_log ? (x[o * len + l] - mx[o]) - log_s : eo[l] / s);
+    }
 }
 
 void ggg_softmax_lines(gg_node *z, ggg_axis_view v, bool take_log)
@@ -177,8 +193,11 @@ void ggg_softmax_lines(gg_node *z, ggg_axis_view v, bool take_log)
     const void *x = ggc_val((gg_node *)a);
     void *y = ggc_val(z);
     if (v.inner == 1 && v.len <= SHORT_LINE && a->dtype == GG_F32 && z->dtype == GG_F32) {
-        for (size_t o = 0; o < v.outer; o++)
-            softmax_short_f32((const float *)x + o * v.len, (float *)y + o * v.len, v.len, take_log);
+        size_t per = SHORT_BLOCK / v.len;
+        for (size_t o = 0; o < v.outer; o += per) {
+            size_t nl = v.outer - o < per ? v.outer - o : per;
+            softmax_short_f32((const float *)x + o * v.len, (float *)y + o * v.len, nl, v.len, take_log);
+        }
         return;
     }
     for (size_t o = 0; o < v.outer; o++)

@@ -4,6 +4,7 @@
  * (log-sum-exp with the row maximum taken out) and its backward is the
  * short closed form. Arithmetic in double for both dtypes. */
 #include <math.h>
+#include <string.h>
 
 #include "gates/gates.h"
 #include "gategrad/threads.h"
@@ -45,49 +46,90 @@ static long row_label(const gg_node *y, size_t r, size_t classes)
     return (long)v;
 }
 
-/* Rows that fit this buffer take one exp per element in the backward. */
-#define SCE_ROW_BUF 64
-
 /* fmax's answer (a NaN never wins), without its call. */
 static inline double row_max(double mx, double v) { return v > mx ? v : mx; }
 
-/* A row of logits, typed for f32 and f64 (the arithmetic in double for
- * both): its log-sum-exp with the maximum taken out, and the backward's
- * g += scale * (softmax(x) - onehot(lab)). */
-#define SCE_ROWS(T)                                                                  \
-    static double row_lse_##T(const T *x, size_t len)                                \
-    {                                                                                \
-        double mx = -INFINITY, s = 0;                                                \
-        for (size_t j = 0; j < len; j++)                                             \
-            mx = row_max(mx, (double)x[j]);                                          \
-        for (size_t j = 0; j < len; j++)                                             \
-            s += exp((double)x[j] - mx);                                             \
-        return mx + log(s);                                                          \
-    }                                                                                \
-    static void row_grad_##T(const T *x, T *g, size_t len, long lab, double scale)   \
-    {                                                                                \
-        if (len > SCE_ROW_BUF) {                                                     \
-            double lse = row_lse_##T(x, len);                                        \
-            for (size_t j = 0; j < len; j++)                                         \
-                g[j] += (T)(scale * (exp((double)x[j] - lse) - ((long)j == lab)));   \
-            return;                                                                  \
-        }                                                                            \
-        double e[SCE_ROW_BUF], mx = -INFINITY, s = 0;                                \
-        for (size_t j = 0; j < len; j++)                                             \
-            mx = row_max(mx, (double)x[j]);                                          \
-        for (size_t j = 0; j < len; j++)                                             \
-            s += e[j] = exp((double)x[j] - mx);                                      \
-        for (size_t j = 0; j < len; j++)                                             \
-            g[j] += (T)(scale * (e[j] / s - ((long)j == lab)));                      \
-    }
-SCE_ROWS(float)
-SCE_ROWS(double)
+/* Exponentials a pass keeps on the stack (doubles): rows up to this long
+ * are taken a block of rows at a time, every exponential of the block in
+ * one vectorized call; longer rows a piece at a time. */
+#define SCE_BUF 2048
+/* Rows of a block at most (the per-row maxima and sums on the stack). */
+#define SCE_BLOCK_ROWS 256
 
-static double row_lse(const gg_node *x, size_t off, size_t len)
+/* d[i] = logits[off + i] as a double, i < len. */
+static void load_logits(const gg_node *x, size_t off, size_t len, double *d)
 {
     const void *p = ggc_val((gg_node *)x);
-    return x->dtype == GG_F64 ? row_lse_double((const double *)p + off, len)
-                              : row_lse_float((const float *)p + off, len);
+    if (x->dtype == GG_F64) {
+        memcpy(d, (const double *)p + off, len * sizeof *d);
+        return;
+    }
+    const float *f = (const float *)p + off;
+    for (size_t i = 0; i < len; i++)
+        d[i] = f[i];
+}
+
+/* Rows [r, r + nr) of the logits, len each (nr * len <= SCE_BUF): e gets
+ * exp(x - the row's maximum), mx each row's maximum and s each row's sum of
+ * those exponentials, added in order. */
+static void exp_block(const gg_node *x, size_t r, size_t nr, size_t len, double *e, double *mx,
+                      double *s)
+{
+    load_logits(x, r * len, nr * len, e);
+    for (size_t i = 0; i < nr; i++) {
+        double *row = e + i * len, m = -INFINITY;
+        for (size_t k = 0; k < len; k++)
+            m = row_max(m, row[k]);
+        for (size_t k = 0; k < len; k++)
+            row[k] -= m;
+        mx[i] = m;
+    }
+    ggk_exp_f64(e, e, nr * len);
+    for (size_t i = 0; i < nr; i++) {
+        double t = 0;
+        for (size_t k = 0; k < len; k++)
+            t += e[i * len + k];
+        s[i] = t;
+    }
+}
+
+/* A row longer than SCE_BUF: its maximum, then its log-sum-exp. */
+static double long_row_lse(const gg_node *x, size_t off, size_t len, double *buf)
+{
+    double mx = -INFINITY, s = 0;
+    for (size_t k0 = 0; k0 < len; k0 += SCE_BUF) {
+        size_t n = len - k0 < SCE_BUF ? len - k0 : SCE_BUF;
+        load_logits(x, off + k0, n, buf);
+        for (size_t k = 0; k < n; k++)
+            mx = row_max(mx, buf[k]);
+    }
+    for (size_t k0 = 0; k0 < len; k0 += SCE_BUF) {
+        size_t n = len - k0 < SCE_BUF ? len - k0 : SCE_BUF;
+        load_logits(x, off + k0, n, buf);
+        for (size_t k = 0; k < n; k++)
+            buf[k] -= mx;
+        ggk_exp_f64(buf, buf, n);
+        for (size_t k = 0; k < n; k++)
+            s += buf[k];
+    }
+    return mx + log(s);
+}
+
+/* The backward's g[off + k] += scale * (e[k] / s - onehot(lab)[first + k]),
+ * k < n: the softmax of a row from its exponentials and their sum. */
+static void add_row_grad(gg_node *x, size_t off, const double *e, size_t n, double s, long lab,
+                         size_t first, double scale)
+{
+    void *g = ggc_grad(x);
+    if (x->dtype == GG_F64) {
+        double *gd = (double *)g + off;
+        for (size_t k = 0; k < n; k++)
+            gd[k] += scale * (e[k] / s - ((long)(first + k) == lab));
+    } else {
+        float *gf = (float *)g + off;
+        for (size_t k = 0; k < n; k++)
+            gf[k] += (float)(scale * (e[k] / s - ((long)(first + k) == lab)));
+    }
 }
 
 static size_t sce_counted(const gg_node *z)
@@ -101,9 +143,9 @@ static size_t sce_counted(const gg_node *z)
 
 /* Rows per pass of the forward's buffer of row losses. */
 #define SCE_CHUNK 512
-/* Row work (an exp per element, a log per row) worth sharing out among the
- * threads from this many elements on. */
-#define SCE_PAR_MIN 1024
+/* Elements from which the rows are shared out among the threads: below,
+ * the hand-off costs more than the rows' vectorized exponentials. */
+#define SCE_PAR_MIN 8192
 
 /* A share of rows of the gate: the forward's losses of rows [first, first
  * + rows) into loss (the threads split them, and one thread sums them in
@@ -129,28 +171,59 @@ static void sce_run(ggk_task_fn task, sce_job *j, size_t classes)
     ggk_parallel_run(task, j, j->rows * classes >= SCE_PAR_MIN ? gg_num_threads() : 1);
 }
 
-/* Runs row(j, x, r, label of r) over thread tid's rows of the job. */
-typedef void (*sce_row_fn)(const sce_job *j, gg_node *x, size_t r, long lab);
+/* What a job does with a block of rows [r, r + nr) whose exponentials are
+ * in e (row i at e + i * classes), with each row's maximum and sum. */
+typedef void (*sce_block_fn)(const sce_job *j, size_t r, size_t nr, const double *e,
+                             const double *mx, const double *s);
+/* And with one row longer than SCE_BUF (buf: SCE_BUF doubles to use). */
+typedef void (*sce_long_row_fn)(const sce_job *j, size_t r, double *buf);
 
-static void sce_each_row(void *arg, int tid, int nthreads, sce_row_fn row)
+/* Runs block (or long_row) over thread tid's rows of the job. */
+static void sce_each_block(void *arg, int tid, int nthreads, sce_block_fn block,
+                           sce_long_row_fn long_row)
 {
     const sce_job *j = arg;
     size_t lo, hi, classes = sce_view(j->z).classes;
     sce_part(j, tid, nthreads, &lo, &hi);
-    for (size_t r = lo; r < hi; r++)
-        row(j, j->z->in[0], r, row_label(j->z->in[1], r, classes));
+    double e[SCE_BUF], mx[SCE_BLOCK_ROWS], s[SCE_BLOCK_ROWS];
+    if (classes > SCE_BUF) {
+        for (size_t r = lo; r < hi; r++)
+            long_row(j, r, e);
+        return;
+    }
+    size_t per = SCE_BUF / classes < SCE_BLOCK_ROWS ? SCE_BUF / classes : SCE_BLOCK_ROWS;
+    for (size_t r = lo; r < hi; r += per) {
+        size_t nr = hi - r < per ? hi - r : per;
+        exp_block(j->z->in[0], r, nr, classes, e, mx, s);
+        block(j, r, nr, e, mx, s);
+    }
 }
 
-static void sce_loss_row(const sce_job *j, gg_node *x, size_t r, long lab)
+static double row_loss(const gg_node *z, size_t r, double lse, size_t classes)
 {
-    size_t classes = sce_view(j->z).classes, off = r * classes;
-    j->loss[r - j->first] =
-        lab < 0 ? 0 : row_lse(x, off, classes) - ggb_get(x->dtype, ggc_val(x), off + (size_t)lab);
+    const gg_node *x = z->in[0];
+    long lab = row_label(z->in[1], r, classes);
+    return lab < 0 ? 0 : lse - ggb_get(x->dtype, ggc_val((gg_node *)x), r * classes + (size_t)lab);
+}
+
+static void sce_loss_block(const sce_job *j, size_t r, size_t nr, const double *e, const double *mx,
+                           const double *s)
+{
+    (void)e;
+    size_t classes = sce_view(j->z).classes;
+    for (size_t i = 0; i < nr; i++)
+        j->loss[r + i - j->first] = row_loss(j->z, r + i, mx[i] + log(s[i]), classes);
+}
+
+static void sce_loss_long_row(const sce_job *j, size_t r, double *buf)
+{
+    size_t classes = sce_view(j->z).classes;
+    j->loss[r - j->first] = row_loss(j->z, r, long_row_lse(j->z->in[0], r * classes, classes, buf), classes);
 }
 
 static void sce_loss_task(void *arg, int tid, int nthreads)
 {
-    sce_each_row(arg, tid, nthreads, sce_loss_row);
+    sce_each_block(arg, tid, nthreads, sce_loss_block, sce_loss_long_row);
 }
 
 static void sce_forward(gg_node *z)
@@ -173,20 +246,40 @@ static void sce_forward(gg_node *z)
     ggb_put(z->dtype, ggc_val(z), 0, n ? total / (double)n : 0.0);
 }
 
-static void sce_grad_row(const sce_job *j, gg_node *x, size_t r, long lab)
+static void sce_grad_block(const sce_job *j, size_t r, size_t nr, const double *e, const double *mx,
+                           const double *s)
 {
+    (void)mx;
+    size_t classes = sce_view(j->z).classes;
+    for (size_t i = 0; i < nr; i++) {
+        long lab = row_label(j->z->in[1], r + i, classes);
+        if (lab >= 0)
+            add_row_grad(j->z->in[0], (r + i) * classes, e + i * classes, classes, s[i], lab, 0, j->scale);
+    }
+}
+
+/* A long row's softmax is exp(x - lse), taken a piece at a time. */
+static void sce_grad_long_row(const sce_job *j, size_t r, double *buf)
+{
+    gg_node *x = j->z->in[0];
+    size_t classes = sce_view(j->z).classes, off = r * classes;
+    long lab = row_label(j->z->in[1], r, classes);
     if (lab < 0)
         return;
-    size_t classes = sce_view(j->z).classes, off = r * classes;
-    if (x->dtype == GG_F64)
-        row_grad_double((const double *)ggc_val(x) + off, (double *)ggc_grad(x) + off, classes, lab, j->scale);
-    else
-        row_grad_float((const float *)ggc_val(x) + off, (float *)ggc_grad(x) + off, classes, lab, j->scale);
+    double lse = long_row_lse(x, off, classes, buf);
+    for (size_t k0 = 0; k0 < classes; k0 += SCE_BUF) {
+        size_t n = classes - k0 < SCE_BUF ? classes - k0 : SCE_BUF;
+        load_logits(x, off + k0, n, buf);
+        for (size_t k = 0; k < n; k++)
+            buf[k] -= lse;
+        ggk_exp_f64(buf, buf, n);
+        add_row_grad(x, off + k0, buf, n, 1.0, lab, k0, j->scale);
+    }
 }
 
 static void sce_grad_task(void *arg, int tid, int nthreads)
 {
-    sce_each_row(arg, tid, nthreads, sce_grad_row);
+    sce_each_block(arg, tid, nthreads, sce_grad_block, sce_grad_long_row);
 }
 
 static void sce_backward(gg_node *z)

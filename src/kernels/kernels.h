@@ -107,6 +107,12 @@ void ggk_threads_shutdown(void);
 #define GGK_VEC_OUTLINE GGK_VEC __attribute__((noinline))
 #endif
 
+/* y[i] = e^x[i] for i < n (y may be x): within 2 ulp of the exact value,
+ * 0 below the subnormals, inf past DBL_MAX, NaN for NaN; the same bits on
+ * every CPU, unlike libm's exp against its vector variants
+ * (kernels/exp.c). */
+void ggk_exp_f64(const double *x, double *y, size_t n);
+
 /* ==== GEMM ================================================================== */
 /* The matrix product every matmul goes through. Row-major storage throughout.
  *
