@@ -93,6 +93,19 @@ static void exp_block(const gg_node *x, size_t r, size_t nr, size_t len, double 
     }
 }
 
+/* The piece of a long row from k0 on (SCE_BUF at most, returned): buf[k] =
+ * exp(x[off + k0 + k] - shift). */
+static size_t shifted_exp_piece(const gg_node *x, size_t off, size_t len, size_t k0, double shift,
+                                double *buf)
+{
+    size_t n = len - k0 < SCE_BUF ? len - k0 : SCE_BUF;
+    load_logits(x, off + k0, n, buf);
+    for (size_t k = 0; k < n; k++)
+        buf[k] -= shift;
+    ggk_exp_f64(buf, buf, n);
+    return n;
+}
+
 /* A row longer than SCE_BUF: its maximum, then its log-sum-exp. */
 static double long_row_lse(const gg_node *x, size_t off, size_t len, double *buf)
 {
@@ -104,11 +117,7 @@ static double long_row_lse(const gg_node *x, size_t off, size_t len, double *buf
             mx = row_max(mx, buf[k]);
     }
     for (size_t k0 = 0; k0 < len; k0 += SCE_BUF) {
-        size_t n = len - k0 < SCE_BUF ? len - k0 : SCE_BUF;
-        load_logits(x, off + k0, n, buf);
-        for (size_t k = 0; k < n; k++)
-            buf[k] -= mx;
-        ggk_exp_f64(buf, buf, n);
+        size_t n = shifted_exp_piece(x, off, len, k0, mx, buf);
         for (size_t k = 0; k < n; k++)
             s += buf[k];
     }
@@ -268,11 +277,7 @@ static void sce_grad_long_row(const sce_job *j, size_t r, double *buf)
         return;
     double lse = long_row_lse(x, off, classes, buf);
     for (size_t k0 = 0; k0 < classes; k0 += SCE_BUF) {
-        size_t n = classes - k0 < SCE_BUF ? classes - k0 : SCE_BUF;
-        load_logits(x, off + k0, n, buf);
-        for (size_t k = 0; k < n; k++)
-            buf[k] -= lse;
-        ggk_exp_f64(buf, buf, n);
+        size_t n = shifted_exp_piece(x, off, classes, k0, lse, buf);
         add_row_grad(x, off + k0, buf, n, 1.0, lab, k0, j->scale);
     }
 }
