@@ -8,8 +8,8 @@
  * remainder under 2^-55 of the result), and 2^k written into the exponent
  * bits, in two factors where 2^k itself is not a normal double (results
  * past the overflow and into the subnormals then round once, as libm's
- * do). Within 2 ulp of e^x everywhere (the tests compare it with the
- * long double expl); NaN gives NaN, -inf 0 and +inf inf.
+ * do). Within 1 ulp of e^x (the tests check samples against the long
+ * double expl); NaN gives NaN, -inf 0 and +inf inf.
  *
  * Only exactly rounded operations, lane by lane, and no contraction into
  * FMAs (ISO C mode): the vectorized clone and the baseline one, and so

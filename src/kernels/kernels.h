@@ -107,7 +107,7 @@ void ggk_threads_shutdown(void);
 #define GGK_VEC_OUTLINE GGK_VEC __attribute__((noinline))
 #endif
 
-/* y[i] = e^x[i] for i < n (y may be x): within 2 ulp of the exact value,
+/* y[i] = e^x[i] for i < n (y may be x): within 1 ulp of the exact value,
  * 0 below the subnormals, inf past DBL_MAX, NaN for NaN; the same bits on
  * every CPU, unlike libm's exp against its vector variants
  * (kernels/exp.c). */
