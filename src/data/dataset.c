@@ -166,20 +166,30 @@ static inline __attribute__((always_inline)) void prefetch_sample(const gg_datas
         __builtin_prefetch(row_at + off);
 }
 
-/* One batch's gather: samples perm[0 .. m) into rows of x and y. */
+/* One batch's gather: samples perm[0 .. m) into rows of x and y; then the
+ * next batch's samples, perm[m .. m + next), are asked for, so that their
+ * misses are served while the step computes. */
 typedef struct gather_job {
     const gg_dataset *data;
     const uint32_t *perm;
-    size_t m;
+    size_t m, next;
     float *x;
     int32_t *y;
 } gather_job;
 
-/* Thread tid's share of the gather: a contiguous run of the batch. */
+/* Thread tid's contiguous run [*lo, *hi) of m samples. */
+static void share_of(size_t m, int tid, int nthreads, size_t *lo, size_t *hi)
+{
+    *lo = m * (size_t)tid / (size_t)nthreads;
+    *hi = m * (size_t)(tid + 1) / (size_t)nthreads;
+}
+
+/* Thread tid's share of the gather, and of the next batch's requests. */
 static void gather_part(void *arg, int tid, int nthreads)
 {
     const gather_job *j = arg;
-    size_t lo = j->m * (size_t)tid / (size_t)nthreads, hi = j->m * (size_t)(tid + 1) / (size_t)nthreads;
+    size_t lo, hi;
+    share_of(j->m, tid, nthreads, &lo, &hi);
     for (size_t i = lo; i < hi; i++) {
         size_t k = j->perm[i];
         if (i + PREFETCH_AHEAD < hi)
@@ -189,6 +199,9 @@ static void gather_part(void *arg, int tid, int nthreads)
         if (j->y)
             j->y[i] = j->data->y[k];
     }
+    share_of(j->next, tid, nthreads, &lo, &hi);
+    for (size_t i = lo; i < hi; i++)
+        prefetch_sample(j->data, j->perm[j->m + i], j->x != NULL);
 }
 
 size_t gg_batcher_next(gg_batcher *b, float *x_out, int32_t *y_out)
@@ -202,7 +215,8 @@ size_t gg_batcher_next(gg_batcher *b, float *x_out, int32_t *y_out)
         return 0;
     }
     size_t m = n - b->pos < b->batch ? n - b->pos : b->batch;
-    gather_job job = {b->data, b->perm + b->pos, m, x_out, y_out};
+    size_t after = n - b->pos - m;
+    gather_job job = {b->data, b->perm + b->pos, m, after < b->batch ? after : b->batch, x_out, y_out};
     int threads = x_out && m * b->data->dim >= GATHER_PARALLEL_MIN ? gg_num_threads() : 1;
     ggk_parallel_run(gather_part, &job, threads);
     b->pos += m;
