@@ -633,6 +633,31 @@ static void truncate_and_rebuild(void **state)
     gg_graph_free(g);
 }
 
+/* A truncation that keeps a node a backward pass wrote a gradient into:
+ * the next pass clears that gradient before adding to it; one that keeps
+ * only leaves leaves nothing for the next pass to clear. */
+static void truncate_keeps_a_written_gradient(void **state)
+{
+    (void)state;
+    gg_graph *g = gg_graph_new();
+    gg_node *x = gg_scalar(g, 2.0);
+    gg_node *h = gg_mul(g, x, x);
+    assert_int_equal(gg_backward(g, gg_mul(g, h, gg_const(g, 3.0))), 0);
+    assert_true(gg_grad(h) == 3.0 && gg_grad(x) == 12.0);
+
+    assert_int_equal(gg_graph_truncate(g, 2), 0); /* x and h stay */
+    assert_int_equal(gg_backward(g, gg_mul(g, h, gg_const(g, 5.0))), 0);
+    assert_true(gg_grad(h) == 5.0);          /* not 3 + 5 */
+    assert_true(gg_grad(x) == 12.0 + 20.0); /* a leaf accumulates */
+
+    assert_int_equal(gg_graph_truncate(g, 1), 0); /* x alone */
+    gg_zero_grad(g);
+    h = gg_mul(g, x, x);
+    assert_int_equal(gg_backward(g, gg_add(g, h, x)), 0);
+    assert_true(gg_grad(h) == 1.0 && gg_grad(x) == 5.0);
+    gg_graph_free(g);
+}
+
 /* A backward pass runs no gate the root cannot reach: here log(x - x) =
  * -inf, whose gate would give x 0 * (1 / 0) = NaN. Recorded before the
  * root and read by nothing, it keeps the first pass off its path that
@@ -786,6 +811,7 @@ int main(void)
         cmocka_unit_test(labels),
         cmocka_unit_test(shape_queries),
         cmocka_unit_test(truncate_and_rebuild),
+        cmocka_unit_test(truncate_keeps_a_written_gradient),
         cmocka_unit_test(backward_runs_only_what_the_root_reaches),
         cmocka_unit_test(zero_grad_lazy_reads_zero_and_is_overwritten),
         cmocka_unit_test(zero_upstream_skips_change_nothing),

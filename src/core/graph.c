@@ -147,6 +147,8 @@ int gg_graph_truncate(gg_graph *g, size_t n)
         g->nvars--;
     if (g->dirty_end > n)
         g->dirty_end = n;
+    if (g->dirty_end == 0) /* what a backward pass wrote is gone with the nodes */
+        g->grads_dirty = false;
     if (g->order_root && g->order_root->id >= n) {
         g->order_root = NULL;
         g->order_len = 0;
@@ -720,7 +722,9 @@ static void clear_intermediate(gg_graph *g, gg_node *n)
 }
 
 /* Intermediate gradients are cleared before a pass only when an earlier
- * pass may have left something in them: freshly recorded nodes start at 0. */
+ * pass may have left something in them, and only below dirty_end: freshly
+ * recorded nodes start at 0 (a graph rebuilt after a truncation is swept
+ * no further than the nodes it kept). */
 static void clear_intermediate_grads(gg_graph *g, gg_node *root)
 {
     if (!g->grads_dirty)
@@ -730,7 +734,8 @@ static void clear_intermediate_grads(gg_graph *g, gg_node *root)
             clear_intermediate(g, g->order[i]);
         return;
     }
-    for (size_t id = 0; id <= root->id; id++)
+    size_t end = (size_t)root->id + 1 < g->dirty_end ? (size_t)root->id + 1 : g->dirty_end;
+    for (size_t id = 0; id < end; id++)
         clear_intermediate(g, ggc_node(g, id));
 }
 
