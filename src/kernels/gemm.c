@@ -20,6 +20,13 @@
  * a kc-deep slice is 384 floats / 192 doubles; the A block is MB rows and
  * the B block NB columns of it (about 1.4 MB + 0.75 MB for f32). */
 #define KC_BYTES 1536
+/* K up to this (784 floats: a Fashion-MNIST image) is one slice when all
+ * of op(B) is at most ONE_SLICE_B_BYTES (a layer of a few hundred units):
+ * every tile of C is then stored once instead of stored and added to
+ * again, which saves more than the A panel, now past L1, costs; a wider B
+ * keeps the slices that hold its packed block in L2. */
+#define ONE_SLICE_BYTES 3136
+#define ONE_SLICE_B_BYTES (1u << 20)
 #define MB_TARGET 960
 #define NB_TARGET 512
 /* op(A) up to this size is read in place rather than packed (a
@@ -218,11 +225,16 @@ int ggk_gemm_force_path(const char *name)
 
 /* ---- planning ---- */
 
-/* K slice depth: at most kmax, K split evenly (a short last slice wastes a
- * pass over C), rounded up to a multiple of 8. Depends on K only. */
-static size_t pick_kc(size_t K, size_t kmax)
+/* K slice depth for elements of esize bytes: all of K when K and op(B)
+ * (K x N) are small enough (above), else at most KC_BYTES, K split evenly
+ * (a short last slice wastes a pass over C); rounded up to a multiple of
+ * 8. Depends on the product's shape alone, never on how its operands are
+ * laid out or shared among threads, so that those never change a bit. */
+static size_t pick_kc(size_t K, size_t N, size_t esize)
 {
-    size_t slices = (K + kmax - 1) / kmax;
+    if (K * esize <= ONE_SLICE_BYTES && K * N * esize <= ONE_SLICE_B_BYTES)
+        return (K + 7) / 8 * 8;
+    size_t kmax = KC_BYTES / esize, slices = (K + kmax - 1) / kmax;
     size_t kc = (K + slices - 1) / slices;
     kc = (kc + 7) / 8 * 8;
     return kc < kmax ? kc : kmax;
@@ -337,7 +349,7 @@ static bool narrow_t_f32(const ggk_gemm_path *path, int transa, int transb, size
 {
     if (!path->narrow_t32 || transb || N >= 16 || (!transa && (!path->pack_trans32 || N > NT_PACKED_MAX_N)))
         return false;
-    narrow_t_job j = {path->narrow_t32, path->pack_trans32, M, N, K, pick_kc(K, KC_BYTES / sizeof(float)),
+    narrow_t_job j = {path->narrow_t32, path->pack_trans32, M, N, K, pick_kc(K, N, sizeof(float)),
                       lda, ldb, ldc, A, B, C, transa != 0, beta != 0};
     /* With no packing to share out, threads pay off on far smaller products;
      * op(A) = A's packing, done by each thread for its rows, is the cost. */
