@@ -127,6 +127,7 @@ typedef struct bench_predict_result {
     size_t samples, batch;
     double ours_s, torch_s;  /* fastest seconds over all samples; torch NAN without it */
     double products_s;       /* fastest seconds of the forward's matrix products alone */
+    double flops;            /* multiply-adds x 2 of those products over all samples */
     double prob_sum_error;   /* |sum of every probability - samples| / samples */
 } bench_predict_result;
 

@@ -25,7 +25,8 @@ static const char usage[] =
     "             batch 256, against the step's matrix products alone and PyTorch's step\n"
     "  inference  samples/s of gg_classifier_predict over the test images (batch 256),\n"
     "             against its matrix products alone and PyTorch's eval mode\n"
-    "             (the products alone against PyTorch: the best ratio any overhead allows)\n"
+    "             (the products alone against PyTorch: the best ratio any overhead allows),\n"
+    "             and the GFLOP/s of our products beside those of PyTorch's whole pass\n"
     "  PyTorch    bench/pytorch_epoch.py (its copy beside this program) --serve under\n"
     "             /usr/bin/python3 with Debian's OpenMP OpenBLAS (python3-torch,\n"
     "             libopenblas0-openmp: sh tools/setup.sh --bench), the same thread count,\n"
@@ -184,6 +185,10 @@ static void print_predict(const bench_predict_result *p)
            ours / theirs);
     printf("%-28s %12.0f   %-22s %7.0f %6.2fx   (the ceiling: all but the products free)\n",
            "GEMM alone, samples/s", gemm, "PyTorch eval mode", theirs, gemm / theirs);
+    double gflop = 1e-9 * p->flops;
+    printf("%-28s %12.1f   %-22s %7.1f          (2x its rate takes %.0f; the peak is the GEMM table's)\n",
+           "GEMM alone, GFLOP/s", gflop / p->products_s, "PyTorch pass, GFLOP/s", gflop / p->torch_s,
+           2 * gflop / p->torch_s);
 }
 
 static void print_scalar_shape(const char *what, const bench_scalar_shape *s, double n)
@@ -273,9 +278,10 @@ static void print_json(const bench_all *b)
                "\"gemm_seconds\": %s, \"torch_seconds\": %s, \"gflop_per_step\": %.3f}", i ? ", " : "",
                b->scale[i].model, b->scale[i].batch, b->scale[i].steps, jnum(b->scale[i].ours_s, j1),
                jnum(b->scale[i].products_s, j3), jnum(b->scale[i].torch_s, j2), 1e-9 * b->scale[i].flops_per_step);
-    printf("], \"predict\": {\"samples\": %zu, \"seconds\": %s, \"gemm_seconds\": %s, \"torch_seconds\": %s}, ",
+    printf("], \"predict\": {\"samples\": %zu, \"seconds\": %s, \"gemm_seconds\": %s, \"torch_seconds\": %s, "
+           "\"gflop\": %.3f}, ",
            b->predict.samples, jnum(b->predict.ours_s, j1), jnum(b->predict.products_s, j3),
-           jnum(b->predict.torch_s, j2));
+           jnum(b->predict.torch_s, j2), 1e-9 * b->predict.flops);
     printf("\"ok\": %s%s%s%s}\n", b->failed ? "false" : "true", b->failed ? ", \"failed\": \"" : "",
            b->failed ? b->failed : "", b->failed ? "\"" : "");
 }

@@ -21,6 +21,15 @@ static double step_flops(const gg_mlp_spec *s, size_t batch)
     return 2.0 * macs * (double)batch;
 }
 
+/* Multiply-adds x 2 of one forward pass over samples rows. */
+static double pass_flops(const gg_mlp_spec *s, size_t samples)
+{
+    double macs = 0;
+    for (int i = 0; i < s->nlayers; i++)
+        macs += (double)s->sizes[i] * (double)s->sizes[i + 1];
+    return 2.0 * macs * (double)samples;
+}
+
 static void on_epoch(void *ctx, const gg_epoch_stats *s) { *(double *)ctx = s->seconds; }
 
 /* Seconds of one pass of gg_classifier_fit over view (steps batches). */
@@ -105,6 +114,7 @@ int bench_predict(int quick, const gg_dataset *test, bench_torch *torch, bench_p
                                   .products_s = INFINITY, .torch_s = torch ? INFINITY : NAN};
     if (gg_mlp_spec_parse(model, &spec, err))
         return -1;
+    res->flops = pass_flops(&spec, test->n);
     gg_classifier *c = gg_classifier_new(&spec, PREDICT_BATCH, 1, err);
     float *x = test_floats(test), *probs = malloc(test->n * 10 * sizeof *probs);
     bench_products products = {0};
