@@ -286,6 +286,16 @@ static void softmax_ce_values_and_gradient(void **state)
     gg_set_data(g, y, (double[]){3, 0, 0});
     gg_forward(g, loss);
     assert_true(isnan(gg_value(loss)));
+    /* So does a label that is not a whole number, or NaN. */
+    gg_set_data(g, y, (double[]){1, 0.5, 0});
+    gg_forward(g, loss);
+    assert_true(isnan(gg_value(loss)));
+    gg_set_data(g, y, (double[]){1, 0, NAN});
+    gg_forward(g, loss);
+    assert_true(isnan(gg_value(loss)));
+    gg_set_data(g, y, (double[]){1, 0, -0.0});
+    assert_int_equal(gg_forward(g, loss), 0);
+    assert_near(gg_value(loss), (2000 + log(3) + log(3)) / 3, 1e-9);
 
     gg_node *bad = gg_softmax_cross_entropy(g, logits, logits);
     assert_null(bad);

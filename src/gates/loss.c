@@ -41,7 +41,7 @@ static long row_label(const gg_node *y, size_t r, size_t classes)
     double v = ggb_get(y->dtype, ggc_val((gg_node *)y), r);
     if (v < 0)
         return -1;
-    if (v != floor(v) || v >= (double)classes)
+    if (!(v < (double)classes) || (double)(long)v != v) /* NaN, too large or not whole */
         return -2;
     return (long)v;
 }
@@ -69,28 +69,59 @@ static void load_logits(const gg_node *x, size_t off, size_t len, double *d)
         d[i] = f[i];
 }
 
-/* Rows [r, r + nr) of the logits, len each (nr * len <= SCE_BUF): e gets
- * exp(x - the row's maximum), mx each row's maximum and s each row's sum of
- * those exponentials, added in order. */
+/* A block of rows [r, r + nr) of the logits, len each (nr * len <=
+ * SCE_BUF), is kept with its rows side by side: e[k * nr + i] is element k
+ * of row i. In one row, the maximum and the sum are chains of len steps;
+ * side by side, each step runs over the block's rows at once (the vector
+ * lanes), and each row's sum is still added in the order of its
+ * elements. */
+static void load_block(const gg_node *x, size_t r, size_t nr, size_t len, double *e)
+{
+    const void *p = ggc_val((gg_node *)x);
+    if (x->dtype == GG_F64) {
+        const double *d = (const double *)p + r * len;
+        for (size_t i = 0; i < nr; i++)
+            for (size_t k = 0; k < len; k++)
+                e[k * nr + i] = d[i * len + k];
+        return;
+    }
+    const float *f = (const float *)p + r * len;
+    for (size_t i = 0; i < nr; i++)
+        for (size_t k = 0; k < len; k++)
+            e[k * nr + i] = f[i * len + k];
+}
+
+/* mx[i] = row i's maximum, subtracted from each of its elements. */
+GGK_VEC static void shift_rows(double *restrict e, size_t nr, size_t len, double *restrict mx)
+{
+    for (size_t i = 0; i < nr; i++)
+        mx[i] = -INFINITY;
+    for (size_t k = 0; k < len; k++)
+        for (size_t i = 0; i < nr; i++)
+            mx[i] = row_max(mx[i], e[k * nr + i]);
+    for (size_t k = 0; k < len; k++)
+        for (size_t i = 0; i < nr; i++)
+            e[k * nr + i] -= mx[i];
+}
+
+GGK_VEC static void sum_rows(const double *restrict e, size_t nr, size_t len, double *restrict s)
+{
+    for (size_t i = 0; i < nr; i++)
+        s[i] = 0;
+    for (size_t k = 0; k < len; k++)
+        for (size_t i = 0; i < nr; i++)
+            s[i] += e[k * nr + i];
+}
+
+/* The block's e gets exp(x - the row's maximum), mx each row's maximum and
+ * s each row's sum of those exponentials. */
 static void exp_block(const gg_node *x, size_t r, size_t nr, size_t len, double *e, double *mx,
                       double *s)
 {
-    load_logits(x, r * len, nr * len, e);
-    for (size_t i = 0; i < nr; i++) {
-        double *row = e + i * len, m = -INFINITY;
-        for (size_t k = 0; k < len; k++)
-            m = row_max(m, row[k]);
-        for (size_t k = 0; k < len; k++)
-            row[k] -= m;
-        mx[i] = m;
-    }
+    load_block(x, r, nr, len, e);
+    shift_rows(e, nr, len, mx);
     ggk_exp_f64(e, e, nr * len);
-    for (size_t i = 0; i < nr; i++) {
-        double t = 0;
-        for (size_t k = 0; k < len; k++)
-            t += e[i * len + k];
-        s[i] = t;
-    }
+    sum_rows(e, nr, len, s);
 }
 
 /* The piece of a long row from k0 on (SCE_BUF at most, returned): buf[k] =
@@ -181,9 +212,10 @@ static void sce_run(ggk_task_fn task, sce_job *j, size_t classes)
 }
 
 /* What a job does with a block of rows [r, r + nr) whose exponentials are
- * in e (row i at e + i * classes), with each row's maximum and sum. */
-typedef void (*sce_block_fn)(const sce_job *j, size_t r, size_t nr, const double *e,
-                             const double *mx, const double *s);
+ * in e (side by side: element k of row i at e[k * nr + i]), with each
+ * row's maximum and sum; e is the job's to overwrite. */
+typedef void (*sce_block_fn)(const sce_job *j, size_t r, size_t nr, double *e, const double *mx,
+                             const double *s);
 /* And with one row longer than SCE_BUF (buf: SCE_BUF doubles to use). */
 typedef void (*sce_long_row_fn)(const sce_job *j, size_t r, double *buf);
 
@@ -215,7 +247,7 @@ static double row_loss(const gg_node *z, size_t r, double lse, size_t classes)
     return lab < 0 ? 0 : lse - ggb_get(x->dtype, ggc_val((gg_node *)x), r * classes + (size_t)lab);
 }
 
-static void sce_loss_block(const sce_job *j, size_t r, size_t nr, const double *e, const double *mx,
+static void sce_loss_block(const sce_job *j, size_t r, size_t nr, double *e, const double *mx,
                            const double *s)
 {
     (void)e;
@@ -255,16 +287,47 @@ static void sce_forward(gg_node *z)
     ggb_put(z->dtype, ggc_val(z), 0, n ? total / (double)n : 0.0);
 }
 
-static void sce_grad_block(const sce_job *j, size_t r, size_t nr, const double *e, const double *mx,
+/* The block's e[k * nr + i] becomes scale * (softmax - onehot(lab[i])) at
+ * element k of row i: that row's gradient. (lab is not const: GCC 12 takes
+ * a const array passed to a cloned function for one it reads unset.) */
+GGK_VEC static void softmax_minus_onehot(double *restrict e, size_t nr, size_t len, const double *restrict s,
+                                         long *restrict lab, double scale)
+{
+    for (size_t k = 0; k < len; k++)
+        for (size_t i = 0; i < nr; i++)
+            e[k * nr + i] = scale * (e[k * nr + i] / s[i] - ((long)k == lab[i]));
+}
+
+/* Adds the block's gradient rows (e, side by side) into x's gradient rows
+ * [r, r + nr), those of rows with a label. */
+static void add_block_grad(gg_node *x, size_t r, size_t nr, size_t len, const double *e, const long *lab)
+{
+    void *g = ggc_grad(x);
+    for (size_t i = 0; i < nr; i++) {
+        if (lab[i] < 0)
+            continue;
+        if (x->dtype == GG_F64) {
+            double *gd = (double *)g + (r + i) * len;
+            for (size_t k = 0; k < len; k++)
+                gd[k] += e[k * nr + i];
+        } else {
+            float *gf = (float *)g + (r + i) * len;
+            for (size_t k = 0; k < len; k++)
+                gf[k] += (float)e[k * nr + i];
+        }
+    }
+}
+
+static void sce_grad_block(const sce_job *j, size_t r, size_t nr, double *e, const double *mx,
                            const double *s)
 {
     (void)mx;
     size_t classes = sce_view(j->z).classes;
-    for (size_t i = 0; i < nr; i++) {
-        long lab = row_label(j->z->in[1], r + i, classes);
-        if (lab >= 0)
-            add_row_grad(j->z->in[0], (r + i) * classes, e + i * classes, classes, s[i], lab, 0, j->scale);
-    }
+    long lab[SCE_BLOCK_ROWS];
+    for (size_t i = 0; i < nr; i++)
+        lab[i] = row_label(j->z->in[1], r + i, classes);
+    softmax_minus_onehot(e, nr, classes, s, lab, j->scale);
+    add_block_grad(j->z->in[0], r, nr, classes, e, lab);
 }
 
 /* A long row's softmax is exp(x - lse), taken a piece at a time. */
