@@ -12,6 +12,7 @@
 #include "gategrad.h"
 #include "gategrad/io.h"
 #include "io/io.h"
+#include "kernels/kernels.h"
 #include "fixtures/torch_bn.h"
 
 #define TOL 1e-9
@@ -256,6 +257,71 @@ static void softmax_ce_short_and_long_rows(void **state)
     const size_t shapes[][2] = {{300, 1}, {300, 10}, {7, 2048}, {4, 2049}, {3, 5000}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         softmax_ce_against_long_double(shapes[i][0], shapes[i][1]);
+}
+
+/* The gate's loss and gradient have the bits of the definition taken a
+ * row at a time, in double: the row's maximum, the exponentials of the
+ * shifted logits (ggk_exp_f64, as the gate's), their sum in order, the
+ * row's loss, then scale * (e / s - onehot); rows with label -1 ignored.
+ * In f64, whose gradient keeps every bit of that, and in f32 (the
+ * classifier's), where the results are rounded to float. */
+static void sce_bits_of_the_row_loop(gg_dtype dt)
+{
+    enum { ROWS = 300, CLASSES = 10 };
+    double *x = malloc(ROWS * CLASSES * sizeof *x), *y = malloc(ROWS * sizeof *y);
+    double *want = calloc(ROWS * CLASSES, sizeof *want);
+    float *xf = malloc(ROWS * CLASSES * sizeof *xf), *yf = malloc(ROWS * sizeof *yf);
+    assert_true(x && y && want && xf && yf);
+    gg_rng r;
+    gg_rng_seed(&r, 11);
+    for (size_t k = 0; k < ROWS * CLASSES; k++)
+        x[k] = xf[k] = (float)(12 * gg_rng_uniform(&r) - 6);
+    size_t counted = 0;
+    for (size_t i = 0; i < ROWS; i++) {
+        y[i] = yf[i] = i % 9 == 4 ? -1.0f : (float)gg_rng_below(&r, CLASSES);
+        counted += y[i] >= 0;
+    }
+    double total = 0, e[CLASSES];
+    for (size_t i = 0; i < ROWS; i++) {
+        if (y[i] < 0)
+            continue;
+        const double *row = x + i * CLASSES;
+        double m = -INFINITY, s = 0;
+        for (size_t k = 0; k < CLASSES; k++)
+            m = row[k] > m ? row[k] : m;
+        for (size_t k = 0; k < CLASSES; k++)
+            e[k] = row[k] - m;
+        ggk_exp_f64(e, e, CLASSES);
+        for (size_t k = 0; k < CLASSES; k++)
+            s += e[k];
+        total += m + log(s) - row[(size_t)y[i]];
+        for (size_t k = 0; k < CLASSES; k++)
+            want[i * CLASSES + k] = 1.0 / (double)counted * (e[k] / s - (k == (size_t)y[i]));
+    }
+    gg_graph *g = gg_graph_new();
+    bool f64 = dt == GG_F64;
+    gg_node *logits = gg_tensor(g, dt, 2, (int64_t[]){ROWS, CLASSES}, f64 ? (void *)x : (void *)xf);
+    gg_node *labels = gg_input(g, dt, 1, (int64_t[]){ROWS}, f64 ? (void *)y : (void *)yf);
+    gg_node *loss = gg_softmax_cross_entropy(g, logits, labels);
+    assert_int_equal(gg_backward(g, loss), 0);
+    double got = gg_value(loss), mean = total / (double)counted;
+    if (!f64) /* the loss and the gradient have the logits' dtype */
+        mean = (float)mean;
+    assert_memory_equal(&got, &mean, sizeof got);
+    for (size_t k = 0; k < ROWS * CLASSES; k++) {
+        double gk = gg_grad_at(logits, k), wk = f64 ? want[k] : (float)want[k];
+        if (memcmp(&gk, &wk, sizeof gk))
+            fail_msg("element %zu: gradient %.17g, the row loop's %.17g", k, gk, wk);
+    }
+    gg_graph_free(g);
+    free(x), free(y), free(want), free(xf), free(yf);
+}
+
+static void softmax_ce_bits_of_the_row_loop(void **state)
+{
+    (void)state;
+    sce_bits_of_the_row_loop(GG_F64);
+    sce_bits_of_the_row_loop(GG_F32);
 }
 
 static void softmax_ce_values_and_gradient(void **state)
@@ -1043,6 +1109,7 @@ int main(void)
         cmocka_unit_test(dropout_modes),
         cmocka_unit_test(softmax_ce_values_and_gradient),
         cmocka_unit_test(softmax_ce_short_and_long_rows),
+        cmocka_unit_test(softmax_ce_bits_of_the_row_loop),
         cmocka_unit_test(bce_values_and_gradient),
         cmocka_unit_test(squared_losses),
         cmocka_unit_test(accuracy_metric),
